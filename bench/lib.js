@@ -1,0 +1,121 @@
+'use strict';
+/**
+ * Shared pieces of the benchmarks: start Canopy (built, in a child process) on an embedded
+ * or given PostgreSQL, run autocannon, and print figures. Nothing here asserts anything.
+ */
+const { spawn } = require('node:child_process');
+const { mkdtempSync, chmodSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const net = require('node:net');
+const autocannon = require('autocannon');
+
+const ROOT = path.resolve(__dirname, '..');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url, timeoutMs = 60000) {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${url}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** One embedded PostgreSQL for a whole bench run (or DATABASE_URL's server). */
+async function startDatabase() {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => {} };
+  const { startEmbeddedPostgres } = require(path.join(ROOT, 'dist/src/database/embedded-postgres.js'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'data'), port, persistent: false });
+  const { Client } = require('pg');
+  const admin = new Client({ connectionString: pg.adminUrl });
+  await admin.connect();
+  await admin.query('CREATE DATABASE canopy_bench');
+  await admin.end();
+  return { url: pg.url('canopy_bench'), adminUrl: pg.adminUrl, port, stop: () => pg.stop() };
+}
+
+/** Starts the built service (dist/src/main.js) against `databaseUrl`. */
+async function startCanopy(databaseUrl, env = {}) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROOT_LOGIN: 'root',
+      ROOT_PASSWORD: 'bench-root-password',
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/health/ready`);
+  return {
+    url,
+    pid: child.pid,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function run(options) {
+  return new Promise((resolve, reject) => {
+    autocannon({ connections: 10, duration: 10, ...options }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+function summarize(name, result) {
+  return {
+    name,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+function printTable(title, rows) {
+  process.stdout.write(`\n## ${title}\n\n`);
+  process.stdout.write('| scenario | req/s | p50 ms | p99 ms | non-2xx | errors |\n|---|---:|---:|---:|---:|---:|\n');
+  for (const r of rows) {
+    process.stdout.write(`| ${r.name} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |\n`);
+  }
+}
+
+function rss(pid) {
+  try {
+    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return `${Math.round(kb / 1024)} MiB`;
+  } catch {
+    return 'n/a';
+  }
+}
+
+module.exports = { ROOT, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rss };

@@ -1,0 +1,7 @@
+/**
+ * Every migration, in order. `npm run migration:generate` writes a new file here; add its
+ * class to this list (an explicit list works the same under ts-node, jest and compiled js).
+ */
+import { Init1764100000000 } from './1764100000000-Init';
+
+export const MIGRATIONS: Function[] = [Init1764100000000];

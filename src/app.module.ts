@@ -1,0 +1,24 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { AppConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
+import { ProblemFilter } from './common/problem/problem.filter';
+import { ProblemValidationPipe } from './common/problem/validation.pipe';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { ReferenceModule } from './reference/reference.module';
+
+@Module({})
+export class AppModule {
+  static register(config: AppConfig, dataSource: DataSource): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forConfig(config), DatabaseModule.forDataSource(dataSource), HealthModule, ReferenceModule],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_PIPE, useClass: ProblemValidationPipe },
+      ],
+    };
+  }
+}

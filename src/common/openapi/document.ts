@@ -1,0 +1,66 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { PUBLIC_EXTENSION } from '../../auth/public.decorator';
+import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
+import { FieldErrorDto, ProblemDto } from './problem.dto';
+
+const DESCRIPTION = `
+Canopy: the customer side of a VoIP softswitch's billing — a tree of customers, their
+accounts, tariffs, currencies and exchange rates, balances with a ledger, and permissions.
+
+* Money is a decimal **string** with at most 8 fraction digits (\`"12.50"\`), never a JSON number.
+* Errors are RFC 9457 problem details (\`application/problem+json\`).
+* Anything outside the caller's subtree answers 404, exactly like an id that does not exist.
+* Lists are \`{items, nextCursor}\` with \`limit\` (1–200, default 50) and an opaque \`cursor\`.
+`.trim();
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
+
+/** Builds the OpenAPI document from the code (no database needed). */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Canopy API')
+    .setDescription(DESCRIPTION)
+    .setVersion('1.0.0')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addSecurityRequirements('bearer')
+    .build();
+  const document = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (_controller, method) => method,
+    extraModels: [ProblemDto, FieldErrorDto],
+  });
+  const seen = new Set<string>();
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method];
+      if (!operation) continue;
+      const id = operation.operationId ?? '';
+      if (seen.has(id)) throw new Error(`Duplicate operationId ${id} (${method.toUpperCase()} ${path})`);
+      seen.add(id);
+      const extensions = operation as unknown as Record<string, unknown>;
+      const isPublic = extensions[PUBLIC_EXTENSION] === true;
+      delete extensions[PUBLIC_EXTENSION];
+      const problem = { content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' } } } };
+      if (isPublic) operation.security = [];
+      else operation.responses['401'] ??= { description: 'Missing, invalid or expired credentials.', ...problem };
+      operation.responses['500'] ??= { description: 'Unexpected error; the problem carries a request id.', ...problem };
+    }
+  }
+  return document;
+}
+
+/** Deterministic JSON: keys sorted at every level so diffs of the committed file stay small. */
+export function stableStringify(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(
+        Object.keys(v as object)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return JSON.stringify(sort(value), null, 2) + '\n';
+}

@@ -1,0 +1,79 @@
+/**
+ * RFC 9457 problem details. Domain errors are small subclasses of ProblemError with a
+ * stable `type` and title; the global filter turns every error into this shape.
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'https://canopy.dev/problems/';
+
+export interface FieldError {
+  /** JSON pointer into the request body, e.g. `/creditLimit`. */
+  pointer?: string;
+  /** Name of the query, path or header parameter at fault. */
+  parameter?: string;
+  detail: string;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+  [member: string]: unknown;
+}
+
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly slug: string,
+    readonly title: string,
+    detail?: string,
+    readonly members: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+
+  get type(): string {
+    return PROBLEM_TYPE_BASE + this.slug;
+  }
+}
+
+export class NotFoundProblem extends ProblemError {
+  constructor(what = 'resource') {
+    super(404, 'not-found', 'Not Found', `The ${what} does not exist.`);
+  }
+}
+
+export class ValidationProblem extends ProblemError {
+  constructor(errors: FieldError[], detail = 'The request is invalid.') {
+    super(400, 'validation-error', 'Invalid request', detail, { errors });
+  }
+}
+
+export class ConflictProblem extends ProblemError {
+  constructor(slug: string, title: string, detail: string, members: Record<string, unknown> = {}) {
+    super(409, slug, title, detail, members);
+  }
+}
+
+export class ForbiddenProblem extends ProblemError {
+  constructor(permission: string) {
+    super(403, 'permission-denied', 'Permission denied', `This action needs the "${permission}" permission.`, {
+      permission,
+    });
+  }
+}
+
+export class UnauthorizedProblem extends ProblemError {
+  constructor(detail = 'Authentication is required and has failed or has not been provided.') {
+    super(401, 'unauthorized', 'Unauthorized', detail);
+  }
+}
+
+export class PreconditionFailedProblem extends ProblemError {
+  constructor() {
+    super(412, 'precondition-failed', 'Precondition failed', 'The If-Match header does not match the current version.');
+  }
+}

@@ -1,0 +1,75 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { PROBLEM_TYPE_BASE, ProblemBody, ProblemError } from './problem';
+
+function titleFor(status: number): string {
+  return STATUS_CODES[status] ?? 'Error';
+}
+
+function slugFromTitle(title: string): string {
+  return title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/(^-|-$)/g, '');
+}
+
+export interface ProblemOutcome {
+  body: ProblemBody;
+  /** True when the error is unexpected and must be logged with its stack. */
+  unexpected: boolean;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Maps any thrown value (Nest turns Fastify's own 4xx errors, such as a malformed body or a
+ * body over the limit, into HttpExceptions before they get here) to a problem body. Nothing from an unexpected error (message,
+ * stack, SQL) reaches the body: only the request id that is also in the log.
+ */
+export function toProblem(error: unknown, instance: string, requestId: string): ProblemOutcome {
+  if (error instanceof ProblemError) {
+    const headers = error.members.retryAfterSeconds
+      ? { 'retry-after': String(error.members.retryAfterSeconds) }
+      : undefined;
+    const members = { ...error.members };
+    delete members.retryAfterSeconds;
+    return {
+      unexpected: false,
+      headers,
+      body: {
+        type: error.type,
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        instance,
+        ...members,
+      },
+    };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    if (status < 500) {
+      const title = titleFor(status);
+      const response = error.getResponse();
+      const detail =
+        status === HttpStatus.NOT_FOUND
+          ? 'No resource exists at this address.'
+          : typeof response === 'string'
+            ? response
+            : typeof (response as { message?: unknown }).message === 'string'
+              ? (response as { message: string }).message
+              : title;
+      return {
+        unexpected: false,
+        body: { type: PROBLEM_TYPE_BASE + slugFromTitle(title), title, status, detail, instance },
+      };
+    }
+  }
+  return {
+    unexpected: true,
+    body: {
+      type: PROBLEM_TYPE_BASE + 'internal-error',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: `An unexpected error occurred. Quote request id ${requestId} when reporting it.`,
+      instance,
+      requestId,
+    },
+  };
+}

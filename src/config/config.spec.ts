@@ -1,0 +1,26 @@
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(3000);
+    expect(config.BASE_CURRENCY).toBe('USD');
+    expect(config.ROOT_LOGIN).toBe('root');
+    expect(config.DATABASE_URL).toBeUndefined();
+  });
+
+  it('names every bad variable', () => {
+    try {
+      loadConfig({ PORT: 'eighty', BASE_CURRENCY: 'XXY', JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      for (const name of ['PORT', 'BASE_CURRENCY', 'JWT_SECRET', 'DATABASE_URL']) expect(message).toContain(name);
+    }
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', PORT: '' }).PORT).toBe(3000);
+  });
+});

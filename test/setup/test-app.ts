@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import pino from 'pino';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+import { AppConfig, loadConfig } from '../../src/config/config';
+import { createDataSource } from '../../src/database/data-source';
+import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './test-database';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  /** Base URL of the listening server, for fetch-based clients. */
+  baseUrl: string;
+  http: () => ReturnType<typeof request>;
+  dataSource: DataSource;
+  config: AppConfig;
+  close(): Promise<void>;
+}
+
+/** The real app on its own copy of the migrated database, listening on a random port. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const info = readTestDatabaseInfo();
+  const db = await createTestDatabase(info);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    ROOT_LOGIN: 'root',
+    ROOT_PASSWORD: 'root-password',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_POOL_SIZE: '10',
+    ...env,
+  });
+  const dataSource = createDataSource(db.url, config.DB_POOL_SIZE);
+  await dataSource.initialize();
+  const app = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const baseUrl = await app.getUrl();
+  return {
+    app,
+    baseUrl: baseUrl.replace('[::1]', '127.0.0.1'),
+    http: () => request(app.getHttpServer()),
+    dataSource,
+    config,
+    async close() {
+      await app.close();
+      await dataSource.destroy();
+      await dropTestDatabase(info, db.name);
+    },
+  };
+}
