@@ -3,5 +3,6 @@
  * class to this list (an explicit list works the same under ts-node, jest and compiled js).
  */
 import { Init1764100000000 } from './1764100000000-Init';
+import { CustomerTree1764100100000 } from './1764100100000-CustomerTree';
 
-export const MIGRATIONS: Function[] = [Init1764100000000];
+export const MIGRATIONS: Function[] = [Init1764100000000, CustomerTree1764100100000];

@@ -5,16 +5,27 @@ import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ProblemValidationPipe } from './common/problem/validation.pipe';
+import { AuthModule } from './auth/auth.module';
+import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { ReferenceModule } from './reference/reference.module';
+import { TariffsModule } from './tariffs/tariffs.module';
 
 @Module({})
 export class AppModule {
   static register(config: AppConfig, dataSource: DataSource): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forConfig(config), DatabaseModule.forDataSource(dataSource), HealthModule, ReferenceModule],
+      imports: [
+        ConfigModule.forConfig(config),
+        DatabaseModule.forDataSource(dataSource),
+        HealthModule,
+        ReferenceModule,
+        AuthModule,
+        CustomersModule,
+        TariffsModule,
+      ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useClass: ProblemValidationPipe },

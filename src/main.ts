@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { createApp } from './app.factory';
+import { bootstrapRoot } from './auth/bootstrap-root';
 import { ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
 import { createDataSource, migrate } from './database/data-source';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   await dataSource.initialize();
   const applied = await migrate(dataSource);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
+  await bootstrapRoot(dataSource, config, logger);
 
   const app = await createApp({ config, dataSource, logger });
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -4,6 +4,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
+import { bootstrapRoot } from '../../src/auth/bootstrap-root';
 import { AppConfig, loadConfig } from '../../src/config/config';
 import { createDataSource } from '../../src/database/data-source';
 import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './test-database';
@@ -30,11 +31,15 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ROOT_PASSWORD: 'root-password',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     DB_POOL_SIZE: '10',
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_ITERATIONS: '1',
     ...env,
   });
   const dataSource = createDataSource(db.url, config.DB_POOL_SIZE);
   await dataSource.initialize();
-  const app = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
+  const logger = pino({ level: config.LOG_LEVEL });
+  await bootstrapRoot(dataSource, config, logger);
+  const app = await createApp({ config, dataSource, logger });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const baseUrl = await app.getUrl();
   return {

@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { decodeCursor, Page, toPage } from '../common/pagination';
+import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
+import { isPermission } from '../permissions/permission.catalogue';
+import { Caller, requirePermission } from '../tree/caller';
+import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
+import { PasswordHasher } from './password-hasher';
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  permissions: string[] | null;
+  expires_at: Date | null;
+  last_used_at: Date | null;
+  created_at: Date;
+}
+
+const KEY_PATTERN = /^cnp_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+function toDto(row: ApiKeyRow): ApiKeyDto {
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: `cnp_${row.prefix}`,
+    permissions: row.permissions,
+    expiresAt: iso(row.expires_at),
+    lastUsedAt: iso(row.last_used_at),
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function randomAlphanumeric(length: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(length * 2);
+  let out = '';
+  for (let i = 0; out.length < length; i++) {
+    if (bytes[i] < 248) out += alphabet[bytes[i] % 62];
+  }
+  return out;
+}
+
+/** API keys: the secret is shown once and stored as an argon2id hash; lookup by prefix. */
+@Injectable()
+export class ApiKeysService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async create(caller: Caller, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    requirePermission(caller, 'api-keys.manage');
+    const permissions = input.permissions ? [...new Set(input.permissions)] : null;
+    for (const p of permissions ?? []) {
+      if (!isPermission(p) || !caller.permissions.has(p)) throw new ForbiddenProblem(p);
+    }
+    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+      throw new ValidationProblem([{ pointer: '/expiresAt', detail: 'expiresAt must be in the future' }]);
+    }
+    const prefix = randomAlphanumeric(12);
+    const secret = randomBytes(32).toString('base64url');
+    const rows: ApiKeyRow[] = await this.dataSource.query(
+      `INSERT INTO api_keys (customer_id, name, prefix, secret_hash, permissions, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, name, prefix, permissions, expires_at, last_used_at, created_at`,
+      [caller.customerId, input.name, prefix, await this.hasher.hash(secret), permissions, input.expiresAt ?? null],
+    );
+    return { ...toDto(rows[0]), apiKey: `cnp_${prefix}_${secret}` };
+  }
+
+  async list(caller: Caller, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
+    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
+    const rows: ApiKeyRow[] = await this.dataSource.query(
+      `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at FROM api_keys
+        WHERE customer_id = $1 AND revoked_at IS NULL
+          AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY created_at, id LIMIT $4`,
+      [caller.customerId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    );
+    return toPage(rows, limit, toDto, (r) => [r.created_at.toISOString(), r.id]);
+  }
+
+  async revoke(caller: Caller, id: string): Promise<void> {
+    const rows: unknown[] = await this.dataSource.query(
+      `SELECT 1 FROM api_keys WHERE id = $1 AND customer_id = $2 AND revoked_at IS NULL`,
+      [id, caller.customerId],
+    );
+    if (!rows.length) throw new NotFoundProblem('API key');
+    requirePermission(caller, 'api-keys.manage');
+    await this.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [id]);
+    await this.dataSource.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE api_key_id = $1 AND revoked_at IS NULL`, [id]);
+  }
+
+  /** The key's owner when the secret is right and the key is live, else null. */
+  async verify(apiKey: string): Promise<{ id: string; customerId: string; authEpoch: number } | null> {
+    const match = KEY_PATTERN.exec(apiKey);
+    if (!match) return null;
+    const rows: Array<{ id: string; customer_id: string; secret_hash: string; auth_epoch: number }> = await this.dataSource.query(
+      `SELECT k.id, k.customer_id, k.secret_hash, c.auth_epoch
+         FROM api_keys k JOIN customers c ON c.id = k.customer_id AND c.deleted_at IS NULL AND c.status = 'active'
+        WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
+      [match[1]],
+    );
+    const key = rows[0];
+    if (!key) {
+      await this.hasher.verifyNothing(match[2]);
+      return null;
+    }
+    if (!(await this.hasher.verify(key.secret_hash, match[2]))) return null;
+    await this.dataSource.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [key.id]);
+    return { id: key.id, customerId: key.customer_id, authEpoch: key.auth_epoch };
+  }
+}

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { UnauthorizedProblem } from '../common/problem/problem';
+import { LoginLimiter } from './login-limiter';
+import { PasswordHasher } from './password-hasher';
+import { TokenPair, TokenService } from './token.service';
+import { ApiKeysService } from './api-keys.service';
+
+const BAD_CREDENTIALS = 'The login or password is incorrect.';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly hasher: PasswordHasher,
+    private readonly limiter: LoginLimiter,
+    private readonly tokens: TokenService,
+    private readonly apiKeys: ApiKeysService,
+  ) {}
+
+  /** Wrong login and wrong password are the same 401, after the same amount of work. */
+  async login(login: string, password: string, clientAddress: string): Promise<TokenPair> {
+    await this.limiter.assertAllowed(login, clientAddress);
+    const rows: Array<{ id: string; web_password_hash: string; auth_epoch: number; status: string }> = await this.dataSource.query(
+      `SELECT id, web_password_hash, auth_epoch, status FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL`,
+      [login],
+    );
+    const customer = rows[0];
+    const ok = customer ? await this.hasher.verify(customer.web_password_hash, password) : await this.hasher.verifyNothing(password);
+    if (!ok || !customer || customer.status !== 'active') {
+      await this.limiter.recordFailure(login, clientAddress);
+      throw new UnauthorizedProblem(BAD_CREDENTIALS);
+    }
+    await this.limiter.recordSuccess(login);
+    return this.tokens.issue(customer.id, customer.auth_epoch, null);
+  }
+
+  async exchangeApiKey(apiKey: string): Promise<TokenPair> {
+    const key = await this.apiKeys.verify(apiKey);
+    if (!key) throw new UnauthorizedProblem('The API key is invalid, expired or revoked.');
+    return this.tokens.issue(key.customerId, key.authEpoch, key.id);
+  }
+}

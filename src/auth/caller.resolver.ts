@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { intersectGrants, isPermission, Permission } from '../permissions/permission.catalogue';
+import { Caller } from '../tree/caller';
+
+export interface AccessTokenClaims {
+  sub: string;
+  /** The customer's auth epoch when the token was issued; bumped by a password change etc. */
+  ver: number;
+  /** API key the token was exchanged for, if any. */
+  kid?: string;
+}
+
+interface CallerRow {
+  id: string;
+  path: string;
+  depth: number;
+  base_currency: string;
+  status: string;
+  auth_epoch: number;
+  chain: string[][] | null;
+  key_permissions: string[] | null;
+  key_live: boolean | null;
+}
+
+/**
+ * Turns verified token claims into a Caller with one indexed query: the customer, the
+ * grants of every ancestor on its path (for effective rights) and, for a key, the key.
+ * Returns null when the customer is gone, suspended, its credentials changed, or the key
+ * was revoked or expired: access is cut on the very next request.
+ */
+@Injectable()
+export class CallerResolver {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async resolve(claims: AccessTokenClaims): Promise<Caller | null> {
+    const rows: CallerRow[] = await this.dataSource.query(
+      `SELECT c.id, c.path, c.depth, c.base_currency, c.status, c.auth_epoch,
+              (SELECT json_agg(a.permissions ORDER BY a.depth)
+                 FROM customers a
+                WHERE a.node_id = ANY (string_to_array(trim(both '/' from c.path), '/')::bigint[])
+                  AND a.parent_id IS NOT NULL) AS chain,
+              k.permissions AS key_permissions,
+              (k.id IS NOT NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())) AS key_live
+         FROM customers c
+         LEFT JOIN api_keys k ON k.id = $2 AND k.customer_id = c.id
+        WHERE c.id = $1 AND c.deleted_at IS NULL`,
+      [claims.sub, claims.kid ?? null],
+    );
+    const row = rows[0];
+    if (!row || row.status !== 'active' || row.auth_epoch !== claims.ver) return null;
+    if (claims.kid && !row.key_live) return null;
+    const chain: ReadonlyArray<readonly string[]> = row.chain ?? [];
+    let permissions = intersectGrants(chain);
+    if (claims.kid && row.key_permissions) {
+      const keyGrants = new Set(row.key_permissions.filter(isPermission));
+      permissions = new Set([...permissions].filter((p: Permission) => keyGrants.has(p)));
+    }
+    return {
+      customerId: row.id,
+      path: row.path,
+      depth: row.depth,
+      baseCurrency: row.base_currency.trim(),
+      isRoot: row.depth === 0,
+      permissions,
+      authMethod: claims.kid ? 'api-key' : 'password',
+      apiKeyId: claims.kid ?? null,
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsDate, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ALL_PERMISSIONS } from '../../permissions/permission.catalogue';
+
+export class CreateApiKeyDto {
+  @ApiProperty({ maxLength: 128, example: 'billing-sync' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  name!: string;
+
+  @ApiPropertyOptional({
+    enum: ALL_PERMISSIONS,
+    isArray: true,
+    description: 'Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later.',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(ALL_PERMISSIONS.length)
+  @IsIn(ALL_PERMISSIONS, { each: true, message: 'each value in permissions must be a permission from /v1/permissions' })
+  permissions?: string[];
+
+  @ApiPropertyOptional({ type: String, format: 'date-time' })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'expiresAt must be an ISO 8601 date-time' })
+  expiresAt?: Date;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+  @ApiProperty()
+  name!: string;
+  @ApiProperty({ description: 'The public start of the key, to recognise it.', example: 'cnp_a1B2c3D4e5F6' })
+  prefix!: string;
+  @ApiProperty({ type: [String], nullable: true, description: 'null: all of the creator’s rights.' })
+  permissions!: string[] | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  expiresAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastUsedAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: string;
+}
+
+export class CreatedApiKeyDto extends ApiKeyDto {
+  @ApiProperty({ description: 'The secret, shown this once only.' })
+  apiKey!: string;
+}
+
+export class ApiKeyPageDto {
+  @ApiProperty({ type: [ApiKeyDto] })
+  items!: ApiKeyDto[];
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}

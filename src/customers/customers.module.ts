@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { CustomersController } from './customers.controller';
+import { CustomersRepository } from './customers.repository';
+import { CustomersService } from './customers.service';
+import { MeController } from './me.controller';
+import { MeService } from './me.service';
+
+@Module({
+  imports: [AuthModule],
+  controllers: [CustomersController, MeController],
+  providers: [CustomersRepository, CustomersService, MeService],
+  exports: [CustomersRepository],
+})
+export class CustomersModule {}

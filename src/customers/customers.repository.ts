@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Big, formatMoney } from '../common/money';
+import { Caller } from '../tree/caller';
+import { ScopeMode, SqlParams, subtreeCondition } from '../tree/scope';
+import { CustomerDto, CustomerStatus } from './dto/customer.dto';
+
+export interface CustomerRow {
+  id: string;
+  node_id: string;
+  parent_id: string | null;
+  path: string;
+  depth: number;
+  name: string;
+  tariff_id: string | null;
+  time_zone: string;
+  language: string;
+  web_login: string;
+  web_password_hash: string;
+  base_currency: string;
+  balance: string;
+  credit_limit: string;
+  status: CustomerStatus;
+  auth_epoch: number;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
+  c.web_login, c.web_password_hash, c.base_currency, c.balance, c.credit_limit, c.status, c.auth_epoch, c.version,
+  c.created_at, c.updated_at`;
+
+/** The shape a viewer sees: its own record has no parent (SPEC §1). */
+export function toCustomerDto(row: CustomerRow, caller: Caller, relativeDepth?: number): CustomerDto {
+  const balance = new Big(row.balance);
+  const creditLimit = new Big(row.credit_limit);
+  return {
+    id: row.id,
+    parentId: row.id === caller.customerId ? null : row.parent_id,
+    name: row.name,
+    tariffId: row.tariff_id,
+    timeZone: row.time_zone,
+    language: row.language,
+    webLogin: row.web_login,
+    baseCurrency: row.base_currency.trim(),
+    balance: formatMoney(balance),
+    creditLimit: formatMoney(creditLimit),
+    availableCredit: formatMoney(balance.plus(creditLimit)),
+    status: row.status,
+    ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    version: row.version,
+  };
+}
+
+/** Queries on customers, always through the scope helper. No rules here. */
+@Injectable()
+export class CustomersRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** A live customer in the caller's scope, or undefined (the caller answers 404). */
+  async findVisible(
+    caller: Caller,
+    id: string,
+    mode: ScopeMode,
+    manager: EntityManager = this.dataSource.manager,
+    lock: '' | 'FOR UPDATE' | 'FOR SHARE' = '',
+  ): Promise<CustomerRow | undefined> {
+    const params = new SqlParams();
+    const rows: CustomerRow[] = await manager.query(
+      `SELECT ${CUSTOMER_COLUMNS} FROM customers c
+        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, mode)} ${lock}`,
+      params.values,
+    );
+    return rows[0];
+  }
+
+  async countLiveChildren(id: string, manager: EntityManager): Promise<number> {
+    const rows: Array<{ n: string }> = await manager.query(
+      `SELECT count(*) AS n FROM customers WHERE parent_id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return Number(rows[0].n);
+  }
+
+  async loginTaken(login: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,
+      [login, exceptId],
+    );
+    return rows.length > 0;
+  }
+
+  async siblingNameTaken(parentId: string, name: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM customers WHERE parent_id = $1 AND name = $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)`,
+      [parentId, name, exceptId],
+    );
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,227 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { PasswordHasher } from '../auth/password-hasher';
+import { assertVersion } from '../common/etag';
+import { Big } from '../common/money';
+import { decodeCursor, Page, toPage } from '../common/pagination';
+import { ConflictProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
+import { DEFAULT_PERMISSIONS } from '../permissions/permission.catalogue';
+import { Caller, requirePermission } from '../tree/caller';
+import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
+import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
+
+/** Levels in the tree, the root being level 1 (SPEC §1; a system setting from issue 6 on). */
+export const DEFAULT_MAX_DEPTH = 16;
+
+const selfChange = () =>
+  new ProblemError(403, 'not-a-descendant', 'Forbidden', 'A customer cannot change or delete its own record here; use PATCH /v1/me.');
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
+  const code = e.driverError?.code ?? e.code;
+  const name = e.driverError?.constraint ?? e.constraint;
+  return code === '23505' && name === constraint;
+}
+
+const loginTaken = () =>
+  new ConflictProblem('login-taken', 'Login taken', 'Another live customer already uses this web login.', {
+    errors: [{ pointer: '/webLogin', detail: 'webLogin is already in use' }],
+  });
+const nameTaken = () =>
+  new ConflictProblem('name-taken', 'Name taken', 'A sibling customer already has this name.', {
+    errors: [{ pointer: '/name', detail: 'name is already used by a sibling' }],
+  });
+
+@Injectable()
+export class CustomersService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly customers: CustomersRepository,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
+    const passwordHash = await this.hasher.hash(input.webPassword);
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const parent = input.parentId
+          ? await this.customers.findVisible(caller, input.parentId, 'self-and-descendants', m, 'FOR SHARE')
+          : await this.customers.findVisible(caller, caller.customerId, 'self-and-descendants', m, 'FOR SHARE');
+        if (!parent) throw notVisible();
+        requirePermission(caller, 'customers.create');
+        if (parent.depth + 1 >= DEFAULT_MAX_DEPTH) {
+          throw new ProblemError(422, 'max-depth-exceeded', 'Tree too deep', `The tree may have at most ${DEFAULT_MAX_DEPTH} levels.`, {
+            maxDepth: DEFAULT_MAX_DEPTH,
+          });
+        }
+        await this.assertTariffOwnedBy(input.tariffId, parent.id, m);
+        const balance = new Big(input.balance ?? '0');
+        const creditLimit = new Big(input.creditLimit ?? '0');
+        if (balance.plus(creditLimit).lt(0)) {
+          throw new ValidationProblem([{ pointer: '/balance', detail: 'balance may not be below -creditLimit' }]);
+        }
+        if (await this.customers.loginTaken(input.webLogin, null, m)) throw loginTaken();
+        if (await this.customers.siblingNameTaken(parent.id, input.name, null, m)) throw nameTaken();
+        const rows: CustomerRow[] = await m.query(
+          `WITH next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id)
+           INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
+                                  web_password_hash, base_currency, balance, opening_balance, credit_limit, status, permissions)
+           OVERRIDING SYSTEM VALUE
+           SELECT node_id, $1, $2 || node_id || '/', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14 FROM next
+           RETURNING ${CUSTOMER_COLUMNS}`,
+          [
+            parent.id,
+            parent.path,
+            parent.depth + 1,
+            input.name,
+            input.tariffId,
+            input.timeZone ?? parent.time_zone,
+            input.language ?? parent.language,
+            input.webLogin,
+            passwordHash,
+            input.baseCurrency ?? parent.base_currency.trim(),
+            balance.toFixed(8),
+            creditLimit.toFixed(8),
+            input.status ?? 'active',
+            DEFAULT_PERMISSIONS,
+          ],
+        );
+        return toCustomerDto(rows[0], caller);
+      });
+    } catch (error) {
+      throw this.translateUniqueViolation(error);
+    }
+  }
+
+  async get(caller: Caller, id: string): Promise<CustomerDto> {
+    const row = await this.customers.findVisible(caller, id, 'self-and-descendants');
+    if (!row) throw notVisible();
+    return toCustomerDto(row, caller);
+  }
+
+  async list(caller: Caller, query: CustomerListQueryDto, limit: number): Promise<Page<CustomerDto>> {
+    const base = query.parentId ? await this.customers.findVisible(caller, query.parentId, 'self-and-descendants') : undefined;
+    if (query.parentId && !base) throw notVisible();
+    const basePath = base?.path ?? caller.path;
+    const params = new SqlParams();
+    const where = [subtreeCondition('c', caller, params, 'descendants')];
+    if (query.scope === 'subtree') {
+      where.push(`c.path LIKE ${params.add(basePath + '%')} AND c.path <> ${params.add(basePath)}`);
+    } else {
+      where.push(`c.parent_id = ${params.add(base?.id ?? caller.customerId)}`);
+    }
+    if (query.q) {
+      where.push(`c.name ILIKE ${params.add('%' + query.q.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%')}`);
+    }
+    const after = decodeCursor<[string]>(query.cursor, ['string']);
+    if (after) {
+      // The cursor names the last customer seen; it must itself lie in the caller's scope.
+      const cursorParams = new SqlParams();
+      const found: Array<{ path: string }> = await this.dataSource.query(
+        `SELECT c.path FROM customers c WHERE c.id::text = ${cursorParams.add(after[0])} AND c.path LIKE ${cursorParams.add(caller.path + '%')}`,
+        cursorParams.values,
+      );
+      if (!found.length) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
+      where.push(`c.path > ${params.add(found[0].path)}`);
+    }
+    const rows: CustomerRow[] = await this.dataSource.query(
+      `SELECT ${CUSTOMER_COLUMNS} FROM customers c WHERE ${where.join(' AND ')} ORDER BY c.path LIMIT ${params.add(limit + 1)}`,
+      params.values,
+    );
+    return toPage(
+      rows,
+      limit,
+      (row) => toCustomerDto(row, caller, query.scope === 'subtree' ? row.depth - caller.depth : undefined),
+      (row) => [row.id],
+    );
+  }
+
+  async update(caller: Caller, id: string, input: UpdateCustomerDto, expectedVersion?: number): Promise<CustomerDto> {
+    const passwordHash = input.webPassword ? await this.hasher.hash(input.webPassword) : undefined;
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const row = await this.findDescendantForChange(caller, id, m);
+        requirePermission(caller, 'customers.update');
+        assertVersion(expectedVersion, row.version);
+        if (input.tariffId && input.tariffId !== row.tariff_id) await this.assertTariffOwnedBy(input.tariffId, row.parent_id!, m);
+        if (input.webLogin && (await this.customers.loginTaken(input.webLogin, row.id, m))) throw loginTaken();
+        if (input.name && (await this.customers.siblingNameTaken(row.parent_id!, input.name, row.id, m))) throw nameTaken();
+        const cutsAccess = passwordHash !== undefined || (input.status === 'suspended' && row.status !== 'suspended');
+        const rows: CustomerRow[] = await m.query(
+          `UPDATE customers c SET
+             name = COALESCE($2, name), tariff_id = COALESCE($3, tariff_id), time_zone = COALESCE($4, time_zone),
+             language = COALESCE($5, language), web_login = COALESCE($6, web_login),
+             web_password_hash = COALESCE($7, web_password_hash), credit_limit = COALESCE($8::numeric, credit_limit),
+             status = COALESCE($9, status), auth_epoch = auth_epoch + $10, version = version + 1, updated_at = now()
+           WHERE id = $1 RETURNING ${CUSTOMER_COLUMNS}`,
+          [
+            row.id,
+            input.name ?? null,
+            input.tariffId ?? null,
+            input.timeZone ?? null,
+            input.language ?? null,
+            input.webLogin ?? null,
+            passwordHash ?? null,
+            input.creditLimit ?? null,
+            input.status ?? null,
+            cutsAccess ? 1 : 0,
+          ],
+        );
+        if (cutsAccess) await this.revokeSessions(row.id, m);
+        return toCustomerDto(rows[0], caller);
+      });
+    } catch (error) {
+      throw this.translateUniqueViolation(error);
+    }
+  }
+
+  async remove(caller: Caller, id: string, expectedVersion?: number): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      const row = await this.findDescendantForChange(caller, id, m);
+      requirePermission(caller, 'customers.delete');
+      assertVersion(expectedVersion, row.version);
+      const subCustomers = await this.customers.countLiveChildren(row.id, m);
+      const accounts = 0; // accounts arrive with SPEC §7
+      if (subCustomers > 0 || accounts > 0) {
+        throw new ConflictProblem(
+          'customer-not-empty',
+          'Customer not empty',
+          `The customer still has ${subCustomers} live sub-customer(s) and ${accounts} live account(s); delete them first.`,
+          { subCustomers, accounts },
+        );
+      }
+      await m.query(
+        `UPDATE customers SET deleted_at = now(), auth_epoch = auth_epoch + 1, version = version + 1, updated_at = now() WHERE id = $1`,
+        [row.id],
+      );
+      await this.revokeSessions(row.id, m);
+      await m.query(`UPDATE api_keys SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [row.id]);
+    });
+  }
+
+  /** Visible and a strict descendant (the caller itself is visible, but not changeable here). */
+  private async findDescendantForChange(caller: Caller, id: string, m: EntityManager): Promise<CustomerRow> {
+    const row = await this.customers.findVisible(caller, id, 'self-and-descendants', m, 'FOR UPDATE');
+    if (!row) throw notVisible();
+    if (row.id === caller.customerId) throw selfChange();
+    return row;
+  }
+
+  private async assertTariffOwnedBy(tariffId: string, ownerId: string, m: EntityManager): Promise<void> {
+    const rows: unknown[] = await m.query(`SELECT 1 FROM tariffs WHERE id = $1 AND owner_id = $2`, [tariffId, ownerId]);
+    if (!rows.length) {
+      throw new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the customer’s parent' }]);
+    }
+  }
+
+  private async revokeSessions(customerId: string, m: EntityManager): Promise<void> {
+    await m.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [customerId]);
+  }
+
+  private translateUniqueViolation(error: unknown): unknown {
+    if (isUniqueViolation(error, 'customers_live_login')) return loginTaken();
+    if (isUniqueViolation(error, 'customers_live_sibling_name')) return nameTaken();
+    return error;
+  }
+}

@@ -1,0 +1,182 @@
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination';
+import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
+
+export const CUSTOMER_STATUSES = ['active', 'suspended'] as const;
+export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
+
+const BALANCE_NOT_WRITABLE =
+  'balance cannot be set here: use POST /v1/customers/{id}/balance-operations (add_funds, credit, debit)';
+
+
+export class CreateCustomerDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Parent of the new customer (any live customer in the caller’s subtree); default the caller.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'parentId must be a UUID' })
+  parentId?: string;
+
+  @ApiProperty({ minLength: 1, maxLength: 128, description: 'Unique among siblings.' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  name!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'A tariff owned by the new customer’s parent.' })
+  @IsUUID('all', { message: 'tariffId must be a UUID' })
+  tariffId!: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Paris', description: 'IANA name; default the parent’s.' })
+  @IsOptional()
+  @IsTimeZone()
+  timeZone?: string;
+
+  @ApiPropertyOptional({ example: 'en', description: 'A code from /v1/languages; default the parent’s.' })
+  @IsOptional()
+  @IsLanguage()
+  language?: string;
+
+  @ApiProperty({ example: 'acme-admin', maxLength: 64, description: 'Unique among live customers, case-insensitive.' })
+  @IsString()
+  @IsLogin()
+  webLogin!: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 256, writeOnly: true })
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  webPassword!: string;
+
+  @ApiPropertyOptional({ example: 'EUR', description: 'ISO 4217, fixed at creation; default the parent’s.' })
+  @IsOptional()
+  @IsCurrencyCode()
+  baseCurrency?: string;
+
+  @OptionalMoneyProperty({ description: 'Opening balance (may be negative down to -creditLimit); becomes the first ledger entry.', pattern: undefined })
+  @IsMoney({ allowNegative: true })
+  balance?: string;
+
+  @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0. Default 0.' })
+  @IsMoney()
+  creditLimit?: string;
+
+  @ApiPropertyOptional({ enum: CUSTOMER_STATUSES, default: 'active' })
+  @IsOptional()
+  @IsIn(CUSTOMER_STATUSES)
+  status?: CustomerStatus;
+}
+
+export class UpdateCustomerDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  name?: string;
+
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID('all', { message: 'tariffId must be a UUID' })
+  tariffId?: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Paris' })
+  @IsOptional()
+  @IsTimeZone()
+  timeZone?: string;
+
+  @ApiPropertyOptional({ example: 'en' })
+  @IsOptional()
+  @IsLanguage()
+  language?: string;
+
+  @ApiPropertyOptional({ maxLength: 64 })
+  @IsOptional()
+  @IsString()
+  @IsLogin()
+  webLogin?: string;
+
+  @ApiPropertyOptional({ minLength: 8, maxLength: 256, writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  webPassword?: string;
+
+  @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0.' })
+  @IsMoney()
+  creditLimit?: string;
+
+  @ApiPropertyOptional({ enum: CUSTOMER_STATUSES, description: 'Suspending cuts the customer’s access at once.' })
+  @IsOptional()
+  @IsIn(CUSTOMER_STATUSES)
+  status?: CustomerStatus;
+
+  /** Not writable: present only to answer with a 400 that names the balance operations. */
+  @ApiHideProperty()
+  @Reject(BALANCE_NOT_WRITABLE)
+  balance?: never;
+}
+
+export class CustomerListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'List this visible customer’s children (or subtree) instead of the caller’s.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'parentId must be a UUID' })
+  parentId?: string;
+
+  @ApiPropertyOptional({ enum: ['children', 'subtree'], default: 'children', description: '`subtree`: every descendant, each with its `depth` relative to the caller.' })
+  @IsOptional()
+  @IsIn(['children', 'subtree'])
+  scope?: 'children' | 'subtree';
+
+  @ApiPropertyOptional({ maxLength: 128, description: 'Case-insensitive substring of the name.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  q?: string;
+}
+
+export class CustomerDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'null for the caller’s own record.' })
+  parentId!: string | null;
+  @ApiProperty()
+  name!: string;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String, description: 'null only for the root.' })
+  tariffId!: string | null;
+  @ApiProperty({ example: 'Europe/Paris' })
+  timeZone!: string;
+  @ApiProperty({ example: 'en' })
+  language!: string;
+  @ApiProperty()
+  webLogin!: string;
+  @ApiProperty({ example: 'USD' })
+  baseCurrency!: string;
+  @MoneyProperty({ description: 'In the customer’s base currency.' })
+  balance!: string;
+  @MoneyProperty()
+  creditLimit!: string;
+  @MoneyProperty({ description: 'balance + creditLimit.' })
+  availableCredit!: string;
+  @ApiProperty({ enum: CUSTOMER_STATUSES })
+  status!: CustomerStatus;
+  @ApiPropertyOptional({ description: 'Only in `scope=subtree` lists: depth relative to the caller (1 = child).' })
+  depth?: number;
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updatedAt!: string;
+  @ApiProperty({ description: 'Increments on every change; also the ETag.' })
+  version!: number;
+}
+
+export class CustomerPageDto {
+  @ApiProperty({ type: [CustomerDto] })
+  items!: CustomerDto[];
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
+
+export { BALANCE_NOT_WRITABLE };

@@ -1,0 +1,38 @@
+import { NotFoundProblem } from '../common/problem/problem';
+import { Caller } from './caller';
+
+/** Collects positional parameters while a query is composed ($1, $2, ...). */
+export class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+export type ScopeMode = 'self-and-descendants' | 'descendants';
+
+/**
+ * THE scope helper: the SQL condition that restricts customer rows (under `alias`) to the
+ * caller's subtree. An indexed range scan on the materialized path, never a recursive walk.
+ * Every query on customer data goes through here (directly or via a join to customers).
+ */
+export function subtreeCondition(alias: string, caller: Caller, params: SqlParams, mode: ScopeMode): string {
+  const inSubtree = `${alias}.path LIKE ${params.add(caller.path + '%')} AND ${alias}.deleted_at IS NULL`;
+  return mode === 'descendants' ? `${inSubtree} AND ${alias}.depth > ${params.add(caller.depth)}` : inSubtree;
+}
+
+/** Whether `path` (of a live customer) lies in the caller's subtree. */
+export function pathInScope(caller: Caller, path: string, mode: ScopeMode): boolean {
+  return path.startsWith(caller.path) && (mode === 'self-and-descendants' || path !== caller.path);
+}
+
+/** "Not visible" and "does not exist" are one and the same 404, produced here. */
+export function notVisible(what = 'customer'): NotFoundProblem {
+  return new NotFoundProblem(what);
+}
+
+/** Node ids of the ancestors in a path ('/1/7/42/' → ['1','7','42']). */
+export function pathNodeIds(path: string): string[] {
+  return path.split('/').filter(Boolean);
+}

@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import type { TestApp } from './test-app';
+
+export const ROOT = { login: 'root', password: 'root-password' };
+
+/** An authenticated caller in tests: its id and a supertest wrapper with its token. */
+export interface Actor {
+  id: string;
+  login: string;
+  password: string;
+  token: string;
+  refreshToken: string;
+  get(url: string): ReturnType<ReturnType<TestApp['http']>['get']>;
+  post(url: string, body?: object): ReturnType<ReturnType<TestApp['http']>['post']>;
+  patch(url: string, body?: object): ReturnType<ReturnType<TestApp['http']>['patch']>;
+  put(url: string, body?: object): ReturnType<ReturnType<TestApp['http']>['put']>;
+  delete(url: string): ReturnType<ReturnType<TestApp['http']>['delete']>;
+}
+
+export const uniqueName = (prefix = 'c') => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export async function login(t: TestApp, loginName: string, password: string): Promise<Actor> {
+  const res = await t.http().post('/v1/auth/login').send({ login: loginName, password });
+  if (res.status !== 200) throw new Error(`login ${loginName} failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const token: string = res.body.accessToken;
+  const me = await t.http().get('/v1/me').set('Authorization', `Bearer ${token}`);
+  const auth = (r: { set(k: string, v: string): unknown }) => r.set('Authorization', `Bearer ${token}`);
+  const actor: Actor = {
+    id: me.body.id,
+    login: loginName,
+    password,
+    token,
+    refreshToken: res.body.refreshToken,
+    get: (url) => auth(t.http().get(url)) as never,
+    post: (url, body) => (auth(t.http().post(url)) as ReturnType<ReturnType<TestApp['http']>['post']>).send(body ?? {}) as never,
+    patch: (url, body) => (auth(t.http().patch(url)) as ReturnType<ReturnType<TestApp['http']>['patch']>).send(body ?? {}) as never,
+    put: (url, body) => (auth(t.http().put(url)) as ReturnType<ReturnType<TestApp['http']>['put']>).send(body ?? {}) as never,
+    delete: (url) => auth(t.http().delete(url)) as never,
+  };
+  return actor;
+}
+
+export const loginRoot = (t: TestApp) => login(t, ROOT.login, ROOT.password);
+
+export async function createTariff(owner: Actor, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await owner.post('/v1/tariffs', { name: uniqueName('tariff'), currency: 'USD', ...body });
+  if (res.status !== 201) throw new Error(`tariff: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}
+
+/** Creates a sub-customer of `parent` (with a tariff of the parent's) and logs in as it. */
+export async function createCustomer(
+  t: TestApp,
+  parent: Actor,
+  body: Record<string, unknown> = {},
+): Promise<Actor> {
+  const tariffId = (body.tariffId as string | undefined) ?? (await createTariff(parent));
+  const webLogin = (body.webLogin as string | undefined) ?? uniqueName('login');
+  const webPassword = (body.webPassword as string | undefined) ?? 'password-123';
+  const res = await parent.post('/v1/customers', { name: uniqueName('customer'), tariffId, webLogin, webPassword, ...body });
+  if (res.status !== 201) throw new Error(`customer: ${res.status} ${JSON.stringify(res.body)}`);
+  return login(t, webLogin, webPassword);
+}
+
+export function expectProblem(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, status: number) {
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body.status).toBe(status);
+  expect(typeof res.body.type).toBe('string');
+  expect(typeof res.body.title).toBe('string');
+}
