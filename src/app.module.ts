@@ -6,6 +6,7 @@ import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ProblemValidationPipe } from './common/problem/validation.pipe';
 import { AuthModule } from './auth/auth.module';
+import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
@@ -24,6 +25,7 @@ export class AppModule {
         ReferenceModule,
         AuthModule,
         CustomersModule,
+        CurrenciesModule,
         TariffsModule,
       ],
       providers: [

@@ -201,6 +201,58 @@ export interface paths {
         patch: operations["updateCustomer"];
         trace?: never;
     };
+    "/v1/exchange-rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The exchange-rate table in force (the caller’s, or a visible `customerId`’s). */
+        get: operations["listExchangeRates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exchange-rates/{currency}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the rate of a currency: the value of 1 unit of it in the table owner’s base currency. */
+        put: operations["setExchangeRate"];
+        post?: never;
+        /** Delete the rate of a currency (kept in the history). */
+        delete: operations["deleteExchangeRate"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/exchange-rates/{currency}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every change of a currency’s rate with its time, newest first. */
+        get: operations["listExchangeRateHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/languages": {
         parameters: {
             query?: never;
@@ -457,6 +509,8 @@ export interface components {
             creditLimit: string;
             /** @description Only in `scope=subtree` lists: depth relative to the caller (1 = child). */
             depth?: number;
+            /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
+            display: components["schemas"]["DisplayDto"];
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -484,6 +538,54 @@ export interface components {
         };
         CustomerPageDto: {
             items: components["schemas"]["CustomerDto"][];
+            nextCursor: string | null;
+        };
+        DisplayDto: {
+            /**
+             * @description null when the viewer’s table has no rate for the customer’s currency.
+             * @example 12.50
+             */
+            balance: string | null;
+            /** @example 100.00 */
+            creditLimit: string | null;
+            /**
+             * @description The viewer’s base currency.
+             * @example USD
+             */
+            currency: string;
+        };
+        ExchangeRateChangeDto: {
+            /** Format: date-time */
+            at: string;
+            /** @example EUR */
+            currency: string;
+            /**
+             * @description null: the rate was deleted.
+             * @example 1.0825
+             */
+            rate: string | null;
+        };
+        ExchangeRateDto: {
+            /**
+             * @description The table owner’s base currency, in which `rate` is expressed.
+             * @example USD
+             */
+            baseCurrency: string;
+            /** @example EUR */
+            currency: string;
+            /** @example 1.0825 */
+            rate: string;
+            /** Format: date-time */
+            updatedAt: string;
+            version: number;
+        };
+        ExchangeRateHistoryDto: {
+            items: components["schemas"]["ExchangeRateChangeDto"][];
+            nextCursor: string | null;
+        };
+        ExchangeRateListDto: {
+            items: components["schemas"]["ExchangeRateDto"][];
+            /** @description Always null: a table has at most one row per ISO 4217 currency. */
             nextCursor: string | null;
         };
         FieldErrorDto: {
@@ -555,6 +657,8 @@ export interface components {
             creditLimit: string;
             /** @description Only in `scope=subtree` lists: depth relative to the caller (1 = child). */
             depth?: number;
+            /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
+            display: components["schemas"]["DisplayDto"];
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -613,6 +717,13 @@ export interface components {
         };
         RefreshDto: {
             refreshToken: string;
+        };
+        SetExchangeRateDto: {
+            /**
+             * @description Value of 1 unit of the currency in the table owner’s base currency; > 0, up to 12 decimals, as a string.
+             * @example 1.0825
+             */
+            rate: string;
         };
         TariffDto: {
             /** @example 12.50 */
@@ -1555,6 +1666,270 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listExchangeRates: {
+        parameters: {
+            query?: {
+                /** @description Whose table: a visible customer; default the caller. */
+                customerId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeRateListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    setExchangeRate: {
+        parameters: {
+            query?: {
+                /** @description Whose table: a visible customer; default the caller. */
+                customerId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description ISO 4217 code. */
+                currency: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetExchangeRateDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeRateDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    deleteExchangeRate: {
+        parameters: {
+            query?: {
+                /** @description Whose table: a visible customer; default the caller. */
+                customerId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description ISO 4217 code. */
+                currency: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listExchangeRateHistory: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description Whose table: a visible customer; default the caller. */
+                customerId?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description ISO 4217 code. */
+                currency: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExchangeRateHistoryDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

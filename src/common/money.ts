@@ -40,3 +40,24 @@ export function convert(amount: Big | string, rate: Big | string): Big {
 }
 
 export { Big };
+
+/** Exchange rates keep up to 12 fraction digits (conversions still round to 8). */
+export const RATE_SCALE = 12;
+export const RATE_PATTERN = /^(0|[1-9]\d{0,25})(\.\d{1,12})?$/;
+
+/** Canonical text of a rate: no exponent, no trailing zeros beyond one decimal. */
+export function formatRate(value: Big | string): string {
+  const text = new Big(value).round(RATE_SCALE, ROUND_HALF_EVEN).toFixed(RATE_SCALE).replace(/0+$/, '');
+  return text.endsWith('.') ? text + '0' : text;
+}
+
+/** a / b with enough precision, rounded half-even to the rate scale. */
+export function divideRates(a: Big | string, b: Big | string): Big {
+  const previous = Big.DP;
+  Big.DP = 30;
+  try {
+    return new Big(a).div(new Big(b)).round(RATE_SCALE, ROUND_HALF_EVEN);
+  } finally {
+    Big.DP = previous;
+  }
+}

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
+import { CurrencyTable } from '../currencies/currency-table';
 import { Caller } from '../tree/caller';
 import { ScopeMode, SqlParams, subtreeCondition } from '../tree/scope';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
@@ -31,10 +32,18 @@ export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, 
   c.web_login, c.web_password_hash, c.base_currency, c.balance, c.credit_limit, c.status, c.auth_epoch, c.version,
   c.created_at, c.updated_at`;
 
-/** The shape a viewer sees: its own record has no parent (SPEC §1). */
-export function toCustomerDto(row: CustomerRow, caller: Caller, relativeDepth?: number): CustomerDto {
+/**
+ * The shape a viewer sees: its own record has no parent (SPEC §1), and money is also shown
+ * in the viewer's base currency with the viewer's own table (`viewerTable`).
+ */
+export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: CurrencyTable, relativeDepth?: number): CustomerDto {
   const balance = new Big(row.balance);
   const creditLimit = new Big(row.credit_limit);
+  const currency = row.base_currency.trim();
+  const shown = (amount: Big) => {
+    const converted = viewerTable.tryConvert(amount, currency, viewerTable.baseCurrency);
+    return converted === null ? null : formatMoney(converted);
+  };
   return {
     id: row.id,
     parentId: row.id === caller.customerId ? null : row.parent_id,
@@ -47,6 +56,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, relativeDepth?: 
     balance: formatMoney(balance),
     creditLimit: formatMoney(creditLimit),
     availableCredit: formatMoney(balance.plus(creditLimit)),
+    display: { currency: viewerTable.baseCurrency, balance: shown(balance), creditLimit: shown(creditLimit) },
     status: row.status,
     ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
     createdAt: row.created_at.toISOString(),

@@ -4,6 +4,7 @@ import { PasswordHasher } from '../auth/password-hasher';
 import { assertVersion } from '../common/etag';
 import { Big } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
+import { ConversionService } from '../currencies/conversion.service';
 import { ConflictProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
 import { DEFAULT_PERMISSIONS } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
@@ -39,6 +40,7 @@ export class CustomersService {
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
     private readonly hasher: PasswordHasher,
+    private readonly conversion: ConversionService,
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
@@ -87,7 +89,7 @@ export class CustomersService {
             DEFAULT_PERMISSIONS,
           ],
         );
-        return toCustomerDto(rows[0], caller);
+        return toCustomerDto(rows[0], caller, await this.conversion.viewerTable(caller, m));
       });
     } catch (error) {
       throw this.translateUniqueViolation(error);
@@ -97,7 +99,7 @@ export class CustomersService {
   async get(caller: Caller, id: string): Promise<CustomerDto> {
     const row = await this.customers.findVisible(caller, id, 'self-and-descendants');
     if (!row) throw notVisible();
-    return toCustomerDto(row, caller);
+    return toCustomerDto(row, caller, await this.conversion.viewerTable(caller));
   }
 
   async list(caller: Caller, query: CustomerListQueryDto, limit: number): Promise<Page<CustomerDto>> {
@@ -129,10 +131,11 @@ export class CustomersService {
       `SELECT ${CUSTOMER_COLUMNS} FROM customers c WHERE ${where.join(' AND ')} ORDER BY c.path LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
+    const table = await this.conversion.viewerTable(caller);
     return toPage(
       rows,
       limit,
-      (row) => toCustomerDto(row, caller, query.scope === 'subtree' ? row.depth - caller.depth : undefined),
+      (row) => toCustomerDto(row, caller, table, query.scope === 'subtree' ? row.depth - caller.depth : undefined),
       (row) => [row.id],
     );
   }
@@ -169,7 +172,7 @@ export class CustomersService {
           ],
         );
         if (cutsAccess) await this.revokeSessions(row.id, m);
-        return toCustomerDto(rows[0], caller);
+        return toCustomerDto(rows[0], caller, await this.conversion.viewerTable(caller, m));
       });
     } catch (error) {
       throw this.translateUniqueViolation(error);

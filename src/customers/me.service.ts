@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { PasswordHasher } from '../auth/password-hasher';
 import { ValidationProblem } from '../common/problem/problem';
+import { ConversionService } from '../currencies/conversion.service';
 import { ALL_PERMISSIONS } from '../permissions/permission.catalogue';
 import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
@@ -15,6 +16,7 @@ export class MeService {
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
     private readonly hasher: PasswordHasher,
+    private readonly conversion: ConversionService,
   ) {}
 
   async get(caller: Caller): Promise<MeDto> {
@@ -53,9 +55,9 @@ export class MeService {
     return this.toMe(row, caller);
   }
 
-  private toMe(row: CustomerRow, caller: Caller): MeDto {
+  private async toMe(row: CustomerRow, caller: Caller): Promise<MeDto> {
     return {
-      ...toCustomerDto(row, caller),
+      ...toCustomerDto(row, caller, await this.conversion.viewerTable(caller)),
       permissions: ALL_PERMISSIONS.filter((p) => caller.permissions.has(p)),
     };
   }

@@ -137,6 +137,15 @@ export class CustomerListQueryDto extends PageQueryDto {
   q?: string;
 }
 
+export class DisplayDto {
+  @ApiProperty({ example: 'USD', description: 'The viewer’s base currency.' })
+  currency!: string;
+  @ApiProperty({ type: String, nullable: true, example: '12.50', description: 'null when the viewer’s table has no rate for the customer’s currency.' })
+  balance!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '100.00' })
+  creditLimit!: string | null;
+}
+
 export class CustomerDto {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -160,6 +169,11 @@ export class CustomerDto {
   creditLimit!: string;
   @MoneyProperty({ description: 'balance + creditLimit.' })
   availableCredit!: string;
+  @ApiProperty({
+    type: DisplayDto,
+    description: 'Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table.',
+  })
+  display!: DisplayDto;
   @ApiProperty({ enum: CUSTOMER_STATUSES })
   status!: CustomerStatus;
   @ApiPropertyOptional({ description: 'Only in `scope=subtree` lists: depth relative to the caller (1 = child).' })

@@ -1,0 +1,56 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Big, convert } from '../common/money';
+import { Caller } from '../tree/caller';
+import { CurrencyTable } from './currency-table';
+
+export interface Conversion {
+  /** The rate applied (stored with ledger entries). */
+  exchangeRate: Big;
+  /** amount × exchangeRate, rounded half-even to 8 places, in the target's base currency. */
+  converted: Big;
+}
+
+/**
+ * The one place money changes currency. An amount posted to customer C in currency X is
+ * converted into C's base currency with the table of C's parent (the party that bills C).
+ */
+@Injectable()
+export class ConversionService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async tableOf(customerId: string, manager: EntityManager = this.dataSource.manager): Promise<CurrencyTable> {
+    const rows: Array<{ base_currency: string; currency: string | null; rate: string | null }> = await manager.query(
+      `SELECT c.base_currency, r.currency, r.rate
+         FROM customers c LEFT JOIN exchange_rates r ON r.customer_id = c.id
+        WHERE c.id = $1`,
+      [customerId],
+    );
+    if (!rows.length) throw new Error(`no customer ${customerId}`);
+    const rates = new Map<string, string>();
+    for (const row of rows) if (row.currency && row.rate) rates.set(row.currency.trim(), row.rate);
+    return new CurrencyTable(rows[0].base_currency.trim(), rates);
+  }
+
+  /** The viewer's own table, for `display` values. */
+  viewerTable(caller: Caller, manager?: EntityManager): Promise<CurrencyTable> {
+    return this.tableOf(caller.customerId, manager);
+  }
+
+  /**
+   * Converts `amount` in `currency` into the base currency of a customer billed by
+   * `billingParentId` (the parent's table). Throws a 422 naming a missing rate.
+   */
+  async toBase(
+    amount: Big | string,
+    currency: string,
+    targetBaseCurrency: string,
+    billingParentId: string,
+    manager?: EntityManager,
+  ): Promise<Conversion> {
+    if (currency === targetBaseCurrency) return { exchangeRate: new Big(1), converted: new Big(amount) };
+    const table = await this.tableOf(billingParentId, manager);
+    const exchangeRate = table.crossRate(currency, targetBaseCurrency);
+    return { exchangeRate, converted: convert(amount, exchangeRate) };
+  }
+}

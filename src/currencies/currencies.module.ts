@@ -1,0 +1,15 @@
+import { Global, Module } from '@nestjs/common';
+import { CustomersModule } from '../customers/customers.module';
+import { ConversionService } from './conversion.service';
+import { ExchangeRatesController } from './exchange-rates.controller';
+import { ExchangeRatesService } from './exchange-rates.service';
+
+/** Exchange-rate tables and the one conversion service everything else uses. */
+@Global()
+@Module({
+  imports: [CustomersModule],
+  controllers: [ExchangeRatesController],
+  providers: [ConversionService, ExchangeRatesService],
+  exports: [ConversionService],
+})
+export class CurrenciesModule {}

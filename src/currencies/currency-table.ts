@@ -1,0 +1,55 @@
+import { Big, convert, divideRates } from '../common/money';
+import { ProblemError } from '../common/problem/problem';
+
+export class MissingExchangeRateProblem extends ProblemError {
+  constructor(currency: string) {
+    super(
+      422,
+      'missing-exchange-rate',
+      'Missing exchange rate',
+      `No exchange rate for ${currency} is set in the table used for this conversion.`,
+      { currency },
+    );
+  }
+}
+
+/**
+ * One customer's exchange-rate table: the value of 1 unit of each currency in the owner's
+ * base currency. The base currency itself is 1; any other missing rate is missing, never 1.
+ */
+export class CurrencyTable {
+  constructor(
+    readonly baseCurrency: string,
+    private readonly rates: ReadonlyMap<string, string>,
+  ) {}
+
+  /** Value of 1 `currency` in the table's base currency, or null when not set. */
+  rateOf(currency: string): Big | null {
+    if (currency === this.baseCurrency) return new Big(1);
+    const rate = this.rates.get(currency);
+    return rate === undefined ? null : new Big(rate);
+  }
+
+  /**
+   * The rate that turns `from` into `to` using this table (cross rate through the base:
+   * rate(from) / rate(to), rounded half-even to 12 places). Throws 422 naming a missing one.
+   */
+  crossRate(from: string, to: string): Big {
+    if (from === to) return new Big(1);
+    const fromRate = this.rateOf(from);
+    if (!fromRate) throw new MissingExchangeRateProblem(from);
+    const toRate = this.rateOf(to);
+    if (!toRate) throw new MissingExchangeRateProblem(to);
+    return divideRates(fromRate, toRate);
+  }
+
+  /** Like crossRate, but null instead of a problem (for display). */
+  tryConvert(amount: Big | string, from: string, to: string): Big | null {
+    try {
+      return convert(amount, this.crossRate(from, to));
+    } catch (error) {
+      if (error instanceof MissingExchangeRateProblem) return null;
+      throw error;
+    }
+  }
+}
