@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/config';
 import { PinoNestLogger } from './common/logging';
+import { RequestContextInterceptor } from './common/request-context';
 import { buildOpenApiDocument } from './common/openapi/document';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -35,6 +36,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(deps.config, deps.dataSource), adapter, {
     logger: new PinoNestLogger(deps.logger),
   });
+  app.useGlobalInterceptors(new RequestContextInterceptor());
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

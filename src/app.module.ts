@@ -5,7 +5,10 @@ import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ProblemValidationPipe } from './common/problem/validation.pipe';
+import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
+import { BalancesModule } from './balances/balances.module';
+import { IdempotencyModule } from './common/idempotency/idempotency.module';
 import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
@@ -23,9 +26,12 @@ export class AppModule {
         DatabaseModule.forDataSource(dataSource),
         HealthModule,
         ReferenceModule,
+        AuditModule,
+        IdempotencyModule,
         AuthModule,
         CustomersModule,
         CurrenciesModule,
+        BalancesModule,
         TariffsModule,
       ],
       providers: [

@@ -73,6 +73,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit events on the caller’s subtree, newest first. Actors above the caller show as null. */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -199,6 +216,27 @@ export interface paths {
         head?: never;
         /** Change a sub-customer. `balance` is not writable: use balance operations. */
         patch: operations["updateCustomer"];
+        trace?: never;
+    };
+    "/v1/customers/{id}/balance-operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer’s ledger, newest first. */
+        get: operations["listCustomerBalanceOperations"];
+        put?: never;
+        /**
+         * Add funds to, credit or debit a sub-customer (only from strictly above it).
+         * @description Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         */
+        post: operations["createCustomerBalanceOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/exchange-rates": {
@@ -371,6 +409,53 @@ export interface components {
         ApiKeyTokenDto: {
             /** @description An API key secret as returned once by POST /v1/api-keys. */
             apiKey: string;
+        };
+        AuditEventDto: {
+            /** @example customer.update */
+            action: string;
+            /**
+             * Format: uuid
+             * @description null when the actor is above the viewer (or the system).
+             */
+            actor: string | null;
+            /** Format: date-time */
+            at: string;
+            /** @description {before, after}; secrets are masked as "***". */
+            changes: Record<string, never> | null;
+            clientAddress: string | null;
+            /** Format: uuid */
+            id: string;
+            requestId: string | null;
+            targetId: string | null;
+            /** @enum {string} */
+            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+        };
+        AuditEventPageDto: {
+            items: components["schemas"]["AuditEventDto"][];
+            nextCursor: string | null;
+        };
+        BalanceOperationDto: {
+            /**
+             * @description add_funds: a payment received; credit: a credit or refund; debit: a charge.
+             * @enum {string}
+             */
+            action: "add_funds" | "credit" | "debit";
+            /**
+             * @description Debits only: allow available credit to go below zero.
+             * @default false
+             */
+            allowOverdraft: boolean;
+            /**
+             * @description Positive decimal string, at most 8 fraction digits.
+             * @example 25.00
+             */
+            amount: string;
+            /**
+             * @description Default the target’s base currency; converted with the table of the party that bills the target.
+             * @example EUR
+             */
+            currency?: string;
+            notes?: string;
         };
         CreateApiKeyDto: {
             /** Format: date-time */
@@ -622,6 +707,45 @@ export interface components {
         LanguageListDto: {
             items: components["schemas"]["LanguageDto"][];
             /** @description Always null: the whole list fits one page. */
+            nextCursor: string | null;
+        };
+        LedgerEntryDto: {
+            /** @enum {string} */
+            action: "opening_balance" | "add_funds" | "credit" | "debit";
+            /**
+             * Format: uuid
+             * @description Who posted it; null when above the viewer.
+             */
+            actor: string | null;
+            /**
+             * @description As posted, in `currency`.
+             * @example 12.50
+             */
+            amount: string;
+            /** @example 12.50 */
+            balanceAfter: string;
+            /**
+             * @description Signed change of the balance, in the target’s base currency.
+             * @example -25.00
+             */
+            convertedAmount: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example EUR */
+            currency: string;
+            /**
+             * @description Rate applied to turn `currency` into the target’s base currency.
+             * @example 1.0825
+             */
+            exchangeRate: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The Idempotency-Key it was posted with; null when the actor is above the viewer. */
+            idempotencyKey: string | null;
+            notes: string | null;
+        };
+        LedgerPageDto: {
+            items: components["schemas"]["LedgerEntryDto"][];
             nextCursor: string | null;
         };
         LiveDto: {
@@ -1035,6 +1159,71 @@ export interface operations {
             };
             /** @description The caller lacks the permission named in the problem. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description Only events about this visible customer (and what it owns). */
+                customerId?: string;
+                from?: string;
+                limit?: number;
+                targetId?: string;
+                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1666,6 +1855,163 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listCustomerBalanceOperations: {
+        parameters: {
+            query?: {
+                action?: "opening_balance" | "add_funds" | "credit" | "debit";
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description Entries at or after this time. */
+                from?: string;
+                limit?: number;
+                /** @description Entries before this time. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createCustomerBalanceOperation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required. The same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 422; while the first is still running, a 409. Kept at least 24 hours. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BalanceOperationDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerEntryDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Well-formed but not processable (e.g. insufficient funds, missing exchange rate). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

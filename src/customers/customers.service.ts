@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
+import { appendLedgerEntry } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
@@ -11,6 +13,7 @@ import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
+import { returnedRows } from '../database/sql';
 
 /** Levels in the tree, the root being level 1 (SPEC §1; a system setting from issue 6 on). */
 export const DEFAULT_MAX_DEPTH = 16;
@@ -34,6 +37,20 @@ const nameTaken = () =>
     errors: [{ pointer: '/name', detail: 'name is already used by a sibling' }],
   });
 
+/** What an audit event records of a customer (never its path, hash or internal ids). */
+function auditView(row: CustomerRow): Record<string, unknown> {
+  return {
+    name: row.name,
+    tariffId: row.tariff_id,
+    timeZone: row.time_zone,
+    language: row.language,
+    webLogin: row.web_login,
+    baseCurrency: row.base_currency.trim(),
+    creditLimit: row.credit_limit,
+    status: row.status,
+  };
+}
+
 @Injectable()
 export class CustomersService {
   constructor(
@@ -41,6 +58,7 @@ export class CustomersService {
     private readonly customers: CustomersRepository,
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
+    private readonly audit: AuditService,
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
@@ -89,7 +107,31 @@ export class CustomersService {
             DEFAULT_PERMISSIONS,
           ],
         );
-        return toCustomerDto(rows[0], caller, await this.conversion.viewerTable(caller, m));
+        const created = rows[0];
+        if (!balance.eq(0)) {
+          // The opening balance is the first ledger entry: balance = sum of entries, always.
+          await appendLedgerEntry(m, {
+            holder: { kind: 'customer', id: created.id },
+            action: 'opening_balance',
+            amount: balance.toFixed(8),
+            currency: created.base_currency.trim(),
+            exchangeRate: '1',
+            convertedAmount: balance.toFixed(8),
+            balanceAfter: balance.toFixed(8),
+            notes: null,
+            actorId: caller.customerId,
+            idempotencyKey: null,
+          });
+        }
+        await this.audit.record(m, {
+          actorId: caller.customerId,
+          action: 'customer.create',
+          targetType: 'customer',
+          targetId: created.id,
+          subjectPath: created.path,
+          changes: { after: { ...auditView(created), webPassword: '***' } },
+        });
+        return toCustomerDto(created, caller, await this.conversion.viewerTable(caller, m));
       });
     } catch (error) {
       throw this.translateUniqueViolation(error);
@@ -151,7 +193,7 @@ export class CustomersService {
         if (input.webLogin && (await this.customers.loginTaken(input.webLogin, row.id, m))) throw loginTaken();
         if (input.name && (await this.customers.siblingNameTaken(row.parent_id!, input.name, row.id, m))) throw nameTaken();
         const cutsAccess = passwordHash !== undefined || (input.status === 'suspended' && row.status !== 'suspended');
-        const rows: CustomerRow[] = await m.query(
+        const rows = returnedRows<CustomerRow>(await m.query(
           `UPDATE customers c SET
              name = COALESCE($2, name), tariff_id = COALESCE($3, tariff_id), time_zone = COALESCE($4, time_zone),
              language = COALESCE($5, language), web_login = COALESCE($6, web_login),
@@ -170,8 +212,19 @@ export class CustomersService {
             input.status ?? null,
             cutsAccess ? 1 : 0,
           ],
-        );
+        ));
         if (cutsAccess) await this.revokeSessions(row.id, m);
+        await this.audit.record(m, {
+          actorId: caller.customerId,
+          action: 'customer.update',
+          targetType: 'customer',
+          targetId: row.id,
+          subjectPath: row.path,
+          changes: {
+            before: auditView(row),
+            after: { ...auditView(rows[0]), ...(passwordHash ? { webPassword: '***' } : {}) },
+          },
+        });
         return toCustomerDto(rows[0], caller, await this.conversion.viewerTable(caller, m));
       });
     } catch (error) {
@@ -200,6 +253,14 @@ export class CustomersService {
       );
       await this.revokeSessions(row.id, m);
       await m.query(`UPDATE api_keys SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [row.id]);
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'customer.delete',
+        targetType: 'customer',
+        targetId: row.id,
+        subjectPath: row.path,
+        changes: { before: auditView(row), after: null },
+      });
     });
   }
 

@@ -8,6 +8,7 @@ import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
+import { returnedRows } from '../database/sql';
 
 /** Self-service: the caller's own record, and what its parent does not control. */
 @Injectable()
@@ -41,12 +42,12 @@ export class MeService {
       throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
     }
     const row = await this.dataSource.transaction(async (m) => {
-      const rows: CustomerRow[] = await m.query(
+      const rows = returnedRows<CustomerRow>(await m.query(
         `UPDATE customers c SET web_password_hash = COALESCE($2, web_password_hash), time_zone = COALESCE($3, time_zone),
                 language = COALESCE($4, language), auth_epoch = auth_epoch + $5, version = version + 1, updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL RETURNING ${CUSTOMER_COLUMNS}`,
         [caller.customerId, passwordHash, input.timeZone ?? null, input.language ?? null, passwordHash ? 1 : 0],
-      );
+      ));
       if (passwordHash) {
         await m.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [caller.customerId]);
       }

@@ -8,6 +8,7 @@ import { CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CreateTariffDto, TariffDto, TariffListQueryDto, UpdateTariffDto } from './dto/tariff.dto';
+import { returnedRows } from '../database/sql';
 
 export interface TariffRow {
   id: string;
@@ -114,13 +115,13 @@ export class TariffsService {
         const row = await this.findVisible(caller, id, m, 'FOR UPDATE');
         requirePermission(caller, 'tariffs.manage');
         assertVersion(expectedVersion, row.version);
-        const rows: TariffRow[] = await m.query(
+        const rows = returnedRows<TariffRow>(await m.query(
           `UPDATE tariffs t SET name = COALESCE($2, name), description = COALESCE($3, description),
                   connect_fee = COALESCE($4::numeric, connect_fee), free_seconds = COALESCE($5, free_seconds),
                   version = version + 1, updated_at = now()
             WHERE id = $1 RETURNING ${COLUMNS}`,
           [row.id, input.name ?? null, input.description ?? null, input.connectFee ?? null, input.freeSeconds ?? null],
-        );
+        ));
         return toTariffDto(rows[0]);
       });
     } catch (error) {

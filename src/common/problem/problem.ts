@@ -25,6 +25,9 @@ export interface ProblemBody {
 }
 
 export class ProblemError extends Error {
+  /** Extra response headers (e.g. Retry-After, Idempotent-Replayed). */
+  headers: Record<string, string> = {};
+
   constructor(
     readonly status: number,
     readonly slug: string,
@@ -75,5 +78,13 @@ export class UnauthorizedProblem extends ProblemError {
 export class PreconditionFailedProblem extends ProblemError {
   constructor() {
     super(412, 'precondition-failed', 'Precondition failed', 'The If-Match header does not match the current version.');
+  }
+}
+
+/** A stored problem response sent again, as it was, for a replayed idempotent request. */
+export class ReplayedProblem extends ProblemError {
+  constructor(readonly body: ProblemBody, headers: Record<string, string>) {
+    super(body.status, '', body.title, body.detail);
+    this.headers = headers;
   }
 }

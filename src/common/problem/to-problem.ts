@@ -1,6 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import { PROBLEM_TYPE_BASE, ProblemBody, ProblemError } from './problem';
+import { PROBLEM_TYPE_BASE, ProblemBody, ProblemError, ReplayedProblem } from './problem';
 
 function titleFor(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
@@ -23,10 +23,12 @@ export interface ProblemOutcome {
  * stack, SQL) reaches the body: only the request id that is also in the log.
  */
 export function toProblem(error: unknown, instance: string, requestId: string): ProblemOutcome {
+  if (error instanceof ReplayedProblem) {
+    return { unexpected: false, headers: error.headers, body: error.body };
+  }
   if (error instanceof ProblemError) {
-    const headers = error.members.retryAfterSeconds
-      ? { 'retry-after': String(error.members.retryAfterSeconds) }
-      : undefined;
+    const headers = { ...error.headers };
+    if (error.members.retryAfterSeconds) headers['retry-after'] = String(error.members.retryAfterSeconds);
     const members = { ...error.members };
     delete members.retryAfterSeconds;
     return {

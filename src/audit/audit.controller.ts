@@ -1,0 +1,84 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DataSource } from 'typeorm';
+import { CurrentCaller } from '../auth/current-caller.decorator';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { decodeCursor, DEFAULT_PAGE_SIZE, toPage } from '../common/pagination';
+import { ValidationProblem } from '../common/problem/problem';
+import { Caller } from '../tree/caller';
+import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { AuditEventDto, AuditEventPageDto, AuditQueryDto } from './dto/audit.dto';
+
+interface AuditRow {
+  id: string;
+  seq: string;
+  at: Date;
+  actor_visible: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  changes: Record<string, unknown> | null;
+  request_id: string | null;
+  client_address: string | null;
+}
+
+@ApiTags('audit')
+@Controller('v1/audit-events')
+export class AuditController {
+  constructor(private readonly dataSource: DataSource) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Audit events on the caller’s subtree, newest first. Actors above the caller show as null.' })
+  @ApiOkResponse({ type: AuditEventPageDto })
+  @ApiProblems(400, 404)
+  async listAuditEvents(@CurrentCaller() caller: Caller, @Query() query: AuditQueryDto): Promise<AuditEventPageDto> {
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const params = new SqlParams();
+    let subjectPrefix = caller.path;
+    if (query.customerId) {
+      const cp = new SqlParams();
+      const rows: Array<{ path: string }> = await this.dataSource.query(
+        `SELECT c.path FROM customers c WHERE c.id = ${cp.add(query.customerId)} AND ${subtreeCondition('c', caller, cp, 'self-and-descendants')}`,
+        cp.values,
+      );
+      if (!rows.length) throw notVisible();
+      subjectPrefix = rows[0].path;
+    }
+    const where = [`e.subject_path LIKE ${params.add(subjectPrefix + '%')}`];
+    if (query.targetType) where.push(`e.target_type = ${params.add(query.targetType)}`);
+    if (query.targetId) where.push(`e.target_id = ${params.add(query.targetId)}`);
+    if (query.from) where.push(`e.at >= ${params.add(query.from)}`);
+    if (query.to) where.push(`e.at < ${params.add(query.to)}`);
+    const after = decodeCursor<[string]>(query.cursor, ['string']);
+    if (after) {
+      if (!/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
+      where.push(`e.seq < ${params.add(after[0])}::bigint`);
+    }
+    // The actor is shown only when it lies in the caller's subtree (SPEC §9).
+    const actorScope = params.add(caller.path + '%');
+    const rows: AuditRow[] = await this.dataSource.query(
+      `SELECT e.id, e.seq, e.at, a.id AS actor_visible, e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address
+         FROM audit_events e
+         LEFT JOIN customers a ON a.id = e.actor_id AND a.path LIKE ${actorScope}
+        WHERE ${where.join(' AND ')}
+        ORDER BY e.seq DESC LIMIT ${params.add(limit + 1)}`,
+      params.values,
+    );
+    return toPage(
+      rows,
+      limit,
+      (r): AuditEventDto => ({
+        id: r.id,
+        at: r.at.toISOString(),
+        actor: r.actor_visible,
+        action: r.action,
+        targetType: r.target_type,
+        targetId: r.target_id,
+        changes: r.changes,
+        requestId: r.request_id,
+        clientAddress: r.client_address,
+      }),
+      (r) => [String(r.seq)],
+    );
+  }
+}

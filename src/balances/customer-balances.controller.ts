@@ -1,0 +1,86 @@
+import { Body, Controller, Get, Headers, Post, Query, Req, Res } from '@nestjs/common';
+import { SetMetadata } from '@nestjs/common';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CurrentCaller } from '../auth/current-caller.decorator';
+import { OWN_IDEMPOTENCY } from '../common/idempotency/idempotency.interceptor';
+import { parseIdempotencyKey, REPLAYED_HEADER } from '../common/idempotency/idempotency.service';
+import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { UuidParam } from '../common/openapi/uuid-param';
+import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ProblemBody, ReplayedProblem } from '../common/problem/problem';
+import { Caller } from '../tree/caller';
+import { BalancesService } from './balances.service';
+import { CustomerHolders } from './customer-holders';
+import { BalanceOperationDto, LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/balance-operation.dto';
+import { BalanceHolderFinder } from './balance-holders';
+
+export const IDEMPOTENCY_KEY_HEADER_DOC = {
+  name: 'Idempotency-Key',
+  required: true,
+  description:
+    'Required. The same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 422; while the first is still running, a 409. Kept at least 24 hours.',
+};
+
+/** Shared HTTP shaping of a balance operation's outcome, for customers and accounts alike. */
+export async function answerOperation(
+  balances: BalancesService,
+  holders: BalanceHolderFinder,
+  caller: Caller,
+  id: string,
+  body: BalanceOperationDto,
+  idempotencyKey: string | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<LedgerEntryDto> {
+  const key = parseIdempotencyKey(idempotencyKey, true)!;
+  const result = await balances.operate(caller, holders, id, body, key, request.url.split('?')[0]);
+  const headers: Record<string, string> = result.replayed ? { [REPLAYED_HEADER]: 'true' } : {};
+  if (result.response.status >= 400) {
+    if (result.problem && !result.replayed) throw result.problem;
+    throw new ReplayedProblem(result.response.body as ProblemBody, headers);
+  }
+  void reply.headers(headers);
+  return result.response.body as LedgerEntryDto;
+}
+
+@ApiTags('balances')
+@Controller('v1/customers/:id/balance-operations')
+export class CustomerBalancesController {
+  constructor(
+    private readonly balances: BalancesService,
+    private readonly holders: CustomerHolders,
+  ) {}
+
+  @Post()
+  @SetMetadata(OWN_IDEMPOTENCY, true)
+  @ApiOperation({
+    summary: 'Add funds to, credit or debit a sub-customer (only from strictly above it).',
+    description: 'Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.',
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
+  @ApiCreatedResponse({ type: LedgerEntryDto })
+  @ApiProblems(400, 403, 404, 409, 422)
+  createCustomerBalanceOperation(
+    @CurrentCaller() caller: Caller,
+    @UuidParam() id: string,
+    @Body() body: BalanceOperationDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LedgerEntryDto> {
+    return answerOperation(this.balances, this.holders, caller, id, body, idempotencyKey, request, reply);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'The customer’s ledger, newest first.' })
+  @ApiOkResponse({ type: LedgerPageDto })
+  @ApiProblems(400, 404)
+  listCustomerBalanceOperations(
+    @CurrentCaller() caller: Caller,
+    @UuidParam() id: string,
+    @Query() query: LedgerQueryDto,
+  ): Promise<LedgerPageDto> {
+    return this.balances.ledger(caller, this.holders, id, query, query.limit ?? DEFAULT_PAGE_SIZE);
+  }
+}
