@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { isPermission } from '../permissions/permission.catalogue';
@@ -49,6 +50,7 @@ export class ApiKeysService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly hasher: PasswordHasher,
+    private readonly audit: AuditService,
   ) {}
 
   async create(caller: Caller, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
@@ -62,13 +64,26 @@ export class ApiKeysService {
     }
     const prefix = randomAlphanumeric(12);
     const secret = randomBytes(32).toString('base64url');
-    const rows: ApiKeyRow[] = await this.dataSource.query(
-      `INSERT INTO api_keys (customer_id, name, prefix, secret_hash, permissions, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, name, prefix, permissions, expires_at, last_used_at, created_at`,
-      [caller.customerId, input.name, prefix, await this.hasher.hash(secret), permissions, input.expiresAt ?? null],
-    );
-    return { ...toDto(rows[0]), apiKey: `cnp_${prefix}_${secret}` };
+    const secretHash = await this.hasher.hash(secret);
+    const key = await this.dataSource.transaction(async (m) => {
+      const rows: ApiKeyRow[] = await m.query(
+        `INSERT INTO api_keys (customer_id, name, prefix, secret_hash, permissions, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING id, name, prefix, permissions, expires_at, last_used_at, created_at`,
+        [caller.customerId, input.name, prefix, secretHash, permissions, input.expiresAt ?? null],
+      );
+      const dto = toDto(rows[0]);
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'api-key.create',
+        targetType: 'api-key',
+        targetId: dto.id,
+        subjectPath: caller.path,
+        changes: { after: { ...dto, apiKey: '***' } },
+      });
+      return dto;
+    });
+    return { ...key, apiKey: `cnp_${prefix}_${secret}` };
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
@@ -90,8 +105,18 @@ export class ApiKeysService {
     );
     if (!rows.length) throw new NotFoundProblem('API key');
     requirePermission(caller, 'api-keys.manage');
-    await this.dataSource.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [id]);
-    await this.dataSource.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE api_key_id = $1 AND revoked_at IS NULL`, [id]);
+    await this.dataSource.transaction(async (m) => {
+      await m.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [id]);
+      await m.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE api_key_id = $1 AND revoked_at IS NULL`, [id]);
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'api-key.revoke',
+        targetType: 'api-key',
+        targetId: id,
+        subjectPath: caller.path,
+        changes: null,
+      });
+    });
   }
 
   /** The key's owner when the secret is right and the key is live, else null. */

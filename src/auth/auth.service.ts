@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { UnauthorizedProblem } from '../common/problem/problem';
 import { LoginLimiter } from './login-limiter';
 import { PasswordHasher } from './password-hasher';
@@ -16,23 +17,42 @@ export class AuthService {
     private readonly limiter: LoginLimiter,
     private readonly tokens: TokenService,
     private readonly apiKeys: ApiKeysService,
+    private readonly audit: AuditService,
   ) {}
 
   /** Wrong login and wrong password are the same 401, after the same amount of work. */
   async login(login: string, password: string, clientAddress: string): Promise<TokenPair> {
     await this.limiter.assertAllowed(login, clientAddress);
-    const rows: Array<{ id: string; web_password_hash: string; auth_epoch: number; status: string }> = await this.dataSource.query(
-      `SELECT id, web_password_hash, auth_epoch, status FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL`,
+    const rows: Array<{ id: string; path: string; web_password_hash: string; auth_epoch: number; status: string }> = await this.dataSource.query(
+      `SELECT id, path, web_password_hash, auth_epoch, status FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL`,
       [login],
     );
     const customer = rows[0];
     const ok = customer ? await this.hasher.verify(customer.web_password_hash, password) : await this.hasher.verifyNothing(password);
     if (!ok || !customer || customer.status !== 'active') {
       await this.limiter.recordFailure(login, clientAddress);
+      if (customer) {
+        await this.audit.record(undefined, {
+          actorId: null,
+          action: 'session.login-failed',
+          targetType: 'session',
+          targetId: customer.id,
+          subjectPath: customer.path,
+        });
+      }
       throw new UnauthorizedProblem(BAD_CREDENTIALS);
     }
     await this.limiter.recordSuccess(login);
-    return this.tokens.issue(customer.id, customer.auth_epoch, null);
+    return this.dataSource.transaction(async (m) => {
+      await this.audit.record(m, {
+        actorId: customer.id,
+        action: 'session.login',
+        targetType: 'session',
+        targetId: customer.id,
+        subjectPath: customer.path,
+      });
+      return this.tokens.issue(customer.id, customer.auth_epoch, null, m);
+    });
   }
 
   async exchangeApiKey(apiKey: string): Promise<TokenPair> {

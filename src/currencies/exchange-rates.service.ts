@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { formatRate } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
+import { returnedRows } from '../database/sql';
 import { ExchangeRateChangeDto, ExchangeRateDto, ExchangeRateListDto } from './dto/exchange-rate.dto';
 
 interface RateRow {
@@ -21,6 +23,7 @@ export class ExchangeRatesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
+    private readonly audit: AuditService,
   ) {}
 
   private async owner(caller: Caller, customerId?: string): Promise<CustomerRow> {
@@ -55,6 +58,10 @@ export class ExchangeRatesService {
       throw new ValidationProblem([{ parameter: 'currency', detail: `${currency} is the table’s base currency; its rate is always 1` }]);
     }
     return this.dataSource.transaction(async (m) => {
+      const previous: Array<{ rate: string }> = await m.query(
+        `SELECT rate FROM exchange_rates WHERE customer_id = $1 AND currency = $2 FOR UPDATE`,
+        [owner.id, currency],
+      );
       const rows: RateRow[] = await m.query(
         `INSERT INTO exchange_rates (customer_id, currency, rate) VALUES ($1, $2, $3)
          ON CONFLICT (customer_id, currency)
@@ -68,6 +75,14 @@ export class ExchangeRatesService {
         rate,
         caller.customerId,
       ]);
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'exchange-rate.set',
+        targetType: 'exchange-rate',
+        targetId: currency,
+        subjectPath: owner.path,
+        changes: { before: previous[0] ? { rate: formatRate(previous[0].rate) } : null, after: { rate: formatRate(rate) } },
+      });
       return this.toDto(owner, rows[0]);
     });
   }
@@ -81,7 +96,17 @@ export class ExchangeRatesService {
     if (!existing.length) throw new NotFoundProblem('exchange rate');
     requirePermission(caller, 'exchange-rates.manage');
     await this.dataSource.transaction(async (m) => {
-      await m.query(`DELETE FROM exchange_rates WHERE customer_id = $1 AND currency = $2`, [owner.id, currency]);
+      const deleted = returnedRows<{ rate: string }>(
+        await m.query(`DELETE FROM exchange_rates WHERE customer_id = $1 AND currency = $2 RETURNING rate`, [owner.id, currency]),
+      );
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'exchange-rate.delete',
+        targetType: 'exchange-rate',
+        targetId: currency,
+        subjectPath: owner.path,
+        changes: { before: deleted[0] ? { rate: formatRate(deleted[0].rate) } : null, after: null },
+      });
       await m.query(`INSERT INTO exchange_rate_history (customer_id, currency, rate, actor_id) VALUES ($1, $2, NULL, $3)`, [
         owner.id,
         currency,

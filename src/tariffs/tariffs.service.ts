@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
 import { formatMoney } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
@@ -12,6 +13,8 @@ import { returnedRows } from '../database/sql';
 
 export interface TariffRow {
   id: string;
+  /** Path of the owner (never sent to clients): audit events are scoped by it. */
+  owner_path?: string;
   owner_id: string;
   name: string;
   currency: string;
@@ -56,13 +59,14 @@ export class TariffsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
+    private readonly audit: AuditService,
   ) {}
 
   /** A tariff whose owner is in the caller's subtree (itself included), or 404. */
   async findVisible(caller: Caller, id: string, m: EntityManager = this.dataSource.manager, lock = ''): Promise<TariffRow> {
     const params = new SqlParams();
     const rows: TariffRow[] = await m.query(
-      `SELECT ${COLUMNS} FROM tariffs t JOIN customers o ON o.id = t.owner_id
+      `SELECT ${COLUMNS}, o.path AS owner_path FROM tariffs t JOIN customers o ON o.id = t.owner_id
         WHERE t.id = ${params.add(id)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')} ${lock ? `FOR UPDATE OF t` : ''}`,
       params.values,
     );
@@ -76,12 +80,23 @@ export class TariffsService {
     if (!owner) throw notVisible();
     requirePermission(caller, 'tariffs.manage');
     try {
-      const rows: TariffRow[] = await this.dataSource.query(
-        `INSERT INTO tariffs AS t (owner_id, name, currency, description, connect_fee, free_seconds)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-        [owner.id, input.name, input.currency, input.description ?? '', input.connectFee ?? '0', input.freeSeconds ?? 0],
-      );
-      return toTariffDto(rows[0]);
+      return await this.dataSource.transaction(async (m) => {
+        const rows: TariffRow[] = await m.query(
+          `INSERT INTO tariffs AS t (owner_id, name, currency, description, connect_fee, free_seconds)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+          [owner.id, input.name, input.currency, input.description ?? '', input.connectFee ?? '0', input.freeSeconds ?? 0],
+        );
+        const tariff = toTariffDto(rows[0]);
+        await this.audit.record(m, {
+          actorId: caller.customerId,
+          action: 'tariff.create',
+          targetType: 'tariff',
+          targetId: tariff.id,
+          subjectPath: owner.path,
+          changes: { after: { ...tariff } },
+        });
+        return tariff;
+      });
     } catch (error) {
       throw isUniqueViolation(error) ? nameTaken() : error;
     }
@@ -122,7 +137,17 @@ export class TariffsService {
             WHERE id = $1 RETURNING ${COLUMNS}`,
           [row.id, input.name ?? null, input.description ?? null, input.connectFee ?? null, input.freeSeconds ?? null],
         ));
-        return toTariffDto(rows[0]);
+        const before = toTariffDto(row);
+        const after = toTariffDto(rows[0]);
+        await this.audit.record(m, {
+          actorId: caller.customerId,
+          action: 'tariff.update',
+          targetType: 'tariff',
+          targetId: row.id,
+          subjectPath: row.owner_path!,
+          changes: { before: { ...before }, after: { ...after } },
+        });
+        return after;
       });
     } catch (error) {
       throw isUniqueViolation(error) ? nameTaken() : error;
@@ -148,6 +173,14 @@ export class TariffsService {
       // Deleted customers keep their history; their tariff reference is cleared with the tariff.
       await m.query(`UPDATE customers SET tariff_id = NULL WHERE tariff_id = $1 AND deleted_at IS NOT NULL`, [row.id]);
       await m.query(`DELETE FROM tariffs WHERE id = $1`, [row.id]);
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'tariff.delete',
+        targetType: 'tariff',
+        targetId: row.id,
+        subjectPath: row.owner_path!,
+        changes: { before: { ...toTariffDto(row) }, after: null },
+      });
     });
   }
 }

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { Actor, createCustomer, createTariff, login, loginRoot } from './setup/factories';
+import { startTestApp, TestApp } from './setup/test-app';
+
+interface Event {
+  actor: string | null;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  changes: Record<string, Record<string, unknown> | null> | null;
+  requestId: string | null;
+}
+
+async function allEvents(actor: Actor, query = ''): Promise<Event[]> {
+  const events: Event[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await actor.get(`/v1/audit-events?limit=200${query}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+    events.push(...res.body.items);
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return events;
+}
+
+describe('audit events', () => {
+  let t: TestApp;
+  let root: Actor, a: Actor, b: Actor, c: Actor;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    root = await loginRoot(t);
+    a = await createCustomer(t, root, { name: 'A', balance: '5' });
+    b = await createCustomer(t, root, { name: 'B' });
+    c = await createCustomer(t, a, { name: 'C' });
+  });
+  afterAll(() => t.close());
+
+  it('records every kind of change in the product, with secrets masked', async () => {
+    const patch = await a.patch(`/v1/customers/${c.id}`, { creditLimit: '12.5', webPassword: 'new-password-1' }).set('X-Request-Id', 'audit-req-1').expect(200);
+    expect(patch.status).toBe(200);
+    const tariffId = await createTariff(a, { name: 'audited' });
+    await a.patch(`/v1/tariffs/${tariffId}`, { description: 'changed' }).expect(200);
+    await a.put('/v1/exchange-rates/EUR', { rate: '1.2' }).expect(200);
+    await a.delete('/v1/exchange-rates/EUR').expect(204);
+    const key = await a.post('/v1/api-keys', { name: 'k' }).expect(201);
+    await a.delete(`/v1/api-keys/${key.body.id}`).expect(204);
+    await a.post(`/v1/customers/${c.id}/balance-operations`, { action: 'add_funds', amount: '3' }).set('Idempotency-Key', randomUUID()).expect(201);
+    await t.http().post('/v1/auth/login').send({ login: a.login, password: 'wrong-password' }).expect(401);
+    await login(t, a.login, a.password);
+
+    const events = await allEvents(root);
+    const actions = events.map((e) => e.action);
+    for (const action of [
+      'customer.create',
+      'customer.update',
+      'tariff.create',
+      'tariff.update',
+      'exchange-rate.set',
+      'exchange-rate.delete',
+      'api-key.create',
+      'api-key.revoke',
+      'balance.add_funds',
+      'session.login',
+      'session.login-failed',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    const update = events.find((e) => e.action === 'customer.update' && e.targetId === c.id)!;
+    expect(update.requestId).toBe('audit-req-1');
+    expect(update.actor).toBe(a.id);
+    expect(update.changes!.before!.creditLimit).toBe('0.00000000');
+    expect(update.changes!.after!.creditLimit).toBe('12.50000000');
+    expect(update.changes!.after!.webPassword).toBe('***');
+    const created = events.find((e) => e.action === 'api-key.create')!;
+    expect(created.changes!.after!.apiKey).toBe('***');
+    const text = JSON.stringify(events);
+    expect(text).not.toContain('new-password-1');
+    expect(text).not.toContain(key.body.apiKey);
+    expect(text).not.toContain('$argon2');
+  });
+
+  it('shows a customer only events on its own subtree, with actors above it as null', async () => {
+    c = await login(t, c.login, 'new-password-1'); // its password was changed above
+    const cEvents = await allEvents(c);
+    expect(cEvents.length).toBeGreaterThan(0);
+    const cIds = new Set([c.id]);
+    for (const e of cEvents) {
+      if (e.targetType === 'customer' || e.targetType === 'session') expect(cIds.has(e.targetId!)).toBe(true);
+      expect(e.actor === null || e.actor === c.id).toBe(true);
+    }
+    expect(cEvents.some((e) => e.action === 'balance.add_funds' && e.actor === null)).toBe(true);
+    const bEvents = await allEvents(b);
+    expect(bEvents.every((e) => e.targetId !== a.id && e.targetId !== c.id)).toBe(true);
+    const aEvents = await allEvents(a);
+    expect(aEvents.some((e) => e.targetId === b.id)).toBe(false);
+    expect(aEvents.find((e) => e.action === 'customer.create' && e.targetId === a.id)?.actor).toBeNull();
+    await c.get(`/v1/audit-events?customerId=${a.id}`).expect(404);
+    await b.get(`/v1/audit-events?customerId=${c.id}`).expect(404);
+    const narrowed = await allEvents(a, `&customerId=${c.id}`);
+    expect(narrowed.length).toBeGreaterThan(0);
+    expect(narrowed.every((e) => e.targetId !== a.id)).toBe(true);
+  });
+});
