@@ -6,10 +6,12 @@ import { Init1764100000000 } from './1764100000000-Init';
 import { CustomerTree1764100100000 } from './1764100100000-CustomerTree';
 import { ExchangeRates1764100300000 } from './1764100300000-ExchangeRates';
 import { Ledger1764100400000 } from './1764100400000-Ledger';
+import { AccountsPermissionsSystem1764100500000 } from './1764100500000-AccountsPermissionsSystem';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
   CustomerTree1764100100000,
   ExchangeRates1764100300000,
   Ledger1764100400000,
+  AccountsPermissionsSystem1764100500000,
 ];
