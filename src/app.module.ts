@@ -13,7 +13,9 @@ import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { PermissionsModule } from './permissions/permissions.module';
 import { ReferenceModule } from './reference/reference.module';
+import { SystemModule } from './system/system.module';
 import { TariffsModule } from './tariffs/tariffs.module';
 
 @Module({})
@@ -32,6 +34,8 @@ export class AppModule {
         CustomersModule,
         CurrenciesModule,
         BalancesModule,
+        PermissionsModule,
+        SystemModule,
         TariffsModule,
       ],
       providers: [

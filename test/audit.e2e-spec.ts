@@ -15,7 +15,7 @@ async function allEvents(actor: Actor, query = ''): Promise<Event[]> {
   const events: Event[] = [];
   let cursor: string | null = null;
   do {
-    const res = await actor.get(`/v1/audit-events?limit=200${query}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+    const res: { body: { items: Event[]; nextCursor: string | null } } = await actor.get(`/v1/audit-events?limit=200${query}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
     events.push(...res.body.items);
     cursor = res.body.nextCursor;
   } while (cursor);

@@ -22,6 +22,7 @@ export interface CustomerRow {
   balance: string;
   credit_limit: string;
   status: CustomerStatus;
+  routing_group_id: string | null;
   auth_epoch: number;
   version: number;
   created_at: Date;
@@ -29,7 +30,7 @@ export interface CustomerRow {
 }
 
 export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
-  c.web_login, c.web_password_hash, c.base_currency, c.balance, c.credit_limit, c.status, c.auth_epoch, c.version,
+  c.web_login, c.web_password_hash, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
   c.created_at, c.updated_at`;
 
 /**
@@ -58,6 +59,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     availableCredit: formatMoney(balance.plus(creditLimit)),
     display: { currency: viewerTable.baseCurrency, balance: shown(balance), creditLimit: shown(creditLimit) },
     status: row.status,
+    routingGroupId: row.routing_group_id,
     ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),

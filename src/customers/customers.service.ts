@@ -7,16 +7,15 @@ import { assertVersion } from '../common/etag';
 import { Big } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { ConversionService } from '../currencies/conversion.service';
+import { RoutingGroupsService } from '../system/routing-groups.service';
+import { SystemSettingsService } from '../system/system-settings.service';
 import { ConflictProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
-import { DEFAULT_PERMISSIONS } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
 import { returnedRows } from '../database/sql';
 
-/** Levels in the tree, the root being level 1 (SPEC §1; a system setting from issue 6 on). */
-export const DEFAULT_MAX_DEPTH = 16;
 
 const selfChange = () =>
   new ProblemError(403, 'not-a-descendant', 'Forbidden', 'A customer cannot change or delete its own record here; use PATCH /v1/me.');
@@ -48,6 +47,7 @@ function auditView(row: CustomerRow): Record<string, unknown> {
     baseCurrency: row.base_currency.trim(),
     creditLimit: row.credit_limit,
     status: row.status,
+    routingGroupId: row.routing_group_id,
   };
 }
 
@@ -59,6 +59,8 @@ export class CustomersService {
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
+    private readonly settings: SystemSettingsService,
+    private readonly routingGroups: RoutingGroupsService,
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
@@ -70,12 +72,14 @@ export class CustomersService {
           : await this.customers.findVisible(caller, caller.customerId, 'self-and-descendants', m, 'FOR SHARE');
         if (!parent) throw notVisible();
         requirePermission(caller, 'customers.create');
-        if (parent.depth + 1 >= DEFAULT_MAX_DEPTH) {
-          throw new ProblemError(422, 'max-depth-exceeded', 'Tree too deep', `The tree may have at most ${DEFAULT_MAX_DEPTH} levels.`, {
-            maxDepth: DEFAULT_MAX_DEPTH,
+        const settings = await this.settings.current(m);
+        if (parent.depth + 1 >= settings.maxDepth) {
+          throw new ProblemError(422, 'max-depth-exceeded', 'Tree too deep', `The tree may have at most ${settings.maxDepth} levels.`, {
+            maxDepth: settings.maxDepth,
           });
         }
         await this.assertTariffOwnedBy(input.tariffId, parent.id, m);
+        if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         const balance = new Big(input.balance ?? '0');
         const creditLimit = new Big(input.creditLimit ?? '0');
         if (balance.plus(creditLimit).lt(0)) {
@@ -86,9 +90,10 @@ export class CustomersService {
         const rows: CustomerRow[] = await m.query(
           `WITH next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id)
            INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
-                                  web_password_hash, base_currency, balance, opening_balance, credit_limit, status, permissions)
+                                  web_password_hash, base_currency, balance, opening_balance, credit_limit, status, permissions,
+                                  routing_group_id)
            OVERRIDING SYSTEM VALUE
-           SELECT node_id, $1, $2 || node_id || '/', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14 FROM next
+           SELECT node_id, $1, $2 || node_id || '/', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15 FROM next
            RETURNING ${CUSTOMER_COLUMNS}`,
           [
             parent.id,
@@ -96,15 +101,16 @@ export class CustomersService {
             parent.depth + 1,
             input.name,
             input.tariffId,
-            input.timeZone ?? parent.time_zone,
-            input.language ?? parent.language,
+            input.timeZone ?? settings.defaultTimeZone ?? parent.time_zone,
+            input.language ?? settings.defaultLanguage ?? parent.language,
             input.webLogin,
             passwordHash,
-            input.baseCurrency ?? parent.base_currency.trim(),
+            input.baseCurrency ?? settings.defaultBaseCurrency ?? parent.base_currency.trim(),
             balance.toFixed(8),
             creditLimit.toFixed(8),
             input.status ?? 'active',
-            DEFAULT_PERMISSIONS,
+            settings.defaultPermissions,
+            input.routingGroupId ?? null,
           ],
         );
         const created = rows[0];
@@ -192,13 +198,16 @@ export class CustomersService {
         if (input.tariffId && input.tariffId !== row.tariff_id) await this.assertTariffOwnedBy(input.tariffId, row.parent_id!, m);
         if (input.webLogin && (await this.customers.loginTaken(input.webLogin, row.id, m))) throw loginTaken();
         if (input.name && (await this.customers.siblingNameTaken(row.parent_id!, input.name, row.id, m))) throw nameTaken();
+        if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         const cutsAccess = passwordHash !== undefined || (input.status === 'suspended' && row.status !== 'suspended');
         const rows = returnedRows<CustomerRow>(await m.query(
           `UPDATE customers c SET
              name = COALESCE($2, name), tariff_id = COALESCE($3, tariff_id), time_zone = COALESCE($4, time_zone),
              language = COALESCE($5, language), web_login = COALESCE($6, web_login),
              web_password_hash = COALESCE($7, web_password_hash), credit_limit = COALESCE($8::numeric, credit_limit),
-             status = COALESCE($9, status), auth_epoch = auth_epoch + $10, version = version + 1, updated_at = now()
+             status = COALESCE($9, status), auth_epoch = auth_epoch + $10,
+             routing_group_id = CASE WHEN $11 THEN $12::uuid ELSE routing_group_id END,
+             version = version + 1, updated_at = now()
            WHERE id = $1 RETURNING ${CUSTOMER_COLUMNS}`,
           [
             row.id,
@@ -211,6 +220,8 @@ export class CustomersService {
             input.creditLimit ?? null,
             input.status ?? null,
             cutsAccess ? 1 : 0,
+            input.routingGroupId !== undefined,
+            input.routingGroupId ?? null,
           ],
         ));
         if (cutsAccess) await this.revokeSessions(row.id, m);

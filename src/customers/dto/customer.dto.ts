@@ -1,6 +1,6 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
 import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
 
@@ -65,6 +65,12 @@ export class CreateCustomerDto {
   @IsOptional()
   @IsIn(CUSTOMER_STATUSES)
   status?: CustomerStatus;
+
+  @ApiPropertyOptional({ format: 'uuid', type: String, nullable: true, description: 'A routing group from /v1/routing-groups.' })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsUUID('all', { message: 'routingGroupId must be a UUID' })
+  routingGroupId?: string | null;
 }
 
 export class UpdateCustomerDto {
@@ -111,6 +117,12 @@ export class UpdateCustomerDto {
   @IsOptional()
   @IsIn(CUSTOMER_STATUSES)
   status?: CustomerStatus;
+
+  @ApiPropertyOptional({ format: 'uuid', type: String, nullable: true, description: 'A routing group from /v1/routing-groups; null to clear.' })
+  @IsOptional()
+  @ValidateIf((_o, v) => v !== null)
+  @IsUUID('all', { message: 'routingGroupId must be a UUID' })
+  routingGroupId?: string | null;
 
   /** Not writable: present only to answer with a 400 that names the balance operations. */
   @ApiHideProperty()
@@ -176,6 +188,8 @@ export class CustomerDto {
   display!: DisplayDto;
   @ApiProperty({ enum: CUSTOMER_STATUSES })
   status!: CustomerStatus;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  routingGroupId!: string | null;
   @ApiPropertyOptional({ description: 'Only in `scope=subtree` lists: depth relative to the caller (1 = child).' })
   depth?: number;
   @ApiProperty({ type: String, format: 'date-time' })
