@@ -9,6 +9,8 @@ import { AppModule } from './app.module';
 import { AppConfig } from './config/config';
 import { PinoNestLogger } from './common/logging';
 import { RequestContextInterceptor } from './common/request-context';
+import { Metrics } from './metrics/metrics';
+import helmet from '@fastify/helmet';
 import { buildOpenApiDocument } from './common/openapi/document';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -33,13 +35,29 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(deps.config, deps.dataSource), adapter, {
+  const pool = deps.dataSource.isInitialized
+    ? (deps.dataSource.driver as unknown as { master: { totalCount: number; idleCount: number; waitingCount: number } }).master
+    : undefined;
+  const metrics = new Metrics(pool);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(deps.config, deps.dataSource, metrics), adapter, {
     logger: new PinoNestLogger(deps.logger),
   });
   app.useGlobalInterceptors(new RequestContextInterceptor());
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    // The route template, never the raw URL: ids must not explode the label set.
+    const route = request.routeOptions?.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  // Security headers; the API itself never serves active content, so its CSP denies everything
+  // (Swagger UI under /docs needs its own scripts and styles).
+  await app.register(helmet as never, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  fastify.addHook('onSend', async (request, reply) => {
+    if (!request.url.startsWith('/docs')) void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
   });
   if (!deps.withoutDocs) {
     const document = buildOpenApiDocument(app);

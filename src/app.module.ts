@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { CallerRateLimitInterceptor } from './common/rate-limit';
 import { DataSource } from 'typeorm';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -13,6 +14,8 @@ import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { Metrics } from './metrics/metrics';
+import { MetricsModule } from './metrics/metrics.module';
 import { PermissionsModule } from './permissions/permissions.module';
 import { ReferenceModule } from './reference/reference.module';
 import { SystemModule } from './system/system.module';
@@ -20,13 +23,14 @@ import { TariffsModule } from './tariffs/tariffs.module';
 
 @Module({})
 export class AppModule {
-  static register(config: AppConfig, dataSource: DataSource): DynamicModule {
+  static register(config: AppConfig, dataSource: DataSource, metrics: Metrics): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forConfig(config),
         DatabaseModule.forDataSource(dataSource),
         HealthModule,
+        MetricsModule.forMetrics(metrics),
         ReferenceModule,
         AuditModule,
         IdempotencyModule,
@@ -41,6 +45,7 @@ export class AppModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useClass: ProblemValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: CallerRateLimitInterceptor },
       ],
     };
   }

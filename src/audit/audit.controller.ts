@@ -5,6 +5,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { decodeCursor, DEFAULT_PAGE_SIZE, toPage } from '../common/pagination';
 import { ValidationProblem } from '../common/problem/problem';
+import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { AuditEventDto, AuditEventPageDto, AuditQueryDto } from './dto/audit.dto';
@@ -28,9 +29,10 @@ export class AuditController {
   constructor(private readonly dataSource: DataSource) {}
 
   @Get()
+  @ExpensiveEndpoint('audit-events')
   @ApiOperation({ summary: 'Audit events on the caller’s subtree, newest first. Actors above the caller show as null.' })
   @ApiOkResponse({ type: AuditEventPageDto })
-  @ApiProblems(400, 404)
+  @ApiProblems(400, 404, 429)
   async listAuditEvents(@CurrentCaller() caller: Caller, @Query() query: AuditQueryDto): Promise<AuditEventPageDto> {
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const params = new SqlParams();

@@ -9,6 +9,7 @@ import { toProblem } from '../common/problem/to-problem';
 import { currentRequest } from '../common/request-context';
 import { inTransaction } from '../common/transactions';
 import { ConversionService } from '../currencies/conversion.service';
+import { Metrics } from '../metrics/metrics';
 import { Caller, requirePermission } from '../tree/caller';
 import { SqlParams } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
@@ -47,6 +48,7 @@ export class BalancesService {
     private readonly idempotency: IdempotencyService,
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
+    private readonly metrics: Metrics,
   ) {}
 
   async operate(
@@ -58,7 +60,7 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    return inTransaction(this.dataSource, async (m) => {
+    const result = await inTransaction(this.dataSource, async (m): Promise<OperationResult> => {
       const claim = await this.idempotency.claim(m, caller.customerId, key, print);
       if (claim.kind === 'replay') return { response: claim.response, replayed: true };
       await m.query('SAVEPOINT operation');
@@ -77,6 +79,9 @@ export class BalancesService {
         return { response, replayed: false, problem: error };
       }
     });
+    const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
+    this.metrics.balanceOperations.inc({ action: input.action, outcome });
+    return result;
   }
 
   private async apply(

@@ -7,6 +7,7 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ApiIfMatch } from '../common/openapi/etag.decorators';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { CustomersService } from './customers.service';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, CustomerPageDto, UpdateCustomerDto } from './dto/customer.dto';
@@ -31,9 +32,10 @@ export class CustomersController {
   }
 
   @Get()
+  @ExpensiveEndpoint('customer-lists')
   @ApiOperation({ summary: 'List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).' })
   @ApiOkResponse({ type: CustomerPageDto })
-  @ApiProblems(400, 404)
+  @ApiProblems(400, 404, 429)
   listCustomers(@CurrentCaller() caller: Caller, @Query() query: CustomerListQueryDto): Promise<CustomerPageDto> {
     return this.customers.list(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
   }

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics (prom-client). One registry per app instance so that tests running
+ * several apps in one process do not share counters.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'canopy_http_requests_total',
+    help: 'HTTP requests by method, route template and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpDuration = new Histogram({
+    name: 'canopy_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route template.',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  readonly balanceOperations = new Counter({
+    name: 'canopy_balance_operations_total',
+    help: 'Balance operations by action and outcome (applied, refused, replayed).',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly dbPool: Gauge<'state'>;
+
+  constructor(pool?: { totalCount: number; idleCount: number; waitingCount: number }) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'canopy_' });
+    this.dbPool = new Gauge({
+      name: 'canopy_db_pool_connections',
+      help: 'Database pool connections by state (total, idle, waiting).',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        if (!pool) return;
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    });
+  }
+}
