@@ -63,7 +63,6 @@ export class BalancesService {
     const result = await inTransaction(this.dataSource, async (m): Promise<OperationResult> => {
       const claim = await this.idempotency.claim(m, caller.customerId, key, print);
       if (claim.kind === 'replay') return { response: claim.response, replayed: true };
-      await m.query('SAVEPOINT operation');
       try {
         const body = await this.apply(m, caller, holders, id, input, key);
         const response: StoredResponse = { status: 201, body, headers: {} };
@@ -71,8 +70,9 @@ export class BalancesService {
         return { response, replayed: false };
       } catch (error) {
         if (!(error instanceof ProblemError) || error.status >= 500) throw error;
-        // A refused operation is an outcome too: the same key replays the same problem.
-        await m.query('ROLLBACK TO SAVEPOINT operation');
+        // A refused operation is an outcome too: the same key replays the same problem. Every
+        // refusal is decided before the first write (the conditional UPDATE writes nothing
+        // when it refuses), so there is nothing to undo here.
         const body = toProblem(error, path, currentRequest()?.requestId ?? '').body;
         const response: StoredResponse = { status: body.status, body, headers: {} };
         await this.idempotency.complete(m, caller.customerId, key, response);
