@@ -16,8 +16,9 @@ async function allEvents(actor: Actor, query = ''): Promise<Event[]> {
   let cursor: string | null = null;
   do {
     const res = await actor.get(`/v1/audit-events?limit=200${query}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-    events.push(...res.body.items);
-    cursor = res.body.nextCursor;
+    const page = res.body as { items: Event[]; nextCursor: string | null };
+    events.push(...page.items);
+    cursor = page.nextCursor;
   } while (cursor);
   return events;
 }
