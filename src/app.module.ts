@@ -5,6 +5,7 @@ import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ProblemValidationPipe } from './common/problem/validation.pipe';
+import { AccountsModule } from './accounts/accounts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BalancesModule } from './balances/balances.module';
@@ -30,6 +31,7 @@ export class AppModule {
         IdempotencyModule,
         AuthModule,
         CustomersModule,
+        AccountsModule,
         CurrenciesModule,
         BalancesModule,
         TariffsModule,
