@@ -6,6 +6,7 @@ import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
 import { ProblemValidationPipe } from './common/problem/validation.pipe';
+import { AccountsModule } from './accounts/accounts.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BalancesModule } from './balances/balances.module';
@@ -36,6 +37,7 @@ export class AppModule {
         IdempotencyModule,
         AuthModule,
         CustomersModule,
+        AccountsModule,
         CurrenciesModule,
         BalancesModule,
         PermissionsModule,

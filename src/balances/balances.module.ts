@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
+import { AccountsModule } from '../accounts/accounts.module';
 import { CustomersModule } from '../customers/customers.module';
+import { AccountBalancesController } from './account-balances.controller';
+import { AccountHolders } from './account-holders';
 import { BalancesService } from './balances.service';
 import { CustomerBalancesController } from './customer-balances.controller';
 import { CustomerHolders } from './customer-holders';
 
 @Module({
-  imports: [CustomersModule],
-  controllers: [CustomerBalancesController],
-  providers: [BalancesService, CustomerHolders],
+  imports: [CustomersModule, AccountsModule],
+  controllers: [CustomerBalancesController, AccountBalancesController],
+  providers: [BalancesService, CustomerHolders, AccountHolders],
   exports: [BalancesService],
 })
 export class BalancesModule {}

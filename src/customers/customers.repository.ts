@@ -97,6 +97,15 @@ export class CustomersRepository {
     return Number(rows[0].n);
   }
 
+  /** Live accounts owned by the customer (a customer with accounts cannot be deleted). */
+  async countLiveAccounts(id: string, manager: EntityManager): Promise<number> {
+    const rows: Array<{ n: string }> = await manager.query(
+      `SELECT count(*) AS n FROM accounts WHERE customer_id = $1 AND deleted_at IS NULL`,
+      [id],
+    );
+    return Number(rows[0].n);
+  }
+
   async loginTaken(login: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
     const rows: unknown[] = await manager.query(
       `SELECT 1 FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,

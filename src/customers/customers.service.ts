@@ -249,7 +249,7 @@ export class CustomersService {
       requirePermission(caller, 'customers.delete');
       assertVersion(expectedVersion, row.version);
       const subCustomers = await this.customers.countLiveChildren(row.id, m);
-      const accounts = 0; // accounts arrive with SPEC §7
+      const accounts = await this.customers.countLiveAccounts(row.id, m);
       if (subCustomers > 0 || accounts > 0) {
         throw new ConflictProblem(
           'customer-not-empty',

@@ -159,19 +159,24 @@ export class TariffsService {
       const row = await this.findVisible(caller, id, m, 'FOR UPDATE');
       requirePermission(caller, 'tariffs.manage');
       assertVersion(expectedVersion, row.version);
-      const usage: Array<{ customers: string }> = await m.query(
-        `SELECT count(*) AS customers FROM customers WHERE tariff_id = $1 AND deleted_at IS NULL`,
+      const usage: Array<{ customers: string; accounts: string }> = await m.query(
+        `SELECT (SELECT count(*) FROM customers WHERE tariff_id = $1 AND deleted_at IS NULL) AS customers,
+                (SELECT count(*) FROM accounts WHERE tariff_id = $1 AND deleted_at IS NULL) AS accounts`,
         [row.id],
       );
       const customers = Number(usage[0].customers);
-      if (customers > 0) {
-        throw new ConflictProblem('tariff-in-use', 'Tariff in use', `The tariff is assigned to ${customers} customer(s).`, {
-          customers,
-          accounts: 0,
-        });
+      const accounts = Number(usage[0].accounts);
+      if (customers > 0 || accounts > 0) {
+        throw new ConflictProblem(
+          'tariff-in-use',
+          'Tariff in use',
+          `The tariff is assigned to ${customers} customer(s) and ${accounts} account(s).`,
+          { customers, accounts },
+        );
       }
-      // Deleted customers keep their history; their tariff reference is cleared with the tariff.
+      // Deleted customers and accounts keep their history; their tariff reference is cleared with the tariff.
       await m.query(`UPDATE customers SET tariff_id = NULL WHERE tariff_id = $1 AND deleted_at IS NOT NULL`, [row.id]);
+      await m.query(`UPDATE accounts SET tariff_id = NULL WHERE tariff_id = $1 AND deleted_at IS NOT NULL`, [row.id]);
       await m.query(`DELETE FROM tariffs WHERE id = $1`, [row.id]);
       await this.audit.record(m, {
         actorId: caller.customerId,

@@ -1,0 +1,228 @@
+import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination';
+import { IsLanguage, IsMoney, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
+import { DisplayDto } from '../../customers/dto/customer.dto';
+
+export const ACCOUNT_STATUSES = ['active', 'blocked'] as const;
+export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
+
+/** A SIP identity: letters, digits and `. _ @ + -`, 1–64 characters. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9._@+-]{1,64}$/;
+const USERNAME_MESSAGE = 'username must be 1–64 letters, digits or . _ @ + -';
+export const MAX_SESSIONS_LIMIT = 10000;
+
+export const ACCOUNT_BALANCE_NOT_WRITABLE =
+  'balance cannot be set here: use POST /v1/accounts/{id}/balance-operations (add_funds, credit, debit)';
+const CUSTOMER_NOT_WRITABLE = 'customerId cannot be changed: an account stays with the customer that owns it';
+
+export class CreateAccountDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Owner of the account: the caller or any live customer of its subtree; default the caller.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'customerId must be a UUID' })
+  customerId?: string;
+
+  @ApiProperty({
+    example: 'alice@sip.example',
+    minLength: 1,
+    maxLength: 64,
+    pattern: USERNAME_PATTERN.source,
+    description: 'SIP identity, unique among live accounts (case-sensitive, as SIP user parts are).',
+  })
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  username!: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 256, writeOnly: true, description: 'Stored as argon2id; never returned.' })
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  webPassword!: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 128, writeOnly: true, description: 'SIP digest password; never returned.' })
+  @IsString()
+  @MinLength(8)
+  @MaxLength(128)
+  voipPassword!: string;
+
+  @ApiProperty({ format: 'uuid', description: 'A tariff owned by the account’s customer.' })
+  @IsUUID('all', { message: 'tariffId must be a UUID' })
+  tariffId!: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Paris', description: 'IANA name; default the customer’s.' })
+  @IsOptional()
+  @IsTimeZone()
+  timeZone?: string;
+
+  @ApiPropertyOptional({ example: 'en', description: 'A code from /v1/languages; default the customer’s.' })
+  @IsOptional()
+  @IsLanguage()
+  language?: string;
+
+  @OptionalMoneyProperty({
+    description: 'Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry.',
+    pattern: undefined,
+  })
+  @IsMoney({ allowNegative: true })
+  balance?: string;
+
+  @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0. Default 0.' })
+  @IsMoney()
+  creditLimit?: string;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: MAX_SESSIONS_LIMIT, default: 1, description: 'Concurrent calls allowed.' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_SESSIONS_LIMIT)
+  maxSessions?: number;
+
+  @ApiPropertyOptional({ enum: ACCOUNT_STATUSES, default: 'active' })
+  @IsOptional()
+  @IsIn(ACCOUNT_STATUSES)
+  status?: AccountStatus;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'A routing group (see /v1/routing-groups).' })
+  @IsOptional()
+  @IsUUID('all', { message: 'routingGroupId must be a UUID' })
+  routingGroupId?: string;
+}
+
+export class UpdateAccountDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 64, pattern: USERNAME_PATTERN.source })
+  @IsOptional()
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  username?: string;
+
+  @ApiPropertyOptional({ minLength: 8, maxLength: 256, writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(256)
+  webPassword?: string;
+
+  @ApiPropertyOptional({ minLength: 8, maxLength: 128, writeOnly: true })
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  @MaxLength(128)
+  voipPassword?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'A tariff owned by the account’s customer.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'tariffId must be a UUID' })
+  tariffId?: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Paris' })
+  @IsOptional()
+  @IsTimeZone()
+  timeZone?: string;
+
+  @ApiPropertyOptional({ example: 'en' })
+  @IsOptional()
+  @IsLanguage()
+  language?: string;
+
+  @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0.' })
+  @IsMoney()
+  creditLimit?: string;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: MAX_SESSIONS_LIMIT })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_SESSIONS_LIMIT)
+  maxSessions?: number;
+
+  @ApiPropertyOptional({ enum: ACCOUNT_STATUSES })
+  @IsOptional()
+  @IsIn(ACCOUNT_STATUSES)
+  status?: AccountStatus;
+
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, type: String, description: '`null` removes the routing group.' })
+  @ValidateIf((_o, value) => value !== undefined && value !== null)
+  @IsUUID('all', { message: 'routingGroupId must be a UUID or null' })
+  routingGroupId?: string | null;
+
+  /** Not writable: present only to answer with a 400 that names the balance operations. */
+  @ApiHideProperty()
+  @Reject(ACCOUNT_BALANCE_NOT_WRITABLE)
+  balance?: never;
+
+  /** Accounts are not moved between customers. */
+  @ApiHideProperty()
+  @Reject(CUSTOMER_NOT_WRITABLE)
+  customerId?: never;
+}
+
+export class AccountListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'customerId must be a UUID' })
+  customerId?: string;
+
+  @ApiPropertyOptional({
+    enum: ['own', 'subtree'],
+    default: 'own',
+    description: '`own`: the accounts of the customer itself; `subtree`: also those of every customer below it.',
+  })
+  @IsOptional()
+  @IsIn(['own', 'subtree'])
+  scope?: 'own' | 'subtree';
+
+  @ApiPropertyOptional({ maxLength: 64, description: 'Case-insensitive substring of the username.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  q?: string;
+}
+
+export class AccountDto {
+  @ApiProperty({ format: 'uuid' })
+  id!: string;
+  @ApiProperty({ format: 'uuid', description: 'The customer that owns the account.' })
+  customerId!: string;
+  @ApiProperty({ example: 'alice@sip.example' })
+  username!: string;
+  @ApiProperty({ format: 'uuid' })
+  tariffId!: string;
+  @ApiProperty({ example: 'Europe/Paris' })
+  timeZone!: string;
+  @ApiProperty({ example: 'en' })
+  language!: string;
+  @MoneyProperty({ description: 'In `currency`, the owning customer’s base currency.' })
+  balance!: string;
+  @MoneyProperty()
+  creditLimit!: string;
+  @MoneyProperty({ description: 'balance + creditLimit.' })
+  availableCredit!: string;
+  @ApiProperty({ example: 'USD', description: 'The owning customer’s base currency (accounts have none of their own).' })
+  currency!: string;
+  @ApiProperty({
+    type: DisplayDto,
+    description: 'Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table.',
+  })
+  display!: DisplayDto;
+  @ApiProperty({ minimum: 0, maximum: MAX_SESSIONS_LIMIT })
+  maxSessions!: number;
+  @ApiProperty({ enum: ACCOUNT_STATUSES })
+  status!: AccountStatus;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  routingGroupId!: string | null;
+  @ApiProperty({ type: String, format: 'date-time' })
+  createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updatedAt!: string;
+  @ApiProperty({ description: 'Increments on every change (balance operations included); also the ETag.' })
+  version!: number;
+}
+
+export class AccountPageDto {
+  @ApiProperty({ type: [AccountDto] })
+  items!: AccountDto[];
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
+}
