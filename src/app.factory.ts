@@ -2,12 +2,15 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { AppConfig } from './config/config';
 import { PinoNestLogger } from './common/logging';
+import { ProblemError } from './common/problem/problem';
+import { sendProblem } from './common/problem/problem.filter';
 import { RequestContextInterceptor } from './common/request-context';
 import { Metrics } from './metrics/metrics';
 import helmet from '@fastify/helmet';
@@ -30,6 +33,15 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     loggerInstance: deps.logger,
     bodyLimit: JSON_BODY_LIMIT,
     trustProxy: deps.config.TRUST_PROXY,
+    // Errors the router raises before any route runs are problems too.
+    frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      sendProblem(
+        new ProblemError(tooLong ? 414 : 400, tooLong ? 'uri-too-long' : 'bad-url', tooLong ? 'URI Too Long' : 'Bad Request', tooLong ? 'A path parameter is too long.' : 'The URL is malformed.'),
+        request,
+        reply,
+      );
+    },
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

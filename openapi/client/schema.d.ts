@@ -58,6 +58,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller’s own accounts, a visible customer’s (`customerId`), or a whole subtree’s (`scope=subtree`).
+         * @description Oldest first.
+         */
+        get: operations["listAccounts"];
+        put?: never;
+        /**
+         * Create an account for the caller (or for a visible `customerId`).
+         * @description `webPassword` and `voipPassword` are write-only: never returned, masked in audit events.
+         */
+        post: operations["createAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an account of the caller or of its subtree. */
+        get: operations["getAccount"];
+        put?: never;
+        post?: never;
+        /** Delete an account (its username becomes free; its ledger is kept). */
+        delete: operations["deleteAccount"];
+        options?: never;
+        head?: never;
+        /** Change an account. `balance` is not writable: use balance operations. */
+        patch: operations["updateAccount"];
+        trace?: never;
+    };
+    "/v1/accounts/{id}/balance-operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account’s ledger, newest first. */
+        get: operations["listAccountBalanceOperations"];
+        put?: never;
+        /**
+         * Add funds to, credit or debit an account (its customer or anyone above it may).
+         * @description Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         */
+        post: operations["createAccountBalanceOperation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -497,6 +561,57 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountDto: {
+            /**
+             * @description balance + creditLimit.
+             * @example 12.50
+             */
+            availableCredit: string;
+            /**
+             * @description In `currency`, the owning customer’s base currency.
+             * @example 12.50
+             */
+            balance: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example 12.50 */
+            creditLimit: string;
+            /**
+             * @description The owning customer’s base currency (accounts have none of their own).
+             * @example USD
+             */
+            currency: string;
+            /**
+             * Format: uuid
+             * @description The customer that owns the account.
+             */
+            customerId: string;
+            /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
+            display: components["schemas"]["DisplayDto"];
+            /** Format: uuid */
+            id: string;
+            /** @example en */
+            language: string;
+            maxSessions: number;
+            /** Format: uuid */
+            routingGroupId: string | null;
+            /** @enum {string} */
+            status: "active" | "blocked";
+            /** Format: uuid */
+            tariffId: string;
+            /** @example Europe/Paris */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @example alice@sip.example */
+            username: string;
+            /** @description Increments on every change (balance operations included); also the ETag. */
+            version: number;
+        };
+        AccountPageDto: {
+            items: components["schemas"]["AccountDto"][];
+            nextCursor: string | null;
+        };
         ApiKeyDto: {
             /** Format: date-time */
             createdAt: string;
@@ -569,6 +684,62 @@ export interface components {
              */
             currency?: string;
             notes?: string;
+        };
+        CreateAccountDto: {
+            /**
+             * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry.
+             * @example 12.50
+             */
+            balance?: string;
+            /**
+             * @description Credit limit, ≥ 0. Default 0.
+             * @example 12.50
+             */
+            creditLimit?: string;
+            /**
+             * Format: uuid
+             * @description Owner of the account: the caller or any live customer of its subtree; default the caller.
+             */
+            customerId?: string;
+            /**
+             * @description A code from /v1/languages; default the customer’s.
+             * @example en
+             */
+            language?: string;
+            /**
+             * @description Concurrent calls allowed.
+             * @default 1
+             */
+            maxSessions: number;
+            /**
+             * Format: uuid
+             * @description A routing group (see /v1/routing-groups).
+             */
+            routingGroupId?: string;
+            /**
+             * @default active
+             * @enum {string}
+             */
+            status: "active" | "blocked";
+            /**
+             * Format: uuid
+             * @description A tariff owned by the account’s customer.
+             */
+            tariffId: string;
+            /**
+             * @description IANA name; default the customer’s.
+             * @example Europe/Paris
+             */
+            timeZone?: string;
+            /**
+             * @description SIP identity, unique among live accounts (case-sensitive, as SIP user parts are).
+             * @example alice@sip.example
+             */
+            username: string;
+            /** @description SIP digest password; never returned. */
+            voipPassword: string;
+            /** @description Stored as argon2id; never returned. */
+            webPassword: string;
         };
         CreateApiKeyDto: {
             /** Format: date-time */
@@ -1094,6 +1265,33 @@ export interface components {
             /** @enum {string} */
             tokenType: "Bearer";
         };
+        UpdateAccountDto: {
+            /**
+             * @description Credit limit, ≥ 0.
+             * @example 12.50
+             */
+            creditLimit?: string;
+            /** @example en */
+            language?: string;
+            maxSessions?: number;
+            /**
+             * Format: uuid
+             * @description `null` removes the routing group.
+             */
+            routingGroupId?: string | null;
+            /** @enum {string} */
+            status?: "active" | "blocked";
+            /**
+             * Format: uuid
+             * @description A tariff owned by the account’s customer.
+             */
+            tariffId?: string;
+            /** @example Europe/Paris */
+            timeZone?: string;
+            username?: string;
+            voipPassword?: string;
+            webPassword?: string;
+        };
         UpdateCustomerDto: {
             /**
              * @description Credit limit, ≥ 0.
@@ -1246,6 +1444,532 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listAccounts: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s. */
+                customerId?: string;
+                limit?: number;
+                /** @description Case-insensitive substring of the username. */
+                q?: string;
+                /** @description `own`: the accounts of the customer itself; `subtree`: also those of every customer below it. */
+                scope?: "own" | "subtree";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAccountDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    deleteAccount: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    updateAccount: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAccountDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listAccountBalanceOperations: {
+        parameters: {
+            query?: {
+                action?: "opening_balance" | "add_funds" | "credit" | "debit";
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description Entries at or after this time. */
+                from?: string;
+                limit?: number;
+                /** @description Entries before this time. */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createAccountBalanceOperation: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required. The same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 422; while the first is still running, a 409. Kept at least 24 hours. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BalanceOperationDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerEntryDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Well-formed but not processable (e.g. insufficient funds, missing exchange rate). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
