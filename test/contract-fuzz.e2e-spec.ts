@@ -55,7 +55,7 @@ describe('contract fuzzing', () => {
       : csv
         ? fc.oneof(fc.string(), fc.constantFrom('prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom\n1,0.1,1,1,0,2020-01-01T00:00:00.000Z\n', 'a,b\n"unclosed'))
         : fc.constant(undefined);
-    const keyArb = fc.oneof(fc.uuid(), fc.constant(undefined), fc.constantFrom('', 'x'.repeat(300), 'bad key ☃'));
+    const keyArb = fc.oneof(fc.uuid(), fc.constant(undefined), fc.constantFrom('', 'x'.repeat(300), 'bad key with spaces'));
 
     await fc.assert(
       fc.asyncProperty(paramArb, queryArbitrary(spec, op), bodyArb, keyArb, async (params, query, body, idempotencyKey) => {

@@ -19,6 +19,18 @@ function flatten(errors: ValidationError[], path: string[] = []): Array<{ path: 
   return out;
 }
 
+/** JSON pointer of the first string holding U+0000 (PostgreSQL cannot store it), or null. */
+function findNul(value: unknown, pointer = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? pointer : null;
+  if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      const found = findNul(inner, `${pointer}/${key}`);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
 /**
  * The global ValidationPipe: whitelist, reject unknown fields, transform; failures become a
  * 400 problem with `errors: [{pointer, detail}]` for the body and `{parameter, detail}` for
@@ -37,6 +49,13 @@ export class ProblemValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const nul = findNul(value);
+    if (nul !== null) {
+      const detail = 'must not contain the NUL character (U+0000)';
+      throw new ValidationProblem([
+        metadata.type === 'body' ? { pointer: nul, detail: `${nul.slice(1) || "body"} ${detail}` } : { parameter: metadata.data ?? nul.slice(1), detail: `${metadata.data ?? nul.slice(1)} ${detail}` },
+      ]);
+    }
     if (metadata.type === 'body' && metadata.metatype && !this.toValidate(metadata)) {
       return value;
     }
