@@ -4,5 +4,6 @@
  */
 import { Init1764100000000 } from './1764100000000-Init';
 import { CustomerTree1764100100000 } from './1764100100000-CustomerTree';
+import { Rates1764100200000 } from './1764100200000-Rates';
 
-export const MIGRATIONS: Function[] = [Init1764100000000, CustomerTree1764100100000];
+export const MIGRATIONS: Function[] = [Init1764100000000, CustomerTree1764100100000, Rates1764100200000];
