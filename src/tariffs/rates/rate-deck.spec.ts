@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Big } from '../../common/money';
 import { formatDeckRow, parseRateDeck, RATE_DECK_HEADER, RateDeck, RateDeckProblem } from './rate-deck';
+import { prefersCsv } from './rates.controller';
 
 /** What the database would give back for a parsed deck (NUMERIC(38,8) keeps 8 places). */
 function asStored(deck: RateDeck) {
@@ -68,5 +69,15 @@ describe('rate decks', () => {
         expect(twice).toBe(once);
       }),
     );
+  });
+
+  it('negotiates CSV only when asked for explicitly', () => {
+    expect(prefersCsv(undefined)).toBe(false);
+    expect(prefersCsv('*/*')).toBe(false);
+    expect(prefersCsv('application/json, text/csv')).toBe(false);
+    expect(prefersCsv('text/csv;q=0, */*')).toBe(false);
+    expect(prefersCsv('text/csv')).toBe(true);
+    expect(prefersCsv('text/csv, */*;q=0.8')).toBe(true);
+    expect(prefersCsv('application/json;q=0.5, text/csv')).toBe(true);
   });
 });
