@@ -1,4 +1,5 @@
 import { get } from 'node:http';
+import { createCanopyClient } from '../openapi/client';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -372,6 +373,20 @@ describe('rates', () => {
       const empty = await createTariff(a);
       const none = await a.get(`${rates(empty)}/lookup?number=44`).expect(404);
       expect(none.body.type).toBe('https://canopy.dev/problems/no-rate');
+    });
+
+    it('works through the generated client', async () => {
+      const client = createCanopyClient(t.baseUrl, a.token);
+      const created = await client.POST('/v1/tariffs/{id}/rates', {
+        params: { path: { id: lookupTariff } },
+        body: { prefix: '3', price: '0.07', effectiveFrom: '2020-01-01T00:00:00Z' },
+      });
+      expect(created.response.status).toBe(201);
+      const { data, response } = await client.GET('/v1/tariffs/{id}/rates/lookup', {
+        params: { path: { id: lookupTariff }, query: { number: '+390612345' } },
+      });
+      expect(response.status).toBe(200);
+      expect(data).toMatchObject({ id: created.data?.id, prefix: '3', price: '0.07' });
     });
 
     it('validates the number', async () => {
