@@ -101,20 +101,16 @@ const CSV_ERRORS: Record<string, string> = {
   CSV_INVALID_CLOSING_QUOTE: 'a closing quote is followed by something other than a comma or a line end',
 };
 
+const CSV_OPTIONS = { bom: true, relax_column_count: true, skip_empty_lines: true, trim: true } as const;
+
 interface ParsedRecord {
   record: string[];
   info: { lines: number };
 }
 
-function readRecords(text: string): ParsedRecord[] {
+function readRecords(text: string): string[][] {
   try {
-    return parse(text, {
-      bom: true,
-      info: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-      trim: true,
-    }) as unknown as ParsedRecord[];
+    return parse(text, CSV_OPTIONS) as string[][];
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
     const row = Number((error as CsvError & { lines?: number }).lines) || 1;
@@ -123,24 +119,49 @@ function readRecords(text: string): ParsedRecord[] {
 }
 
 /**
+ * Line numbers of the records (by index). Asking csv-parse for them doubles its time, so they
+ * are read only when there is an error to report; same options, so the indexes agree.
+ */
+function lineNumbers(text: string): number[] {
+  return (parse(text, { ...CSV_OPTIONS, info: true }) as unknown as ParsedRecord[]).map((r) => r.info.lines);
+}
+
+interface RecordError {
+  index: number;
+  column: string | null;
+  detail: string;
+  /** Index of the earlier record this one duplicates. */
+  duplicateOf?: number;
+}
+
+function deckProblem(text: string, errors: RecordError[]): RateDeckProblem {
+  const lines = lineNumbers(text);
+  return new RateDeckProblem(
+    errors.map(({ index, column, detail, duplicateOf }) => {
+      const row = lines[index] ?? 1;
+      const text = duplicateOf === undefined ? detail : `duplicates row ${lines[duplicateOf]}: ${detail}`;
+      return { row, pointer: column ? `/rows/${row}/${column}` : `/rows/${row}`, detail: text };
+    }),
+  );
+}
+
+/**
  * Parses and validates a whole deck. Every bad row is reported (not just the first), with
  * its line number; any error refuses the whole deck.
  */
 export function parseRateDeck(text: string): RateDeck {
   const records = readRecords(text);
-  const header = records[0];
-  if (!header || header.record.join(',') !== RATE_DECK_HEADER) {
-    const row = header?.info.lines ?? 1;
-    throw new RateDeckProblem([{ row, pointer: `/rows/${row}`, detail: `the first row must be exactly "${RATE_DECK_HEADER}"` }]);
+  if (!records[0] || records[0].join(',') !== RATE_DECK_HEADER) {
+    throw deckProblem(text, [{ index: 0, column: null, detail: `the first row must be exactly "${RATE_DECK_HEADER}"` }]);
   }
   const deck: RateDeck = { prefixes: [], prices: [], firstIntervals: [], nextIntervals: [], connectFees: [], effectiveFroms: [] };
-  const errors: DeckError[] = [];
+  const errors: RecordError[] = [];
   const seen = new Map<string, number>();
-  for (let i = 1; i < records.length; i++) {
-    const { record, info } = records[i];
-    const row = info.lines;
-    const fail = (column: string | null, detail: string) =>
-      errors.push({ row, pointer: column ? `/rows/${row}/${column}` : `/rows/${row}`, detail });
+  // A deck has few distinct instants: each is parsed once.
+  const instants = new Map<string, string | null | undefined>([['', null]]);
+  for (let index = 1; index < records.length; index++) {
+    const record = records[index];
+    const fail = (column: string | null, detail: string) => errors.push({ index, column, detail });
     if (record.length !== RATE_DECK_COLUMNS.length) {
       fail(null, `expected ${RATE_DECK_COLUMNS.length} fields, found ${record.length}`);
       continue;
@@ -156,25 +177,28 @@ export function parseRateDeck(text: string): RateDeck {
     if (connectFee !== '' && !NON_NEGATIVE_DECIMAL_PATTERN.test(connectFee)) {
       fail('connectFee', 'connectFee must be a decimal ≥ 0 with at most 8 fraction digits');
     }
-    const instant = effectiveFrom === '' ? null : parseDateTime(effectiveFrom);
-    if (instant === undefined) fail('effectiveFrom', `effectiveFrom ${DATE_TIME_MESSAGE}`);
+    let iso = instants.get(effectiveFrom);
+    if (!instants.has(effectiveFrom)) {
+      iso = parseDateTime(effectiveFrom)?.toISOString();
+      instants.set(effectiveFrom, iso);
+    }
+    if (iso === undefined) fail('effectiveFrom', `effectiveFrom ${DATE_TIME_MESSAGE}`);
     if (errors.length > before) continue;
 
-    const iso = instant ? instant.toISOString() : null;
     const key = `${prefix} ${iso ?? 'upload'}`;
     const earlier = seen.get(key);
     if (earlier !== undefined) {
-      fail('effectiveFrom', `duplicates row ${earlier}: one rate per prefix and effectiveFrom`);
+      errors.push({ index, column: 'effectiveFrom', detail: 'one rate per prefix and effectiveFrom', duplicateOf: earlier });
       continue;
     }
-    seen.set(key, row);
+    seen.set(key, index);
     deck.prefixes.push(prefix);
     deck.prices.push(price);
     deck.firstIntervals.push(firstInterval!);
     deck.nextIntervals.push(nextInterval!);
     deck.connectFees.push(connectFee === '' ? '0' : connectFee);
-    deck.effectiveFroms.push(iso);
+    deck.effectiveFroms.push(iso ?? null);
   }
-  if (errors.length) throw new RateDeckProblem(errors);
+  if (errors.length) throw deckProblem(text, errors);
   return deck;
 }
