@@ -7,6 +7,7 @@
 const os = require('node:os');
 const { startDatabase, startCanopy } = require('./lib');
 const { httpBaseline } = require('./http-baseline');
+const { ratesBench } = require('./rates');
 
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -15,6 +16,7 @@ async function main() {
   const canopy = await startCanopy(db.url);
   try {
     await httpBaseline({ canopy, duration });
+    await ratesBench({ canopy, duration });
   } finally {
     await canopy.stop();
     await db.stop();
