@@ -8,7 +8,7 @@ import { Caller, requirePermission } from '../../tree/caller';
 import { SqlParams } from '../../tree/scope';
 import { TariffRow, TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
-import { candidatePrefixes } from './rate-rules';
+import { candidatePrefixes, parseDateTime } from './rate-rules';
 
 export interface RateRow {
   id: string;
@@ -53,6 +53,11 @@ export class NoRateProblem extends ProblemError {
   constructor() {
     super(404, 'no-rate', 'No rate', 'No rate in effect in this tariff covers the number.');
   }
+}
+
+/** The canonical instant of a validated date-time: one parser (ours) decides, not two. */
+function instant(value: string | undefined): string | null {
+  return value === undefined ? null : parseDateTime(value)!.toISOString();
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -108,7 +113,7 @@ export class RatesService {
           input.firstInterval ?? 1,
           input.nextInterval ?? 1,
           input.connectFee ?? '0',
-          input.effectiveFrom ?? null,
+          instant(input.effectiveFrom),
         ],
       );
       if (!rows[0]) throw rateExists();
@@ -136,7 +141,7 @@ export class RatesService {
             input.firstInterval ?? null,
             input.nextInterval ?? null,
             input.connectFee ?? null,
-            input.effectiveFrom ?? null,
+            instant(input.effectiveFrom),
           ],
         )) as [RateRow[], number];
         return toRateDto(rows[0]);
