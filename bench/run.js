@@ -8,6 +8,7 @@ const os = require('node:os');
 const { startDatabase, startCanopy } = require('./lib');
 const { httpBaseline } = require('./http-baseline');
 const { balancesBench } = require('./balances');
+const { ratesBench } = require('./rates');
 
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
@@ -17,6 +18,7 @@ async function main() {
   try {
     await httpBaseline({ canopy, duration });
     await balancesBench({ canopy, db, duration });
+    await ratesBench({ canopy, duration });
   } finally {
     await canopy.stop();
     await db.stop();

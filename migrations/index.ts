@@ -4,6 +4,7 @@
  */
 import { Init1764100000000 } from './1764100000000-Init';
 import { CustomerTree1764100100000 } from './1764100100000-CustomerTree';
+import { Rates1764100200000 } from './1764100200000-Rates';
 import { ExchangeRates1764100300000 } from './1764100300000-ExchangeRates';
 import { Ledger1764100400000 } from './1764100400000-Ledger';
 import { AccountsPermissionsSystem1764100500000 } from './1764100500000-AccountsPermissionsSystem';
@@ -11,6 +12,7 @@ import { AccountsPermissionsSystem1764100500000 } from './1764100500000-Accounts
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
   CustomerTree1764100100000,
+  Rates1764100200000,
   ExchangeRates1764100300000,
   Ledger1764100400000,
   AccountsPermissionsSystem1764100500000,

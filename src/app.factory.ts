@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
+import { applyRouteBodyLimits } from './common/body-limit';
 import { AppConfig } from './config/config';
 import { PinoNestLogger } from './common/logging';
 import { ProblemError } from './common/problem/problem';
@@ -56,6 +57,10 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   });
   app.useGlobalInterceptors(new RequestContextInterceptor());
   const fastify = app.getHttpAdapter().getInstance();
+  // Routes are registered by app.init() below, after this hook and parser are in place.
+  applyRouteBodyLimits(fastify);
+  // CSV bodies arrive as one string; they get the global limit unless the route raises it.
+  fastify.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

@@ -540,6 +540,114 @@ export interface paths {
         patch: operations["updateTariff"];
         trace?: never;
     };
+    "/v1/tariffs/{id}/rates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the rates of a tariff, or export its whole rate deck as CSV.
+         * @description JSON (default): a page of rates sorted by prefix then effectiveFrom; `prefix` keeps the rates whose prefix starts with it.
+         *
+         *     With `Accept: text/csv`: the whole deck in one streamed CSV document (`limit` and `cursor` do not apply; `prefix` still filters).
+         *
+         *     A rate deck is CSV (UTF-8, a BOM is ignored) whose first row is exactly
+         *     `prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom`, then one rate per row:
+         *
+         *     | column | format | empty means |
+         *     |---|---|---|
+         *     | `prefix` | 1–32 digits | (required) |
+         *     | `price` | per minute, decimal ≥ 0 with at most 8 fraction digits, e.g. `0.0125` | (required) |
+         *     | `firstInterval` | whole seconds, 1–86400: the first billing increment | `1` |
+         *     | `nextInterval` | whole seconds, 1–86400: every later increment | `1` |
+         *     | `connectFee` | decimal ≥ 0 with at most 8 fraction digits | `0` |
+         *     | `effectiveFrom` | ISO 8601 date-time with seconds and zone, at most milliseconds, e.g. `2025-01-01T00:00:00.000Z` | the time of the upload |
+         *
+         *     One rate per (`prefix`, `effectiveFrom`). Fields may be quoted and surrounding spaces are
+         *     trimmed; blank lines are skipped. Row numbers in errors are line numbers of the file (the
+         *     header is row 1).
+         *
+         *     The export is canonical: rows sorted by prefix then effectiveFrom, money as in JSON
+         *     (`"0.01"`, `"0.0125"`), `effectiveFrom` in UTC with milliseconds
+         *     (`2025-01-01T00:00:00.000Z`), no quoting, `\n` after every row, so exporting what was
+         *     imported gives the same bytes.
+         */
+        get: operations["listRates"];
+        /**
+         * Load a whole rate deck from CSV, atomically (replace or merge).
+         * @description The deck is loaded in one transaction: any bad row refuses the whole upload with a 400 listing the rows and reasons, and the rates stay as they were. At most 20 MiB (larger is a 413).
+         *
+         *     A rate deck is CSV (UTF-8, a BOM is ignored) whose first row is exactly
+         *     `prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom`, then one rate per row:
+         *
+         *     | column | format | empty means |
+         *     |---|---|---|
+         *     | `prefix` | 1–32 digits | (required) |
+         *     | `price` | per minute, decimal ≥ 0 with at most 8 fraction digits, e.g. `0.0125` | (required) |
+         *     | `firstInterval` | whole seconds, 1–86400: the first billing increment | `1` |
+         *     | `nextInterval` | whole seconds, 1–86400: every later increment | `1` |
+         *     | `connectFee` | decimal ≥ 0 with at most 8 fraction digits | `0` |
+         *     | `effectiveFrom` | ISO 8601 date-time with seconds and zone, at most milliseconds, e.g. `2025-01-01T00:00:00.000Z` | the time of the upload |
+         *
+         *     One rate per (`prefix`, `effectiveFrom`). Fields may be quoted and surrounding spaces are
+         *     trimmed; blank lines are skipped. Row numbers in errors are line numbers of the file (the
+         *     header is row 1).
+         *
+         *     The export is canonical: rows sorted by prefix then effectiveFrom, money as in JSON
+         *     (`"0.01"`, `"0.0125"`), `effectiveFrom` in UTC with milliseconds
+         *     (`2025-01-01T00:00:00.000Z`), no quoting, `\n` after every row, so exporting what was
+         *     imported gives the same bytes.
+         */
+        put: operations["uploadRateDeck"];
+        /** Add a rate to a tariff. */
+        post: operations["createRate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tariffs/{id}/rates/{rateId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a rate. */
+        get: operations["getRate"];
+        put?: never;
+        post?: never;
+        /** Delete a rate. */
+        delete: operations["deleteRate"];
+        options?: never;
+        head?: never;
+        /** Change a rate. */
+        patch: operations["updateRate"];
+        trace?: never;
+    };
+    "/v1/tariffs/{id}/rates/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The rate that applies to a dialled number now.
+         * @description Among the rates already in effect (`effectiveFrom` ≤ now), the one with the longest prefix of the number; for that prefix, the latest `effectiveFrom`. A number no rate covers is a 404 problem of type `no-rate`.
+         */
+        get: operations["lookupRate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/time-zones": {
         parameters: {
             query?: never;
@@ -672,7 +780,7 @@ export interface components {
              * @description Debits only: allow available credit to go below zero.
              * @default false
              */
-            allowOverdraft: boolean;
+            allowOverdraft?: boolean;
             /**
              * @description Positive decimal string, at most 8 fraction digits.
              * @example 25.00
@@ -710,7 +818,7 @@ export interface components {
              * @description Concurrent calls allowed.
              * @default 1
              */
-            maxSessions: number;
+            maxSessions?: number;
             /**
              * Format: uuid
              * @description A routing group (see /v1/routing-groups).
@@ -720,7 +828,7 @@ export interface components {
              * @default active
              * @enum {string}
              */
-            status: "active" | "blocked";
+            status?: "active" | "blocked";
             /**
              * Format: uuid
              * @description A tariff owned by the account’s customer.
@@ -786,7 +894,7 @@ export interface components {
              * @default active
              * @enum {string}
              */
-            status: "active" | "suspended";
+            status?: "active" | "suspended";
             /**
              * Format: uuid
              * @description A tariff owned by the new customer’s parent.
@@ -824,6 +932,40 @@ export interface components {
              */
             prefix: string;
         };
+        CreateRateDto: {
+            /**
+             * @description Charged once per connected call, ≥ 0.
+             * @default 0
+             * @example 0
+             */
+            connectFee?: string;
+            /**
+             * Format: date-time
+             * @description When the rate takes effect; seconds and a zone required, at most millisecond precision. Default: now.
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            effectiveFrom?: string;
+            /**
+             * @description First billing increment, seconds.
+             * @default 1
+             */
+            firstInterval?: number;
+            /**
+             * @description Every later billing increment, seconds.
+             * @default 1
+             */
+            nextInterval?: number;
+            /**
+             * @description Dialled-number prefix the rate applies to.
+             * @example 4420
+             */
+            prefix: string;
+            /**
+             * @description Price per minute, in the tariff currency, ≥ 0.
+             * @example 0.0125
+             */
+            price: string;
+        };
         CreateRoutingGroupDto: {
             description?: string;
             /** @description Unique. */
@@ -844,7 +986,7 @@ export interface components {
             currency: string;
             description?: string;
             /** @default 0 */
-            freeSeconds: number;
+            freeSeconds?: number;
             /** @description Unique per owner. */
             name: string;
             /**
@@ -930,6 +1072,17 @@ export interface components {
             effective: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
             /** @description What was granted to the customer. */
             permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+        };
+        DeckErrorDto: {
+            /** @example price must be a decimal ≥ 0 with at most 8 fraction digits */
+            detail: string;
+            /** @example /rows/17/price */
+            pointer: string;
+            /**
+             * @description Line number in the file; the header is row 1.
+             * @example 17
+             */
+            row: number;
         };
         DisplayDto: {
             /**
@@ -1149,6 +1302,63 @@ export interface components {
              */
             type: string;
         };
+        RateDeckProblemDto: {
+            detail?: string;
+            /** @description How many errors the deck has in all. */
+            errorCount?: number;
+            /** @description At most 100 entries; `errorCount` says how many there were. */
+            errors?: components["schemas"]["DeckErrorDto"][];
+            instance?: string;
+            /** @example 400 */
+            status: number;
+            /** @example Invalid rate deck */
+            title: string;
+            /** @example https://canopy.dev/problems/invalid-rate-deck */
+            type: string;
+        };
+        RateDeckResultDto: {
+            /** @description Rates removed (replace). */
+            deleted: number;
+            /** @description Rates created. */
+            inserted: number;
+            /** @enum {string} */
+            mode: "replace" | "merge";
+            /** @description Rows of the deck. */
+            rows: number;
+            /** @description Rates of the tariff afterwards. */
+            total: number;
+            /** @description Existing rates the deck repeated unchanged (merge). */
+            unchanged: number;
+            /** @description Existing rates (same prefix and effectiveFrom) whose values changed (merge). */
+            updated: number;
+        };
+        RateDto: {
+            /** @example 0.00 */
+            connectFee: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            effectiveFrom: string;
+            /** @example 1 */
+            firstInterval: number;
+            /** Format: uuid */
+            id: string;
+            /** @example 1 */
+            nextInterval: number;
+            /** @example 4420 */
+            prefix: string;
+            /** @example 0.0125 */
+            price: string;
+            /** Format: uuid */
+            tariffId: string;
+            /** Format: date-time */
+            updatedAt: string;
+            version: number;
+        };
+        RatePageDto: {
+            items: components["schemas"]["RateDto"][];
+            nextCursor: string | null;
+        };
         ReadyDto: {
             /** @example up */
             database: string;
@@ -1327,6 +1537,22 @@ export interface components {
             newPassword?: string;
             /** @example Europe/Paris */
             timeZone?: string;
+        };
+        UpdateRateDto: {
+            /** @example 0 */
+            connectFee?: string;
+            /**
+             * Format: date-time
+             * @description When the rate takes effect; seconds and a zone required, at most millisecond precision.
+             * @example 2025-01-01T00:00:00.000Z
+             */
+            effectiveFrom?: string;
+            firstInterval?: number;
+            nextInterval?: number;
+            /** @example 4420 */
+            prefix?: string;
+            /** @example 0.0125 */
+            price?: string;
         };
         UpdateRoutingGroupDto: {
             description?: string;
@@ -4405,6 +4631,532 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listRates: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                limit?: number;
+                /** @description Only rates whose prefix **starts with** this (`44` lists 44, 441, 4420, ...). */
+                prefix?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of rates (JSON) or the deck (CSV). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RatePageDto"];
+                    /**
+                     * @example prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom
+                     *     44,0.02,1,1,0.00,2025-01-01T00:00:00.000Z
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    uploadRateDeck: {
+        parameters: {
+            query?: {
+                /** @description `replace`: the deck becomes the whole rate table (every other rate is deleted). `merge`: rows are upserted on (prefix, effectiveFrom); rates not in the deck stay. */
+                mode?: "replace" | "merge";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateDeckResultDto"];
+                };
+            };
+            /** @description The deck (or `mode`) is invalid: `errors` lists rows and reasons; nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["RateDeckProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unsupported Content-Type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRateDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                rateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    deleteRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+                rateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    updateRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+                rateId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateRateDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    lookupRate: {
+        parameters: {
+            query: {
+                /** @description Dialled number: 1–32 digits, optional leading +. */
+                number: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

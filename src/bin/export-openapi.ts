@@ -17,9 +17,13 @@ const ROOT = path.resolve(__dirname, '../../..');
 const SPEC = path.join(ROOT, 'openapi/openapi.json');
 const CLIENT_TYPES = path.join(ROOT, 'openapi/client/schema.d.ts');
 
+/**
+ * `--default-non-nullable=false`: a request field with a documented default (e.g. a tariff's
+ * `freeSeconds`) stays optional in the client; openapi-typescript would otherwise make it required.
+ */
 function generateClientTypes(specFile: string, outFile: string): void {
   const bin = path.join(ROOT, 'node_modules/.bin/openapi-typescript');
-  execFileSync(bin, [specFile, '-o', outFile, '--alphabetize'], { stdio: 'pipe' });
+  execFileSync(bin, [specFile, '-o', outFile, '--alphabetize', '--default-non-nullable=false'], { stdio: 'pipe' });
 }
 
 async function main(): Promise<void> {
