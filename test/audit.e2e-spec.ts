@@ -40,6 +40,14 @@ describe('audit events', () => {
     expect(patch.status).toBe(200);
     const tariffId = await createTariff(a, { name: 'audited' });
     await a.patch(`/v1/tariffs/${tariffId}`, { description: 'changed' }).expect(200);
+    await a.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '44', price: '0.01' }).expect(201);
+    await t
+      .http()
+      .put(`/v1/tariffs/${tariffId}/rates?mode=merge`)
+      .set('Authorization', `Bearer ${a.token}`)
+      .set('content-type', 'text/csv')
+      .send('prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom\n33,0.02,1,1,0,2020-01-01T00:00:00.000Z\n')
+      .expect(200);
     await a.put('/v1/exchange-rates/EUR', { rate: '1.2' }).expect(200);
     await a.delete('/v1/exchange-rates/EUR').expect(204);
     const key = await a.post('/v1/api-keys', { name: 'k' }).expect(201);
@@ -55,6 +63,8 @@ describe('audit events', () => {
       'customer.update',
       'tariff.create',
       'tariff.update',
+      'rate.create',
+      'rate-deck.merge',
       'exchange-rate.set',
       'exchange-rate.delete',
       'api-key.create',

@@ -62,6 +62,7 @@ export class RateDeckService {
       result.unchanged = rows - result.inserted - result.updated;
       const count: Array<{ total: string }> = await m.query(`SELECT count(*) AS total FROM rates WHERE tariff_id = $1`, [tariff.id]);
       result.total = Number(count[0].total);
+      await this.rates.recordChange(m, caller, tariff, `rate-deck.${mode}`, tariff.id, null, { ...result });
       return result;
     });
   }

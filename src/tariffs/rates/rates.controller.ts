@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Put, Query, Res } from '@nestjs/common';
+import { ExpensiveEndpoint } from '../../common/rate-limit';
 import {
   ApiBody,
   ApiConsumes,
@@ -109,6 +110,7 @@ export class RatesController {
   }
 
   @Put()
+  @ExpensiveEndpoint('rate-decks')
   @BodyLimit(CSV_BODY_LIMIT)
   @HttpCode(200)
   @ApiOperation({
@@ -126,7 +128,7 @@ export class RatesController {
     description: 'The deck (or `mode`) is invalid: `errors` lists rows and reasons; nothing was changed.',
     content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(RateDeckProblemDto) } } },
   })
-  @ApiProblems(403, 404, 413, 415)
+  @ApiProblems(403, 404, 413, 415, 429)
   async uploadRateDeck(
     @CurrentCaller() caller: Caller,
     @UuidParam() id: string,

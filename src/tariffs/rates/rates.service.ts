@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../../audit/audit.service';
 import { assertVersion } from '../../common/etag';
 import { formatMoney } from '../../common/money';
 import { decodeCursor, Page, toPage } from '../../common/pagination';
@@ -75,6 +76,7 @@ export class RatesService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly tariffs: TariffsService,
+    private readonly audit: AuditService,
   ) {}
 
   async list(caller: Caller, tariffId: string, query: RateListQueryDto, limit: number): Promise<Page<RateDto>> {
@@ -117,7 +119,9 @@ export class RatesService {
         ],
       );
       if (!rows[0]) throw rateExists();
-      return toRateDto(rows[0]);
+      const rate = toRateDto(rows[0]);
+      await this.recordChange(m, caller, tariff, 'rate.create', rate.id, null, { ...rate });
+      return rate;
     });
   }
 
@@ -144,7 +148,9 @@ export class RatesService {
             instant(input.effectiveFrom),
           ],
         )) as [RateRow[], number];
-        return toRateDto(rows[0]);
+        const rate = toRateDto(rows[0]);
+        await this.recordChange(m, caller, tariff, 'rate.update', rate.id, { ...toRateDto(current) }, { ...rate });
+        return rate;
       });
     } catch (error) {
       throw isUniqueViolation(error) ? rateExists() : error;
@@ -157,6 +163,27 @@ export class RatesService {
       const current = await this.findRate(m, tariff, rateId);
       assertVersion(expectedVersion, current.version);
       await m.query(`DELETE FROM rates WHERE id = $1`, [current.id]);
+      await this.recordChange(m, caller, tariff, 'rate.delete', current.id, { ...toRateDto(current) }, null);
+    });
+  }
+
+  /** Audit events for rate changes, scoped to the tariff's owner. */
+  recordChange(
+    m: EntityManager,
+    caller: Caller,
+    tariff: TariffRow,
+    action: string,
+    targetId: string,
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+  ): Promise<void> {
+    return this.audit.record(m, {
+      actorId: caller.customerId,
+      action,
+      targetType: 'rate',
+      targetId,
+      subjectPath: tariff.owner_path!,
+      changes: { before, after: after ? { tariffId: tariff.id, ...after } : null },
     });
   }
 
