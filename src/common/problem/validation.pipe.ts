@@ -40,6 +40,9 @@ export class ProblemValidationPipe extends ValidationPipe {
     if (metadata.type === 'body' && metadata.metatype && !this.toValidate(metadata)) {
       return value;
     }
+    // No body at all is an empty object: fine where every field is optional (logout),
+    // and otherwise answered field by field.
+    if (metadata.type === 'body' && value === undefined) value = {};
     if (metadata.type === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       if (metadata.metatype && this.toValidate(metadata)) {
         throw new ValidationProblem([{ pointer: '', detail: 'The request body must be a JSON object.' }]);
