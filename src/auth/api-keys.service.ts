@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
 import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { isPermission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
@@ -72,15 +72,15 @@ export class ApiKeysService {
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
-    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
-    const rows: ApiKeyRow[] = await this.dataSource.query(
-      `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at FROM api_keys
+    const after = decodeCursor<[string, string]>(cursor, ['timestamp', 'uuid']);
+    const rows: Array<ApiKeyRow & { cursor_at: string }> = await this.dataSource.query(
+      `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at, ${cursorTimestamp('created_at')} AS cursor_at FROM api_keys
         WHERE customer_id = $1 AND revoked_at IS NULL
           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY created_at, id LIMIT $4`,
       [caller.customerId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return toPage(rows, limit, toDto, (r) => [r.created_at.toISOString(), r.id]);
+    return toPage(rows, limit, toDto, (r) => [r.cursor_at, r.id]);
   }
 
   async revoke(caller: Caller, id: string): Promise<void> {
