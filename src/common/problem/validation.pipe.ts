@@ -19,6 +19,30 @@ function flatten(errors: ValidationError[], path: string[] = []): Array<{ path: 
   return out;
 }
 
+/** Deeper than any request of ours; deeper input would overflow the stack in validation. */
+const MAX_NESTING = 32;
+
+/**
+ * Walks a body or query (without recursion) for what must be refused before validation:
+ * nesting over MAX_NESTING, and strings holding U+0000, which PostgreSQL text cannot store.
+ */
+function inspectInput(value: unknown): { tooDeep?: string[]; withNul: string[][] } {
+  const withNul: string[][] = [];
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  while (stack.length) {
+    const { value: item, path } = stack.pop()!;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) withNul.push(path);
+    } else if (item && typeof item === 'object') {
+      if (path.length >= MAX_NESTING) return { tooDeep: path.slice(0, 1), withNul };
+      for (const [key, child] of Object.entries(item)) stack.push({ value: child, path: [...path, key] });
+    }
+  }
+  return { withNul: withNul.reverse() };
+}
+
+const toPointer = (path: string[]) => '/' + path.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+
 /**
  * The global ValidationPipe: whitelist, reject unknown fields, transform; failures become a
  * 400 problem with `errors: [{pointer, detail}]` for the body and `{parameter, detail}` for
@@ -48,13 +72,22 @@ export class ProblemValidationPipe extends ValidationPipe {
         throw new ValidationProblem([{ pointer: '', detail: 'The request body must be a JSON object.' }]);
       }
     }
+    if (metadata.type === 'body' || metadata.type === 'query') {
+      const { tooDeep, withNul } = inspectInput(value);
+      const fieldError = (path: string[], detail: string): FieldError =>
+        metadata.type === 'body' ? { pointer: toPointer(path), detail } : { parameter: path.join('.'), detail };
+      if (tooDeep) throw new ValidationProblem([fieldError(tooDeep, `${tooDeep.join('.')} is nested too deeply`)]);
+      if (withNul.length) {
+        throw new ValidationProblem(withNul.map((path) => fieldError(path, `${path.join('.')} must not contain NUL characters`)));
+      }
+    }
     try {
       return await super.transform(value, metadata);
     } catch (error) {
       if (!(error instanceof RawValidationFailure)) throw error;
       const fieldErrors: FieldError[] = flatten(error.errors).map(({ path, detail }) =>
         metadata.type === 'body'
-          ? { pointer: '/' + path.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/'), detail }
+          ? { pointer: toPointer(path), detail }
           : { parameter: path.join('.'), detail },
       );
       throw new ValidationProblem(fieldErrors);
