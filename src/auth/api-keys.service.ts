@@ -57,7 +57,8 @@ export class ApiKeysService {
     for (const p of permissions ?? []) {
       if (!isPermission(p) || !caller.permissions.has(p)) throw new ForbiddenProblem(p);
     }
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw new ValidationProblem([{ pointer: '/expiresAt', detail: 'expiresAt must be in the future' }]);
     }
     const prefix = randomAlphanumeric(12);
@@ -66,7 +67,7 @@ export class ApiKeysService {
       `INSERT INTO api_keys (customer_id, name, prefix, secret_hash, permissions, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, name, prefix, permissions, expires_at, last_used_at, created_at`,
-      [caller.customerId, input.name, prefix, await this.hasher.hash(secret), permissions, input.expiresAt ?? null],
+      [caller.customerId, input.name, prefix, await this.hasher.hash(secret), permissions, expiresAt],
     );
     return { ...toDto(rows[0]), apiKey: `cnp_${prefix}_${secret}` };
   }
