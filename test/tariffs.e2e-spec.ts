@@ -1,3 +1,4 @@
+import type { Test } from 'supertest';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -187,7 +188,7 @@ describe('tariffs', () => {
     const id = await createTariff(a);
     const { apiKey } = (await a.post('/v1/api-keys', { name: 'no-tariffs', permissions: ['customers.create'] }).expect(201)).body;
     const token = (await t.http().post('/v1/auth/token').send({ apiKey }).expect(200)).body.accessToken;
-    const as = (req: ReturnType<TestApp['http']>['get']) => req.set('Authorization', `Bearer ${token}`);
+    const as = (req: Test) => req.set('Authorization', `Bearer ${token}`);
     await as(t.http().get(`/v1/tariffs/${id}`)).expect(200); // reading needs no right
     for (const req of [
       as(t.http().post('/v1/tariffs')).send({ name: uniqueName('t'), currency: 'USD' }),
