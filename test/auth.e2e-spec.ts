@@ -277,6 +277,18 @@ describe('login rate limit', () => {
     await attempt('10.0.1.2', 'root', 'root-password').expect(200);
   });
 
+  it('holds under concurrent attempts: no more than LOGIN_MAX_FAILURES guesses get through', async () => {
+    const root = await loginRoot(t);
+    const child = await createCustomer(t, root);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => attempt(`10.0.3.${i + 1}`, child.login, `wrong-password-${i}`)),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(3);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    await attempt('10.0.3.100', child.login, child.password).expect(429);
+  });
+
   it('forgets a login’s failures after a successful login', async () => {
     const root = await loginRoot(t);
     const child = await createCustomer(t, root);
