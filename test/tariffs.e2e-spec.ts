@@ -112,6 +112,29 @@ describe('tariffs', () => {
     await a.delete(`/v1/tariffs/${tariffId}`).expect(204);
   });
 
+  it('never answers 500 when a tariff is deleted while customers are given it', async () => {
+    const existing = await createCustomer(t, a);
+    for (let round = 0; round < 8; round++) {
+      const tariffId = await createTariff(a);
+      const [deleted, created, patched] = await Promise.all([
+        a.delete(`/v1/tariffs/${tariffId}`),
+        a.post('/v1/customers', { name: uniqueName('c'), tariffId, webLogin: uniqueName('l'), webPassword: 'password-123' }),
+        a.patch(`/v1/customers/${existing.id}`, { tariffId }),
+      ]);
+      if (deleted.status === 204) {
+        expect([created.status, patched.status]).toEqual([400, 400]);
+      } else {
+        // The tariff stayed because a customer got it first.
+        expect(deleted.status).toBe(409);
+        expect([201, 400]).toContain(created.status);
+        expect([200, 400]).toContain(patched.status);
+        expect(created.status === 201 || patched.status === 200).toBe(true);
+      }
+      // Put the existing customer back on a tariff that stays.
+      if (patched.status === 200) await a.patch(`/v1/customers/${existing.id}`, { tariffId: await createTariff(a) }).expect(200);
+    }
+  });
+
   it('answers another subtree’s tariff with the same 404 as a missing one, on get, patch and delete', async () => {
     const theirs = await createTariff(b);
     const rootTariff = await createTariff(root);
