@@ -325,7 +325,7 @@ export interface components {
             expiresAt?: string;
             /** @example billing-sync */
             name: string;
-            /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later. */
+            /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights). */
             permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
         };
         CreateCustomerDto: {

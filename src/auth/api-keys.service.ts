@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
 import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
-import { isPermission } from '../permissions/permission.catalogue';
+import { ALL_PERMISSIONS, isPermission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 import { PasswordHasher } from './password-hasher';
@@ -53,7 +53,10 @@ export class ApiKeysService {
 
   async create(caller: Caller, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     requirePermission(caller, 'api-keys.manage');
-    const permissions = input.permissions ? [...new Set(input.permissions)] : null;
+    // Omitted: all of the creator's rights, now and later — but a key session hands on only
+    // its own rights, or a restricted key could mint an unrestricted one.
+    const requested = input.permissions ?? (caller.authMethod === 'api-key' ? ALL_PERMISSIONS.filter((p) => caller.permissions.has(p)) : null);
+    const permissions = requested ? [...new Set(requested)] : null;
     for (const p of permissions ?? []) {
       if (!isPermission(p) || !caller.permissions.has(p)) throw new ForbiddenProblem(p);
     }

@@ -12,7 +12,8 @@ export class CreateApiKeyDto {
   @ApiPropertyOptional({
     enum: ALL_PERMISSIONS,
     isArray: true,
-    description: 'Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later.',
+    description:
+      'Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights).',
   })
   @IsOptional()
   @IsArray()
