@@ -159,6 +159,18 @@ describe('API keys', () => {
     expect(keyFromKey.body.permission).toBe('api-keys.manage');
   });
 
+  it('does not let a restricted key mint a wider one', async () => {
+    const { apiKey } = (await child.post('/v1/api-keys', { name: 'minter', permissions: ['api-keys.manage', 'tariffs.manage'] }).expect(201)).body;
+    const key = await asKey(apiKey);
+    const wider = await key.post('/v1/api-keys', { name: 'wider', permissions: ['customers.create'] }).expect(403);
+    expect(wider.body.permission).toBe('customers.create');
+    const unspecified = await key.post('/v1/api-keys', { name: 'unspecified' }).expect(201);
+    expect(unspecified.body.permissions).toEqual(['tariffs.manage', 'api-keys.manage']);
+    const minted = await asKey(unspecified.body.apiKey);
+    const me = await minted.get('/v1/me').expect(200);
+    expect(me.body.permissions.sort()).toEqual(['api-keys.manage', 'tariffs.manage']);
+  });
+
   it('pages through the keys with limit and cursor', async () => {
     const owner = await createCustomer(t, root);
     const ids: string[] = [];
