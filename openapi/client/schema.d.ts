@@ -360,7 +360,7 @@ export interface components {
              * @default active
              * @enum {string}
              */
-            status: "active" | "suspended";
+            status?: "active" | "suspended";
             /**
              * Format: uuid
              * @description A tariff owned by the new customer’s parent.
@@ -411,7 +411,7 @@ export interface components {
             currency: string;
             description?: string;
             /** @default 0 */
-            freeSeconds: number;
+            freeSeconds?: number;
             /** @description Unique per owner. */
             name: string;
             /**

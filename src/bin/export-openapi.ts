@@ -19,7 +19,7 @@ const CLIENT_TYPES = path.join(ROOT, 'openapi/client/schema.d.ts');
 
 function generateClientTypes(specFile: string, outFile: string): void {
   const bin = path.join(ROOT, 'node_modules/.bin/openapi-typescript');
-  execFileSync(bin, [specFile, '-o', outFile, '--alphabetize'], { stdio: 'pipe' });
+  execFileSync(bin, [specFile, '-o', outFile, '--alphabetize', '--default-non-nullable=false'], { stdio: 'pipe' });
 }
 
 async function main(): Promise<void> {
