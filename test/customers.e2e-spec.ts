@@ -1,3 +1,4 @@
+import { createCanopyClient } from '../openapi/client';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -336,6 +337,37 @@ describe('customers', () => {
       const res = await root.post('/v1/customers', newCustomer(tariffId, { parentId })).expect(422);
       expectProblem(res, 422);
       expect(res.body).toMatchObject({ type: 'https://canopy.dev/problems/max-depth-exceeded', maxDepth: 16 });
+    });
+  });
+
+  describe('through the generated client', () => {
+    it('logs in, creates a tariff and a customer, reads, changes and lists it', async () => {
+      const anonymous = createCanopyClient(t.baseUrl);
+      const login = await anonymous.POST('/v1/auth/login', { body: { login: 'root', password: 'root-password' } });
+      expect(login.response.status).toBe(200);
+      const client = createCanopyClient(t.baseUrl, login.data!.accessToken);
+      const tariff = await client.POST('/v1/tariffs', { body: { name: uniqueName('t'), currency: 'USD' } });
+      expect(tariff.response.status).toBe(201);
+      const created = await client.POST('/v1/customers', {
+        body: { name: uniqueName('c'), tariffId: tariff.data!.id, webLogin: uniqueName('l'), webPassword: 'password-123', creditLimit: '5' },
+      });
+      expect(created.response.status).toBe(201);
+      expect(created.data!.availableCredit).toBe('5.00');
+      const id = created.data!.id;
+      const got = await client.GET('/v1/customers/{id}', { params: { path: { id } } });
+      expect(got.data).toEqual(created.data);
+      const etag = got.response.headers.get('etag')!;
+      const changed = await client.PATCH('/v1/customers/{id}', {
+        params: { path: { id }, header: { 'If-Match': etag } },
+        body: { language: 'fr' },
+      });
+      expect(changed.response.status).toBe(200);
+      expect(changed.data!.language).toBe('fr');
+      const stale = await client.PATCH('/v1/customers/{id}', { params: { path: { id }, header: { 'If-Match': etag } }, body: { language: 'de' } });
+      expect(stale.response.status).toBe(412);
+      expect(stale.error).toMatchObject({ status: 412, type: 'https://canopy.dev/problems/precondition-failed' });
+      const list = await client.GET('/v1/customers', { params: { query: { q: created.data!.name, limit: 1 } } });
+      expect(list.data!.items.map((i) => i.id)).toEqual([id]);
     });
   });
 
