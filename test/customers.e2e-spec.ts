@@ -340,6 +340,28 @@ describe('customers', () => {
     });
   });
 
+  describe('/v1/me', () => {
+    it('carries an ETag and honours If-Match on PATCH', async () => {
+      const me = await createCustomer(t, root);
+      const got = await me.get('/v1/me').expect(200);
+      expect(got.headers.etag).toBe(`"${got.body.version}"`);
+      const changed = await me.patch('/v1/me', { language: 'fr' }).set('If-Match', got.headers.etag).expect(200);
+      expect(changed.headers.etag).toBe(`"${changed.body.version}"`);
+      expect(changed.headers.etag).not.toBe(got.headers.etag);
+      const stale = await me.patch('/v1/me', { language: 'de' }).set('If-Match', got.headers.etag).expect(412);
+      expectProblem(stale, 412);
+      expect((await me.get('/v1/me')).body.language).toBe('fr');
+    });
+
+    it('refuses what the parent controls', async () => {
+      const me = await createCustomer(t, root);
+      for (const field of ['name', 'creditLimit', 'status', 'webLogin', 'tariffId', 'balance', 'baseCurrency', 'permissions']) {
+        const res = await me.patch('/v1/me', { [field]: 'x' }).expect(400);
+        expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual([`/${field}`]);
+      }
+    });
+  });
+
   describe('through the generated client', () => {
     it('logs in, creates a tariff and a customer, reads, changes and lists it', async () => {
       const anonymous = createCanopyClient(t.baseUrl);
