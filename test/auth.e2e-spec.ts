@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { createHash } from 'node:crypto';
 import { Actor, createCustomer, expectProblem, login, loginRoot, ROOT } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -196,6 +197,18 @@ describe('refresh tokens', () => {
     await refresh(session.refreshToken).expect(401); // the thief (or the victim) replays a rotated token
     await refresh(third).expect(401); // the newest token of the chain is dead too
     await refresh(other.refreshToken).expect(200); // another session's chain is not touched
+  });
+
+  it('answers an expired refresh token with 401', async () => {
+    const session = await loginRoot(t);
+    const tokenHash = createHash('sha256').update(session.refreshToken).digest('hex');
+    const [, updated] = await t.dataSource.query(
+      `UPDATE refresh_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1`,
+      [tokenHash],
+    );
+    expect(updated).toBe(1);
+    const res = await refresh(session.refreshToken).expect(401);
+    expectProblem(res, 401);
   });
 
   it('answers garbage and unknown tokens with 401', async () => {
