@@ -40,6 +40,7 @@ describe('API keys', () => {
       apiKey: expect.stringMatching(/^cnp_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}$/),
     });
     expect(created.body.apiKey.startsWith(created.body.prefix + '_')).toBe(true);
+    expect(created.headers['cache-control']).toBe('no-store');
     const secret = created.body.apiKey.split('_').slice(2).join('_');
 
     const list = await child.get('/v1/api-keys').expect(200);
@@ -62,6 +63,7 @@ describe('API keys', () => {
     const { apiKey } = (await child.post('/v1/api-keys', { name: 'exchange' }).expect(201)).body;
     const res = await exchange(apiKey).expect(200);
     expect(res.body).toEqual({ accessToken: expect.any(String), tokenType: 'Bearer', expiresIn: 900, refreshToken: expect.any(String) });
+    expect(res.headers['cache-control']).toBe('no-store');
     const key = await asKey(apiKey);
     const me = await key.get('/v1/me').expect(200);
     expect(me.body.id).toBe(child.id);

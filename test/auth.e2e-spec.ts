@@ -134,7 +134,7 @@ describe('login', () => {
       expiresIn: 900,
       refreshToken: expect.stringMatching(/^rt_/),
     });
-    expect(res.headers['cache-control']).toBeUndefined();
+    expect(res.headers['cache-control']).toBe('no-store'); // credentials are never cached (RFC 6749 §5.1)
   });
 
   it('takes the login case-insensitively', async () => {
@@ -182,6 +182,7 @@ describe('refresh tokens', () => {
       refreshToken: expect.stringMatching(/^rt_/),
     });
     expect(rotated.body.refreshToken).not.toBe(session.refreshToken);
+    expect(rotated.headers['cache-control']).toBe('no-store');
     const me = await t.http().get('/v1/me').set('Authorization', `Bearer ${rotated.body.accessToken}`).expect(200);
     expect(me.body.id).toBe(root.id);
     const reused = await refresh(session.refreshToken).expect(401);
