@@ -37,6 +37,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     // Errors the router raises before any route runs are problems too.
     frameworkErrors: (error: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
       const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void reply.header('x-request-id', request.id);
       sendProblem(
         new ProblemError(tooLong ? 414 : 400, tooLong ? 'uri-too-long' : 'bad-url', tooLong ? 'URI Too Long' : 'Bad Request', tooLong ? 'A path parameter is too long.' : 'The URL is malformed.'),
         request,
@@ -61,6 +62,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   applyRouteBodyLimits(fastify);
   // CSV bodies arrive as one string; they get the global limit unless the route raises it.
   fastify.addContentTypeParser('text/csv', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // JSON (and CSV where a route takes it) only: a text/plain body is a 415, not a string handed to a DTO.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

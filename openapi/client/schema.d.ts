@@ -854,7 +854,7 @@ export interface components {
             expiresAt?: string;
             /** @example billing-sync */
             name: string;
-            /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later. */
+            /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights). */
             permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
         };
         CreateCustomerDto: {
@@ -3679,6 +3679,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3708,7 +3709,10 @@ export interface operations {
     updateMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3720,6 +3724,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3737,6 +3742,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

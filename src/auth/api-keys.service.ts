@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
 import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
-import { isPermission } from '../permissions/permission.catalogue';
+import { ALL_PERMISSIONS, isPermission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 import { PasswordHasher } from './password-hasher';
@@ -55,11 +55,15 @@ export class ApiKeysService {
 
   async create(caller: Caller, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     requirePermission(caller, 'api-keys.manage');
-    const permissions = input.permissions ? [...new Set(input.permissions)] : null;
+    // Omitted: all of the creator's rights, now and later — but a key session hands on only
+    // its own rights, or a restricted key could mint an unrestricted one.
+    const requested = input.permissions ?? (caller.authMethod === 'api-key' ? ALL_PERMISSIONS.filter((p) => caller.permissions.has(p)) : null);
+    const permissions = requested ? [...new Set(requested)] : null;
     for (const p of permissions ?? []) {
       if (!isPermission(p) || !caller.permissions.has(p)) throw new ForbiddenProblem(p);
     }
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+    if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw new ValidationProblem([{ pointer: '/expiresAt', detail: 'expiresAt must be in the future' }]);
     }
     const prefix = randomAlphanumeric(12);
@@ -70,7 +74,7 @@ export class ApiKeysService {
         `INSERT INTO api_keys (customer_id, name, prefix, secret_hash, permissions, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id, name, prefix, permissions, expires_at, last_used_at, created_at`,
-        [caller.customerId, input.name, prefix, secretHash, permissions, input.expiresAt ?? null],
+        [caller.customerId, input.name, prefix, secretHash, permissions, expiresAt],
       );
       const dto = toDto(rows[0]);
       await this.audit.record(m, {
@@ -87,15 +91,15 @@ export class ApiKeysService {
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
-    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
-    const rows: ApiKeyRow[] = await this.dataSource.query(
-      `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at FROM api_keys
+    const after = decodeCursor<[string, string]>(cursor, ['timestamp', 'uuid']);
+    const rows: Array<ApiKeyRow & { cursor_at: string }> = await this.dataSource.query(
+      `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at, ${cursorTimestamp('created_at')} AS cursor_at FROM api_keys
         WHERE customer_id = $1 AND revoked_at IS NULL
           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY created_at, id LIMIT $4`,
       [caller.customerId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return toPage(rows, limit, toDto, (r) => [r.created_at.toISOString(), r.id]);
+    return toPage(rows, limit, toDto, (r) => [r.cursor_at, r.id]);
   }
 
   async revoke(caller: Caller, id: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
@@ -20,6 +20,7 @@ export class AuthController {
   @Public()
   @Post('login')
   @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'Log in with web login and password.', description: 'Wrong login and wrong password give the same 401. Repeated failures per login or per client address answer 429 with Retry-After.' })
   @ApiOkResponse({ type: TokenPairDto })
   @ApiProblems(400, 401, 429)
@@ -30,6 +31,7 @@ export class AuthController {
   @Public()
   @Post('refresh')
   @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'Rotate a refresh token.', description: 'The old token stops working; presenting it again revokes the whole chain.' })
   @ApiOkResponse({ type: TokenPairDto })
   @ApiProblems(400, 401)
@@ -49,6 +51,7 @@ export class AuthController {
   @Public()
   @Post('token')
   @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'Exchange an API key for an access token.' })
   @ApiOkResponse({ type: TokenPairDto })
   @ApiProblems(400, 401)

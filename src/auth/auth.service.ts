@@ -22,7 +22,7 @@ export class AuthService {
 
   /** Wrong login and wrong password are the same 401, after the same amount of work. */
   async login(login: string, password: string, clientAddress: string): Promise<TokenPair> {
-    await this.limiter.assertAllowed(login, clientAddress);
+    await this.limiter.beginAttempt(login, clientAddress);
     const rows: Array<{ id: string; path: string; web_password_hash: string; auth_epoch: number; status: string }> = await this.dataSource.query(
       `SELECT id, path, web_password_hash, auth_epoch, status FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL`,
       [login],
@@ -30,7 +30,6 @@ export class AuthService {
     const customer = rows[0];
     const ok = customer ? await this.hasher.verify(customer.web_password_hash, password) : await this.hasher.verifyNothing(password);
     if (!ok || !customer || customer.status !== 'active') {
-      await this.limiter.recordFailure(login, clientAddress);
       if (customer) {
         await this.audit.record(undefined, {
           actorId: null,
@@ -42,7 +41,7 @@ export class AuthService {
       }
       throw new UnauthorizedProblem(BAD_CREDENTIALS);
     }
-    await this.limiter.recordSuccess(login);
+    await this.limiter.recordSuccess(login, clientAddress);
     return this.dataSource.transaction(async (m) => {
       await this.audit.record(m, {
         actorId: customer.id,

@@ -28,7 +28,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     });
   }
 
-  async validate(claims: AccessTokenClaims): Promise<Caller | false> {
+  async validate(claims: AccessTokenClaims & { exp?: unknown }): Promise<Caller | false> {
+    // jsonwebtoken checks exp only when present: a token without one would never expire.
+    if (typeof claims.exp !== 'number') return false;
     if (typeof claims.sub !== 'string' || !/^[0-9a-f-]{36}$/.test(claims.sub) || typeof claims.ver !== 'number') {
       return false;
     }

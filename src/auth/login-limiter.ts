@@ -6,7 +6,10 @@ import { ProblemError } from '../common/problem/problem';
 
 /**
  * Login failures counted per login and per client address (rate-limiter-flexible on
- * PostgreSQL, so the count holds across instances). Success clears the login's count.
+ * PostgreSQL, so the count holds across instances). Every attempt takes a point up front,
+ * atomically, before the password is checked: checking first and counting after let
+ * concurrent guesses all pass the check. Success gives the points back (clears the login's
+ * count, returns the address's point).
  */
 @Injectable()
 export class LoginLimiter {
@@ -30,30 +33,31 @@ export class LoginLimiter {
     return this.limiter;
   }
 
-  private keys(login: string, clientAddress: string): string[] {
-    return [`login:${login.toLowerCase()}`, `ip:${clientAddress}`];
+  private loginKey(login: string): string {
+    return `login:${login.toLowerCase()}`;
   }
 
-  /** 429 with Retry-After when either the login or the address has used up its attempts. */
-  async assertAllowed(login: string, clientAddress: string): Promise<void> {
-    for (const key of this.keys(login, clientAddress)) {
-      const res = await this.store.get(key);
-      if (res && res.consumedPoints >= this.config.LOGIN_MAX_FAILURES) throw this.tooMany(res);
-    }
+  private addressKey(clientAddress: string): string {
+    return `ip:${clientAddress}`;
   }
 
-  async recordFailure(login: string, clientAddress: string): Promise<void> {
-    for (const key of this.keys(login, clientAddress)) {
+  /** Counts an attempt; 429 with Retry-After when the login or the address has used up its attempts. */
+  async beginAttempt(login: string, clientAddress: string): Promise<void> {
+    // The address first: a refused address spends nothing of the login's attempts.
+    for (const key of [this.addressKey(clientAddress), this.loginKey(login)]) {
       try {
         await this.store.consume(key);
       } catch (error) {
-        if (!(error instanceof RateLimiterRes)) throw error;
+        if (error instanceof RateLimiterRes) throw this.tooMany(error);
+        throw error;
       }
     }
   }
 
-  async recordSuccess(login: string): Promise<void> {
-    await this.store.delete(`login:${login.toLowerCase()}`);
+  /** The attempt succeeded: it was no failure. */
+  async recordSuccess(login: string, clientAddress: string): Promise<void> {
+    await this.store.delete(this.loginKey(login));
+    await this.store.reward(this.addressKey(clientAddress), 1);
   }
 
   private tooMany(res: RateLimiterRes): ProblemError {

@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ValidationProblem } from './problem/problem';
 
@@ -9,7 +9,8 @@ export const MAX_PAGE_SIZE = 200;
 export class PageQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })
   @IsOptional()
-  @Type(() => Number)
+  // Digits only: Number() would also take '1e2', '0x10' or ' 7 '.
+  @Transform(({ value }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value))
   @IsInt()
   @Min(1)
   @Max(MAX_PAGE_SIZE)
@@ -27,11 +28,42 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-export function decodeCursor<T extends unknown[]>(cursor: string | undefined, shape: Array<'string' | 'number'>): T | undefined {
+/**
+ * What a cursor position holds. `uuid` and `timestamp` are checked here so that a forged
+ * cursor is a 400, not a failed cast in SQL.
+ */
+export type CursorField = 'string' | 'number' | 'uuid' | 'timestamp';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+
+function fits(value: unknown, field: CursorField): boolean {
+  switch (field) {
+    case 'uuid':
+      return typeof value === 'string' && UUID.test(value);
+    case 'timestamp': {
+      if (typeof value !== 'string' || !TIMESTAMP.test(value)) return false;
+      const parsed = new Date(value);
+      return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 19) === value.slice(0, 19);
+    }
+    default:
+      return typeof value === field;
+  }
+}
+
+/**
+ * A timestamptz column as a cursor value, to the microsecond: a JS Date keeps milliseconds
+ * only, and a truncated value would make the next page start with the last row again.
+ */
+export function cursorTimestamp(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+export function decodeCursor<T extends unknown[]>(cursor: string | undefined, shape: CursorField[]): T | undefined {
   if (cursor === undefined) return undefined;
   try {
     const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(values) && values.length === shape.length && values.every((v, i) => typeof v === shape[i])) {
+    if (Array.isArray(values) && values.length === shape.length && values.every((v, i) => fits(v, shape[i]))) {
       return values as T;
     }
   } catch {

@@ -284,7 +284,9 @@ export class CustomersService {
   }
 
   private async assertTariffOwnedBy(tariffId: string, ownerId: string, m: EntityManager): Promise<void> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM tariffs WHERE id = $1 AND owner_id = $2`, [tariffId, ownerId]);
+    // The lock keeps a concurrent DELETE of the tariff waiting until this customer is
+    // written (it then counts it: 409), instead of failing our insert on the foreign key.
+    const rows: unknown[] = await m.query(`SELECT 1 FROM tariffs WHERE id = $1 AND owner_id = $2 FOR KEY SHARE`, [tariffId, ownerId]);
     if (!rows.length) {
       throw new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the customer’s parent' }]);
     }

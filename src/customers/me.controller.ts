@@ -1,7 +1,10 @@
-import { Body, Controller, Get, Patch } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Patch, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
+import { etagOf, expectedVersion } from '../common/etag';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { ApiIfMatch } from '../common/openapi/etag.decorators';
 import { Caller } from '../tree/caller';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
 import { MeService } from './me.service';
@@ -13,16 +16,26 @@ export class MeController {
 
   @Get()
   @ApiOperation({ summary: 'The caller’s own record (no parent) with its effective permissions.' })
-  @ApiOkResponse({ type: MeDto })
-  getMe(@CurrentCaller() caller: Caller): Promise<MeDto> {
-    return this.me.get(caller);
+  @ApiOkResponse({ type: MeDto, headers: { ETag: { schema: { type: 'string' } } } })
+  async getMe(@CurrentCaller() caller: Caller, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeDto> {
+    const me = await this.me.get(caller);
+    void reply.header('etag', etagOf(me.version));
+    return me;
   }
 
   @Patch()
   @ApiOperation({ summary: 'Change one’s own password (current one required), time zone or language.' })
-  @ApiOkResponse({ type: MeDto })
-  @ApiProblems(400)
-  updateMe(@CurrentCaller() caller: Caller, @Body() body: UpdateMeDto): Promise<MeDto> {
-    return this.me.update(caller, body);
+  @ApiIfMatch()
+  @ApiOkResponse({ type: MeDto, headers: { ETag: { schema: { type: 'string' } } } })
+  @ApiProblems(400, 412)
+  async updateMe(
+    @CurrentCaller() caller: Caller,
+    @Body() body: UpdateMeDto,
+    @Headers('if-match') ifMatch: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<MeDto> {
+    const me = await this.me.update(caller, body, expectedVersion(ifMatch));
+    void reply.header('etag', etagOf(me.version));
+    return me;
   }
 }

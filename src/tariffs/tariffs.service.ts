@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
 import { formatMoney } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
 import { ConflictProblem } from '../common/problem/problem';
 import { CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
@@ -114,14 +114,14 @@ export class TariffsService {
       if (!owner) throw notVisible();
       where.push(`t.owner_id = ${params.add(owner.id)}`);
     }
-    const after = decodeCursor<[string, string]>(query.cursor, ['string', 'string']);
+    const after = decodeCursor<[string, string]>(query.cursor, ['timestamp', 'uuid']);
     if (after) where.push(`(t.created_at, t.id) > (${params.add(after[0])}::timestamptz, ${params.add(after[1])}::uuid)`);
-    const rows: TariffRow[] = await this.dataSource.query(
-      `SELECT ${COLUMNS} FROM tariffs t JOIN customers o ON o.id = t.owner_id
+    const rows: Array<TariffRow & { cursor_at: string }> = await this.dataSource.query(
+      `SELECT ${COLUMNS}, ${cursorTimestamp('t.created_at')} AS cursor_at FROM tariffs t JOIN customers o ON o.id = t.owner_id
         WHERE ${where.join(' AND ')} ORDER BY t.created_at, t.id LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows, limit, toTariffDto, (r) => [r.created_at.toISOString(), r.id]);
+    return toPage(rows, limit, toTariffDto, (r) => [r.cursor_at, r.id]);
   }
 
   async update(caller: Caller, id: string, input: UpdateTariffDto, expectedVersion?: number): Promise<TariffDto> {

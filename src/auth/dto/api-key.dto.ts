@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDate, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { ALL_PERMISSIONS } from '../../permissions/permission.catalogue';
 
 export class CreateApiKeyDto {
@@ -13,7 +12,8 @@ export class CreateApiKeyDto {
   @ApiPropertyOptional({
     enum: ALL_PERMISSIONS,
     isArray: true,
-    description: 'Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later.',
+    description:
+      'Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights).',
   })
   @IsOptional()
   @IsArray()
@@ -23,9 +23,8 @@ export class CreateApiKeyDto {
 
   @ApiPropertyOptional({ type: String, format: 'date-time' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'expiresAt must be an ISO 8601 date-time' })
-  expiresAt?: Date;
+  @IsISO8601({ strict: true, strictSeparator: true }, { message: 'expiresAt must be an ISO 8601 date-time' })
+  expiresAt?: string;
 }
 
 export class ApiKeyDto {

@@ -19,17 +19,29 @@ function flatten(errors: ValidationError[], path: string[] = []): Array<{ path: 
   return out;
 }
 
-/** JSON pointer of the first string holding U+0000 (PostgreSQL cannot store it), or null. */
-function findNul(value: unknown, pointer = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? pointer : null;
-  if (value && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-      const found = findNul(inner, `${pointer}/${key}`);
-      if (found !== null) return found;
+/** Deeper than any request of ours; deeper input would overflow the stack in validation. */
+const MAX_NESTING = 32;
+
+/**
+ * Walks a body or query (without recursion) for what must be refused before validation:
+ * nesting over MAX_NESTING, and strings holding U+0000, which PostgreSQL text cannot store.
+ */
+function inspectInput(value: unknown): { tooDeep?: string[]; withNul: string[][] } {
+  const withNul: string[][] = [];
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value, path: [] }];
+  while (stack.length) {
+    const { value: item, path } = stack.pop()!;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) withNul.push(path);
+    } else if (item && typeof item === 'object') {
+      if (path.length >= MAX_NESTING) return { tooDeep: path.slice(0, 1), withNul };
+      for (const [key, child] of Object.entries(item)) stack.push({ value: child, path: [...path, key] });
     }
   }
-  return null;
+  return { withNul: withNul.reverse() };
 }
+
+const toPointer = (path: string[]) => '/' + path.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 /**
  * The global ValidationPipe: whitelist, reject unknown fields, transform; failures become a
@@ -49,19 +61,24 @@ export class ProblemValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const nul = findNul(value);
-    if (nul !== null) {
-      const detail = 'must not contain the NUL character (U+0000)';
-      throw new ValidationProblem([
-        metadata.type === 'body' ? { pointer: nul, detail: `${nul.slice(1) || "body"} ${detail}` } : { parameter: metadata.data ?? nul.slice(1), detail: `${metadata.data ?? nul.slice(1)} ${detail}` },
-      ]);
-    }
     if (metadata.type === 'body' && metadata.metatype && !this.toValidate(metadata)) {
       return value;
     }
+    // No body at all is an empty object: fine where every field is optional (logout),
+    // and otherwise answered field by field.
+    if (metadata.type === 'body' && value === undefined) value = {};
     if (metadata.type === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       if (metadata.metatype && this.toValidate(metadata)) {
         throw new ValidationProblem([{ pointer: '', detail: 'The request body must be a JSON object.' }]);
+      }
+    }
+    if (metadata.type === 'body' || metadata.type === 'query') {
+      const { tooDeep, withNul } = inspectInput(value);
+      const fieldError = (path: string[], detail: string): FieldError =>
+        metadata.type === 'body' ? { pointer: toPointer(path), detail } : { parameter: path.join('.'), detail };
+      if (tooDeep) throw new ValidationProblem([fieldError(tooDeep, `${tooDeep.join('.')} is nested too deeply`)]);
+      if (withNul.length) {
+        throw new ValidationProblem(withNul.map((path) => fieldError(path, `${path.join('.')} must not contain NUL characters`)));
       }
     }
     try {
@@ -70,7 +87,7 @@ export class ProblemValidationPipe extends ValidationPipe {
       if (!(error instanceof RawValidationFailure)) throw error;
       const fieldErrors: FieldError[] = flatten(error.errors).map(({ path, detail }) =>
         metadata.type === 'body'
-          ? { pointer: '/' + path.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/'), detail }
+          ? { pointer: toPointer(path), detail }
           : { parameter: path.join('.'), detail },
       );
       throw new ValidationProblem(fieldErrors);
