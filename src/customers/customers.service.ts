@@ -148,7 +148,8 @@ export class CustomersService {
         if (input.webLogin && (await this.customers.loginTaken(input.webLogin, row.id, m))) throw loginTaken();
         if (input.name && (await this.customers.siblingNameTaken(row.parent_id!, input.name, row.id, m))) throw nameTaken();
         const cutsAccess = passwordHash !== undefined || (input.status === 'suspended' && row.status !== 'suspended');
-        const rows: CustomerRow[] = await m.query(
+        // TypeORM answers an UPDATE with [rows, rowCount], not with the rows alone.
+        const [rows]: [CustomerRow[], number] = await m.query(
           `UPDATE customers c SET
              name = COALESCE($2, name), tariff_id = COALESCE($3, tariff_id), time_zone = COALESCE($4, time_zone),
              language = COALESCE($5, language), web_login = COALESCE($6, web_login),

@@ -39,7 +39,8 @@ export class MeService {
       throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
     }
     const row = await this.dataSource.transaction(async (m) => {
-      const rows: CustomerRow[] = await m.query(
+      // TypeORM answers an UPDATE with [rows, rowCount], not with the rows alone.
+      const [rows]: [CustomerRow[], number] = await m.query(
         `UPDATE customers c SET web_password_hash = COALESCE($2, web_password_hash), time_zone = COALESCE($3, time_zone),
                 language = COALESCE($4, language), auth_epoch = auth_epoch + $5, version = version + 1, updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL RETURNING ${CUSTOMER_COLUMNS}`,

@@ -114,7 +114,8 @@ export class TariffsService {
         const row = await this.findVisible(caller, id, m, 'FOR UPDATE');
         requirePermission(caller, 'tariffs.manage');
         assertVersion(expectedVersion, row.version);
-        const rows: TariffRow[] = await m.query(
+        // TypeORM answers an UPDATE with [rows, rowCount], not with the rows alone.
+        const [rows]: [TariffRow[], number] = await m.query(
           `UPDATE tariffs t SET name = COALESCE($2, name), description = COALESCE($3, description),
                   connect_fee = COALESCE($4::numeric, connect_fee), free_seconds = COALESCE($5, free_seconds),
                   version = version + 1, updated_at = now()
