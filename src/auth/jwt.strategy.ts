@@ -22,8 +22,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       ignoreExpiration: false,
-      secretOrKeyProvider: (_req: unknown, _token: unknown, done: (err: unknown, secret?: string) => void) => {
-        secret.get().then((s) => done(null, s), done);
+      // A KeyObject (which jsonwebtoken accepts, though passport-jwt's types say string | Buffer).
+      secretOrKeyProvider: (_req: unknown, _token: unknown, done: (err: unknown, key?: string | Buffer) => void) => {
+        secret.verificationKey().then((key) => done(null, key as unknown as Buffer), done);
       },
     });
   }
