@@ -3,6 +3,7 @@ import { createApp } from './app.factory';
 import { bootstrapRoot } from './auth/bootstrap-root';
 import { ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
+import { runningHandlers } from './common/request-context';
 import { createDataSource, migrate } from './database/data-source';
 import { openDatabaseTarget } from './database/open-database';
 
@@ -39,6 +40,13 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     try {
       await app.close();
+      // Requests whose clients hung up still run their handlers: let them finish (bounded)
+      // before the pool goes, so that none fails half-way for want of a connection.
+      const pool = (dataSource.driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
+      const deadline = Date.now() + 10_000;
+      while ((runningHandlers() > 0 || pool.totalCount > pool.idleCount) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       await dataSource.destroy();
       await target.embedded?.stop();
       logger.info('stopped');

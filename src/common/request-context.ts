@@ -9,6 +9,15 @@ export interface RequestContext {
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
+let handlersRunning = 0;
+
+/**
+ * Handlers still running, including those whose client has hung up (Fastify no longer
+ * counts them): shutdown waits for them before closing the database pool.
+ */
+export function runningHandlers(): number {
+  return handlersRunning;
+}
 
 /** The request id and client address of the request being served (for audit events). */
 export function currentRequest(): RequestContext | undefined {
@@ -20,7 +29,14 @@ export class RequestContextInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const store: RequestContext = { requestId: String(request.id), clientAddress: request.ip };
-    return new Observable((subscriber) => storage.run(store, () => next.handle().subscribe(subscriber)));
+    return new Observable((subscriber) => {
+      handlersRunning++;
+      const subscription = storage.run(store, () => next.handle().subscribe(subscriber));
+      return () => {
+        handlersRunning--;
+        subscription.unsubscribe();
+      };
+    });
   }
 }
 
