@@ -1,20 +1,47 @@
 'use strict';
 /**
- * `npm run bench`: builds, starts one PostgreSQL and one Canopy, runs every benchmark and
- * prints its figures. Never part of `npm test`; nothing is asserted.
+ * `npm run bench`: builds, starts one PostgreSQL and one Canopy, runs every benchmark,
+ * prints its figures and writes them to bench/RESULTS.md (the machine, the figures of this
+ * run, and the ratios to the baselines measured in the same run: bare Fastify, pgbench).
+ * Never part of `npm test`; nothing is asserted.
  * BENCH_DURATION (seconds per scenario, default 10) shortens or lengthens the run.
  */
+const { writeFileSync } = require('node:fs');
 const os = require('node:os');
+const path = require('node:path');
+const { Client } = require('pg');
 const { startDatabase, startCanopy } = require('./lib');
 const { httpBaseline } = require('./http-baseline');
 const { balancesBench } = require('./balances');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
 
+/** Everything printed is also kept for RESULTS.md. */
+let report = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = (chunk, ...rest) => {
+  report += String(chunk);
+  return write(chunk, ...rest);
+};
+
+async function serverVersion(url) {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const { rows } = await client.query('SHOW server_version');
+  await client.end();
+  return rows[0].server_version;
+}
+
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
-  process.stdout.write(`# Canopy benchmarks\n\nmachine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   const db = await startDatabase();
+  process.stdout.write(
+    `# Canopy benchmarks\n\n` +
+      `- run: ${new Date().toISOString()}, ${duration} s per scenario\n` +
+      `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}\n` +
+      `- Node ${process.version}, PostgreSQL ${await serverVersion(db.url)} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})\n` +
+      `- load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (figures from a loaded machine are lower)\n`,
+  );
   const canopy = await startCanopy(db.url);
   try {
     await httpBaseline({ canopy, duration });
@@ -26,6 +53,9 @@ async function main() {
     await canopy.stop();
     await db.stop();
   }
+  process.stdout.write(`\n- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  writeFileSync(path.join(__dirname, 'RESULTS.md'), report);
+  write('\nwrote bench/RESULTS.md\n');
 }
 
 main().catch((error) => {
