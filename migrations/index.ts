@@ -8,6 +8,7 @@ import { Rates1764100200000 } from './1764100200000-Rates';
 import { ExchangeRates1764100300000 } from './1764100300000-ExchangeRates';
 import { Ledger1764100400000 } from './1764100400000-Ledger';
 import { AccountsPermissionsSystem1764100500000 } from './1764100500000-AccountsPermissionsSystem';
+import { FastPostings1764100600000 } from './1764100600000-FastPostings';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -16,4 +17,5 @@ export const MIGRATIONS: Function[] = [
   ExchangeRates1764100300000,
   Ledger1764100400000,
   AccountsPermissionsSystem1764100500000,
+  FastPostings1764100600000,
 ];

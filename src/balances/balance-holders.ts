@@ -1,5 +1,6 @@
 import { EntityManager } from 'typeorm';
 import { Caller } from '../tree/caller';
+import { SqlParams } from '../tree/scope';
 
 /** Whatever has a balance and a ledger: a customer, or (SPEC §7) an account. */
 export interface BalanceHolder {
@@ -21,4 +22,17 @@ export interface BalanceHolderFinder {
   readonly table: 'customers' | 'accounts';
   forOperation(caller: Caller, id: string, manager: EntityManager): Promise<BalanceHolder>;
   forReading(caller: Caller, id: string, manager?: EntityManager): Promise<BalanceHolder>;
+  /**
+   * For the one-statement posting: how to reach holder `id` as `h` within the caller's reach
+   * (strictly below it), with the holder's base currency and the path its audit events use.
+   */
+  fastTarget(caller: Caller, id: string, params: SqlParams): FastTarget;
+}
+
+export interface FastTarget {
+  /** Extra FROM items for the UPDATE (joined customers), or ''. */
+  from: string;
+  where: string;
+  baseCurrency: string;
+  subjectPath: string;
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { StoredResponse, fingerprint, IdempotencyService } from '../common/idempotency/idempotency.service';
@@ -49,7 +50,12 @@ export class BalancesService {
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
     private readonly metrics: Metrics,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.idempotencyTtlHours = config.IDEMPOTENCY_TTL_HOURS;
+  }
+
+  private readonly idempotencyTtlHours: number;
 
   async operate(
     caller: Caller,
@@ -60,9 +66,16 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = await inTransaction(this.dataSource, async (m): Promise<OperationResult> => {
+    const fast = await this.tryInOneStatement(caller, holders, id, input, key, print);
+    const result =
+      fast ??
+      (await inTransaction(this.dataSource, async (m): Promise<OperationResult> => {
       const claim = await this.idempotency.claim(m, caller.customerId, key, print);
-      if (claim.kind === 'replay') return { response: claim.response, replayed: true };
+      if (claim.kind === 'replay') {
+        const response = claim.response;
+        if (response.body === null && response.ledgerEntryId) response.body = await this.entryBody(m, caller, response.ledgerEntryId);
+        return { response, replayed: true };
+      }
       try {
         const body = await this.apply(m, caller, holders, id, input, key);
         const response: StoredResponse = { status: 201, body, headers: {} };
@@ -78,10 +91,91 @@ export class BalancesService {
         await this.idempotency.complete(m, caller.customerId, key, response);
         return { response, replayed: false, problem: error };
       }
-    });
+      }));
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
+  }
+
+  /**
+   * The common case in ONE statement (no explicit transaction): an operation in the target's
+   * own currency, by a caller with the right, on a key never seen. Balance update, ledger
+   * entry, audit event and idempotency record are data-modifying CTEs of one INSERT/UPDATE,
+   * so they commit or vanish together. Anything else (a replay, a refusal, a conversion, a
+   * 404/403, a concurrent duplicate that loses the key's unique index) returns null and takes
+   * the transactional path, which gives every answer its exact problem.
+   */
+  private async tryInOneStatement(
+    caller: Caller,
+    holders: BalanceHolderFinder,
+    id: string,
+    input: BalanceOperationDto,
+    key: string,
+    print: string,
+  ): Promise<OperationResult | null> {
+    if (!caller.permissions.has('balances.operate')) return null;
+    if (input.allowOverdraft !== undefined && input.action !== 'debit') return null;
+    const params = new SqlParams();
+    const target = holders.fastTarget(caller, id, params);
+    const amount = new Big(input.amount);
+    const delta = params.add((input.action === 'debit' ? amount.neg() : amount).toFixed(8));
+    const amountParam = params.add(amount.toFixed(8));
+    const callerId = params.add(caller.customerId);
+    const keyParam = params.add(key);
+    const action = params.add(input.action);
+    const request = currentRequest();
+    const sql = `
+      WITH h AS (
+        UPDATE ${holders.table} h SET balance = h.balance + ${delta}::numeric, version = h.version + 1, updated_at = now()
+        ${target.from}
+        WHERE ${target.where}
+          AND ${target.baseCurrency} = COALESCE(${params.add(input.currency ?? null)}::char(3), ${target.baseCurrency})
+          AND (NOT ${params.add(input.action === 'debit' && !input.allowOverdraft)}::boolean
+               OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
+          AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${keyParam}::varchar)
+        RETURNING h.id, h.balance, ${target.baseCurrency} AS base_currency, ${target.subjectPath} AS subject_path
+      ), e AS (
+        INSERT INTO ledger_entries AS e (customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
+                                         balance_after, notes, actor_id, idempotency_key)
+        SELECT ${holders.kind === 'customer' ? 'h.id' : 'NULL'}, ${holders.kind === 'account' ? 'h.id' : 'NULL'}, ${action}::varchar,
+               ${amountParam}::numeric, h.base_currency, 1, ${delta}::numeric, h.balance, ${params.add(input.notes ?? null)}::varchar,
+               ${callerId}::uuid, ${keyParam}::varchar
+          FROM h
+        RETURNING ${LEDGER_COLUMNS}
+      ), a AS (
+        INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
+        SELECT ${callerId}::uuid, 'balance.' || ${action}::varchar, 'balance-operation', e.id::text, h.subject_path,
+               jsonb_build_object('after', jsonb_build_object(
+                 ${params.add(holders.kind === 'customer' ? 'customerId' : 'accountId')}::text, h.id, 'amount', ${amountParam}::numeric::text,
+                 'currency', trim(h.base_currency), 'exchangeRate', '1', 'convertedAmount', ${delta}::numeric::text,
+                 'balanceAfter', h.balance::text)),
+               ${params.add(request?.requestId ?? null)}::varchar, ${params.add(request?.clientAddress ?? null)}::varchar
+          FROM e, h
+      ), k AS (
+        INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
+        SELECT ${callerId}::uuid, ${keyParam}::varchar, ${params.add(print)}, 201, e.id,
+               now() + make_interval(hours => ${params.add(this.idempotencyTtlHours)}::int)
+          FROM e
+      )
+      SELECT * FROM e`;
+    let rows: Array<Omit<LedgerRow, 'visible_actor'>>;
+    try {
+      rows = await this.dataSource.query(sql, params.values);
+    } catch (error) {
+      // A duplicate committed first (unique key) or a deadlock: the transactional path decides.
+      const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code;
+      if (code === '23505' || code === '40P01' || code === '40001') return null;
+      throw error;
+    }
+    if (!rows.length) return null;
+    const body = toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId });
+    return { response: { status: 201, body, headers: {} }, replayed: false };
+  }
+
+  /** A posting's response rebuilt from its ledger entry (replay of a one-statement posting). */
+  private async entryBody(m: EntityManager, caller: Caller, entryId: string): Promise<LedgerEntryDto> {
+    const rows: Array<Omit<LedgerRow, 'visible_actor'>> = await m.query(`SELECT ${LEDGER_COLUMNS} FROM ledger_entries e WHERE e.id = $1`, [entryId]);
+    return toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId });
   }
 
   private async apply(

@@ -3,8 +3,8 @@ import { EntityManager } from 'typeorm';
 import { ProblemError } from '../common/problem/problem';
 import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
 import { Caller } from '../tree/caller';
-import { notVisible } from '../tree/scope';
-import { BalanceHolder, BalanceHolderFinder } from './balance-holders';
+import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { BalanceHolder, BalanceHolderFinder, FastTarget } from './balance-holders';
 
 const toHolder = (row: CustomerRow): BalanceHolder => ({
   kind: 'customer',
@@ -39,5 +39,14 @@ export class CustomerHolders implements BalanceHolderFinder {
     const row = await this.customers.findVisible(caller, id, 'self-and-descendants', manager);
     if (!row) throw notVisible();
     return toHolder(row);
+  }
+
+  fastTarget(caller: Caller, id: string, params: SqlParams): FastTarget {
+    return {
+      from: '',
+      where: `h.id = ${params.add(id)} AND ${subtreeCondition('h', caller, params, 'descendants')}`,
+      baseCurrency: 'h.base_currency',
+      subjectPath: 'h.path',
+    };
   }
 }

@@ -14,6 +14,8 @@ export interface StoredResponse {
   status: number;
   body: unknown;
   headers: Record<string, string>;
+  /** Set instead of `body` by one-statement postings: the response is rebuilt from the entry. */
+  ledgerEntryId?: string | null;
 }
 
 export type IdempotencyOutcome = { kind: 'new' } | { kind: 'replay'; response: StoredResponse };
@@ -93,15 +95,26 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     }
     await manager.query(`SET LOCAL lock_timeout = 0`);
     if (claimed.length) return { kind: 'new' };
-    const rows: Array<{ fingerprint: string; status: number | null; response_body: unknown; response_headers: Record<string, string> | null }> =
-      await manager.query(`SELECT fingerprint, status, response_body, response_headers FROM idempotency_keys WHERE caller_id = $1 AND key = $2`, [
+    const rows: Array<{
+      fingerprint: string;
+      status: number | null;
+      response_body: unknown;
+      response_headers: Record<string, string> | null;
+      ledger_entry_id: string | null;
+    }> = await manager.query(
+      `SELECT fingerprint, status, response_body, response_headers, ledger_entry_id FROM idempotency_keys WHERE caller_id = $1 AND key = $2`,
+      [
         callerId,
         key,
-      ]);
+      ],
+    );
     const row = rows[0];
     if (!row || row.status === null) throw inFlight();
     if (row.fingerprint !== print) throw reusedKey();
-    return { kind: 'replay', response: { status: row.status, body: row.response_body, headers: row.response_headers ?? {} } };
+    return {
+      kind: 'replay',
+      response: { status: row.status, body: row.response_body, headers: row.response_headers ?? {}, ledgerEntryId: row.ledger_entry_id },
+    };
   }
 
   /** Records the response, in the same transaction as the work it describes. */
