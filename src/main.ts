@@ -37,8 +37,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Node's HTTP server counts a connection that has not sent a request yet as busy, so a
+    // client holding one open (a pre-connecting proxy, an aborted fetch) would hold close()
+    // until its headers timeout. Requests in flight get the grace period; then every
+    // connection is cut (an interrupted transaction rolls back; the client retries its key).
+    const cutConnections = setTimeout(() => app.getHttpServer().closeAllConnections(), config.SHUTDOWN_GRACE_SECONDS * 1000);
     try {
       await app.close();
+      clearTimeout(cutConnections);
       await dataSource.destroy();
       await target.embedded?.stop();
       logger.info('stopped');
