@@ -23,7 +23,7 @@ export class Instance {
   errorLines: number;
   start(options?: { newPort?: boolean; timeoutMs?: number }): Promise<Instance>;
   kill(): Promise<void>;
-  stop(): Promise<void>;
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal: string | null; ms: number; timedOut: boolean } | undefined>;
 }
 
 export function assertBuilt(): void;
@@ -62,6 +62,8 @@ export interface ChaosOptions {
   finalEchoes?: number;
   requestTimeoutMs?: number;
   operationTimeoutMs?: number;
+  /** Extra environment for the instances (SHUTDOWN_GRACE_SECONDS defaults to 3 here). */
+  instanceEnv?: Record<string, string>;
   log?: (message: string) => void;
 }
 

@@ -149,15 +149,20 @@ class Instance {
     await this.exited;
   }
 
-  /** SIGTERM: the graceful shutdown. */
-  async stop() {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
+  /** SIGTERM: the graceful shutdown (SIGKILL after timeoutMs). Resolves to how it ended. */
+  async stop(timeoutMs = 15000) {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return undefined;
     this.up = false;
+    const started = Date.now();
     this.child.kill('SIGTERM');
     let timer;
-    const outcome = await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, 15000, 'timeout')))]);
+    const outcome = await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')))]);
     clearTimeout(timer);
-    if (outcome === 'timeout') await this.kill();
+    if (outcome === 'timeout') {
+      await this.kill();
+      return { code: null, signal: 'SIGKILL', ms: Date.now() - started, timedOut: true };
+    }
+    return { ...outcome, ms: Date.now() - started, timedOut: false };
   }
 }
 
@@ -518,7 +523,8 @@ async function checkInvariants(databaseUrl, ctx) {
 
 /**
  * The whole exercise on `databaseUrl` (migrated or empty). Options: durationMs, clients,
- * kills, customers, echoRate, log. Returns { stats, checks, ok, events, logTail }.
+ * kills, customers, echoRate, lostAnswerRate, finalEchoes, instanceEnv, log (see
+ * chaos-lib.d.ts). Returns { ok, stats, checks, events, errorLogLines, logTail }.
  */
 async function runChaos(databaseUrl, options = {}) {
   const durationMs = options.durationMs ?? 30000;
@@ -538,7 +544,9 @@ async function runChaos(databaseUrl, options = {}) {
   };
   const started = Date.now();
   log('starting two instances at once on one database');
-  ctx.instances = await startInstances(databaseUrl, 2, options.instanceEnv);
+  // A short grace: the run ends with a SIGTERM of both, and should not wait long for that.
+  const instanceEnv = { SHUTDOWN_GRACE_SECONDS: '3', ...options.instanceEnv };
+  ctx.instances = await startInstances(databaseUrl, 2, instanceEnv);
   try {
     log(`instances up: ${ctx.instances.map((i) => i.url).join(', ')}`);
     ctx.token = await loginRoot(ctx.instances[0]);
@@ -560,6 +568,16 @@ async function runChaos(databaseUrl, options = {}) {
     await Promise.all(sample.map((op) => echo(ctx, op)));
     log('load stopped; checking the database');
     const checks = await checkInvariants(databaseUrl, ctx);
+    // The end is a graceful stop, as in a rolling deploy: it must not hang on the clients'
+    // leftover connections (the ones whose request was abandoned).
+    const stops = await Promise.all(ctx.instances.map((instance) => instance.stop()));
+    const graceMs = Number(instanceEnv.SHUTDOWN_GRACE_SECONDS) * 1000;
+    const failures = stops
+      .map((outcome, i) => ({ outcome, name: ctx.instances[i].name }))
+      .filter(({ outcome }) => !outcome || outcome.code !== 0 || outcome.ms > graceMs + 3000)
+      .map(({ outcome, name }) => `${name}: ${JSON.stringify(outcome)}`);
+    checks.push({ name: `SIGTERM stops each instance cleanly within the grace period (${graceMs / 1000}s)`, ok: failures.length === 0, failures });
+    ctx.events.push(`SIGTERM: ${stops.map((o, i) => `${ctx.instances[i].name} exit ${o && o.code} in ${o && (o.ms / 1000).toFixed(1)}s`).join(', ')}`);
     const ok = checks.every((c) => c.ok);
     return {
       ok,
