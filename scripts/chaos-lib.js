@@ -85,6 +85,8 @@ class Instance {
         PASSWORD_HASH_MEMORY_KIB: '1024',
         PASSWORD_HASH_ITERATIONS: '1',
         DB_POOL_SIZE: '10',
+        // Longer than any run: a 401 is then a finding (say, a secret not shared), not expiry.
+        ACCESS_TOKEN_TTL_SECONDS: '7200',
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

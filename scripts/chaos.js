@@ -25,7 +25,7 @@ function intFromEnv(name, fallback, min, max) {
 
 async function main() {
   assertBuilt();
-  const durationSeconds = intFromEnv('CHAOS_DURATION_SECONDS', 30, 1, 3600);
+  const durationSeconds = intFromEnv('CHAOS_DURATION_SECONDS', 30, 1, 3600); // tokens last 2 h
   const kills = intFromEnv('CHAOS_KILLS', 3, 0, 100);
   const clients = intFromEnv('CHAOS_CLIENTS', 12, 1, 200);
   const customers = intFromEnv('CHAOS_CUSTOMERS', 20, 1, 1000);
