@@ -38,12 +38,18 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Node's HTTP server counts a connection that has not sent a request yet as busy, so a
+    // client holding one open (a pre-connecting proxy, an aborted fetch) would hold close()
+    // until its headers timeout. Requests in flight get the grace period; then every
+    // connection is cut (an interrupted transaction rolls back; the client retries its key).
+    const cutConnections = setTimeout(() => app.getHttpServer().closeAllConnections(), config.SHUTDOWN_GRACE_SECONDS * 1000);
     try {
       await app.close();
-      // Requests whose clients hung up still run their handlers: let them finish (bounded)
-      // before the pool goes, so that none fails half-way for want of a connection.
+      clearTimeout(cutConnections);
+      // Requests whose clients hung up still run their handlers: let them finish (within the
+      // grace period) before the pool goes, so that none fails half-way for want of a connection.
       const pool = (dataSource.driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + config.SHUTDOWN_GRACE_SECONDS * 1000;
       while ((runningHandlers() > 0 || pool.totalCount > pool.idleCount) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
