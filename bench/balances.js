@@ -25,6 +25,7 @@ async function seed(canopy, databaseUrl) {
     body: JSON.stringify({ login: 'root', password: 'bench-root-password' }),
   }).then((r) => r.json());
   const token = login.accessToken;
+  if (!token) throw new Error(`bench login failed: ${JSON.stringify(login)}`);
   const tariff = await fetch(`${canopy.url}/v1/tariffs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

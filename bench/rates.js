@@ -47,7 +47,11 @@ function buildDeck(rows) {
 
 async function call(url, init, expected = 200) {
   const started = process.hrtime.bigint();
-  const res = await fetch(url, init);
+  // A kept-alive connection the server closed while idle (during pgbench) is retried once.
+  const res = await fetch(url, init).catch((error) => {
+    if (error?.cause?.code !== 'UND_ERR_SOCKET') throw error;
+    return fetch(url, init);
+  });
   const text = await res.text();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (res.status !== expected) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${text.slice(0, 500)}`);

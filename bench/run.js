@@ -44,11 +44,19 @@ async function main() {
   );
   const canopy = await startCanopy(db.url);
   try {
-    await httpBaseline({ canopy, duration });
+    // One failing benchmark is reported and the others still run.
+    const step = async (name, fn) => {
+      try {
+        await fn();
+      } catch (error) {
+        process.stdout.write(`\n**${name} failed:** ${error.message}${error.cause ? ` (${error.cause.code ?? error.cause})` : ''}\n`);
+      }
+    };
+    await step('HTTP baseline', () => httpBaseline({ canopy, duration }));
     // The tree benchmark seeds 100k customers and wants a database holding only the root.
-    await treeBench({ canopy, databaseUrl: db.url, duration });
-    await balancesBench({ canopy, db, duration });
-    await ratesBench({ canopy, duration });
+    await step('tree', () => treeBench({ canopy, databaseUrl: db.url, duration }));
+    await step('balances', () => balancesBench({ canopy, db, duration }));
+    await step('rates', () => ratesBench({ canopy, duration }));
   } finally {
     await canopy.stop();
     await db.stop();

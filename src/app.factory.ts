@@ -12,7 +12,7 @@ import { AppConfig } from './config/config';
 import { PinoNestLogger } from './common/logging';
 import { ProblemError } from './common/problem/problem';
 import { sendProblem } from './common/problem/problem.filter';
-import { RequestContextInterceptor } from './common/request-context';
+import { installRequestContext } from './common/request-context';
 import { Metrics } from './metrics/metrics';
 import helmet from '@fastify/helmet';
 import { buildOpenApiDocument } from './common/openapi/document';
@@ -56,8 +56,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(deps.config, deps.dataSource, metrics), adapter, {
     logger: new PinoNestLogger(deps.logger),
   });
-  app.useGlobalInterceptors(new RequestContextInterceptor());
   const fastify = app.getHttpAdapter().getInstance();
+  installRequestContext(fastify);
   // Routes are registered by app.init() below, after this hook and parser are in place.
   applyRouteBodyLimits(fastify);
   // CSV bodies arrive as one string; they get the global limit unless the route raises it.

@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { CallerRateLimitInterceptor } from './common/rate-limit';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -47,7 +46,6 @@ export class AppModule {
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_PIPE, useClass: ProblemValidationPipe },
-        { provide: APP_INTERCEPTOR, useClass: CallerRateLimitInterceptor },
       ],
     };
   }

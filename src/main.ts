@@ -3,7 +3,7 @@ import { createApp } from './app.factory';
 import { bootstrapRoot } from './auth/bootstrap-root';
 import { ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
-import { runningHandlers } from './common/request-context';
+import { openRequests } from './common/request-context';
 import { createDataSource, migrate } from './database/data-source';
 import { openDatabaseTarget } from './database/open-database';
 
@@ -46,11 +46,11 @@ async function main(): Promise<void> {
     try {
       await app.close();
       clearTimeout(cutConnections);
-      // Requests whose clients hung up still run their handlers: let them finish (within the
-      // grace period) before the pool goes, so that none fails half-way for want of a connection.
+      // Requests whose clients hung up may still run their handlers (and hold connections):
+      // let them finish, within the grace period, before the pool goes.
       const pool = (dataSource.driver as unknown as { master: { totalCount: number; idleCount: number } }).master;
       const deadline = Date.now() + config.SHUTDOWN_GRACE_SECONDS * 1000;
-      while ((runningHandlers() > 0 || pool.totalCount > pool.idleCount) && Date.now() < deadline) {
+      while ((openRequests() > 0 || pool.totalCount > pool.idleCount) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       await dataSource.destroy();

@@ -2,6 +2,8 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { UnauthorizedProblem } from '../common/problem/problem';
+import { CallerRateLimiter, RATE_LIMITED } from '../common/rate-limit';
+import { Caller } from '../tree/caller';
 import { IS_PUBLIC } from './public.decorator';
 
 /**
@@ -10,14 +12,24 @@ import { IS_PUBLIC } from './public.decorator';
  */
 @Injectable()
 export class AuthenticationGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly rateLimiter: CallerRateLimiter,
+  ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext) {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
-    return super.canActivate(context);
+    await super.canActivate(context);
+    // Expensive endpoints are limited per caller, now that the caller is known.
+    const bucket = this.reflector.get<string | undefined>(RATE_LIMITED, context.getHandler());
+    if (bucket) {
+      const caller = context.switchToHttp().getRequest<{ user: Caller }>().user;
+      await this.rateLimiter.consume(bucket, caller.customerId);
+    }
+    return true;
   }
 
   override handleRequest<T>(error: unknown, caller: T): T {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { CallerRateLimiter } from '../common/rate-limit';
 import { PassportModule } from '@nestjs/passport';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
@@ -21,6 +22,7 @@ import { TokenService } from './token.service';
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     ApiKeysService,
     AuthService,
+    CallerRateLimiter,
     CallerResolver,
     JwtSecret,
     JwtStrategy,

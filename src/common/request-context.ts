@@ -1,7 +1,5 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FastifyRequest } from 'fastify';
-import { Observable } from 'rxjs';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export interface RequestContext {
   requestId: string;
@@ -9,38 +7,32 @@ export interface RequestContext {
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
-let handlersRunning = 0;
-
-/**
- * Handlers still running, including those whose client has hung up (Fastify no longer
- * counts them): shutdown waits for them before closing the database pool.
- */
-export function runningHandlers(): number {
-  return handlersRunning;
-}
+let requestsOpen = 0;
 
 /** The request id and client address of the request being served (for audit events). */
 export function currentRequest(): RequestContext | undefined {
   return storage.getStore();
 }
 
-@Injectable()
-export class RequestContextInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
-    const store: RequestContext = { requestId: String(request.id), clientAddress: request.ip };
-    return new Observable((subscriber) => {
-      handlersRunning++;
-      const subscription = storage.run(store, () => next.handle().subscribe(subscriber));
-      return () => {
-        handlersRunning--;
-        subscription.unsubscribe();
-      };
-    });
-  }
+/** Requests whose response has not closed yet (shutdown waits for them and for the pool). */
+export function openRequests(): number {
+  return requestsOpen;
 }
 
-/** For work outside a request handler that still has a request (e.g. the login limiter). */
+/**
+ * Runs the rest of each request inside an AsyncLocalStorage scope (as @fastify/request-context
+ * does): a Fastify hook, not a Nest interceptor, because Nest binds every interceptor to an
+ * AsyncResource per request, which costs more than the whole of a small request.
+ */
+export function installRequestContext(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    requestsOpen++;
+    reply.raw.once('close', () => requestsOpen--);
+    storage.run({ requestId: String(request.id), clientAddress: request.ip }, done);
+  });
+}
+
+/** For work outside a request handler that still has a request. */
 export function runWithRequest<T>(request: FastifyRequest, fn: () => T): T {
   return storage.run({ requestId: String(request.id), clientAddress: request.ip }, fn);
 }
