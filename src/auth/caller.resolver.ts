@@ -21,6 +21,7 @@ interface CallerRow {
   chain: string[][] | null;
   key_permissions: string[] | null;
   key_live: boolean | null;
+  rates: Record<string, string> | null;
 }
 
 /**
@@ -41,7 +42,8 @@ export class CallerResolver {
                 WHERE a.node_id = ANY (string_to_array(trim(both '/' from c.path), '/')::bigint[])
                   AND a.parent_id IS NOT NULL) AS chain,
               k.permissions AS key_permissions,
-              (k.id IS NOT NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())) AS key_live
+              (k.id IS NOT NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())) AS key_live,
+              (SELECT json_object_agg(trim(r.currency), r.rate::text) FROM exchange_rates r WHERE r.customer_id = c.id) AS rates
          FROM customers c
          LEFT JOIN api_keys k ON k.id = $2 AND k.customer_id = c.id
         WHERE c.id = $1 AND c.deleted_at IS NULL`,
@@ -63,6 +65,7 @@ export class CallerResolver {
       baseCurrency: row.base_currency.trim(),
       isRoot: row.depth === 0,
       permissions,
+      exchangeRates: new Map(Object.entries(row.rates ?? {})),
       authMethod: claims.kid ? 'api-key' : 'password',
       apiKeyId: claims.kid ?? null,
     };

@@ -32,9 +32,9 @@ export class ConversionService {
     return new CurrencyTable(rows[0].base_currency.trim(), rates);
   }
 
-  /** The viewer's own table, for `display` values. */
-  viewerTable(caller: Caller, manager?: EntityManager): Promise<CurrencyTable> {
-    return this.tableOf(caller.customerId, manager);
+  /** The viewer's own table, for `display` values: read with the caller, no query here. */
+  async viewerTable(caller: Caller, _manager?: EntityManager): Promise<CurrencyTable> {
+    return new CurrencyTable(caller.baseCurrency, caller.exchangeRates);
   }
 
   /**

@@ -13,6 +13,8 @@ export interface Caller {
   baseCurrency: string;
   isRoot: boolean;
   permissions: ReadonlySet<Permission>;
+  /** The caller's own exchange-rate table (currency → rate), read with the caller: for `display`. */
+  exchangeRates: ReadonlyMap<string, string>;
   authMethod: 'password' | 'api-key';
   apiKeyId: string | null;
 }
