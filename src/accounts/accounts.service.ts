@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { PasswordHasher } from '../auth/password-hasher';
-import { appendLedgerEntry } from '../balances/ledger';
+import { appendOpeningBalance } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big, formatMoney } from '../common/money';
 import { decodeCursor, Page, toPage } from '../common/pagination';
@@ -104,21 +104,7 @@ export class AccountsService {
           ],
         );
         const created = rows[0];
-        if (!balance.eq(0)) {
-          // The opening balance is the first ledger entry: balance = sum of entries, always.
-          await appendLedgerEntry(m, {
-            holder: { kind: 'account', id: created.id },
-            action: 'opening_balance',
-            amount: balance.toFixed(8),
-            currency: created.currency.trim(),
-            exchangeRate: '1',
-            convertedAmount: balance.toFixed(8),
-            balanceAfter: balance.toFixed(8),
-            notes: null,
-            actorId: caller.customerId,
-            idempotencyKey: null,
-          });
-        }
+        await appendOpeningBalance(m, { kind: 'account', id: created.id }, balance, created.currency.trim(), caller.customerId);
         await this.audit.record(m, {
           actorId: caller.customerId,
           action: 'account.create',

@@ -75,3 +75,30 @@ export async function appendLedgerEntry(
   )) as Array<Omit<LedgerRow, 'visible_actor'>>;
   return rows[0];
 }
+
+/**
+ * The opening balance given at creation is the holder's first ledger entry, so that the
+ * balance always equals the sum of the entries. Nothing is written for a zero balance.
+ */
+export async function appendOpeningBalance(
+  manager: { query(sql: string, params?: unknown[]): Promise<unknown> },
+  holder: { kind: 'customer' | 'account'; id: string },
+  balance: { eq(n: number): boolean; toFixed(dp: number): string },
+  currency: string,
+  actorId: string,
+): Promise<void> {
+  if (balance.eq(0)) return;
+  const amount = balance.toFixed(8);
+  await appendLedgerEntry(manager, {
+    holder,
+    action: 'opening_balance',
+    amount,
+    currency,
+    exchangeRate: '1',
+    convertedAmount: amount,
+    balanceAfter: amount,
+    notes: null,
+    actorId,
+    idempotencyKey: null,
+  });
+}
