@@ -6,7 +6,7 @@ import { formatMoney } from '../../common/money';
 import { decodeCursor, Page, toPage } from '../../common/pagination';
 import { ConflictProblem, NotFoundProblem, ProblemError } from '../../common/problem/problem';
 import { Caller, requirePermission } from '../../tree/caller';
-import { SqlParams } from '../../tree/scope';
+import { notVisible, SqlParams, subtreeCondition } from '../../tree/scope';
 import { TariffRow, TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
 import { candidatePrefixes, parseDateTime } from './rate-rules';
@@ -193,15 +193,24 @@ export class RatesService {
    * (tariff_id, prefix, effective_from) over at most 32 candidate prefixes.
    */
   async lookup(caller: Caller, tariffId: string, number: string): Promise<RateDto> {
-    const tariff = await this.tariffs.findVisible(caller, tariffId);
-    const rows: RateRow[] = await this.dataSource.query(
-      `SELECT ${RATE_COLUMNS} FROM rates r
-        WHERE r.tariff_id = $1 AND r.prefix = ANY($2::varchar[]) AND r.effective_from <= now()
-        ORDER BY length(r.prefix) DESC, r.effective_from DESC LIMIT 1`,
-      [tariff.id, candidatePrefixes(number)],
+    // Visibility of the tariff and the rate in one round trip: no tariff row is the tariff's
+    // 404, a tariff row without a rate is `no-rate`.
+    const params = new SqlParams();
+    const rows: Array<RateRow | { id: null }> = await this.dataSource.query(
+      `SELECT ${RATE_COLUMNS}
+         FROM tariffs t
+         JOIN customers o ON o.id = t.owner_id
+         LEFT JOIN LATERAL (
+           SELECT * FROM rates x
+            WHERE x.tariff_id = t.id AND x.prefix = ANY(${params.add(candidatePrefixes(number))}::varchar[]) AND x.effective_from <= now()
+            ORDER BY length(x.prefix) DESC, x.effective_from DESC LIMIT 1
+         ) r ON true
+        WHERE t.id = ${params.add(tariffId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}`,
+      params.values,
     );
-    if (!rows[0]) throw new NoRateProblem();
-    return toRateDto(rows[0]);
+    if (!rows[0]) throw notVisible('tariff');
+    if (rows[0].id === null) throw new NoRateProblem();
+    return toRateDto(rows[0] as RateRow);
   }
 
   /** The tariff, visible (else 404) and locked for this transaction; then the right (else 403). */
