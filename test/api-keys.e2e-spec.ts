@@ -21,7 +21,7 @@ describe('API keys', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ LOGIN_MAX_FAILURES: '100' }) // many deliberate failed exchanges below;
     root = await loginRoot(t);
     child = await createCustomer(t, root);
   });

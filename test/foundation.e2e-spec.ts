@@ -79,4 +79,10 @@ describe('hostile characters', () => {
     const query = await t.http().get('/v1/customers?q=a%00b').set('Authorization', 'Bearer x').expect(401);
     expect(query.body.status).toBe(401);
   });
+
+  it('names the scheme on a 401', async () => {
+    const res = await t.http().get('/v1/me').expect(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="canopy"');
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
 });

@@ -240,7 +240,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange an API key for an access token. */
+        /**
+         * Exchange an API key for an access token.
+         * @description Failed exchanges are limited per client address (429 with Retry-After).
+         */
         post: operations["exchangeApiKey"];
         delete?: never;
         options?: never;
@@ -2650,6 +2653,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -52,10 +52,10 @@ export class AuthController {
   @Post('token')
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Exchange an API key for an access token.' })
+  @ApiOperation({ summary: 'Exchange an API key for an access token.', description: 'Failed exchanges are limited per client address (429 with Retry-After).' })
   @ApiOkResponse({ type: TokenPairDto })
-  @ApiProblems(400, 401)
-  exchangeApiKey(@Body() body: ApiKeyTokenDto): Promise<TokenPairDto> {
-    return this.auth.exchangeApiKey(body.apiKey);
+  @ApiProblems(400, 401, 429)
+  exchangeApiKey(@Body() body: ApiKeyTokenDto, @Req() request: FastifyRequest): Promise<TokenPairDto> {
+    return this.auth.exchangeApiKey(body.apiKey, request.ip);
   }
 }

@@ -54,9 +54,13 @@ export class AuthService {
     });
   }
 
-  async exchangeApiKey(apiKey: string): Promise<TokenPair> {
+  async exchangeApiKey(apiKey: string, clientAddress: string): Promise<TokenPair> {
+    await this.limiter.assertKeyExchangeAllowed(clientAddress);
     const key = await this.apiKeys.verify(apiKey);
-    if (!key) throw new UnauthorizedProblem('The API key is invalid, expired or revoked.');
+    if (!key) {
+      await this.limiter.recordKeyExchangeFailure(clientAddress);
+      throw new UnauthorizedProblem('The API key is invalid, expired or revoked.');
+    }
     return this.tokens.issue(key.customerId, key.authEpoch, key.id);
   }
 }

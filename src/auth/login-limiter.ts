@@ -54,6 +54,23 @@ export class LoginLimiter {
     }
   }
 
+  /**
+   * API-key exchanges are machine traffic, often concurrent: only failures count, per client
+   * address (each try costs an argon2 verify, so guessing must not be free).
+   */
+  async assertKeyExchangeAllowed(clientAddress: string): Promise<void> {
+    const res = await this.store.get(`key-${this.addressKey(clientAddress)}`);
+    if (res && res.consumedPoints >= this.config.LOGIN_MAX_FAILURES) throw this.tooMany(res);
+  }
+
+  async recordKeyExchangeFailure(clientAddress: string): Promise<void> {
+    try {
+      await this.store.consume(`key-${this.addressKey(clientAddress)}`);
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+    }
+  }
+
   /** The attempt succeeded: it was no failure. */
   async recordSuccess(login: string, clientAddress: string): Promise<void> {
     await this.store.delete(this.loginKey(login));

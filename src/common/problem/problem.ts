@@ -72,6 +72,8 @@ export class ForbiddenProblem extends ProblemError {
 export class UnauthorizedProblem extends ProblemError {
   constructor(detail = 'Authentication is required and has failed or has not been provided.') {
     super(401, 'unauthorized', 'Unauthorized', detail);
+    // RFC 9110 §11.6.1: a 401 names the scheme to use.
+    this.headers = { 'www-authenticate': 'Bearer realm="canopy"' };
   }
 }
 
