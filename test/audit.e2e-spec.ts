@@ -111,3 +111,27 @@ describe('audit events', () => {
     expect(narrowed.every((e) => e.targetId !== a.id)).toBe(true);
   });
 });
+
+describe('audit events of balance operations', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('record money the same way whichever path applied the operation', async () => {
+    const root = await loginRoot(t);
+    const c = await createCustomer(t, root, { baseCurrency: 'EUR' });
+    await root.put('/v1/exchange-rates/EUR', { rate: '2' }).expect(200);
+    // In the customer's own currency (one statement), then converted (the transactional path).
+    const direct = await root.post(`/v1/customers/${c.id}/balance-operations`, { action: 'add_funds', amount: '10' }).set('Idempotency-Key', randomUUID()).expect(201);
+    const converted = await root
+      .post(`/v1/customers/${c.id}/balance-operations`, { action: 'debit', amount: '4', currency: 'USD' })
+      .set('Idempotency-Key', randomUUID())
+      .expect(201);
+    const events = await allEvents(root, `&targetType=balance-operation`);
+    const after = (id: string) => events.find((e) => e.targetId === id)!.changes!.after;
+    expect(after(direct.body.id)).toEqual({ customerId: c.id, amount: '10.00', currency: 'EUR', exchangeRate: '1.0', convertedAmount: '10.00', balanceAfter: '10.00' });
+    expect(after(converted.body.id)).toEqual({ customerId: c.id, amount: '4.00', currency: 'USD', exchangeRate: '0.5', convertedAmount: '-2.00', balanceAfter: '8.00' });
+  });
+});

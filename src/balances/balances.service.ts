@@ -146,9 +146,11 @@ export class BalancesService {
         INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
         SELECT ${callerId}::uuid, 'balance.' || ${action}::varchar, 'balance-operation', e.id::text, h.subject_path,
                jsonb_build_object('after', jsonb_build_object(
-                 ${params.add(holders.kind === 'customer' ? 'customerId' : 'accountId')}::text, h.id, 'amount', ${amountParam}::numeric::text,
-                 'currency', trim(h.base_currency), 'exchangeRate', '1', 'convertedAmount', ${delta}::numeric::text,
-                 'balanceAfter', h.balance::text)),
+                 ${params.add(holders.kind === 'customer' ? 'customerId' : 'accountId')}::text, h.id,
+                 'amount', ${params.add(formatMoney(amount))}::text, 'currency', trim(h.base_currency), 'exchangeRate', '1.0',
+                 'convertedAmount', ${params.add(formatMoney(input.action === 'debit' ? amount.neg() : amount))}::text,
+                 -- formatMoney in SQL: at least two decimals, no trailing zeros beyond them
+                 'balanceAfter', CASE WHEN scale(trim_scale(h.balance)) <= 2 THEN round(h.balance, 2)::text ELSE trim_scale(h.balance)::text END)),
                ${params.add(request?.requestId ?? null)}::varchar, ${params.add(request?.clientAddress ?? null)}::varchar
           FROM e, h
       ), k AS (
@@ -232,7 +234,7 @@ export class BalancesService {
       changes: {
         after: {
           [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
-          amount: input.amount,
+          amount: formatMoney(input.amount),
           currency,
           exchangeRate: formatRate(exchangeRate),
           convertedAmount: formatMoney(delta),

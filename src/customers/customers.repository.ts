@@ -17,7 +17,6 @@ export interface CustomerRow {
   time_zone: string;
   language: string;
   web_login: string;
-  web_password_hash: string;
   base_currency: string;
   balance: string;
   credit_limit: string;
@@ -30,7 +29,7 @@ export interface CustomerRow {
 }
 
 export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
-  c.web_login, c.web_password_hash, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
+  c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
   c.created_at, c.updated_at`;
 
 /**
@@ -87,6 +86,12 @@ export class CustomersRepository {
       params.values,
     );
     return rows[0];
+  }
+
+  /** The password hash, read only where a password is checked (never with the record). */
+  async passwordHash(id: string): Promise<string> {
+    const rows: Array<{ web_password_hash: string }> = await this.dataSource.query(`SELECT web_password_hash FROM customers WHERE id = $1`, [id]);
+    return rows[0].web_password_hash;
   }
 
   async countLiveChildren(id: string, manager: EntityManager): Promise<number> {

@@ -35,7 +35,7 @@ export class MeService {
       if (input.currentPassword === undefined) {
         throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is required to set newPassword' }]);
       }
-      if (!(await this.hasher.verify(current.web_password_hash, input.currentPassword))) {
+      if (!(await this.hasher.verify(await this.customers.passwordHash(current.id), input.currentPassword))) {
         throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is incorrect' }]);
       }
       passwordHash = await this.hasher.hash(input.newPassword);
