@@ -9,6 +9,7 @@ import { ExchangeRates1764100300000 } from './1764100300000-ExchangeRates';
 import { Ledger1764100400000 } from './1764100400000-Ledger';
 import { AccountsPermissionsSystem1764100500000 } from './1764100500000-AccountsPermissionsSystem';
 import { FastPostings1764100600000 } from './1764100600000-FastPostings';
+import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Function[] = [
   Ledger1764100400000,
   AccountsPermissionsSystem1764100500000,
   FastPostings1764100600000,
+  HotUpdates1764100700000,
 ];
