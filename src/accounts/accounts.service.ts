@@ -9,7 +9,7 @@ import { decodeCursor, Page, toPage } from '../common/pagination';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
-import { returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows } from '../database/sql';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { ACCOUNT_COLUMNS, AccountRow, AccountsRepository, toAccountDto } from './accounts.repository';
@@ -19,11 +19,6 @@ const usernameTaken = () =>
   new ConflictProblem('username-taken', 'Username taken', 'Another live account already uses this username.', {
     errors: [{ pointer: '/username', detail: 'username is already in use' }],
   });
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
-  return (e.driverError?.code ?? e.code) === '23505' && (e.driverError?.constraint ?? e.constraint) === constraint;
-}
 
 /** What an audit event records of an account: never a password, a hash or a path. */
 function auditView(row: AccountRow): Record<string, unknown> {

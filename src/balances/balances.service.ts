@@ -16,7 +16,7 @@ import { SqlParams } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
 import { appendLedgerEntry, LEDGER_COLUMNS, LedgerRow, toLedgerEntryDto } from './ledger';
-import { returnedRows } from '../database/sql';
+import { returnedRows, sqlState } from '../database/sql';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -165,7 +165,7 @@ export class BalancesService {
       rows = await this.dataSource.query(sql, params.values);
     } catch (error) {
       // A duplicate committed first (unique key) or a deadlock: the transactional path decides.
-      const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code;
+      const code = sqlState(error);
       if (code === '23505' || code === '40P01' || code === '40001') return null;
       throw error;
     }

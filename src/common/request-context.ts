@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 
 export interface RequestContext {
   requestId: string;
@@ -30,9 +30,4 @@ export function installRequestContext(fastify: FastifyInstance): void {
     reply.raw.once('close', () => requestsOpen--);
     storage.run({ requestId: String(request.id), clientAddress: request.ip }, done);
   });
-}
-
-/** For work outside a request handler that still has a request. */
-export function runWithRequest<T>(request: FastifyRequest, fn: () => T): T {
-  return storage.run({ requestId: String(request.id), clientAddress: request.ip }, fn);
 }

@@ -1,12 +1,8 @@
 import { DataSource, EntityManager } from 'typeorm';
+import { sqlState } from '../database/sql';
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_ATTEMPTS = 5;
-
-function sqlState(error: unknown): string | undefined {
-  const e = error as { code?: string; driverError?: { code?: string } };
-  return e?.driverError?.code ?? e?.code;
-}
 
 /** One transaction, retried a bounded number of times on serialization failures and deadlocks. */
 export async function inTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {

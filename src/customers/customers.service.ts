@@ -14,20 +14,13 @@ import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
-import { returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows } from '../database/sql';
 
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const selfChange = () =>
   new ProblemError(403, 'not-a-descendant', 'Forbidden', 'A customer cannot change or delete its own record here; use PATCH /v1/me.');
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
-  const code = e.driverError?.code ?? e.code;
-  const name = e.driverError?.constraint ?? e.constraint;
-  return code === '23505' && name === constraint;
-}
 
 const loginTaken = () =>
   new ConflictProblem('login-taken', 'Login taken', 'Another live customer already uses this web login.', {

@@ -9,6 +9,7 @@ import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
+import { returnedRows } from '../database/sql';
 
 /** Self-service: the caller's own record, and what its parent does not control. */
 @Injectable()
@@ -43,13 +44,12 @@ export class MeService {
       throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
     }
     const row = await this.dataSource.transaction(async (m) => {
-      // TypeORM answers an UPDATE with [rows, rowCount], not the rows alone.
-      const [rows]: [CustomerRow[], number] = await m.query(
+      const rows = returnedRows<CustomerRow>(await m.query(
         `UPDATE customers c SET web_password_hash = COALESCE($2, web_password_hash), time_zone = COALESCE($3, time_zone),
                 language = COALESCE($4, language), auth_epoch = auth_epoch + $5, version = version + 1, updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL AND ($6::integer IS NULL OR version = $6) RETURNING ${CUSTOMER_COLUMNS}`,
         [caller.customerId, passwordHash, input.timeZone ?? null, input.language ?? null, passwordHash ? 1 : 0, expectedVersion ?? null],
-      );
+      ));
       // Changed since the check above: the If-Match no longer holds.
       if (!rows.length) throw new PreconditionFailedProblem();
       if (passwordHash) {

@@ -14,3 +14,17 @@ export function affectedRows(result: unknown): number {
   if (Array.isArray(result) && result.length === 2 && typeof result[1] === 'number') return result[1];
   return Array.isArray(result) ? result.length : 0;
 }
+
+/** The SQLSTATE of a database error (TypeORM wraps pg's error as `driverError`). */
+export function sqlState(error: unknown): string | undefined {
+  const e = error as { code?: string; driverError?: { code?: string } } | undefined;
+  return e?.driverError?.code ?? e?.code;
+}
+
+/** A unique violation (23505), of `constraint` when one is named. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (sqlState(error) !== '23505') return false;
+  if (constraint === undefined) return true;
+  const e = error as { constraint?: string; driverError?: { constraint?: string } };
+  return (e.driverError?.constraint ?? e.constraint) === constraint;
+}

@@ -4,7 +4,7 @@ import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
 import { decodeCursor, Page, toPage } from '../common/pagination';
 import { ConflictProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
-import { returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows } from '../database/sql';
 import { Caller, requirePermission } from '../tree/caller';
 import { CreateRoutingGroupDto, RoutingGroupDto, UpdateRoutingGroupDto } from './dto/system.dto';
 
@@ -32,8 +32,6 @@ const nameTaken = () =>
   new ConflictProblem('name-taken', 'Name taken', 'Another routing group has this name.', {
     errors: [{ pointer: '/name', detail: 'name is already used by another routing group' }],
   });
-
-const isUnique = (e: unknown) => ((e as { driverError?: { code?: string } }).driverError?.code ?? (e as { code?: string }).code) === '23505';
 
 /** Routing groups: system-wide, behind system.read / system.write. */
 @Injectable()
@@ -83,7 +81,7 @@ export class RoutingGroupsService {
         return dto;
       });
     } catch (error) {
-      throw isUnique(error) ? nameTaken() : error;
+      throw isUniqueViolation(error) ? nameTaken() : error;
     }
   }
 
@@ -106,7 +104,7 @@ export class RoutingGroupsService {
         return dto;
       });
     } catch (error) {
-      throw isUnique(error) ? nameTaken() : error;
+      throw isUniqueViolation(error) ? nameTaken() : error;
     }
   }
 

@@ -9,7 +9,7 @@ import { CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CreateTariffDto, TariffDto, TariffListQueryDto, UpdateTariffDto } from './dto/tariff.dto';
-import { returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows } from '../database/sql';
 
 export interface TariffRow {
   id: string;
@@ -47,11 +47,6 @@ const nameTaken = () =>
   new ConflictProblem('name-taken', 'Name taken', 'This owner already has a tariff with this name.', {
     errors: [{ pointer: '/name', detail: 'name is already used by another tariff of this owner' }],
   });
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; driverError?: { code?: string } };
-  return (e.driverError?.code ?? e.code) === '23505';
-}
 
 /** Tariffs owned by the caller or by a customer of its subtree (SPEC §4). */
 @Injectable()

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
+import { sqlState } from '../../database/sql';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -90,7 +91,7 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
         [callerId, key, print, this.config.IDEMPOTENCY_TTL_HOURS],
       );
     } catch (error) {
-      if ((error as { driverError?: { code?: string }; code?: string }).driverError?.code === '55P03') throw inFlight();
+      if (sqlState(error) === '55P03') throw inFlight();
       throw error;
     }
     await manager.query(`SET LOCAL lock_timeout = 0`);

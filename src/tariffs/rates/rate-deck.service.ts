@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { affectedRows } from '../../database/sql';
 import { Caller, requirePermission } from '../../tree/caller';
 import { SqlParams } from '../../tree/scope';
 import { TariffsService } from '../tariffs.service';
@@ -51,7 +52,7 @@ export class RateDeckService {
       const rows = deck.prefixes.length;
       const result: RateDeckResultDto = { mode, rows, inserted: 0, updated: 0, unchanged: 0, deleted: 0, total: 0 };
       if (mode === 'replace') {
-        const [, deleted] = (await m.query(`DELETE FROM rates WHERE tariff_id = $1`, [tariff.id])) as [unknown, number];
+        const deleted = affectedRows(await m.query(`DELETE FROM rates WHERE tariff_id = $1`, [tariff.id]));
         result.deleted = deleted;
       }
       for (let start = 0; start < rows; start += BATCH_ROWS) {
@@ -69,16 +70,17 @@ export class RateDeckService {
 
   /** Merge: rewrites the rates the deck names whose values differ; returns how many. */
   private async updateExisting(m: EntityManager, params: unknown[]): Promise<number> {
-    const [, updated] = (await m.query(
+    return affectedRows(
+      await m.query(
       `UPDATE rates r SET price = d.price, first_interval = d.first_interval, next_interval = d.next_interval,
               connect_fee = d.connect_fee, version = r.version + 1, updated_at = now()
          FROM ${DECK_UNNEST}
         WHERE r.tariff_id = $1 AND r.prefix = d.prefix AND r.effective_from = COALESCE(d.effective_from, ${NOW_MS})
           AND (r.price, r.first_interval, r.next_interval, r.connect_fee)
               IS DISTINCT FROM (d.price, d.first_interval, d.next_interval, d.connect_fee)`,
-      params,
-    )) as [unknown, number];
-    return updated;
+        params,
+      ),
+    );
   }
 
   /** Inserts the deck's rates (under merge, only those not there yet); returns how many. */

@@ -10,6 +10,7 @@ import { notVisible, SqlParams, subtreeCondition } from '../../tree/scope';
 import { TariffRow, TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
 import { candidatePrefixes, parseDateTime } from './rate-rules';
+import { isUniqueViolation, returnedRows } from '../../database/sql';
 
 export interface RateRow {
   id: string;
@@ -59,11 +60,6 @@ export class NoRateProblem extends ProblemError {
 /** The canonical instant of a validated date-time: one parser (ours) decides, not two. */
 function instant(value: string | undefined): string | null {
   return value === undefined ? null : parseDateTime(value)!.toISOString();
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; driverError?: { code?: string } };
-  return (e.driverError?.code ?? e.code) === '23505';
 }
 
 /**
@@ -131,8 +127,8 @@ export class RatesService {
         const tariff = await this.lockForWrite(caller, tariffId, m);
         const current = await this.findRate(m, tariff, rateId);
         assertVersion(expectedVersion, current.version);
-        // TypeORM answers an UPDATE with [rows, rowCount].
-        const [rows] = (await m.query(
+        const rows = returnedRows<RateRow>(
+          await m.query(
           `UPDATE rates r SET prefix = COALESCE($2, prefix), price = COALESCE($3::numeric, price),
                   first_interval = COALESCE($4, first_interval), next_interval = COALESCE($5, next_interval),
                   connect_fee = COALESCE($6::numeric, connect_fee), effective_from = COALESCE($7::timestamptz, effective_from),
@@ -147,7 +143,8 @@ export class RatesService {
             input.connectFee ?? null,
             instant(input.effectiveFrom),
           ],
-        )) as [RateRow[], number];
+          ),
+        );
         const rate = toRateDto(rows[0]);
         await this.recordChange(m, caller, tariff, 'rate.update', rate.id, { ...toRateDto(current) }, { ...rate });
         return rate;
