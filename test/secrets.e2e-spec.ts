@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PasswordHasher } from '../src/auth/password-hasher';
+import { MetricsServer } from '../src/metrics/metrics-server';
 import { DEFAULT_PERMISSIONS } from '../src/permissions/permission.catalogue';
 import { freePort } from './setup/free-port';
 import { Actor, createCustomer, createTariff, expectProblem, login, loginRoot, uniqueName } from './setup/factories';
@@ -317,7 +318,9 @@ describe('secrets and masks: /metrics', () => {
     const port = await freePort();
     const t = await startTestApp({ METRICS_PORT: String(port) });
     try {
-      await t.http().get('/v1/reference/currencies').expect(200);
+      await t.http().get('/v1/currencies').expect(200);
+      // Loopback only.
+      expect(t.app.get(MetricsServer).address()).toMatchObject({ address: '127.0.0.1', port });
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
