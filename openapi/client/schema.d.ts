@@ -47,7 +47,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics: requests and latency by route, database pool, balance operations.
-         * @description Needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.
+         * @description Not public: served here only when METRICS_TOKEN is set, and then needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). Without METRICS_TOKEN this path is a 404; with METRICS_PORT the metrics are served on that port, bound to 127.0.0.1.
          */
         get: operations["getMetrics"];
         put?: never;
@@ -164,7 +164,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit events on the caller’s subtree, newest first. Actors above the caller show as null. */
+        /** Audit events on the caller’s subtree, newest first. Actors above the caller show as null, and so do their events’ requestId and clientAddress. */
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;
@@ -430,7 +430,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change one’s own password (current one required), time zone or language. */
+        /**
+         * Change one’s own password (current one required), time zone or language.
+         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`).
+         */
         patch: operations["updateMe"];
         trace?: never;
     };
@@ -761,9 +764,11 @@ export interface components {
             at: string;
             /** @description {before, after}; secrets are masked as "***". */
             changes: Record<string, never> | null;
+            /** @description null when the actor is above the viewer. */
             clientAddress: string | null;
             /** Format: uuid */
             id: string;
+            /** @description null when the actor is above the viewer. */
             requestId: string | null;
             targetId: string | null;
             /** @enum {string} */
@@ -798,7 +803,7 @@ export interface components {
         };
         CreateAccountDto: {
             /**
-             * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry.
+             * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
              * @example 12.50
              */
             balance?: string;
@@ -862,7 +867,7 @@ export interface components {
         };
         CreateCustomerDto: {
             /**
-             * @description Opening balance (may be negative down to -creditLimit); becomes the first ledger entry.
+             * @description Opening balance (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
              * @example 12.50
              */
             balance?: string;
@@ -1566,6 +1571,7 @@ export interface components {
         UpdateSystemSettingsDto: {
             defaultBaseCurrency?: string | null;
             defaultLanguage?: string | null;
+            /** @description Only rights the caller holds itself (else 403 naming the first that it does not). */
             defaultPermissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
             defaultTimeZone?: string | null;
             maxDepth?: number;
@@ -1673,6 +1679,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3761,8 +3776,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

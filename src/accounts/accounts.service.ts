@@ -49,6 +49,12 @@ function parseCursor(cursor: string | undefined): [string, string] | undefined {
   return after;
 }
 
+/** accounts.create, and balances.operate for an opening balance (a ledger entry like any other, SPEC §6). */
+function requireCreateRights(caller: Caller, input: CreateAccountDto): void {
+  requirePermission(caller, 'accounts.create');
+  if (input.balance !== undefined && !new Big(input.balance).eq(0)) requirePermission(caller, 'balances.operate');
+}
+
 /** Accounts (SPEC §7): end users of a customer, managed by it and everyone above it. */
 @Injectable()
 export class AccountsService {
@@ -62,13 +68,16 @@ export class AccountsService {
   ) {}
 
   async create(caller: Caller, input: CreateAccountDto): Promise<AccountDto> {
+    // The cheap checks come before the expensive hash (SPEC §11), and again under lock below.
+    if (!(await this.customers.findVisible(caller, input.customerId ?? caller.customerId, 'self-and-descendants'))) throw notVisible();
+    requireCreateRights(caller, input);
     const webPasswordHash = await this.hasher.hash(input.webPassword);
     try {
       return await this.dataSource.transaction(async (m) => {
         // FOR SHARE: the customer cannot be deleted while its new account is being added.
         const customer = await this.customers.findVisible(caller, input.customerId ?? caller.customerId, 'self-and-descendants', m, 'FOR SHARE');
         if (!customer) throw notVisible();
-        requirePermission(caller, 'accounts.create');
+        requireCreateRights(caller, input);
         await this.assertTariffOwnedBy(input.tariffId, customer.id, m);
         if (input.routingGroupId) await this.assertRoutingGroupExists(input.routingGroupId, m);
         const balance = new Big(input.balance ?? '0');
@@ -150,6 +159,11 @@ export class AccountsService {
   }
 
   async update(caller: Caller, id: string, input: UpdateAccountDto, expectedVersion?: number): Promise<AccountDto> {
+    if (input.webPassword) {
+      // The cheap checks come before the expensive hash (SPEC §11), and again under lock below.
+      if (!(await this.accounts.findVisible(caller, id))) throw notVisible('account');
+      requirePermission(caller, 'accounts.update');
+    }
     const webPasswordHash = input.webPassword ? await this.hasher.hash(input.webPassword) : undefined;
     try {
       return await this.dataSource.transaction(async (m) => {

@@ -15,6 +15,8 @@ interface AuditRow {
   seq: string;
   at: Date;
   actor_visible: string | null;
+  /** An actor was recorded but lies above the caller: its request id and address are hidden too. */
+  actor_hidden: boolean;
   action: string;
   target_type: string;
   target_id: string | null;
@@ -30,7 +32,7 @@ export class AuditController {
 
   @Get()
   @ExpensiveEndpoint('audit-events')
-  @ApiOperation({ summary: 'Audit events on the caller’s subtree, newest first. Actors above the caller show as null.' })
+  @ApiOperation({ summary: 'Audit events on the caller’s subtree, newest first. Actors above the caller show as null, and so do their events’ requestId and clientAddress.' })
   @ApiOkResponse({ type: AuditEventPageDto })
   @ApiProblems(400, 404, 429)
   async listAuditEvents(@CurrentCaller() caller: Caller, @Query() query: AuditQueryDto): Promise<AuditEventPageDto> {
@@ -56,10 +58,11 @@ export class AuditController {
       if (!/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
       where.push(`e.seq < ${params.add(after[0])}::bigint`);
     }
-    // The actor is shown only when it lies in the caller's subtree (SPEC §9).
+    // The actor is shown only when it lies in the caller's subtree (SPEC §9); where it is hidden,
+    // so are the request id and client address that would point at it.
     const actorScope = params.add(caller.path + '%');
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT e.id, e.seq, e.at, a.id AS actor_visible, e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address
+      `SELECT e.id, e.seq, e.at, a.id AS actor_visible, (e.actor_id IS NOT NULL AND a.id IS NULL) AS actor_hidden, e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address
          FROM audit_events e
          LEFT JOIN customers a ON a.id = e.actor_id AND a.path LIKE ${actorScope}
         WHERE ${where.join(' AND ')}
@@ -77,8 +80,8 @@ export class AuditController {
         targetType: r.target_type,
         targetId: r.target_id,
         changes: r.changes,
-        requestId: r.request_id,
-        clientAddress: r.client_address,
+        requestId: r.actor_hidden ? null : r.request_id,
+        clientAddress: r.actor_hidden ? null : r.client_address,
       }),
       (r) => [String(r.seq)],
     );

@@ -30,6 +30,6 @@ import { TokenService } from './token.service';
     PasswordHasher,
     TokenService,
   ],
-  exports: [PasswordHasher, TokenService],
+  exports: [LoginLimiter, PasswordHasher, TokenService],
 })
 export class AuthModule {}

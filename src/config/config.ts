@@ -43,12 +43,16 @@ const schema = z.object({
   PASSWORD_HASH_ITERATIONS: z.coerce.number().int().min(1).max(10).default(2),
   RATE_LIMIT_EXPENSIVE_PER_MINUTE: z.coerce.number().int().min(1).max(1000000).default(600),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(10),
 });
 
 const refined = schema.superRefine((c, ctx) => {
+  if (c.METRICS_PORT !== undefined && c.METRICS_PORT === c.PORT) {
+    ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (metrics get their own listener on 127.0.0.1)' });
+  }
   if (c.NODE_ENV === 'production' && !c.DATABASE_URL) {
     ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production (the embedded PostgreSQL is for development)' });
   }

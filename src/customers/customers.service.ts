@@ -46,6 +46,12 @@ function auditView(row: CustomerRow): Record<string, unknown> {
   };
 }
 
+/** customers.create, and balances.operate for an opening balance (a ledger entry like any other, SPEC §6). */
+function requireCreateRights(caller: Caller, input: CreateCustomerDto): void {
+  requirePermission(caller, 'customers.create');
+  if (input.balance !== undefined && !new Big(input.balance).eq(0)) requirePermission(caller, 'balances.operate');
+}
+
 @Injectable()
 export class CustomersService {
   constructor(
@@ -59,6 +65,9 @@ export class CustomersService {
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
+    // The cheap checks come before the expensive hash (SPEC §11), and again under lock below.
+    if (!(await this.customers.findVisible(caller, input.parentId ?? caller.customerId, 'self-and-descendants'))) throw notVisible();
+    requireCreateRights(caller, input);
     const passwordHash = await this.hasher.hash(input.webPassword);
     try {
       return await this.dataSource.transaction(async (m) => {
@@ -66,7 +75,7 @@ export class CustomersService {
           ? await this.customers.findVisible(caller, input.parentId, 'self-and-descendants', m, 'FOR SHARE')
           : await this.customers.findVisible(caller, caller.customerId, 'self-and-descendants', m, 'FOR SHARE');
         if (!parent) throw notVisible();
-        requirePermission(caller, 'customers.create');
+        requireCreateRights(caller, input);
         const settings = await this.settings.current(m);
         if (parent.depth + 1 >= settings.maxDepth) {
           throw new ProblemError(422, 'max-depth-exceeded', 'Tree too deep', `The tree may have at most ${settings.maxDepth} levels.`, {
@@ -173,6 +182,11 @@ export class CustomersService {
   }
 
   async update(caller: Caller, id: string, input: UpdateCustomerDto, expectedVersion?: number): Promise<CustomerDto> {
+    if (input.webPassword) {
+      // The cheap checks come before the expensive hash (SPEC §11), and again under lock below.
+      await this.findDescendantForChange(caller, id, this.dataSource.manager, '');
+      requirePermission(caller, 'customers.update');
+    }
     const passwordHash = input.webPassword ? await this.hasher.hash(input.webPassword) : undefined;
     try {
       return await this.dataSource.transaction(async (m) => {
@@ -260,8 +274,8 @@ export class CustomersService {
   }
 
   /** Visible and a strict descendant (the caller itself is visible, but not changeable here). */
-  private async findDescendantForChange(caller: Caller, id: string, m: EntityManager): Promise<CustomerRow> {
-    const row = await this.customers.findVisible(caller, id, 'self-and-descendants', m, 'FOR UPDATE');
+  private async findDescendantForChange(caller: Caller, id: string, m: EntityManager, lock: '' | 'FOR UPDATE' = 'FOR UPDATE'): Promise<CustomerRow> {
+    const row = await this.customers.findVisible(caller, id, 'self-and-descendants', m, lock);
     if (!row) throw notVisible();
     if (row.id === caller.customerId) throw selfChange();
     return row;

@@ -24,10 +24,16 @@ export class MeController {
   }
 
   @Patch()
-  @ApiOperation({ summary: 'Change one’s own password (current one required), time zone or language.' })
+  @ApiOperation({
+    summary: 'Change one’s own password (current one required), time zone or language.',
+    description:
+      'A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. ' +
+      'Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. ' +
+      'Every change is an audit event (`me.update`).',
+  })
   @ApiIfMatch()
   @ApiOkResponse({ type: MeDto, headers: { ETag: { schema: { type: 'string' } } } })
-  @ApiProblems(400, 412)
+  @ApiProblems(400, 403, 412, 429)
   async updateMe(
     @CurrentCaller() caller: Caller,
     @Body() body: UpdateMeDto,

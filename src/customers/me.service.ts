@@ -1,15 +1,29 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { LoginLimiter } from '../auth/login-limiter';
 import { PasswordHasher } from '../auth/password-hasher';
+import { currentRequest } from '../common/request-context';
 import { ConversionService } from '../currencies/conversion.service';
 import { assertVersion } from '../common/etag';
-import { PreconditionFailedProblem, ValidationProblem } from '../common/problem/problem';
+import { PreconditionFailedProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
 import { ALL_PERMISSIONS } from '../permissions/permission.catalogue';
 import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
 import { returnedRows } from '../database/sql';
+
+const passwordSessionRequired = () =>
+  new ProblemError(
+    403,
+    'password-session-required',
+    'Password session required',
+    'A password can only be changed in a session opened with the password (POST /v1/auth/login), not with an API key.',
+  );
+
+/** What an audit event records of a change to oneself (never a password or a hash). */
+const auditView = (row: CustomerRow) => ({ timeZone: row.time_zone, language: row.language });
 
 /** Self-service: the caller's own record, and what its parent does not control. */
 @Injectable()
@@ -19,6 +33,8 @@ export class MeService {
     private readonly customers: CustomersRepository,
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
+    private readonly limiter: LoginLimiter,
+    private readonly audit: AuditService,
   ) {}
 
   async get(caller: Caller): Promise<MeDto> {
@@ -32,16 +48,23 @@ export class MeService {
     if (!current) throw notVisible();
     assertVersion(expectedVersion, current.version);
     let passwordHash: string | null = null;
-    if (input.newPassword !== undefined) {
+    if (input.newPassword !== undefined || input.currentPassword !== undefined) {
+      // A key (a machine) never changes the password of the customer it acts for.
+      if (caller.authMethod !== 'password') throw passwordSessionRequired();
       if (input.currentPassword === undefined) {
         throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is required to set newPassword' }]);
       }
+      if (input.newPassword === undefined) {
+        throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
+      }
+      // A guess of the current password is a login attempt: same limiter, same keys (SPEC §2).
+      const clientAddress = currentRequest()?.clientAddress ?? 'unknown';
+      await this.limiter.beginAttempt(current.web_login, clientAddress);
       if (!(await this.hasher.verify(await this.customers.passwordHash(current.id), input.currentPassword))) {
         throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is incorrect' }]);
       }
+      await this.limiter.recordSuccess(current.web_login, clientAddress);
       passwordHash = await this.hasher.hash(input.newPassword);
-    } else if (input.currentPassword !== undefined) {
-      throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
     }
     const row = await this.dataSource.transaction(async (m) => {
       const rows = returnedRows<CustomerRow>(await m.query(
@@ -55,6 +78,14 @@ export class MeService {
       if (passwordHash) {
         await m.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [caller.customerId]);
       }
+      await this.audit.record(m, {
+        actorId: caller.customerId,
+        action: 'me.update',
+        targetType: 'customer',
+        targetId: caller.customerId,
+        subjectPath: current.path,
+        changes: { before: auditView(current), after: { ...auditView(rows[0]), ...(passwordHash ? { webPassword: '***' } : {}) } },
+      });
       return rows[0];
     });
     return this.toMe(row, caller);

@@ -4,7 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { Public } from '../auth/public.decorator';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
-import { UnauthorizedProblem } from '../common/problem/problem';
+import { NotFoundProblem, UnauthorizedProblem } from '../common/problem/problem';
 import { Metrics } from './metrics';
 
 function sameSecret(a: string, b: string): boolean {
@@ -26,13 +26,17 @@ export class MetricsController {
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({
     summary: 'Prometheus metrics: requests and latency by route, database pool, balance operations.',
-    description: 'Needs `Authorization: Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set.',
+    description:
+      'Not public: served here only when METRICS_TOKEN is set, and then needs `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). ' +
+      'Without METRICS_TOKEN this path is a 404; with METRICS_PORT the metrics are served on that port, bound to 127.0.0.1.',
   })
   @ApiOkResponse({ description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } })
-  @ApiProblems(401)
+  @ApiProblems(401, 404)
   async getMetrics(@Headers('authorization') authorization: string | undefined): Promise<string> {
     const token = this.config.METRICS_TOKEN;
-    if (token && !sameSecret(authorization ?? '', `Bearer ${token}`)) throw new UnauthorizedProblem();
+    // No token, no public metrics (SPEC §12): they may be on METRICS_PORT instead.
+    if (!token) throw new NotFoundProblem();
+    if (!sameSecret(authorization ?? '', `Bearer ${token}`)) throw new UnauthorizedProblem();
     return this.metrics.registry.metrics();
   }
 }

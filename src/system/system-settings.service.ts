@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
+import { ForbiddenProblem } from '../common/problem/problem';
 import { returnedRows } from '../database/sql';
+import { Permission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
 import { SystemSettingsDto, UpdateSystemSettingsDto } from './dto/system.dto';
 
@@ -56,6 +58,10 @@ export class SystemSettingsService {
 
   async update(caller: Caller, input: UpdateSystemSettingsDto, expectedVersion?: number): Promise<SystemSettingsDto> {
     requirePermission(caller, 'system.write');
+    // Nobody puts into the default set a right it does not hold itself (SPEC §8), as with grants.
+    for (const permission of input.defaultPermissions ?? []) {
+      if (!caller.permissions.has(permission as Permission)) throw new ForbiddenProblem(permission);
+    }
     return this.dataSource.transaction(async (m) => {
       const before: SettingsRow[] = await m.query(`SELECT * FROM system_settings FOR UPDATE`);
       assertVersion(expectedVersion, before[0].version);

@@ -61,7 +61,7 @@ export class CreateAccountDto {
   language?: string;
 
   @OptionalMoneyProperty({
-    description: 'Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry.',
+    description: 'Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).',
     pattern: undefined,
   })
   @IsMoney({ allowNegative: true })

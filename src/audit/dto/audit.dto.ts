@@ -50,9 +50,9 @@ export class AuditEventDto {
   targetId!: string | null;
   @ApiProperty({ type: Object, nullable: true, description: '{before, after}; secrets are masked as "***".' })
   changes!: Record<string, unknown> | null;
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, description: 'null when the actor is above the viewer.' })
   requestId!: string | null;
-  @ApiProperty({ type: String, nullable: true })
+  @ApiProperty({ type: String, nullable: true, description: 'null when the actor is above the viewer.' })
   clientAddress!: string | null;
 }
 

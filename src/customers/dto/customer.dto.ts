@@ -53,7 +53,7 @@ export class CreateCustomerDto {
   @IsCurrencyCode()
   baseCurrency?: string;
 
-  @OptionalMoneyProperty({ description: 'Opening balance (may be negative down to -creditLimit); becomes the first ledger entry.', pattern: undefined })
+  @OptionalMoneyProperty({ description: 'Opening balance (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).', pattern: undefined })
   @IsMoney({ allowNegative: true })
   balance?: string;
 

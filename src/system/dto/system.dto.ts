@@ -40,7 +40,7 @@ export class UpdateSystemSettingsDto {
   @IsCurrencyCode()
   defaultBaseCurrency?: string | null;
 
-  @ApiPropertyOptional({ enum: ALL_PERMISSIONS, isArray: true })
+  @ApiPropertyOptional({ enum: ALL_PERMISSIONS, isArray: true, description: 'Only rights the caller holds itself (else 403 naming the first that it does not).' })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(ALL_PERMISSIONS.length)
