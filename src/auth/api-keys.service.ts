@@ -8,6 +8,7 @@ import { ALL_PERMISSIONS, isPermission } from '../permissions/permission.catalog
 import { Caller, requirePermission } from '../tree/caller';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 import { PasswordHasher } from './password-hasher';
+import { pathSuspendedSql } from '../tree/scope';
 
 interface ApiKeyRow {
   id: string;
@@ -123,13 +124,13 @@ export class ApiKeysService {
     });
   }
 
-  /** The key's owner when the secret is right and the key is live, else null. */
+  /** The key's owner when the secret is right, the key live and its owner not (effectively) suspended, else null. */
   async verify(apiKey: string): Promise<{ id: string; customerId: string; authEpoch: number } | null> {
     const match = KEY_PATTERN.exec(apiKey);
     if (!match) return null;
     const rows: Array<{ id: string; customer_id: string; secret_hash: string; auth_epoch: number }> = await this.dataSource.query(
       `SELECT k.id, k.customer_id, k.secret_hash, c.auth_epoch
-         FROM api_keys k JOIN customers c ON c.id = k.customer_id AND c.deleted_at IS NULL AND c.status = 'active'
+         FROM api_keys k JOIN customers c ON c.id = k.customer_id AND c.deleted_at IS NULL AND NOT ${pathSuspendedSql('c.path')}
         WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
       [match[1]],
     );
