@@ -110,7 +110,7 @@ describe('suspension cascades', () => {
   }
 
   beforeAll(async () => {
-    // Refused logins and key exchanges count per client address; this file makes many on purpose.
+    // Refused logins count per client address (a right password too); this file makes many on purpose.
     t = await startTestApp({ LOGIN_MAX_FAILURES: '1000' });
     root = await loginRoot(t);
   });
@@ -198,5 +198,32 @@ describe('suspension cascades', () => {
     await x.a.patch(`/v1/customers/${x.b.actor.id}`, { status: 'active' }).expect(200);
     await expectWorking(x.c);
     await login(t, x.b.actor.login, x.b.actor.password);
+  });
+});
+
+describe('suspension and the key-exchange limiter', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ LOGIN_MAX_FAILURES: '3' });
+  });
+  afterAll(() => t.close());
+
+  it('a right key refused for a suspension is no guess: machines retrying through a suspension are not locked out after it', async () => {
+    const root = await loginRoot(t);
+    const a = await createCustomer(t, root);
+    const b = await createCustomer(t, a);
+    const apiKey: string = (await b.post('/v1/api-keys', { name: 'machine' }).expect(201)).body.apiKey;
+    await root.patch(`/v1/customers/${a.id}`, { status: 'suspended' }).expect(200);
+    for (let i = 0; i < 6; i++) {
+      const res = await t.http().post('/v1/auth/token').send({ apiKey }).expect(401);
+      expect(res.body.detail).toBe('The API key is invalid, expired or revoked.');
+    }
+    await root.patch(`/v1/customers/${a.id}`, { status: 'active' }).expect(200);
+    await t.http().post('/v1/auth/token').send({ apiKey }).expect(200);
+    // Wrong secrets still count, suspended owner or not.
+    await root.patch(`/v1/customers/${a.id}`, { status: 'suspended' }).expect(200);
+    const wrong = apiKey.slice(0, -4) + (apiKey.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    for (let i = 0; i < 3; i++) await t.http().post('/v1/auth/token').send({ apiKey: wrong }).expect(401);
+    await t.http().post('/v1/auth/token').send({ apiKey }).expect(429);
   });
 });

@@ -9,6 +9,7 @@ import { ApiKeysService } from './api-keys.service';
 import { pathSuspendedSql } from '../tree/scope';
 
 const BAD_CREDENTIALS = 'The login or password is incorrect.';
+const INVALID_KEY = 'The API key is invalid, expired or revoked.';
 
 @Injectable()
 export class AuthService {
@@ -61,9 +62,11 @@ export class AuthService {
   async exchangeApiKey(apiKey: string, clientAddress: string): Promise<TokenPair> {
     await this.limiter.assertKeyExchangeAllowed(clientAddress);
     const key = await this.apiKeys.verify(apiKey);
-    if (!key) {
-      await this.limiter.recordKeyExchangeFailure(clientAddress);
-      throw new UnauthorizedProblem('The API key is invalid, expired or revoked.');
+    if (!key || key === 'suspended') {
+      // A right secret whose owner is (effectively) suspended is the same 401, but no guess:
+      // machines retrying through a suspension must not be locked out once it is lifted.
+      if (!key) await this.limiter.recordKeyExchangeFailure(clientAddress);
+      throw new UnauthorizedProblem(INVALID_KEY);
     }
     return this.tokens.issue(key.customerId, key.authEpoch, key.id);
   }
