@@ -1,6 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { HttpResult, Instance, MAIN, loginRoot as loginRootOn, request, startInstances } from '../scripts/chaos-lib';
 import { Actor, createCustomer, expectProblem, login, loginRoot } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
+import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './setup/test-database';
 
 const UNAUTHORIZED = 'https://canopy.dev/problems/unauthorized';
 
@@ -225,5 +228,78 @@ describe('suspension and the key-exchange limiter', () => {
     const wrong = apiKey.slice(0, -4) + (apiKey.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     for (let i = 0; i < 3; i++) await t.http().post('/v1/auth/token').send({ apiKey: wrong }).expect(401);
     await t.http().post('/v1/auth/token').send({ apiKey }).expect(429);
+  });
+});
+
+/** Two built instances on one database: a suspension made on one is obeyed by the other at once. */
+describe('suspension across instances', () => {
+  const info = readTestDatabaseInfo();
+  let dbName: string;
+  let a: Instance;
+  let b: Instance;
+  let rootToken: string;
+
+  const call = (instance: Instance, method: string, path: string, token?: string, body?: object): Promise<HttpResult> =>
+    request(instance.url, method, path, { body, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (\`npm test\` builds in pretest).`);
+    const db = await createTestDatabase(info);
+    dbName = db.name;
+    [a, b] = await startInstances(db.url, 2, { LOGIN_MAX_FAILURES: '1000' });
+    rootToken = await loginRootOn(a);
+  }, 90000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    if (dbName) await dropTestDatabase(info, dbName);
+  });
+
+  /** A customer of `parent` created on one instance, logged in on the other. */
+  async function customer(parentToken: string) {
+    const tariff = await call(a, 'POST', '/v1/tariffs', parentToken, { name: `t-${randomBytes(4).toString('hex')}`, currency: 'USD' });
+    expect(tariff.status).toBe(201);
+    const webLogin = `l-${randomBytes(4).toString('hex')}`;
+    const created = await call(a, 'POST', '/v1/customers', parentToken, {
+      name: webLogin,
+      tariffId: tariff.body.id,
+      webLogin,
+      webPassword: 'password-123',
+    });
+    expect(created.status).toBe(201);
+    const session = await call(b, 'POST', '/v1/auth/login', undefined, { login: webLogin, password: 'password-123' });
+    expect(session.status).toBe(200);
+    return { id: created.body.id as string, webLogin, token: session.body.accessToken as string, refreshToken: session.body.refreshToken as string };
+  }
+
+  it('suspending A on instance A refuses its subtree on instance B at the next request, and reactivating on B restores it on A', async () => {
+    const ra = await customer(rootToken);
+    const rb = await customer(ra.token);
+    const rc = await customer(rb.token);
+    const apiKey: string = (await call(b, 'POST', '/v1/api-keys', rc.token, { name: 'k' })).body.apiKey;
+    const exchanged = await call(a, 'POST', '/v1/auth/token', undefined, { apiKey });
+    expect(exchanged.status).toBe(200);
+    for (const token of [rb.token, rc.token, exchanged.body.accessToken]) expect((await call(b, 'GET', '/v1/me', token)).status).toBe(200);
+
+    expect((await call(a, 'PATCH', `/v1/customers/${ra.id}`, rootToken, { status: 'suspended' })).status).toBe(200);
+    for (const token of [rb.token, rc.token, exchanged.body.accessToken]) {
+      const res = await call(b, 'GET', '/v1/me', token);
+      expect(res.status).toBe(401);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ status: 401, type: 'https://canopy.dev/problems/unauthorized' });
+    }
+    for (const refreshToken of [rb.refreshToken, rc.refreshToken, exchanged.body.refreshToken]) {
+      expect((await call(b, 'POST', '/v1/auth/refresh', undefined, { refreshToken })).status).toBe(401);
+    }
+    expect((await call(b, 'POST', '/v1/auth/login', undefined, { login: rc.webLogin, password: 'password-123' })).status).toBe(401);
+    expect((await call(b, 'POST', '/v1/auth/token', undefined, { apiKey })).status).toBe(401);
+    expect((await call(b, 'GET', '/v1/me', rootToken)).status).toBe(200);
+
+    expect((await call(b, 'PATCH', `/v1/customers/${ra.id}`, rootToken, { status: 'active' })).status).toBe(200);
+    for (const token of [rb.token, rc.token, exchanged.body.accessToken]) expect((await call(a, 'GET', '/v1/me', token)).status).toBe(200);
+    for (const refreshToken of [rb.refreshToken, rc.refreshToken, exchanged.body.refreshToken]) {
+      expect((await call(a, 'POST', '/v1/auth/refresh', undefined, { refreshToken })).status).toBe(200);
+    }
+    expect((await call(a, 'POST', '/v1/auth/token', undefined, { apiKey })).status).toBe(200);
   });
 });
