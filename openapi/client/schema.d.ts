@@ -1054,7 +1054,10 @@ export interface components {
             parentId: string | null;
             /** Format: uuid */
             routingGroupId: string | null;
-            /** @enum {string} */
+            /**
+             * @description The customer’s own setting. A customer below a suspended ancestor shows `active` but is refused access as well.
+             * @enum {string}
+             */
             status: "active" | "suspended";
             /**
              * Format: uuid
@@ -1264,7 +1267,10 @@ export interface components {
             permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
             /** Format: uuid */
             routingGroupId: string | null;
-            /** @enum {string} */
+            /**
+             * @description The customer’s own setting. A customer below a suspended ancestor shows `active` but is refused access as well.
+             * @enum {string}
+             */
             status: "active" | "suspended";
             /**
              * Format: uuid
@@ -1525,7 +1531,7 @@ export interface components {
              */
             routingGroupId?: string | null;
             /**
-             * @description Suspending cuts the customer’s access at once.
+             * @description Suspending cuts the access of the customer and of its whole subtree on the next request (tokens, refresh, login, API keys). Reactivating restores the subtree’s existing credentials; the customer’s own sessions end with its suspension.
              * @enum {string}
              */
             status?: "active" | "suspended";

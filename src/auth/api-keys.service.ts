@@ -8,6 +8,7 @@ import { ALL_PERMISSIONS, isPermission } from '../permissions/permission.catalog
 import { Caller, requirePermission } from '../tree/caller';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 import { PasswordHasher } from './password-hasher';
+import { pathSuspendedSql } from '../tree/scope';
 
 interface ApiKeyRow {
   id: string;
@@ -123,22 +124,28 @@ export class ApiKeysService {
     });
   }
 
-  /** The key's owner when the secret is right and the key is live, else null. */
-  async verify(apiKey: string): Promise<{ id: string; customerId: string; authEpoch: number } | null> {
+  /**
+   * The key's owner when the secret is right, the key live and its owner not (effectively)
+   * suspended; `suspended` when the secret is right but the owner or an ancestor is suspended
+   * (not a guess: the caller refuses it without counting a failure); else null.
+   */
+  async verify(apiKey: string): Promise<{ id: string; customerId: string; authEpoch: number } | 'suspended' | null> {
     const match = KEY_PATTERN.exec(apiKey);
     if (!match) return null;
-    const rows: Array<{ id: string; customer_id: string; secret_hash: string; auth_epoch: number }> = await this.dataSource.query(
-      `SELECT k.id, k.customer_id, k.secret_hash, c.auth_epoch
-         FROM api_keys k JOIN customers c ON c.id = k.customer_id AND c.deleted_at IS NULL AND c.status = 'active'
-        WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
-      [match[1]],
-    );
+    const rows: Array<{ id: string; customer_id: string; secret_hash: string; auth_epoch: number; suspended: boolean }> =
+      await this.dataSource.query(
+        `SELECT k.id, k.customer_id, k.secret_hash, c.auth_epoch, ${pathSuspendedSql('c.path')} AS suspended
+           FROM api_keys k JOIN customers c ON c.id = k.customer_id AND c.deleted_at IS NULL
+          WHERE k.prefix = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
+        [match[1]],
+      );
     const key = rows[0];
     if (!key) {
       await this.hasher.verifyNothing(match[2]);
       return null;
     }
     if (!(await this.hasher.verify(key.secret_hash, match[2]))) return null;
+    if (key.suspended) return 'suspended';
     await this.dataSource.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [key.id]);
     return { id: key.id, customerId: key.customer_id, authEpoch: key.auth_epoch };
   }

@@ -6,6 +6,7 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { UnauthorizedProblem } from '../common/problem/problem';
 import { JwtSecret } from './jwt-secret';
 import { JWT_ALGORITHM } from './jwt.strategy';
+import { pathSuspendedSql } from '../tree/scope';
 
 export interface TokenPair {
   accessToken: string;
@@ -57,7 +58,11 @@ export class TokenService {
     return { accessToken, tokenType: 'Bearer', expiresIn: this.config.ACCESS_TOKEN_TTL_SECONDS, refreshToken };
   }
 
-  /** Rotates a refresh token. Re-use of a rotated one revokes its family (and answers 401). */
+  /**
+   * Rotates a refresh token. Re-use of a rotated one revokes its family (and answers 401).
+   * A customer suspended itself or below a suspended ancestor gets a 401 and the token stays
+   * unused, so that it works again once the suspension is lifted higher up.
+   */
   async rotate(refreshToken: string): Promise<{ pair: TokenPair; customerId: string }> {
     const invalid = () => new UnauthorizedProblem('The refresh token is invalid, expired or revoked.');
     const outcome = await this.dataSource.transaction(async (m) => {
@@ -77,7 +82,7 @@ export class TokenService {
                 t.auth_epoch, c.auth_epoch AS current_epoch,
                 (k.id IS NULL OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))) AS key_live
            FROM refresh_tokens t
-           LEFT JOIN customers c ON c.id = t.customer_id AND c.deleted_at IS NULL AND c.status = 'active'
+           LEFT JOIN customers c ON c.id = t.customer_id AND c.deleted_at IS NULL AND NOT ${pathSuspendedSql('c.path')}
            LEFT JOIN api_keys k ON k.id = t.api_key_id
           WHERE t.token_hash = $1
           FOR UPDATE OF t`,

@@ -36,3 +36,16 @@ export function notVisible(what = 'customer'): NotFoundProblem {
 export function pathNodeIds(path: string): string[] {
   return path.split('/').filter(Boolean);
 }
+
+/** SQL: the node ids of a path expression as bigint[] — the root's down to the node itself. */
+export function pathNodeIdsSql(pathExpr: string): string {
+  return `string_to_array(trim(both '/' from ${pathExpr}), '/')::bigint[]`;
+}
+
+/**
+ * SQL: true when the customer at this path is effectively suspended — itself or any ancestor
+ * (SPEC §2). A handful of unique-index lookups on `node_id`; nothing below is ever written.
+ */
+export function pathSuspendedSql(pathExpr: string): string {
+  return `EXISTS (SELECT 1 FROM customers anc WHERE anc.node_id = ANY (${pathNodeIdsSql(pathExpr)}) AND anc.status <> 'active')`;
+}

@@ -113,7 +113,12 @@ export class UpdateCustomerDto {
   @IsMoney()
   creditLimit?: string;
 
-  @ApiPropertyOptional({ enum: CUSTOMER_STATUSES, description: 'Suspending cuts the customer’s access at once.' })
+  @ApiPropertyOptional({
+    enum: CUSTOMER_STATUSES,
+    description:
+      'Suspending cuts the access of the customer and of its whole subtree on the next request (tokens, refresh, login, API keys). ' +
+      'Reactivating restores the subtree’s existing credentials; the customer’s own sessions end with its suspension.',
+  })
   @IsOptional()
   @IsIn(CUSTOMER_STATUSES)
   status?: CustomerStatus;
@@ -186,7 +191,10 @@ export class CustomerDto {
     description: 'Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table.',
   })
   display!: DisplayDto;
-  @ApiProperty({ enum: CUSTOMER_STATUSES })
+  @ApiProperty({
+    enum: CUSTOMER_STATUSES,
+    description: 'The customer’s own setting. A customer below a suspended ancestor shows `active` but is refused access as well.',
+  })
   status!: CustomerStatus;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   routingGroupId!: string | null;
