@@ -258,7 +258,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** ISO 4217 currencies with their minor units. */
+        /** ISO 4217 currencies with their minor units, by code. */
         get: operations["listCurrencies"];
         put?: never;
         post?: never;
@@ -354,7 +354,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The exchange-rate table in force (the caller’s, or a visible `customerId`’s). */
+        /** The exchange-rate table in force (the caller’s, or a visible `customerId`’s), by currency code. */
         get: operations["listExchangeRates"];
         put?: never;
         post?: never;
@@ -658,7 +658,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every IANA time zone the runtime knows, with its current UTC offset. */
+        /** Every IANA time zone the runtime knows, with its current UTC offset, by name. */
         get: operations["listTimeZones"];
         put?: never;
         post?: never;
@@ -1013,7 +1013,6 @@ export interface components {
         };
         CurrencyListDto: {
             items: components["schemas"]["CurrencyDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         CustomerDto: {
@@ -1132,7 +1131,6 @@ export interface components {
         };
         ExchangeRateListDto: {
             items: components["schemas"]["ExchangeRateDto"][];
-            /** @description Always null: a table has at most one row per ISO 4217 currency. */
             nextCursor: string | null;
         };
         FieldErrorDto: {
@@ -1168,7 +1166,6 @@ export interface components {
         };
         LanguageListDto: {
             items: components["schemas"]["LanguageDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         LedgerEntryDto: {
@@ -1276,7 +1273,6 @@ export interface components {
         };
         PermissionCatalogueDto: {
             items: components["schemas"]["PermissionInfoDto"][];
-            /** @description Always null: the catalogue fits one page. */
             nextCursor: string | null;
         };
         PermissionInfoDto: {
@@ -1464,7 +1460,6 @@ export interface components {
         };
         TimeZoneListDto: {
             items: components["schemas"]["TimeZoneDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         TokenPairDto: {
@@ -1694,7 +1689,7 @@ export interface operations {
     listAccounts: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s. */
                 customerId?: string;
@@ -2064,7 +2059,7 @@ export interface operations {
         parameters: {
             query?: {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit";
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
@@ -2220,7 +2215,7 @@ export interface operations {
     listApiKeys: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
             };
@@ -2393,7 +2388,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Only events about this visible customer (and what it owns). */
                 customerId?: string;
@@ -2682,7 +2677,11 @@ export interface operations {
     };
     listCurrencies: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2695,6 +2694,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CurrencyListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */
@@ -2711,7 +2719,7 @@ export interface operations {
     listCustomers: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description List this visible customer’s children (or subtree) instead of the caller’s. */
@@ -3108,7 +3116,7 @@ export interface operations {
         parameters: {
             query?: {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit";
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
@@ -3391,8 +3399,11 @@ export interface operations {
     listExchangeRates: {
         parameters: {
             query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
                 /** @description Whose table: a visible customer; default the caller. */
                 customerId?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3591,7 +3602,7 @@ export interface operations {
     listExchangeRateHistory: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Whose table: a visible customer; default the caller. */
                 customerId?: string;
@@ -3654,7 +3665,11 @@ export interface operations {
     };
     listLanguages: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3667,6 +3682,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LanguageListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */
@@ -3783,7 +3807,11 @@ export interface operations {
     };
     listPermissions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3796,6 +3824,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionCatalogueDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Missing, invalid or expired credentials. */
@@ -3821,7 +3858,7 @@ export interface operations {
     listRoutingGroups: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
             };
@@ -4307,7 +4344,7 @@ export interface operations {
     listTariffs: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description Only tariffs of this visible owner. */
@@ -4678,7 +4715,7 @@ export interface operations {
     listRates: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description Only rates whose prefix **starts with** this (`44` lists 44, 441, 4420, ...). */
@@ -5212,7 +5249,11 @@ export interface operations {
     };
     listTimeZones: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5225,6 +5266,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TimeZoneListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */

@@ -5,7 +5,7 @@ import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big, formatMoney } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, cursorTimestamp, Page } from '../common/pagination';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
@@ -35,19 +35,6 @@ function auditView(row: AccountRow): Record<string, unknown> {
   };
 }
 
-/** Cursor key: created_at to the microsecond, in UTC, so that no row is skipped or repeated. */
-const CREATED_AT_KEY = `to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function parseCursor(cursor: string | undefined): [string, string] | undefined {
-  const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
-  if (!after) return undefined;
-  const time = CURSOR_TIME.exec(after[0]);
-  const valid = time && UUID.test(after[1]) && !Number.isNaN(Date.parse(after[0])) && new Date(after[0]).toISOString().startsWith(time[1]);
-  if (!valid) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-  return after;
-}
 
 /** Accounts (SPEC §7): end users of a customer, managed by it and everyone above it. */
 @Injectable()
@@ -59,6 +46,7 @@ export class AccountsService {
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
   async create(caller: Caller, input: CreateAccountDto): Promise<AccountDto> {
@@ -136,17 +124,17 @@ export class AccountsService {
     if (query.q) {
       where.push(`a.username ILIKE ${params.add('%' + query.q.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%')}`);
     }
-    const after = parseCursor(query.cursor);
+    const after = await this.cursors.decode<[string, string]>('accounts', query.cursor, ['timestamp', 'uuid']);
     if (after) where.push(`(a.created_at, a.id) > (${params.add(after[0])}::timestamptz, ${params.add(after[1])}::uuid)`);
     const rows: Array<AccountRow & { cursor_time: string }> = await this.dataSource.query(
-      `SELECT ${ACCOUNT_COLUMNS}, ${CREATED_AT_KEY} AS cursor_time
+      `SELECT ${ACCOUNT_COLUMNS}, ${cursorTimestamp('a.created_at')} AS cursor_time
          FROM accounts a JOIN customers c ON c.id = a.customer_id
         WHERE ${where.join(' AND ')}
         ORDER BY a.created_at, a.id LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
     const table = await this.conversion.viewerTable(caller);
-    return toPage(rows, limit, (row) => toAccountDto(row, table), (row) => [row.cursor_time, row.id]);
+    return this.cursors.page('accounts', rows, limit, (row) => toAccountDto(row, table), (row) => [row.cursor_time, row.id]);
   }
 
   async update(caller: Caller, id: string, input: UpdateAccountDto, expectedVersion?: number): Promise<AccountDto> {

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { StoredResponse, fingerprint, IdempotencyService } from '../common/idempotency/idempotency.service';
 import { Big, formatMoney, formatRate } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { toProblem } from '../common/problem/to-problem';
 import { currentRequest } from '../common/request-context';
@@ -50,6 +50,7 @@ export class BalancesService {
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
     private readonly metrics: Metrics,
+    private readonly cursors: Cursors,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.idempotencyTtlHours = config.IDEMPOTENCY_TTL_HOURS;
@@ -252,11 +253,9 @@ export class BalancesService {
     if (query.action) where.push(`e.action = ${params.add(query.action)}`);
     if (query.from) where.push(`e.created_at >= ${params.add(query.from)}`);
     if (query.to) where.push(`e.created_at < ${params.add(query.to)}`);
-    const after = decodeCursor<[string]>(query.cursor, ['string']);
-    if (after) {
-      if (!/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-      where.push(`e.seq < ${params.add(after[0])}::bigint`);
-    }
+    const list = `ledger:${holder.kind}:${holder.id}`;
+    const after = await this.cursors.decode<[string]>(list, query.cursor, ['bigint']);
+    if (after) where.push(`e.seq < ${params.add(after[0])}::bigint`);
     // An actor above the viewer is shown as null (SPEC §6, §1).
     const actorScope = params.add(caller.path + '%');
     const rows: LedgerRow[] = await this.dataSource.query(
@@ -267,6 +266,6 @@ export class BalancesService {
         ORDER BY e.seq DESC LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows, limit, toLedgerEntryDto, (r) => [String(r.seq)]);
+    return this.cursors.page(list, rows, limit, toLedgerEntryDto, (r) => [String(r.seq)]);
   }
 }

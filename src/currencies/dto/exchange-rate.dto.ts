@@ -10,6 +10,13 @@ export class TableOwnerQueryDto {
   customerId?: string;
 }
 
+export class ExchangeRateListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Whose table: a visible customer; default the caller.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'customerId must be a UUID' })
+  customerId?: string;
+}
+
 export class ExchangeRateHistoryQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Whose table: a visible customer; default the caller.' })
   @IsOptional()
@@ -45,8 +52,8 @@ export class ExchangeRateDto {
 export class ExchangeRateListDto {
   @ApiProperty({ type: [ExchangeRateDto] })
   items!: ExchangeRateDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: a table has at most one row per ISO 4217 currency.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }
 
 export class ExchangeRateChangeDto {
