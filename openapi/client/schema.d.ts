@@ -1392,7 +1392,7 @@ export interface components {
         };
         SetExchangeRateDto: {
             /**
-             * @description Value of 1 unit of the currency in the table owner’s base currency; > 0, up to 12 decimals, as a string.
+             * @description Value of 1 unit of the currency in the table owner’s base currency, as a string: from 0.000000000001 to 999999999999.999999999999 (at most 12 integer and 12 fraction digits).
              * @example 1.0825
              */
             rate: string;
@@ -1818,6 +1818,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2044,6 +2053,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2192,6 +2210,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Well-formed but not processable (e.g. insufficient funds, missing exchange rate). */
             422: {
                 headers: {
@@ -2303,6 +2330,15 @@ export interface operations {
             };
             /** @description The caller lacks the permission named in the problem. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2498,6 +2534,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2555,6 +2600,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2605,6 +2659,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2648,6 +2711,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2850,6 +2922,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3101,6 +3182,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3249,6 +3339,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Well-formed but not processable (e.g. insufficient funds, missing exchange rate). */
             422: {
                 headers: {
@@ -3385,6 +3484,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3513,6 +3621,15 @@ export interface operations {
             };
             /** @description No such object, or not visible to the caller (the two are indistinguishable). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3794,6 +3911,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3964,6 +4090,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4213,6 +4348,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -4323,6 +4467,15 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4461,6 +4614,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4694,6 +4856,15 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4949,6 +5120,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -5169,6 +5349,15 @@ export interface operations {
             };
             /** @description If-Match does not match the current ETag. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

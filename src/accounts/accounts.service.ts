@@ -6,6 +6,7 @@ import { appendOpeningBalance } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big, formatMoney } from '../common/money';
 import { Cursors, cursorTimestamp, Page } from '../common/pagination';
+import { RoutingGroupsService } from '../system/routing-groups.service';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
@@ -47,6 +48,7 @@ export class AccountsService {
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
     private readonly cursors: Cursors,
+    private readonly routingGroups: RoutingGroupsService,
   ) {}
 
   async create(caller: Caller, input: CreateAccountDto): Promise<AccountDto> {
@@ -58,7 +60,7 @@ export class AccountsService {
         if (!customer) throw notVisible();
         requirePermission(caller, 'accounts.create');
         await this.assertTariffOwnedBy(input.tariffId, customer.id, m);
-        if (input.routingGroupId) await this.assertRoutingGroupExists(input.routingGroupId, m);
+        if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         const balance = new Big(input.balance ?? '0');
         const creditLimit = new Big(input.creditLimit ?? '0');
         if (balance.plus(creditLimit).lt(0)) {
@@ -147,7 +149,7 @@ export class AccountsService {
         assertVersion(expectedVersion, row.version);
         if (input.tariffId && input.tariffId !== row.tariff_id) await this.assertTariffOwnedBy(input.tariffId, row.customer_id, m);
         if (input.routingGroupId && input.routingGroupId !== row.routing_group_id) {
-          await this.assertRoutingGroupExists(input.routingGroupId, m);
+          await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         }
         if (input.username && input.username !== row.username && (await this.accounts.usernameTaken(input.username, row.id, m))) {
           throw usernameTaken();
@@ -228,13 +230,6 @@ export class AccountsService {
     const rows: unknown[] = await m.query(`SELECT 1 FROM tariffs WHERE id = $1 AND owner_id = $2 FOR KEY SHARE`, [tariffId, customerId]);
     if (!rows.length) {
       throw new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the account’s customer' }]);
-    }
-  }
-
-  private async assertRoutingGroupExists(routingGroupId: string, m: EntityManager): Promise<void> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM routing_groups WHERE id = $1 FOR KEY SHARE`, [routingGroupId]);
-    if (!rows.length) {
-      throw new ValidationProblem([{ pointer: '/routingGroupId', detail: 'routingGroupId must name an existing routing group' }]);
     }
   }
 }

@@ -42,9 +42,14 @@ export class RoutingGroupsService {
     private readonly cursors: Cursors,
   ) {}
 
-  /** For customers and accounts that reference one: 400 on the field when it does not exist. */
-  async assertExists(id: string, pointer: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    const rows: unknown[] = await manager.query(`SELECT 1 FROM routing_groups WHERE id = $1`, [id]);
+  /**
+   * For customers and accounts that reference one, inside their writing transaction: 400 on the
+   * field when it does not exist; else the group is locked FOR KEY SHARE until that transaction
+   * ends, so a concurrent delete (FOR UPDATE) waits and then sees the new reference (409), or
+   * deleted it first and this answers the 400 — never a foreign-key failure.
+   */
+  async assertExists(id: string, pointer: string, manager: EntityManager): Promise<void> {
+    const rows: unknown[] = await manager.query(`SELECT 1 FROM routing_groups WHERE id = $1 FOR KEY SHARE`, [id]);
     if (!rows.length) throw new ValidationProblem([{ pointer, detail: `${pointer.slice(1)} must name an existing routing group` }]);
   }
 

@@ -29,9 +29,12 @@ export class SetExchangeRateDto {
     type: String,
     example: '1.0825',
     pattern: RATE_PATTERN.source,
-    description: 'Value of 1 unit of the currency in the table owner’s base currency; > 0, up to 12 decimals, as a string.',
+    description:
+      'Value of 1 unit of the currency in the table owner’s base currency, as a string: from 0.000000000001 to 999999999999.999999999999 (at most 12 integer and 12 fraction digits).',
   })
-  @Matches(RATE_PATTERN, { message: 'rate must be a positive decimal string with at most 12 fraction digits (e.g. "1.0825"), not a number' })
+  @Matches(RATE_PATTERN, {
+    message: 'rate must be a positive decimal string with at most 12 integer and 12 fraction digits (e.g. "1.0825"), not a number',
+  })
   @Matches(/[1-9]/, { message: 'rate must be greater than 0' })
   rate!: string;
 }
