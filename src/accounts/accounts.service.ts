@@ -36,7 +36,6 @@ function auditView(row: AccountRow): Record<string, unknown> {
   };
 }
 
-
 /** Accounts (SPEC §7): end users of a customer, managed by it and everyone above it. */
 @Injectable()
 export class AccountsService {
