@@ -10,6 +10,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { BalancesModule } from './balances/balances.module';
 import { IdempotencyModule } from './common/idempotency/idempotency.module';
+import { PaginationModule } from './common/pagination';
 import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
@@ -29,6 +30,7 @@ export class AppModule {
       imports: [
         ConfigModule.forConfig(config),
         DatabaseModule.forDataSource(dataSource),
+        PaginationModule,
         HealthModule,
         MetricsModule.forMetrics(metrics),
         ReferenceModule,

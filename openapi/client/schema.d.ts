@@ -258,7 +258,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** ISO 4217 currencies with their minor units. */
+        /** ISO 4217 currencies with their minor units, by code. */
         get: operations["listCurrencies"];
         put?: never;
         post?: never;
@@ -354,7 +354,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The exchange-rate table in force (the caller’s, or a visible `customerId`’s). */
+        /** The exchange-rate table in force (the caller’s, or a visible `customerId`’s), by currency code. */
         get: operations["listExchangeRates"];
         put?: never;
         post?: never;
@@ -661,7 +661,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every IANA time zone the runtime knows, with its current UTC offset. */
+        /** Every IANA time zone the runtime knows, with its current UTC offset, by name. */
         get: operations["listTimeZones"];
         put?: never;
         post?: never;
@@ -1018,7 +1018,6 @@ export interface components {
         };
         CurrencyListDto: {
             items: components["schemas"]["CurrencyDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         CustomerDto: {
@@ -1140,7 +1139,6 @@ export interface components {
         };
         ExchangeRateListDto: {
             items: components["schemas"]["ExchangeRateDto"][];
-            /** @description Always null: a table has at most one row per ISO 4217 currency. */
             nextCursor: string | null;
         };
         FieldErrorDto: {
@@ -1176,7 +1174,6 @@ export interface components {
         };
         LanguageListDto: {
             items: components["schemas"]["LanguageDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         LedgerEntryDto: {
@@ -1287,7 +1284,6 @@ export interface components {
         };
         PermissionCatalogueDto: {
             items: components["schemas"]["PermissionInfoDto"][];
-            /** @description Always null: the catalogue fits one page. */
             nextCursor: string | null;
         };
         PermissionInfoDto: {
@@ -1407,7 +1403,7 @@ export interface components {
         };
         SetExchangeRateDto: {
             /**
-             * @description Value of 1 unit of the currency in the table owner’s base currency; > 0, up to 12 decimals, as a string.
+             * @description Value of 1 unit of the currency in the table owner’s base currency, as a string: from 0.000000000001 to 999999999999.999999999999 (at most 12 integer and 12 fraction digits).
              * @example 1.0825
              */
             rate: string;
@@ -1475,7 +1471,6 @@ export interface components {
         };
         TimeZoneListDto: {
             items: components["schemas"]["TimeZoneDto"][];
-            /** @description Always null: the whole list fits one page. */
             nextCursor: string | null;
         };
         TokenPairDto: {
@@ -1715,7 +1710,7 @@ export interface operations {
     listAccounts: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s. */
                 customerId?: string;
@@ -1837,6 +1832,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2070,6 +2074,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2085,7 +2098,7 @@ export interface operations {
         parameters: {
             query?: {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit";
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
@@ -2218,6 +2231,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Well-formed but not processable (e.g. insufficient funds, missing exchange rate). */
             422: {
                 headers: {
@@ -2241,7 +2263,7 @@ export interface operations {
     listApiKeys: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
             };
@@ -2336,6 +2358,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2414,7 +2445,7 @@ export interface operations {
     listAuditEvents: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Only events about this visible customer (and what it owns). */
                 customerId?: string;
@@ -2524,6 +2555,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2581,6 +2621,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -2624,6 +2673,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired credentials. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2681,6 +2739,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -2703,7 +2770,11 @@ export interface operations {
     };
     listCurrencies: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2716,6 +2787,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CurrencyListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */
@@ -2732,7 +2812,7 @@ export interface operations {
     listCustomers: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description List this visible customer’s children (or subtree) instead of the caller’s. */
@@ -2863,6 +2943,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3114,6 +3203,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3129,7 +3227,7 @@ export interface operations {
         parameters: {
             query?: {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit";
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
@@ -3255,6 +3353,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3398,6 +3505,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3412,8 +3528,11 @@ export interface operations {
     listExchangeRates: {
         parameters: {
             query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
                 /** @description Whose table: a visible customer; default the caller. */
                 customerId?: string;
+                limit?: number;
             };
             header?: never;
             path?: never;
@@ -3530,6 +3649,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -3612,7 +3740,7 @@ export interface operations {
     listExchangeRateHistory: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Whose table: a visible customer; default the caller. */
                 customerId?: string;
@@ -3675,7 +3803,11 @@ export interface operations {
     };
     listLanguages: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3688,6 +3820,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LanguageListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */
@@ -3800,6 +3941,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Too many requests; see Retry-After. */
             429: {
                 headers: {
@@ -3822,7 +3972,11 @@ export interface operations {
     };
     listPermissions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3835,6 +3989,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PermissionCatalogueDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Missing, invalid or expired credentials. */
@@ -3860,7 +4023,7 @@ export interface operations {
     listRoutingGroups: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
             };
@@ -3966,6 +4129,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4215,6 +4387,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -4332,6 +4513,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -4346,7 +4536,7 @@ export interface operations {
     listTariffs: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description Only tariffs of this visible owner. */
@@ -4463,6 +4653,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4703,6 +4902,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -4717,7 +4925,7 @@ export interface operations {
     listRates: {
         parameters: {
             query?: {
-                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
                 /** @description Only rates whose prefix **starts with** this (`44` lists 44, 441, 4420, ...). */
@@ -4944,6 +5152,15 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5178,6 +5395,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
@@ -5251,7 +5477,11 @@ export interface operations {
     };
     listTimeZones: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -5264,6 +5494,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TimeZoneListDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */

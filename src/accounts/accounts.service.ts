@@ -5,7 +5,8 @@ import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big, formatMoney } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, cursorTimestamp, Page } from '../common/pagination';
+import { RoutingGroupsService } from '../system/routing-groups.service';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
@@ -35,20 +36,6 @@ function auditView(row: AccountRow): Record<string, unknown> {
   };
 }
 
-/** Cursor key: created_at to the microsecond, in UTC, so that no row is skipped or repeated. */
-const CREATED_AT_KEY = `to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function parseCursor(cursor: string | undefined): [string, string] | undefined {
-  const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
-  if (!after) return undefined;
-  const time = CURSOR_TIME.exec(after[0]);
-  const valid = time && UUID.test(after[1]) && !Number.isNaN(Date.parse(after[0])) && new Date(after[0]).toISOString().startsWith(time[1]);
-  if (!valid) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-  return after;
-}
-
 /** accounts.create, and balances.operate for an opening balance (a ledger entry like any other, SPEC §6). */
 function requireCreateRights(caller: Caller, input: CreateAccountDto): void {
   requirePermission(caller, 'accounts.create');
@@ -65,6 +52,8 @@ export class AccountsService {
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
+    private readonly routingGroups: RoutingGroupsService,
   ) {}
 
   async create(caller: Caller, input: CreateAccountDto): Promise<AccountDto> {
@@ -79,7 +68,7 @@ export class AccountsService {
         if (!customer) throw notVisible();
         requireCreateRights(caller, input);
         await this.assertTariffOwnedBy(input.tariffId, customer.id, m);
-        if (input.routingGroupId) await this.assertRoutingGroupExists(input.routingGroupId, m);
+        if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         const balance = new Big(input.balance ?? '0');
         const creditLimit = new Big(input.creditLimit ?? '0');
         if (balance.plus(creditLimit).lt(0)) {
@@ -145,17 +134,17 @@ export class AccountsService {
     if (query.q) {
       where.push(`a.username ILIKE ${params.add('%' + query.q.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%')}`);
     }
-    const after = parseCursor(query.cursor);
+    const after = await this.cursors.decode<[string, string]>('accounts', query.cursor, ['timestamp', 'uuid']);
     if (after) where.push(`(a.created_at, a.id) > (${params.add(after[0])}::timestamptz, ${params.add(after[1])}::uuid)`);
     const rows: Array<AccountRow & { cursor_time: string }> = await this.dataSource.query(
-      `SELECT ${ACCOUNT_COLUMNS}, ${CREATED_AT_KEY} AS cursor_time
+      `SELECT ${ACCOUNT_COLUMNS}, ${cursorTimestamp('a.created_at')} AS cursor_time
          FROM accounts a JOIN customers c ON c.id = a.customer_id
         WHERE ${where.join(' AND ')}
         ORDER BY a.created_at, a.id LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
     const table = await this.conversion.viewerTable(caller);
-    return toPage(rows, limit, (row) => toAccountDto(row, table), (row) => [row.cursor_time, row.id]);
+    return this.cursors.page('accounts', rows, limit, (row) => toAccountDto(row, table), (row) => [row.cursor_time, row.id]);
   }
 
   async update(caller: Caller, id: string, input: UpdateAccountDto, expectedVersion?: number): Promise<AccountDto> {
@@ -173,7 +162,7 @@ export class AccountsService {
         assertVersion(expectedVersion, row.version);
         if (input.tariffId && input.tariffId !== row.tariff_id) await this.assertTariffOwnedBy(input.tariffId, row.customer_id, m);
         if (input.routingGroupId && input.routingGroupId !== row.routing_group_id) {
-          await this.assertRoutingGroupExists(input.routingGroupId, m);
+          await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', m);
         }
         if (input.username && input.username !== row.username && (await this.accounts.usernameTaken(input.username, row.id, m))) {
           throw usernameTaken();
@@ -254,13 +243,6 @@ export class AccountsService {
     const rows: unknown[] = await m.query(`SELECT 1 FROM tariffs WHERE id = $1 AND owner_id = $2 FOR KEY SHARE`, [tariffId, customerId]);
     if (!rows.length) {
       throw new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the account’s customer' }]);
-    }
-  }
-
-  private async assertRoutingGroupExists(routingGroupId: string, m: EntityManager): Promise<void> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM routing_groups WHERE id = $1 FOR KEY SHARE`, [routingGroupId]);
-    if (!rows.length) {
-      throw new ValidationProblem([{ pointer: '/routingGroupId', detail: 'routingGroupId must name an existing routing group' }]);
     }
   }
 }

@@ -3,8 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
-import { decodeCursor, DEFAULT_PAGE_SIZE, toPage } from '../common/pagination';
-import { ValidationProblem } from '../common/problem/problem';
+import { Cursors, DEFAULT_PAGE_SIZE } from '../common/pagination';
 import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
@@ -28,7 +27,10 @@ interface AuditRow {
 @ApiTags('audit')
 @Controller('v1/audit-events')
 export class AuditController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cursors: Cursors,
+  ) {}
 
   @Get()
   @ExpensiveEndpoint('audit-events')
@@ -53,11 +55,8 @@ export class AuditController {
     if (query.targetId) where.push(`e.target_id = ${params.add(query.targetId)}`);
     if (query.from) where.push(`e.at >= ${params.add(query.from)}`);
     if (query.to) where.push(`e.at < ${params.add(query.to)}`);
-    const after = decodeCursor<[string]>(query.cursor, ['string']);
-    if (after) {
-      if (!/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-      where.push(`e.seq < ${params.add(after[0])}::bigint`);
-    }
+    const after = await this.cursors.decode<[string]>('audit-events', query.cursor, ['bigint']);
+    if (after) where.push(`e.seq < ${params.add(after[0])}::bigint`);
     // The actor is shown only when it lies in the caller's subtree (SPEC §9); where it is hidden,
     // so are the request id and client address that would point at it.
     const actorScope = params.add(caller.path + '%');
@@ -69,7 +68,8 @@ export class AuditController {
         ORDER BY e.seq DESC LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(
+    return this.cursors.page(
+      'audit-events',
       rows,
       limit,
       (r): AuditEventDto => ({

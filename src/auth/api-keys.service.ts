@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, cursorTimestamp, Page } from '../common/pagination';
 import { ForbiddenProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { ALL_PERMISSIONS, isPermission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
@@ -52,6 +52,7 @@ export class ApiKeysService {
     private readonly dataSource: DataSource,
     private readonly hasher: PasswordHasher,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
   async create(caller: Caller, input: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
@@ -92,7 +93,7 @@ export class ApiKeysService {
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<Page<ApiKeyDto>> {
-    const after = decodeCursor<[string, string]>(cursor, ['timestamp', 'uuid']);
+    const after = await this.cursors.decode<[string, string]>('api-keys', cursor, ['timestamp', 'uuid']);
     const rows: Array<ApiKeyRow & { cursor_at: string }> = await this.dataSource.query(
       `SELECT id, name, prefix, permissions, expires_at, last_used_at, created_at, ${cursorTimestamp('created_at')} AS cursor_at FROM api_keys
         WHERE customer_id = $1 AND revoked_at IS NULL
@@ -100,7 +101,7 @@ export class ApiKeysService {
         ORDER BY created_at, id LIMIT $4`,
       [caller.customerId, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return toPage(rows, limit, toDto, (r) => [r.cursor_at, r.id]);
+    return this.cursors.page('api-keys', rows, limit, toDto, (r) => [r.cursor_at, r.id]);
   }
 
   async revoke(caller: Caller, id: string): Promise<void> {

@@ -9,7 +9,6 @@ import { AuthController } from './auth.controller';
 import { AuthenticationGuard } from './auth.guard';
 import { AuthService } from './auth.service';
 import { CallerResolver } from './caller.resolver';
-import { JwtSecret } from './jwt-secret';
 import { JwtStrategy } from './jwt.strategy';
 import { LoginLimiter } from './login-limiter';
 import { PasswordHasher } from './password-hasher';
@@ -24,7 +23,6 @@ import { TokenService } from './token.service';
     AuthService,
     CallerRateLimiter,
     CallerResolver,
-    JwtSecret,
     JwtStrategy,
     LoginLimiter,
     PasswordHasher,

@@ -3,8 +3,8 @@ import { APP_CONFIG, AppConfig } from '../config/config';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { StoredResponse, fingerprint, IdempotencyService } from '../common/idempotency/idempotency.service';
-import { Big, formatMoney, formatRate } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { AmountOutOfRangeProblem, Big, formatMoney, formatRate, MONEY_LIMIT } from '../common/money';
+import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { toProblem } from '../common/problem/to-problem';
 import { currentRequest } from '../common/request-context';
@@ -50,6 +50,7 @@ export class BalancesService {
     private readonly conversion: ConversionService,
     private readonly audit: AuditService,
     private readonly metrics: Metrics,
+    private readonly cursors: Cursors,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.idempotencyTtlHours = config.IDEMPOTENCY_TTL_HOURS;
@@ -132,6 +133,7 @@ export class BalancesService {
           AND ${target.baseCurrency} = COALESCE(${params.add(input.currency ?? null)}::char(3), ${target.baseCurrency})
           AND (NOT ${params.add(input.action === 'debit' && !input.allowOverdraft)}::boolean
                OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
+          AND abs(h.balance + ${delta}::numeric) < ${params.add(MONEY_LIMIT.toFixed())}::numeric
           AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${keyParam}::varchar)
         RETURNING h.id, h.balance, ${target.baseCurrency} AS base_currency, ${target.subjectPath} AS subject_path
       ), e AS (
@@ -203,14 +205,17 @@ export class BalancesService {
     const updated = returnedRows<{ balance: string }>(await m.query(
       `UPDATE ${holders.table} SET balance = balance + $2::numeric, version = version + 1, updated_at = now()
         WHERE id = $1 AND deleted_at IS NULL AND (NOT $3 OR balance + credit_limit + $2::numeric >= 0)
+          AND abs(balance + $2::numeric) < $4::numeric
         RETURNING balance`,
-      [holder.id, delta.toFixed(8), checkCredit],
+      [holder.id, delta.toFixed(8), checkCredit, MONEY_LIMIT.toFixed()],
     ));
     if (!updated.length) {
-      const rows: Array<{ available: string }> = await m.query(
-        `SELECT balance + credit_limit AS available FROM ${holders.table} WHERE id = $1`,
-        [holder.id],
+      // Refused before any write: the balance would leave NUMERIC(38,8), or the debit the credit.
+      const rows: Array<{ available: string; out_of_range: boolean }> = await m.query(
+        `SELECT balance + credit_limit AS available, abs(balance + $2::numeric) >= $3::numeric AS out_of_range FROM ${holders.table} WHERE id = $1`,
+        [holder.id, delta.toFixed(8), MONEY_LIMIT.toFixed()],
       );
+      if (rows[0].out_of_range) throw new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).');
       throw new InsufficientFundsProblem(formatMoney(rows[0].available));
     }
     const entry = await appendLedgerEntry(m, {
@@ -252,11 +257,9 @@ export class BalancesService {
     if (query.action) where.push(`e.action = ${params.add(query.action)}`);
     if (query.from) where.push(`e.created_at >= ${params.add(query.from)}`);
     if (query.to) where.push(`e.created_at < ${params.add(query.to)}`);
-    const after = decodeCursor<[string]>(query.cursor, ['string']);
-    if (after) {
-      if (!/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-      where.push(`e.seq < ${params.add(after[0])}::bigint`);
-    }
+    const list = `ledger:${holder.kind}:${holder.id}`;
+    const after = await this.cursors.decode<[string]>(list, query.cursor, ['bigint']);
+    if (after) where.push(`e.seq < ${params.add(after[0])}::bigint`);
     // An actor above the viewer is shown as null (SPEC §6, §1).
     const actorScope = params.add(caller.path + '%');
     const rows: LedgerRow[] = await this.dataSource.query(
@@ -267,6 +270,6 @@ export class BalancesService {
         ORDER BY e.seq DESC LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows, limit, toLedgerEntryDto, (r) => [String(r.seq)]);
+    return this.cursors.page(list, rows, limit, toLedgerEntryDto, (r) => [String(r.seq)]);
   }
 }

@@ -1,4 +1,5 @@
 import Big from 'big.js';
+import { ProblemError } from './problem/problem';
 
 /**
  * Money is exact decimal: strings at the edges, Big inside, NUMERIC in PostgreSQL.
@@ -41,9 +42,34 @@ export function convert(amount: Big | string, rate: Big | string): Big {
 
 export { Big };
 
-/** Exchange rates keep up to 12 fraction digits (conversions still round to 8). */
+/**
+ * Exchange rates keep up to 12 fraction digits (conversions still round to 8) and at most 12
+ * integer digits: a rate lies in [0.000000000001, 999999999999.999999999999], so a cross rate
+ * (one rate divided by another) stays below 1e24 and fits the NUMERIC(38,12) of ledger entries.
+ */
 export const RATE_SCALE = 12;
-export const RATE_PATTERN = /^(0|[1-9]\d{0,25})(\.\d{1,12})?$/;
+export const RATE_PATTERN = /^(0|[1-9]\d{0,11})(\.\d{1,12})?$/;
+
+/** NUMERIC(38,8) (money) holds |x| < 1e30; NUMERIC(38,12) (rates on ledger entries) |x| < 1e26. */
+export const MONEY_LIMIT = new Big('1e30');
+const STORED_RATE_LIMIT = new Big('1e26');
+
+/** SPEC §6: an amount, conversion or rate whose result does not fit the stored precision. */
+export class AmountOutOfRangeProblem extends ProblemError {
+  constructor(detail = 'The result does not fit the stored precision (NUMERIC(38,8): less than 10^30 in absolute value).') {
+    super(422, 'amount-out-of-range', 'Amount out of range', detail);
+  }
+}
+
+/** Whether a money value fits NUMERIC(38,8) once rounded to 8 places. */
+export function fitsMoney(value: Big): boolean {
+  return roundMoney(value).abs().lt(MONEY_LIMIT);
+}
+
+/** Whether a rate fits the NUMERIC(38,12) stored on ledger entries once rounded. */
+export function fitsStoredRate(value: Big): boolean {
+  return value.round(RATE_SCALE, ROUND_HALF_EVEN).abs().lt(STORED_RATE_LIMIT);
+}
 
 /** Canonical text of a rate: no exponent, no trailing zeros beyond one decimal. */
 export function formatRate(value: Big | string): string {

@@ -1,6 +1,9 @@
+import { Global, Injectable, Module } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { JwtSecret } from '../auth/jwt-secret';
 import { ValidationProblem } from './problem/problem';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -16,26 +19,30 @@ export class PageQueryDto {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page’s `nextCursor`.' })
+  @ApiPropertyOptional({
+    description: 'Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400.',
+    maxLength: 512,
+  })
   @IsOptional()
   @IsString()
   @MaxLength(512)
   cursor?: string;
 }
 
-/** Cursors are opaque to clients: base64url of a small JSON array of sort-key values. */
-export function encodeCursor(values: unknown[]): string {
-  return Buffer.from(JSON.stringify(values)).toString('base64url');
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
 }
 
 /**
- * What a cursor position holds. `uuid` and `timestamp` are checked here so that a forged
- * cursor is a 400, not a failed cast in SQL.
+ * What a cursor position holds. Cursors are authenticated, so these checks only guard
+ * against the server's own mistakes (a cursor whose shape changed between releases).
  */
-export type CursorField = 'string' | 'number' | 'uuid' | 'timestamp';
+export type CursorField = 'string' | 'number' | 'uuid' | 'timestamp' | 'bigint';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const BIGINT_MAX = 9223372036854775807n;
 
 function fits(value: unknown, field: CursorField): boolean {
   switch (field) {
@@ -46,6 +53,8 @@ function fits(value: unknown, field: CursorField): boolean {
       const parsed = new Date(value);
       return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 19) === value.slice(0, 19);
     }
+    case 'bigint':
+      return typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= BIGINT_MAX;
     default:
       return typeof value === field;
   }
@@ -59,30 +68,85 @@ export function cursorTimestamp(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
-export function decodeCursor<T extends unknown[]>(cursor: string | undefined, shape: CursorField[]): T | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    const values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(values) && values.length === shape.length && values.every((v, i) => fits(v, shape[i]))) {
-      return values as T;
-    }
-  } catch {
-    /* fall through */
+const VERSION = 1;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+const notIssued = () => new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
+
+/**
+ * The one place cursors are made and read (SPEC §11: opaque, tamper-evident, revealing nothing).
+ *
+ * A cursor is base64url(version ‖ iv ‖ AES-256-GCM(JSON of the sort-key values) ‖ tag), with the
+ * list it belongs to (e.g. `ledger:account:<id>`) as additional authenticated data. The key is
+ * derived (HKDF-SHA256) from the JWT secret, so every instance on one database agrees on it;
+ * changing the JWT secret invalidates outstanding cursors (a 400, then start from page one).
+ * Anything not issued by the server for that list — random text, a bit flipped, a cursor of
+ * another list — fails authentication and is a 400 naming `cursor`, never reaches SQL.
+ */
+@Injectable()
+export class Cursors {
+  private key?: Promise<Buffer>;
+
+  constructor(private readonly secret: JwtSecret) {}
+
+  private cipherKey(): Promise<Buffer> {
+    this.key ??= this.secret.get().then((s) => Buffer.from(hkdfSync('sha256', s, 'canopy', 'canopy cursor v1', 32)));
+    return this.key;
   }
-  throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
+
+  async encode(list: string, values: unknown[]): Promise<string> {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', await this.cipherKey(), iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(list));
+    const body = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.of(VERSION), iv, body, cipher.getAuthTag()]).toString('base64url');
+  }
+
+  /** The sort-key values of a cursor this list issued; undefined without one; else a 400. */
+  async decode<T extends unknown[]>(list: string, cursor: string | undefined, shape: CursorField[]): Promise<T | undefined> {
+    if (cursor === undefined) return undefined;
+    if (!BASE64URL.test(cursor)) throw notIssued();
+    const raw = Buffer.from(cursor, 'base64url');
+    if (raw.length <= 1 + IV_BYTES + TAG_BYTES || raw[0] !== VERSION) throw notIssued();
+    let values: unknown;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', await this.cipherKey(), raw.subarray(1, 1 + IV_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(list));
+      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+      const plain = Buffer.concat([decipher.update(raw.subarray(1 + IV_BYTES, raw.length - TAG_BYTES)), decipher.final()]);
+      values = JSON.parse(plain.toString('utf8'));
+    } catch {
+      throw notIssued();
+    }
+    if (Array.isArray(values) && values.length === shape.length && values.every((v, i) => fits(v, shape[i]))) return values as T;
+    throw notIssued();
+  }
+
+  /** Takes limit+1 rows and turns them into a page whose cursor is built from the last item. */
+  async page<R, T>(list: string, rows: R[], limit: number, map: (row: R) => T, cursorOf: (row: R) => unknown[]): Promise<Page<T>> {
+    const hasMore = rows.length > limit;
+    const pageRows = hasMore ? rows.slice(0, limit) : rows;
+    return {
+      items: pageRows.map(map),
+      nextCursor: hasMore ? await this.encode(list, cursorOf(pageRows[pageRows.length - 1])) : null,
+    };
+  }
+
+  /**
+   * A page of a list held in memory in a fixed order (reference data, the permission
+   * catalogue), each item with a unique key: the cursor holds the last key seen.
+   */
+  async pageOf<T>(list: string, items: readonly T[], keyOf: (item: T) => string, limit: number, cursor?: string): Promise<Page<T>> {
+    const after = await this.decode<[string]>(list, cursor, ['string']);
+    const start = after ? items.findIndex((item) => keyOf(item) === after[0]) + 1 : 0;
+    if (after && start === 0) throw notIssued();
+    return this.page(list, items.slice(start, start + limit + 1), limit, (item) => item, (item) => [keyOf(item)]);
+  }
 }
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-/** Takes limit+1 rows and turns them into a page whose cursor is built from the last item. */
-export function toPage<R, T>(rows: R[], limit: number, map: (row: R) => T, cursorOf: (row: R) => unknown[]): Page<T> {
-  const hasMore = rows.length > limit;
-  const pageRows = hasMore ? rows.slice(0, limit) : rows;
-  return {
-    items: pageRows.map(map),
-    nextCursor: hasMore ? encodeCursor(cursorOf(pageRows[pageRows.length - 1])) : null,
-  };
-}
+/** Provides `Cursors` (and the JWT secret its key comes from) to every module. */
+@Global()
+@Module({ providers: [JwtSecret, Cursors], exports: [JwtSecret, Cursors] })
+export class PaginationModule {}

@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
-import { IsOptional, Matches, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsOptional, IsString, Matches, MaxLength, MinLength, registerDecorator, ValidateIf, ValidationOptions } from 'class-validator';
 import { DECIMAL_PATTERN, NON_NEGATIVE_DECIMAL_PATTERN } from './money';
 import { isCurrencyCode } from '../reference/currency-data';
 import { isLanguage, isTimeZone } from '../reference/reference-data';
@@ -30,6 +31,24 @@ export const IsMoney = (options: { allowNegative?: boolean; positive?: boolean }
 export const IsCurrencyCode = predicate('isCurrencyCode', isCurrencyCode, 'must be an ISO 4217 currency code (see /v1/currencies)');
 export const IsTimeZone = predicate('isTimeZone', isTimeZone, 'must be an IANA time zone name (see /v1/time-zones)');
 export const IsLanguage = predicate('isLanguage', isLanguage, 'must be a language code from /v1/languages');
+
+/** Text as it is stored and compared (SPEC §11): Unicode NFC, without leading or trailing white space. */
+export function normalizeText(value: unknown): unknown {
+  return typeof value === 'string' ? value.normalize('NFC').trim() : value;
+}
+
+/**
+ * A name (customers, tariffs, routing groups, API keys): NFC-normalized and trimmed before it
+ * is validated, stored or compared, so "Café" typed in NFC or NFD is one name; then 1–`max`
+ * characters (a name of only spaces is a 400).
+ */
+export const IsName = (max = 128) =>
+  applyDecorators(
+    Transform(({ value }) => normalizeText(value)),
+    IsString(),
+    MinLength(1, { message: '$property must not be empty (white space at either end is removed)' }),
+    MaxLength(max),
+  );
 
 export const LOGIN_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
 export const IsLogin = () =>

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { Big, convert } from '../common/money';
+import { AmountOutOfRangeProblem, Big, convert, fitsMoney, fitsStoredRate } from '../common/money';
 import { Caller } from '../tree/caller';
 import { CurrencyTable } from './currency-table';
 
@@ -39,7 +39,8 @@ export class ConversionService {
 
   /**
    * Converts `amount` in `currency` into the base currency of a customer billed by
-   * `billingParentId` (the parent's table). Throws a 422 naming a missing rate.
+   * `billingParentId` (the parent's table). Throws a 422 naming a missing rate, and a 422
+   * amount-out-of-range when the rate or the result would not fit what a ledger entry stores.
    */
   async toBase(
     amount: Big | string,
@@ -51,6 +52,10 @@ export class ConversionService {
     if (currency === targetBaseCurrency) return { exchangeRate: new Big(1), converted: new Big(amount) };
     const table = await this.tableOf(billingParentId, manager);
     const exchangeRate = table.crossRate(currency, targetBaseCurrency);
-    return { exchangeRate, converted: convert(amount, exchangeRate) };
+    const converted = convert(amount, exchangeRate);
+    if (!fitsStoredRate(exchangeRate) || !fitsMoney(converted)) {
+      throw new AmountOutOfRangeProblem(`${currency} ${new Big(amount).toFixed()} converts to more than ${targetBaseCurrency} can hold (less than 10^30).`);
+    }
+    return { exchangeRate, converted };
   }
 }

@@ -11,6 +11,7 @@ import {
   ExchangeRateHistoryDto,
   ExchangeRateHistoryQueryDto,
   ExchangeRateListDto,
+  ExchangeRateListQueryDto,
   SetExchangeRateDto,
   TableOwnerQueryDto,
 } from './dto/exchange-rate.dto';
@@ -31,11 +32,11 @@ export class ExchangeRatesController {
   constructor(private readonly rates: ExchangeRatesService) {}
 
   @Get()
-  @ApiOperation({ summary: 'The exchange-rate table in force (the caller’s, or a visible `customerId`’s).' })
+  @ApiOperation({ summary: 'The exchange-rate table in force (the caller’s, or a visible `customerId`’s), by currency code.' })
   @ApiOkResponse({ type: ExchangeRateListDto })
   @ApiProblems(400, 404)
-  listExchangeRates(@CurrentCaller() caller: Caller, @Query() query: TableOwnerQueryDto): Promise<ExchangeRateListDto> {
-    return this.rates.list(caller, query.customerId);
+  listExchangeRates(@CurrentCaller() caller: Caller, @Query() query: ExchangeRateListQueryDto): Promise<ExchangeRateListDto> {
+    return this.rates.list(caller, query.limit ?? DEFAULT_PAGE_SIZE, query.cursor, query.customerId);
   }
 
   @Put(':currency')

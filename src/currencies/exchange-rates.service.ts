@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { formatRate } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, Page } from '../common/pagination';
 import { NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
@@ -24,6 +24,7 @@ export class ExchangeRatesService {
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
   private async owner(caller: Caller, customerId?: string): Promise<CustomerRow> {
@@ -42,13 +43,17 @@ export class ExchangeRatesService {
     };
   }
 
-  async list(caller: Caller, customerId?: string): Promise<ExchangeRateListDto> {
+  async list(caller: Caller, limit: number, cursor?: string, customerId?: string): Promise<ExchangeRateListDto> {
     const owner = await this.owner(caller, customerId);
+    const list = `exchange-rates:${owner.id}`;
+    const after = await this.cursors.decode<[string]>(list, cursor, ['string']);
     const rows: RateRow[] = await this.dataSource.query(
-      `SELECT currency, rate, version, updated_at FROM exchange_rates WHERE customer_id = $1 ORDER BY currency`,
-      [owner.id],
+      `SELECT currency, rate, version, updated_at FROM exchange_rates
+        WHERE customer_id = $1 AND ($2::text IS NULL OR currency > $2::bpchar)
+        ORDER BY currency LIMIT $3`,
+      [owner.id, after?.[0] ?? null, limit + 1],
     );
-    return { items: rows.map((r) => this.toDto(owner, r)), nextCursor: null };
+    return this.cursors.page(list, rows, limit, (r) => this.toDto(owner, r), (r) => [r.currency.trim()]);
   }
 
   async set(caller: Caller, currency: string, rate: string, customerId?: string): Promise<ExchangeRateDto> {
@@ -117,15 +122,16 @@ export class ExchangeRatesService {
 
   async history(caller: Caller, currency: string, limit: number, cursor?: string, customerId?: string): Promise<Page<ExchangeRateChangeDto>> {
     const owner = await this.owner(caller, customerId);
-    const after = decodeCursor<[string]>(cursor, ['string']);
-    if (after && !/^\d{1,19}$/.test(after[0])) throw new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
+    const list = `exchange-rate-history:${owner.id}:${currency}`;
+    const after = await this.cursors.decode<[string]>(list, cursor, ['bigint']);
     const rows: Array<{ id: string; currency: string; rate: string | null; at: Date }> = await this.dataSource.query(
       `SELECT id, currency, rate, at FROM exchange_rate_history
         WHERE customer_id = $1 AND currency = $2 AND ($3::bigint IS NULL OR id < $3::bigint)
         ORDER BY id DESC LIMIT $4`,
       [owner.id, currency, after?.[0] ?? null, limit + 1],
     );
-    return toPage(
+    return this.cursors.page(
+      list,
       rows,
       limit,
       (r) => ({ currency: r.currency.trim(), rate: r.rate === null ? null : formatRate(r.rate), at: r.at.toISOString() }),

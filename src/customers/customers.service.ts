@@ -5,7 +5,7 @@ import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
 import { assertVersion } from '../common/etag';
 import { Big } from '../common/money';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, Page } from '../common/pagination';
 import { ConversionService } from '../currencies/conversion.service';
 import { RoutingGroupsService } from '../system/routing-groups.service';
 import { SystemSettingsService } from '../system/system-settings.service';
@@ -15,9 +15,6 @@ import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
 import { isUniqueViolation, returnedRows } from '../database/sql';
-
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const selfChange = () =>
   new ProblemError(403, 'not-a-descendant', 'Forbidden', 'A customer cannot change or delete its own record here; use PATCH /v1/me.');
@@ -62,6 +59,7 @@ export class CustomersService {
     private readonly audit: AuditService,
     private readonly settings: SystemSettingsService,
     private readonly routingGroups: RoutingGroupsService,
+    private readonly cursors: Cursors,
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
@@ -154,12 +152,11 @@ export class CustomersService {
     if (query.q) {
       where.push(`c.name ILIKE ${params.add('%' + query.q.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%')}`);
     }
-    const after = decodeCursor<[string]>(query.cursor, ['string']);
+    const after = await this.cursors.decode<[string]>('customers', query.cursor, ['uuid']);
     if (after) {
-      // The cursor names the last customer seen; it must itself lie in the caller's scope. The
-      // id is checked here so that the lookup can compare uuids (an index scan), not text.
+      // The cursor names the last customer seen; it must still lie in the caller's scope (a
+      // customer deleted since, or a cursor of another caller's list, is a 400).
       const badCursor = () => new ValidationProblem([{ parameter: 'cursor', detail: 'cursor is not a cursor this list issued' }]);
-      if (!UUID.test(after[0])) throw badCursor();
       const cursorParams = new SqlParams();
       const found: Array<{ path: string }> = await this.dataSource.query(
         `SELECT c.path FROM customers c WHERE c.id = ${cursorParams.add(after[0])} AND c.path LIKE ${cursorParams.add(caller.path + '%')}`,
@@ -173,7 +170,8 @@ export class CustomersService {
       params.values,
     );
     const table = await this.conversion.viewerTable(caller);
-    return toPage(
+    return this.cursors.page(
+      'customers',
       rows,
       limit,
       (row) => toCustomerDto(row, caller, table, query.scope === 'subtree' ? row.depth - caller.depth : undefined),

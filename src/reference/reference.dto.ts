@@ -30,20 +30,20 @@ export class CurrencyDto {
 export class TimeZoneListDto {
   @ApiProperty({ type: [TimeZoneDto] })
   items!: TimeZoneDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: the whole list fits one page.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }
 
 export class LanguageListDto {
   @ApiProperty({ type: [LanguageDto] })
   items!: LanguageDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: the whole list fits one page.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }
 
 export class CurrencyListDto {
   @ApiProperty({ type: [CurrencyDto] })
   items!: CurrencyDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: the whole list fits one page.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }

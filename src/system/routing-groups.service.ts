@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
-import { decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, Page } from '../common/pagination';
 import { ConflictProblem, NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { isUniqueViolation, returnedRows } from '../database/sql';
 import { Caller, requirePermission } from '../tree/caller';
@@ -39,22 +39,28 @@ export class RoutingGroupsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
-  /** For customers and accounts that reference one: 400 on the field when it does not exist. */
-  async assertExists(id: string, pointer: string, manager: EntityManager = this.dataSource.manager): Promise<void> {
-    const rows: unknown[] = await manager.query(`SELECT 1 FROM routing_groups WHERE id = $1`, [id]);
+  /**
+   * For customers and accounts that reference one, inside their writing transaction: 400 on the
+   * field when it does not exist; else the group is locked FOR KEY SHARE until that transaction
+   * ends, so a concurrent delete (FOR UPDATE) waits and then sees the new reference (409), or
+   * deleted it first and this answers the 400 — never a foreign-key failure.
+   */
+  async assertExists(id: string, pointer: string, manager: EntityManager): Promise<void> {
+    const rows: unknown[] = await manager.query(`SELECT 1 FROM routing_groups WHERE id = $1 FOR KEY SHARE`, [id]);
     if (!rows.length) throw new ValidationProblem([{ pointer, detail: `${pointer.slice(1)} must name an existing routing group` }]);
   }
 
   async list(caller: Caller, limit: number, cursor?: string): Promise<Page<RoutingGroupDto>> {
     requirePermission(caller, 'system.read');
-    const after = decodeCursor<[string, string]>(cursor, ['string', 'string']);
+    const after = await this.cursors.decode<[string, string]>('routing-groups', cursor, ['string', 'uuid']);
     const rows: GroupRow[] = await this.dataSource.query(
       `SELECT * FROM routing_groups WHERE ($1::text IS NULL OR (name, id) > ($1::text, $2::uuid)) ORDER BY name, id LIMIT $3`,
       [after?.[0] ?? null, after?.[1] ?? null, limit + 1],
     );
-    return toPage(rows, limit, toDto, (r) => [r.name, r.id]);
+    return this.cursors.page('routing-groups', rows, limit, toDto, (r) => [r.name, r.id]);
   }
 
   private async find(id: string, m: EntityManager, lock = false): Promise<GroupRow> {

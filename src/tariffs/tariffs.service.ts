@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { assertVersion } from '../common/etag';
 import { formatMoney } from '../common/money';
-import { cursorTimestamp, decodeCursor, Page, toPage } from '../common/pagination';
+import { Cursors, cursorTimestamp, Page } from '../common/pagination';
 import { ConflictProblem } from '../common/problem/problem';
 import { CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
@@ -55,6 +55,7 @@ export class TariffsService {
     private readonly dataSource: DataSource,
     private readonly customers: CustomersRepository,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
   /** A tariff whose owner is in the caller's subtree (itself included), or 404. */
@@ -109,14 +110,14 @@ export class TariffsService {
       if (!owner) throw notVisible();
       where.push(`t.owner_id = ${params.add(owner.id)}`);
     }
-    const after = decodeCursor<[string, string]>(query.cursor, ['timestamp', 'uuid']);
+    const after = await this.cursors.decode<[string, string]>('tariffs', query.cursor, ['timestamp', 'uuid']);
     if (after) where.push(`(t.created_at, t.id) > (${params.add(after[0])}::timestamptz, ${params.add(after[1])}::uuid)`);
     const rows: Array<TariffRow & { cursor_at: string }> = await this.dataSource.query(
       `SELECT ${COLUMNS}, ${cursorTimestamp('t.created_at')} AS cursor_at FROM tariffs t JOIN customers o ON o.id = t.owner_id
         WHERE ${where.join(' AND ')} ORDER BY t.created_at, t.id LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows, limit, toTariffDto, (r) => [r.cursor_at, r.id]);
+    return this.cursors.page('tariffs', rows, limit, toTariffDto, (r) => [r.cursor_at, r.id]);
   }
 
   async update(caller: Caller, id: string, input: UpdateTariffDto, expectedVersion?: number): Promise<TariffDto> {

@@ -2,7 +2,7 @@ import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagg
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
-import { IsLanguage, IsMoney, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
+import { IsLanguage, IsMoney, IsTimeZone, MoneyProperty, normalizeText, OptionalMoneyProperty, Reject } from '../../common/validation';
 import { DisplayDto } from '../../customers/dto/customer.dto';
 
 export const ACCOUNT_STATUSES = ['active', 'blocked'] as const;
@@ -176,7 +176,7 @@ export class AccountListQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(64)
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(({ value }) => normalizeText(value))
   q?: string;
 }
 

@@ -1,12 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsISO8601, IsOptional } from 'class-validator';
+import { IsName } from '../../common/validation';
 import { ALL_PERMISSIONS } from '../../permissions/permission.catalogue';
 
 export class CreateApiKeyDto {
   @ApiProperty({ maxLength: 128, example: 'billing-sync' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name!: string;
 
   @ApiPropertyOptional({

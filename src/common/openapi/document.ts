@@ -11,8 +11,14 @@ accounts, tariffs, currencies and exchange rates, balances with a ledger, and pe
 * Money is a decimal **string** with at most 8 fraction digits (\`"12.50"\`), never a JSON number.
 * Errors are RFC 9457 problem details (\`application/problem+json\`).
 * Anything outside the caller's subtree answers 404, exactly like an id that does not exist.
-* Lists are \`{items, nextCursor}\` with \`limit\` (1–200, default 50) and an opaque \`cursor\`.
+* Lists are \`{items, nextCursor}\` with \`limit\` (1–200, default 50) and an opaque \`cursor\`:
+  a cursor is valid only on the list that issued it; anything else is a 400 naming \`cursor\`.
+* Names are NFC-normalized and trimmed before they are stored or compared.
+* Request bodies over 1 MiB (CSV rate decks over 20 MiB) are a 413 problem.
 `.trim();
+
+/** Methods whose requests may carry a body, which Fastify limits (413 beyond it). */
+const WITH_BODY = new Set(['post', 'put', 'patch']);
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
@@ -43,6 +49,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       const problem = { content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' } } } };
       if (isPublic) operation.security = [];
       else operation.responses['401'] ??= { description: 'Missing, invalid or expired credentials.', ...problem };
+      if (operation.requestBody || WITH_BODY.has(method)) {
+        operation.responses['413'] ??= { description: 'Request body too large (over 1 MiB; CSV rate decks over 20 MiB).', ...problem };
+      }
       operation.responses['500'] ??= { description: 'Unexpected error; the problem carries a request id.', ...problem };
     }
   }

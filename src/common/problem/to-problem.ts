@@ -1,6 +1,8 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import { PROBLEM_TYPE_BASE, ProblemBody, ProblemError, ReplayedProblem } from './problem';
+import { sqlState } from '../../database/sql';
+import { AmountOutOfRangeProblem } from '../money';
 
 function titleFor(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
@@ -26,6 +28,9 @@ export function toProblem(error: unknown, instance: string, requestId: string): 
   if (error instanceof ReplayedProblem) {
     return { unexpected: false, headers: error.headers, body: error.body };
   }
+  // numeric_value_out_of_range: a value that does not fit NUMERIC(38,8) is checked before SQL
+  // where it can arise; this is the safety net for anything that slipped through (SPEC §6).
+  if (sqlState(error) === '22003') error = new AmountOutOfRangeProblem();
   if (error instanceof ProblemError) {
     const headers = { ...error.headers };
     if (error.members.retryAfterSeconds) headers['retry-after'] = String(error.members.retryAfterSeconds);

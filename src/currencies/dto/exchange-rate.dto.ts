@@ -10,6 +10,13 @@ export class TableOwnerQueryDto {
   customerId?: string;
 }
 
+export class ExchangeRateListQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Whose table: a visible customer; default the caller.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'customerId must be a UUID' })
+  customerId?: string;
+}
+
 export class ExchangeRateHistoryQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Whose table: a visible customer; default the caller.' })
   @IsOptional()
@@ -22,9 +29,12 @@ export class SetExchangeRateDto {
     type: String,
     example: '1.0825',
     pattern: RATE_PATTERN.source,
-    description: 'Value of 1 unit of the currency in the table owner’s base currency; > 0, up to 12 decimals, as a string.',
+    description:
+      'Value of 1 unit of the currency in the table owner’s base currency, as a string: from 0.000000000001 to 999999999999.999999999999 (at most 12 integer and 12 fraction digits).',
   })
-  @Matches(RATE_PATTERN, { message: 'rate must be a positive decimal string with at most 12 fraction digits (e.g. "1.0825"), not a number' })
+  @Matches(RATE_PATTERN, {
+    message: 'rate must be a positive decimal string with at most 12 integer and 12 fraction digits (e.g. "1.0825"), not a number',
+  })
   @Matches(/[1-9]/, { message: 'rate must be greater than 0' })
   rate!: string;
 }
@@ -45,8 +55,8 @@ export class ExchangeRateDto {
 export class ExchangeRateListDto {
   @ApiProperty({ type: [ExchangeRateDto] })
   items!: ExchangeRateDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: a table has at most one row per ISO 4217 currency.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }
 
 export class ExchangeRateChangeDto {

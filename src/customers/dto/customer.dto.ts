@@ -2,7 +2,7 @@ import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagg
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
-import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
+import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsName, normalizeText, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
 
 export const CUSTOMER_STATUSES = ['active', 'suspended'] as const;
 export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
@@ -18,9 +18,7 @@ export class CreateCustomerDto {
   parentId?: string;
 
   @ApiProperty({ minLength: 1, maxLength: 128, description: 'Unique among siblings.' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name!: string;
 
   @ApiProperty({ format: 'uuid', description: 'A tariff owned by the new customer’s parent.' })
@@ -76,9 +74,7 @@ export class CreateCustomerDto {
 export class UpdateCustomerDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name?: string;
 
   @ApiPropertyOptional({ format: 'uuid' })
@@ -150,7 +146,7 @@ export class CustomerListQueryDto extends PageQueryDto {
   @IsOptional()
   @IsString()
   @MaxLength(128)
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(({ value }) => normalizeText(value))
   q?: string;
 }
 

@@ -12,8 +12,8 @@ export class PermissionInfoDto {
 export class PermissionCatalogueDto {
   @ApiProperty({ type: [PermissionInfoDto] })
   items!: PermissionInfoDto[];
-  @ApiProperty({ type: String, nullable: true, description: 'Always null: the catalogue fits one page.' })
-  nextCursor!: null;
+  @ApiProperty({ type: String, nullable: true })
+  nextCursor!: string | null;
 }
 
 export class ReplacePermissionsDto {

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
-import { IsCurrencyCode, IsLanguage, IsTimeZone } from '../../common/validation';
+import { IsCurrencyCode, IsLanguage, IsName, IsTimeZone } from '../../common/validation';
 import { ALL_PERMISSIONS } from '../../permissions/permission.catalogue';
 
 export class SystemSettingsDto {
@@ -59,9 +59,7 @@ export const ROUTING_POLICIES = ['least-cost', 'priority', 'weighted'] as const;
 
 export class CreateRoutingGroupDto {
   @ApiProperty({ minLength: 1, maxLength: 128, description: 'Unique.' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name!: string;
 
   @ApiPropertyOptional({ maxLength: 1024 })
@@ -78,9 +76,7 @@ export class CreateRoutingGroupDto {
 export class UpdateRoutingGroupDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 1024 })

@@ -1,7 +1,7 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
-import { IsCurrencyCode, IsMoney, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
+import { IsCurrencyCode, IsMoney, IsName, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
 
 export class CreateTariffDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Owner: a visible customer; default the caller.' })
@@ -10,9 +10,7 @@ export class CreateTariffDto {
   ownerId?: string;
 
   @ApiProperty({ minLength: 1, maxLength: 128, description: 'Unique per owner.' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name!: string;
 
   @ApiProperty({ example: 'USD', description: 'ISO 4217; fixed at creation.' })
@@ -40,9 +38,7 @@ export class CreateTariffDto {
 export class UpdateTariffDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
   @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(128)
+  @IsName()
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 1024 })

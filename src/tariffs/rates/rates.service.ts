@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../../audit/audit.service';
 import { assertVersion } from '../../common/etag';
 import { formatMoney } from '../../common/money';
-import { decodeCursor, Page, toPage } from '../../common/pagination';
+import { Cursors, Page } from '../../common/pagination';
 import { ConflictProblem, NotFoundProblem, ProblemError } from '../../common/problem/problem';
 import { Caller, requirePermission } from '../../tree/caller';
 import { notVisible, SqlParams, subtreeCondition } from '../../tree/scope';
@@ -73,6 +73,7 @@ export class RatesService {
     private readonly dataSource: DataSource,
     private readonly tariffs: TariffsService,
     private readonly audit: AuditService,
+    private readonly cursors: Cursors,
   ) {}
 
   async list(caller: Caller, tariffId: string, query: RateListQueryDto, limit: number): Promise<Page<RateDto>> {
@@ -81,14 +82,14 @@ export class RatesService {
     const where = [`r.tariff_id = ${params.add(tariff.id)}`];
     // Digits only (validated), so the pattern needs no escaping; "C" collation makes it a range scan.
     if (query.prefix) where.push(`r.prefix LIKE ${params.add(query.prefix + '%')}`);
-    const after = decodeCursor<[string, string]>(query.cursor, ['string', 'string']);
+    const after = await this.cursors.decode<[string, string]>(`rates:${tariff.id}`, query.cursor, ['string', 'timestamp']);
     if (after) where.push(`(r.prefix, r.effective_from) > (${params.add(after[0])}, ${params.add(after[1])}::timestamptz)`);
     const rows: RateRow[] = await this.dataSource.query(
       `SELECT ${RATE_COLUMNS} FROM rates r WHERE ${where.join(' AND ')}
         ORDER BY r.prefix, r.effective_from LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows, limit, toRateDto, (r) => [r.prefix, r.effective_from.toISOString()]);
+    return this.cursors.page(`rates:${tariff.id}`, rows, limit, toRateDto, (r) => [r.prefix, r.effective_from.toISOString()]);
   }
 
   async get(caller: Caller, tariffId: string, rateId: string): Promise<RateDto> {
