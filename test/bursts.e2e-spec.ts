@@ -58,7 +58,7 @@ describe('a burst of idempotent POSTs on a pool of 5', () => {
   let tariffId: string;
 
   beforeAll(async () => {
-    t = await startTestApp({ DB_POOL_SIZE: '5', DB_POOL_TIMEOUT_MS: '1000' });
+    t = await startTestApp({ DB_POOL_SIZE: '5', DB_POOL_TIMEOUT_MS: '2000' });
     root = await loginRoot(t);
     tariffId = await createTariff(root);
     child = await createCustomer(t, root, { tariffId });

@@ -132,7 +132,10 @@ export interface paths {
         /** List the caller’s live API keys (never their secrets). */
         get: operations["listApiKeys"];
         put?: never;
-        /** Create an API key; the secret is in this response only. */
+        /**
+         * Create an API key; the secret is in this response only.
+         * @description The secret (`apiKey`) is shown in this first response only and is stored nowhere but as a hash. Sent again with the same `Idempotency-Key` and body, the request is replayed (`Idempotent-Replayed: true`) with the key’s record **without `apiKey`**, and only while the caller still holds `api-keys.manage` (403 naming it otherwise). A client that lost the first answer revokes that key and makes a new one.
+         */
         post: operations["createApiKey"];
         delete?: never;
         options?: never;
@@ -916,8 +919,8 @@ export interface components {
             webPassword: string;
         };
         CreatedApiKeyDto: {
-            /** @description The secret, shown this once only. */
-            apiKey: string;
+            /** @description The secret, shown this once only: absent when the request is replayed under the same Idempotency-Key. */
+            apiKey?: string;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1754,6 +1757,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     createAccount: {
@@ -1832,6 +1846,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getAccount: {
@@ -1884,6 +1909,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1960,6 +1996,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2058,6 +2105,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listAccountBalanceOperations: {
@@ -2118,6 +2176,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2215,6 +2284,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listApiKeys: {
@@ -2259,6 +2339,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2324,6 +2415,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     revokeApiKey: {
@@ -2382,6 +2484,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2462,6 +2575,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     login: {
@@ -2521,6 +2645,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     logout: {
@@ -2563,6 +2698,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2613,6 +2759,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2672,6 +2829,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2780,6 +2948,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     createCustomer: {
@@ -2867,6 +3046,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getCustomer: {
@@ -2919,6 +3109,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3004,6 +3205,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3102,6 +3314,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listCustomerBalanceOperations: {
@@ -3162,6 +3385,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3259,6 +3493,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getCustomerPermissions: {
@@ -3310,6 +3555,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3386,6 +3642,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listExchangeRates: {
@@ -3438,6 +3705,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3518,6 +3796,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     deleteExchangeRate: {
@@ -3586,6 +3875,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listExchangeRateHistory: {
@@ -3644,6 +3944,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3716,6 +4027,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     updateMe: {
@@ -3779,6 +4101,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listPermissions: {
@@ -3810,6 +4143,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3869,6 +4213,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3943,6 +4298,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getRoutingGroup: {
@@ -4003,6 +4369,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4088,6 +4465,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4185,6 +4573,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getSystemSettings: {
@@ -4225,6 +4624,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4302,6 +4712,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listTariffs: {
@@ -4357,6 +4778,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4440,6 +4872,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getTariff: {
@@ -4491,6 +4934,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4576,6 +5030,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4673,6 +5138,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     listRates: {
@@ -4736,6 +5212,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4842,6 +5329,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     createRate: {
@@ -4921,6 +5419,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     getRate: {
@@ -4973,6 +5482,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5050,6 +5570,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5148,6 +5679,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
     lookupRate: {
@@ -5202,6 +5744,17 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -12,7 +12,18 @@ accounts, tariffs, currencies and exchange rates, balances with a ledger, and pe
 * Errors are RFC 9457 problem details (\`application/problem+json\`).
 * Anything outside the caller's subtree answers 404, exactly like an id that does not exist.
 * Lists are \`{items, nextCursor}\` with \`limit\` (1–200, default 50) and an opaque \`cursor\`.
+* Waiting for the database is bounded: past a bound the answer is \`503 overloaded\` with \`Retry-After\`.
+* \`Idempotency-Key\` on any POST: the same key and body replay the first answer (\`Idempotent-Replayed: true\`);
+  while the first is still running a duplicate waits a few seconds, then replays or answers \`409\`.
 `.trim();
+
+const OVERLOADED_RESPONSE = {
+  description:
+    'Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. ' +
+    'Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any).',
+  headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+};
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
@@ -44,6 +55,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (isPublic) operation.security = [];
       else operation.responses['401'] ??= { description: 'Missing, invalid or expired credentials.', ...problem };
       operation.responses['500'] ??= { description: 'Unexpected error; the problem carries a request id.', ...problem };
+      // Everything that touches the database (every authenticated operation, and the token
+      // endpoints) can meet a bound on it (README, Configuration).
+      if (!isPublic || path.startsWith('/v1/auth/')) operation.responses['503'] ??= OVERLOADED_RESPONSE;
     }
   }
   return document;
