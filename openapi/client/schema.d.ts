@@ -557,7 +557,7 @@ export interface paths {
          * List the rates of a tariff, or export its whole rate deck as CSV.
          * @description JSON (default): a page of rates sorted by prefix then effectiveFrom; `prefix` keeps the rates whose prefix starts with it.
          *
-         *     With `Accept: text/csv`: the whole deck in one streamed CSV document (`limit` and `cursor` do not apply; `prefix` still filters). A client that stops reading for longer than the server's idle bound (60 s by default) has the export cut.
+         *     With `Accept: text/csv`: the whole deck in one streamed CSV document (`limit` and `cursor` do not apply; `prefix` still filters). A client that stops reading has the export cut within the server's idle bound (60 s by default).
          *
          *     A rate deck is CSV (UTF-8, a BOM is ignored) whose first row is exactly
          *     `prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom`, then one rate per row:

@@ -79,9 +79,12 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
-    await lock.query('RESET statement_timeout');
-    await lock.query('RESET idle_in_transaction_session_timeout');
   } finally {
-    await lock.release();
+    try {
+      // Back to the bounds the connection was opened with, before the pool hands it out again.
+      await lock.query('RESET statement_timeout; RESET idle_in_transaction_session_timeout');
+    } finally {
+      await lock.release();
+    }
   }
 }

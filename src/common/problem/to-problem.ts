@@ -78,13 +78,22 @@ export function toProblem(error: unknown, instance: string, requestId: string): 
   };
 }
 
-/** pg-pool's errors when no connection could be had in time (waiting in the queue, or opening one). */
-const POOL_TIMEOUTS = new Set(['timeout exceeded when trying to connect', 'Connection terminated due to connection timeout']);
+/**
+ * pg-pool's errors when no connection could be had in time (waiting in the queue, or opening
+ * one), and pg's when a connection was lost (e.g. closed by the server after a timeout).
+ */
+const POOL_TIMEOUTS = new Set([
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+]);
 /**
  * 57014 query_canceled (statement_timeout), 25P03 idle_in_transaction_session_timeout,
- * 55P03 lock_not_available (lock_timeout).
+ * 55P03 lock_not_available (lock_timeout), 57P01/57P03 the server shutting down or starting,
+ * 08xxx a connection lost.
  */
-const OVERLOAD_STATES = new Set(['57014', '25P03', '55P03']);
+const OVERLOAD_STATES = new Set(['57014', '25P03', '55P03', '57P01', '57P03', '08000', '08001', '08003', '08006']);
 
 /** A bound on the database was hit (SPEC §11, "Bursts"): the answer is a 503 to retry, not a 500. */
 export function isOverload(error: unknown): boolean {

@@ -127,11 +127,13 @@ export class RateDeckService {
       // (even before the first read, when a generator's own finally would never run).
       stream.once('close', () => void close(runner).catch(() => undefined));
       // A client that stops reading must not keep the snapshot (and its pooled connection)
-      // for ever: past the idle-in-transaction bound without a pull, the export is cut.
-      const stallMs = this.config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+      // for ever: before the idle-in-transaction bound (when PostgreSQL would close the
+      // session under us) passes without a pull, the export is cut and its transaction ended.
+      const idleMs = this.config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+      const stallMs = Math.floor(idleMs * 0.75);
       const watchdog = setInterval(() => {
         if (!pace.fetching && Date.now() - pace.lastPull > stallMs) stream.destroy(new Error('rate deck export stalled: the client stopped reading'));
-      }, Math.min(1000, Math.max(50, Math.floor(stallMs / 4))));
+      }, Math.max(25, Math.floor(idleMs / 10)));
       watchdog.unref();
       stream.once('close', () => clearInterval(watchdog));
       return stream;
