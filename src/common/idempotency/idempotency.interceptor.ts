@@ -71,7 +71,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (claim.kind === 'replay') {
       if (policy.permission) requirePermission(caller, policy.permission);
       void reply.headers({ ...claim.response.headers, [REPLAYED_HEADER]: 'true' });
-      return claim.response.body;
+      return policy.store ? policy.store(claim.response.body) : claim.response.body;
     }
     let body: unknown;
     try {
