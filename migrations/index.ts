@@ -10,6 +10,7 @@ import { Ledger1764100400000 } from './1764100400000-Ledger';
 import { AccountsPermissionsSystem1764100500000 } from './1764100500000-AccountsPermissionsSystem';
 import { FastPostings1764100600000 } from './1764100600000-FastPostings';
 import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
+import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaims';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -20,4 +21,5 @@ export const MIGRATIONS: Function[] = [
   AccountsPermissionsSystem1764100500000,
   FastPostings1764100600000,
   HotUpdates1764100700000,
+  IdempotencyClaims1764100800000,
 ];

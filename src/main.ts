@@ -4,7 +4,7 @@ import { bootstrapRoot } from './auth/bootstrap-root';
 import { ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
 import { openRequests } from './common/request-context';
-import { createDataSource, migrate } from './database/data-source';
+import { boundsFromConfig, createDataSource, migrate } from './database/data-source';
 import { openDatabaseTarget } from './database/open-database';
 
 /** Bootstrap only: config, database, migrations, app, listen, graceful shutdown. */
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const target = await openDatabaseTarget(config, (m) => logger.debug({ context: 'embedded-postgres' }, m));
   if (target.embedded) logger.info(`embedded PostgreSQL running, data in ${config.DATA_DIR}`);
-  const dataSource = createDataSource(target.url, config.DB_POOL_SIZE);
+  const dataSource = createDataSource(target.url, config.DB_POOL_SIZE, boundsFromConfig(config));
   await dataSource.initialize();
   const applied = await migrate(dataSource);
   if (applied.length) logger.info({ migrations: applied }, 'migrations applied');

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { IdempotentReplay } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE, PageQueryDto } from '../common/pagination';
@@ -8,6 +9,13 @@ import { ApiKeysService } from './api-keys.service';
 import { CurrentCaller } from './current-caller.decorator';
 import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 
+/** A created key's record as stored for idempotent replays: everything but the secret. */
+export function withoutSecret(body: unknown): unknown {
+  if (!body || typeof body !== 'object') return body;
+  const { apiKey: _secret, ...record } = body as CreatedApiKeyDto;
+  return record;
+}
+
 @ApiTags('api-keys')
 @Controller('v1/api-keys')
 export class ApiKeysController {
@@ -15,7 +23,16 @@ export class ApiKeysController {
 
   @Post()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Create an API key; the secret is in this response only.' })
+  // The secret is never stored, so never replayed; a replay still needs the right.
+  @IdempotentReplay({ permission: 'api-keys.manage', store: withoutSecret })
+  @ApiOperation({
+    summary: 'Create an API key; the secret is in this response only.',
+    description:
+      'The secret (`apiKey`) is shown in this first response only and is stored nowhere but as a hash. ' +
+      'Sent again with the same `Idempotency-Key` and body, the request is replayed (`Idempotent-Replayed: true`) ' +
+      'with the key’s record **without `apiKey`**, and only while the caller still holds `api-keys.manage` ' +
+      '(403 naming it otherwise). A client that lost the first answer revokes that key and makes a new one.',
+  })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiProblems(400, 403)
   createApiKey(@CurrentCaller() caller: Caller, @Body() body: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

@@ -1,7 +1,8 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { UnauthorizedProblem } from '../common/problem/problem';
+import { OverloadedProblem, UnauthorizedProblem } from '../common/problem/problem';
+import { isOverload } from '../common/problem/to-problem';
 import { CallerRateLimiter, RATE_LIMITED } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { IS_PUBLIC } from './public.decorator';
@@ -33,6 +34,8 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(error: unknown, caller: T): T {
+    // A database past its bounds while resolving the caller is a 503 to retry, not a 401.
+    if (error && isOverload(error)) throw new OverloadedProblem();
     if (error || !caller) throw new UnauthorizedProblem();
     return caller;
   }

@@ -9,6 +9,12 @@ describe('loadConfig', () => {
     expect(config.DATABASE_URL).toBeUndefined();
   });
 
+  it('bounds the database by default, and refuses a bound of zero', () => {
+    const config = loadConfig({});
+    expect([config.DB_POOL_TIMEOUT_MS, config.DB_STATEMENT_TIMEOUT_MS, config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS]).toEqual([5000, 30000, 60000]);
+    expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '0' })).toThrow(/DB_STATEMENT_TIMEOUT_MS/);
+  });
+
   it('names every bad variable', () => {
     try {
       loadConfig({ PORT: 'eighty', BASE_CURRENCY: 'XXY', JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });

@@ -1,7 +1,37 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
 
-export function createDataSource(url: string, poolSize = 10): DataSource {
+/** Time bounds on the database (README, Configuration); 0 leaves a PostgreSQL timeout unset. */
+export interface DatabaseBounds {
+  /** How long a request may wait for a pooled connection before it is a 503. */
+  poolTimeoutMs: number;
+  /** PostgreSQL `statement_timeout` of every connection. */
+  statementTimeoutMs: number;
+  /** PostgreSQL `idle_in_transaction_session_timeout` of every connection. */
+  idleInTransactionTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_BOUNDS: DatabaseBounds = { poolTimeoutMs: 5000, statementTimeoutMs: 30000, idleInTransactionTimeoutMs: 60000 };
+
+export function boundsFromConfig(config: {
+  DB_POOL_TIMEOUT_MS: number;
+  DB_STATEMENT_TIMEOUT_MS: number;
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: number;
+}): DatabaseBounds {
+  return {
+    poolTimeoutMs: config.DB_POOL_TIMEOUT_MS,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
+
+/**
+ * The pool. Every wait is bounded: for a connection (`connectionTimeoutMillis`, also when
+ * one has to be opened), for a statement (`statement_timeout`) and for a transaction left
+ * idle (`idle_in_transaction_session_timeout`, which PostgreSQL enforces by closing the
+ * session; the pool then drops that connection). Past a bound a request is a 503.
+ */
+export function createDataSource(url: string, poolSize = 10, bounds: DatabaseBounds = DEFAULT_DATABASE_BOUNDS): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -12,7 +42,13 @@ export function createDataSource(url: string, poolSize = 10): DataSource {
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    extra: { max: poolSize, application_name: 'canopy' },
+    extra: {
+      max: poolSize,
+      application_name: 'canopy',
+      connectionTimeoutMillis: bounds.poolTimeoutMs,
+      statement_timeout: bounds.statementTimeoutMs,
+      idle_in_transaction_session_timeout: bounds.idleInTransactionTimeoutMs,
+    },
   });
 }
 
@@ -24,12 +60,16 @@ const MIGRATION_LOCK_KEY = 7_302_415_001;
  * on one database: a session-level advisory lock lets one migrate while the others wait and
  * then find nothing pending (without it the loser fails on a duplicate CREATE). The lock
  * goes with its session, so an instance killed mid-migration does not leave it held. The
- * migrations run on the lock's connection, so a pool of one connection is enough.
+ * migrations run on the lock's connection, so a pool of one connection is enough. Waiting
+ * for the lock and the migrations themselves are not bound by the statement timeout (a
+ * migration of a large table may take long); the connection gets its default back after.
  */
 export async function migrate(dataSource: DataSource): Promise<string[]> {
   const lock = dataSource.createQueryRunner();
   await lock.connect();
   try {
+    await lock.query('SET statement_timeout = 0');
+    await lock.query('SET idle_in_transaction_session_timeout = 0');
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       const executor = new MigrationExecutor(dataSource, lock);
@@ -40,6 +80,11 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
   } finally {
-    await lock.release();
+    try {
+      // Back to the bounds the connection was opened with, before the pool hands it out again.
+      await lock.query('RESET statement_timeout; RESET idle_in_transaction_session_timeout');
+    } finally {
+      await lock.release();
+    }
   }
 }

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { bootstrapRoot } from '../../src/auth/bootstrap-root';
 import { AppConfig, loadConfig } from '../../src/config/config';
-import { createDataSource } from '../../src/database/data-source';
+import { boundsFromConfig, createDataSource } from '../../src/database/data-source';
 import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './test-database';
 
 export interface TestApp {
@@ -35,7 +35,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     PASSWORD_HASH_ITERATIONS: '1',
     ...env,
   });
-  const dataSource = createDataSource(db.url, config.DB_POOL_SIZE);
+  const dataSource = createDataSource(db.url, config.DB_POOL_SIZE, boundsFromConfig(config));
   await dataSource.initialize();
   const logger = pino({ level: config.LOG_LEVEL });
   await bootstrapRoot(dataSource, config, logger);

@@ -44,8 +44,10 @@ export class ApiKeyDto {
 }
 
 export class CreatedApiKeyDto extends ApiKeyDto {
-  @ApiProperty({ description: 'The secret, shown this once only.' })
-  apiKey!: string;
+  @ApiPropertyOptional({
+    description: 'The secret, shown this once only: absent when the request is replayed under the same Idempotency-Key.',
+  })
+  apiKey?: string;
 }
 
 export class ApiKeyPageDto {

@@ -15,10 +15,21 @@ accounts, tariffs, currencies and exchange rates, balances with a ledger, and pe
   a cursor is valid only on the list that issued it; anything else is a 400 naming \`cursor\`.
 * Names are NFC-normalized and trimmed before they are stored or compared.
 * Request bodies over 1 MiB (CSV rate decks over 20 MiB) are a 413 problem.
+* Waiting for the database is bounded: past a bound the answer is \`503 overloaded\` with \`Retry-After\`.
+* \`Idempotency-Key\` on any POST: the same key and body replay the first answer (\`Idempotent-Replayed: true\`);
+  while the first is still running a duplicate waits a few seconds, then replays or answers \`409\`.
 `.trim();
 
 /** Methods whose requests may carry a body, which Fastify limits (413 beyond it). */
 const WITH_BODY = new Set(['post', 'put', 'patch']);
+
+const OVERLOADED_RESPONSE = {
+  description:
+    'Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. ' +
+    'Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any).',
+  headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+};
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'] as const;
 
@@ -53,6 +64,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         operation.responses['413'] ??= { description: 'Request body too large (over 1 MiB; CSV rate decks over 20 MiB).', ...problem };
       }
       operation.responses['500'] ??= { description: 'Unexpected error; the problem carries a request id.', ...problem };
+      // Everything that touches the database (every authenticated operation, and the token
+      // endpoints) can meet a bound on it (README, Configuration).
+      if (!isPublic || path.startsWith('/v1/auth/')) operation.responses['503'] ??= OVERLOADED_RESPONSE;
     }
   }
   return document;

@@ -83,6 +83,18 @@ export class PreconditionFailedProblem extends ProblemError {
   }
 }
 
+/** How long a client is told to wait (Retry-After) after a 503 overloaded. */
+export const OVERLOADED_RETRY_AFTER_SECONDS = 1;
+
+/** A bound on the database was reached (pool wait, statement or idle transaction timeout). */
+export class OverloadedProblem extends ProblemError {
+  constructor() {
+    super(503, 'overloaded', 'Service overloaded', 'The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).', {
+      retryAfterSeconds: OVERLOADED_RETRY_AFTER_SECONDS,
+    });
+  }
+}
+
 /** A stored problem response sent again, as it was, for a replayed idempotent request. */
 export class ReplayedProblem extends ProblemError {
   constructor(readonly body: ProblemBody, headers: Record<string, string>) {

@@ -1,8 +1,8 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import { PROBLEM_TYPE_BASE, ProblemBody, ProblemError, ReplayedProblem } from './problem';
 import { sqlState } from '../../database/sql';
 import { AmountOutOfRangeProblem } from '../money';
+import { OverloadedProblem, PROBLEM_TYPE_BASE, ProblemBody, ProblemError, ReplayedProblem } from './problem';
 
 function titleFor(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
@@ -25,6 +25,7 @@ export interface ProblemOutcome {
  * stack, SQL) reaches the body: only the request id that is also in the log.
  */
 export function toProblem(error: unknown, instance: string, requestId: string): ProblemOutcome {
+  if (isOverload(error)) error = new OverloadedProblem();
   if (error instanceof ReplayedProblem) {
     return { unexpected: false, headers: error.headers, body: error.body };
   }
@@ -79,4 +80,31 @@ export function toProblem(error: unknown, instance: string, requestId: string): 
       requestId,
     },
   };
+}
+
+/**
+ * pg-pool's errors when no connection could be had in time (waiting in the queue, or opening
+ * one), and pg's when a connection was lost (e.g. closed by the server after a timeout).
+ */
+const POOL_TIMEOUTS = new Set([
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+]);
+/**
+ * 57014 query_canceled (statement_timeout), 25P03 idle_in_transaction_session_timeout,
+ * 55P03 lock_not_available (lock_timeout), 57P01/57P03 the server shutting down or starting,
+ * 08xxx a connection lost.
+ */
+const OVERLOAD_STATES = new Set(['57014', '25P03', '55P03', '57P01', '57P03', '08000', '08001', '08003', '08006']);
+
+/** A bound on the database was hit (SPEC §11, "Bursts"): the answer is a 503 to retry, not a 500. */
+export function isOverload(error: unknown): boolean {
+  if (error instanceof ProblemError || error instanceof HttpException) return false;
+  const state = sqlState(error);
+  if (state && OVERLOAD_STATES.has(state)) return true;
+  const message = error instanceof Error ? error.message : undefined;
+  const driverMessage = (error as { driverError?: { message?: string } } | undefined)?.driverError?.message;
+  return POOL_TIMEOUTS.has(message ?? '') || POOL_TIMEOUTS.has(driverMessage ?? '');
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Readable } from 'node:stream';
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { affectedRows } from '../../database/sql';
@@ -39,6 +40,7 @@ export class RateDeckService {
     private readonly dataSource: DataSource,
     private readonly tariffs: TariffsService,
     private readonly rates: RatesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async importDeck(caller: Caller, tariffId: string, csv: string, mode: RateDeckMode): Promise<RateDeckResultDto> {
@@ -119,10 +121,21 @@ export class RateDeckService {
         params.values,
       );
       const first: DeckRow[] = await runner.query(`FETCH ${BATCH_ROWS} FROM rate_deck`);
-      const stream = Readable.from(deckChunks(runner, first), { objectMode: false });
+      const pace: Pace = { lastPull: Date.now(), fetching: false };
+      const stream = Readable.from(deckChunks(runner, first, pace), { objectMode: false });
       // 'close' comes after the last chunk, after an error, and when the client goes away
       // (even before the first read, when a generator's own finally would never run).
       stream.once('close', () => void close(runner).catch(() => undefined));
+      // A client that stops reading must not keep the snapshot (and its pooled connection)
+      // for ever: before the idle-in-transaction bound (when PostgreSQL would close the
+      // session under us) passes without a pull, the export is cut and its transaction ended.
+      const idleMs = this.config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS;
+      const stallMs = Math.floor(idleMs * 0.75);
+      const watchdog = setInterval(() => {
+        if (!pace.fetching && Date.now() - pace.lastPull > stallMs) stream.destroy(new Error('rate deck export stalled: the client stopped reading'));
+      }, Math.max(25, Math.floor(idleMs / 10)));
+      watchdog.unref();
+      stream.once('close', () => clearInterval(watchdog));
       return stream;
     } catch (error) {
       await close(runner);
@@ -131,13 +144,26 @@ export class RateDeckService {
   }
 }
 
-async function* deckChunks(runner: QueryRunner, first: DeckRow[]): AsyncGenerator<string> {
+/** When the client last took a chunk, and whether the database is being read right now. */
+interface Pace {
+  lastPull: number;
+  fetching: boolean;
+}
+
+async function* deckChunks(runner: QueryRunner, first: DeckRow[], pace: Pace): AsyncGenerator<string> {
   yield RATE_DECK_HEADER + '\n';
+  pace.lastPull = Date.now();
   let rows = first;
   while (rows.length > 0) {
     yield rows.map(formatDeckRow).join('');
+    pace.lastPull = Date.now();
     if (rows.length < BATCH_ROWS) break;
-    rows = await runner.query(`FETCH ${BATCH_ROWS} FROM rate_deck`);
+    pace.fetching = true;
+    try {
+      rows = await runner.query(`FETCH ${BATCH_ROWS} FROM rate_deck`);
+    } finally {
+      pace.fetching = false;
+    }
   }
 }
 

@@ -83,7 +83,8 @@ export class RatesController {
     description:
       'JSON (default): a page of rates sorted by prefix then effectiveFrom; `prefix` keeps the rates whose ' +
       'prefix starts with it.\n\nWith `Accept: text/csv`: the whole deck in one streamed CSV document ' +
-      '(`limit` and `cursor` do not apply; `prefix` still filters).\n\n' +
+      '(`limit` and `cursor` do not apply; `prefix` still filters). A client that stops reading has the export cut ' +
+      'within the server\'s idle bound (60 s by default).\n\n' +
       RATE_DECK_DESCRIPTION,
   })
   @ApiProduces('application/json', 'text/csv')
