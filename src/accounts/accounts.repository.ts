@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { SqlParams } from '../database/sql';
 import { DataSource, EntityManager } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
 import { CurrencyTable } from '../currencies/currency-table';
 import { Caller } from '../tree/caller';
-import { SqlParams, subtreeCondition } from '../tree/scope';
+import { subtreeCondition } from '../tree/scope';
 import { AccountDto, AccountStatus } from './dto/account.dto';
 
 export interface AccountRow {

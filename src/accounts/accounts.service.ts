@@ -10,9 +10,9 @@ import { RoutingGroupsService } from '../system/routing-groups.service';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
-import { isUniqueViolation, returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows, SqlParams } from '../database/sql';
 import { Caller, requirePermission } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { ACCOUNT_COLUMNS, AccountRow, AccountsRepository, toAccountDto } from './accounts.repository';
 import { AccountDto, AccountListQueryDto, CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 

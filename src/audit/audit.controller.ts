@@ -1,4 +1,5 @@
 import { Controller, Get, Query } from '@nestjs/common';
+import { SqlParams } from '../database/sql';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { CurrentCaller } from '../auth/current-caller.decorator';
@@ -6,7 +7,7 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { Cursors, DEFAULT_PAGE_SIZE } from '../common/pagination';
 import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { AuditEventDto, AuditEventPageDto, AuditQueryDto } from './dto/audit.dto';
 
 interface AuditRow {

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { SqlParams } from '../database/sql';
 import { EntityManager } from 'typeorm';
 import { AccountRow, AccountsRepository } from '../accounts/accounts.repository';
 import { Caller } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { BalanceHolder, BalanceHolderFinder, FastTarget } from './balance-holders';
 
 const toHolder = (row: AccountRow): BalanceHolder => ({

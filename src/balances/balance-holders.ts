@@ -1,6 +1,6 @@
 import { EntityManager } from 'typeorm';
+import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
-import { SqlParams } from '../tree/scope';
 
 /** Whatever has a balance and a ledger: a customer, or (SPEC §7) an account. */
 export interface BalanceHolder {

@@ -8,15 +8,14 @@ import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { toProblem } from '../common/problem/to-problem';
 import { currentRequest } from '../common/request-context';
-import { inTransaction } from '../common/transactions';
+import { inTransaction } from '../database/transactions';
 import { ConversionService } from '../currencies/conversion.service';
 import { Metrics } from '../metrics/metrics';
 import { Caller, requirePermission } from '../tree/caller';
-import { SqlParams } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
 import { appendLedgerEntry, LEDGER_COLUMNS, LedgerRow, toLedgerEntryDto } from './ledger';
-import { returnedRows, sqlState } from '../database/sql';
+import { returnedRows, sqlState, SqlParams } from '../database/sql';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { SqlParams } from '../database/sql';
 import { EntityManager } from 'typeorm';
 import { ProblemError } from '../common/problem/problem';
 import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
 import { Caller } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { BalanceHolder, BalanceHolderFinder, FastTarget } from './balance-holders';
 
 const toHolder = (row: CustomerRow): BalanceHolder => ({

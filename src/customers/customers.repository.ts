@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { SqlParams } from '../database/sql';
 import { DataSource, EntityManager } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
 import { CurrencyTable } from '../currencies/currency-table';
 import { Caller } from '../tree/caller';
-import { ScopeMode, SqlParams, subtreeCondition } from '../tree/scope';
+import { ScopeMode, subtreeCondition } from '../tree/scope';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
 
 export interface CustomerRow {

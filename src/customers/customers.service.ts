@@ -11,10 +11,10 @@ import { RoutingGroupsService } from '../system/routing-groups.service';
 import { SystemSettingsService } from '../system/system-settings.service';
 import { ConflictProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
 import { Caller, requirePermission } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
-import { isUniqueViolation, returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows, SqlParams } from '../database/sql';
 
 const selfChange = () =>
   new ProblemError(403, 'not-a-descendant', 'Forbidden', 'A customer cannot change or delete its own record here; use PATCH /v1/me.');

@@ -1,15 +1,16 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Writes } from './writes';
 
-/** Provides the DataSource that main.ts (or a test) opened and migrated. */
+/** Provides the DataSource that main.ts (or a test) opened and migrated, and the one write path. */
 @Global()
 @Module({})
 export class DatabaseModule {
   static forDataSource(dataSource: DataSource): DynamicModule {
     return {
       module: DatabaseModule,
-      providers: [{ provide: DataSource, useValue: dataSource }],
-      exports: [DataSource],
+      providers: [{ provide: DataSource, useValue: dataSource }, Writes],
+      exports: [DataSource, Writes],
     };
   }
 }

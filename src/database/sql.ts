@@ -28,3 +28,24 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const e = error as { constraint?: string; driverError?: { constraint?: string } };
   return (e.driverError?.constraint ?? e.constraint) === constraint;
 }
+
+/** Collects positional parameters while a query is composed ($1, $2, ...). */
+export class SqlParams {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** A UUID in its canonical text form (any version). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A LIKE/ILIKE pattern that matches `text` literally: `contains` anywhere or as a `prefix`.
+ * The default escape character of LIKE is the backslash.
+ */
+export function likePattern(text: string, match: 'contains' | 'prefix'): string {
+  const literal = text.replace(/[\\%_]/g, (ch) => '\\' + ch);
+  return match === 'contains' ? `%${literal}%` : `${literal}%`;
+}

@@ -7,9 +7,9 @@ import { Cursors, cursorTimestamp, Page } from '../common/pagination';
 import { ConflictProblem } from '../common/problem/problem';
 import { CustomersRepository } from '../customers/customers.repository';
 import { Caller, requirePermission } from '../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../tree/scope';
+import { notVisible, subtreeCondition } from '../tree/scope';
 import { CreateTariffDto, TariffDto, TariffListQueryDto, UpdateTariffDto } from './dto/tariff.dto';
-import { isUniqueViolation, returnedRows } from '../database/sql';
+import { isUniqueViolation, returnedRows, SqlParams } from '../database/sql';
 
 export interface TariffRow {
   id: string;

@@ -1,14 +1,6 @@
 import { NotFoundProblem } from '../common/problem/problem';
 import { Caller } from './caller';
-
-/** Collects positional parameters while a query is composed ($1, $2, ...). */
-export class SqlParams {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
+import { SqlParams } from '../database/sql';
 
 export type ScopeMode = 'self-and-descendants' | 'descendants';
 

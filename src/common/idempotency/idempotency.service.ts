@@ -5,7 +5,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
 import { sqlState } from '../../database/sql';
 import { isOverload } from '../problem/to-problem';
-import { inTransaction } from '../transactions';
+import { inTransaction } from '../../database/transactions';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';

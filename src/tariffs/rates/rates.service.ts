@@ -6,11 +6,11 @@ import { formatMoney } from '../../common/money';
 import { Cursors, Page } from '../../common/pagination';
 import { ConflictProblem, NotFoundProblem, ProblemError } from '../../common/problem/problem';
 import { Caller, requirePermission } from '../../tree/caller';
-import { notVisible, SqlParams, subtreeCondition } from '../../tree/scope';
+import { notVisible, subtreeCondition } from '../../tree/scope';
 import { TariffRow, TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
 import { candidatePrefixes, parseDateTime } from './rate-rules';
-import { isUniqueViolation, returnedRows } from '../../database/sql';
+import { isUniqueViolation, returnedRows, SqlParams } from '../../database/sql';
 
 export interface RateRow {
   id: string;

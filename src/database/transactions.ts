@@ -1,5 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { sqlState } from '../database/sql';
+import { sqlState } from './sql';
 
 const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_ATTEMPTS = 5;

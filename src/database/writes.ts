@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { currentRequest } from '../common/request-context';
+import { inTransaction } from './transactions';
+
+/** A transaction handed to repositories by the write path. Services pass it on, never query it. */
+export type Tx = EntityManager;
+
+export type AuditTargetType =
+  | 'customer'
+  | 'tariff'
+  | 'rate'
+  | 'exchange-rate'
+  | 'api-key'
+  | 'balance-operation'
+  | 'session'
+  | 'account'
+  | 'permissions'
+  | 'system-settings'
+  | 'routing-group';
+
+/** What a change did, as its audit event records it (SPEC §9). */
+export interface ChangeRecord {
+  action: string;
+  targetType: AuditTargetType;
+  targetId: string | null;
+  /** Path of the customer the target belongs to: the event is visible from there upwards. */
+  subjectPath: string;
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+  /** Who made the change; the caller of `change()` when absent (null: nobody, e.g. a failed login). */
+  actorId?: string | null;
+}
+
+/** The result of a change and the audit record(s) of what it did. */
+export interface Changed<T> {
+  result: T;
+  audit: ChangeRecord | ChangeRecord[];
+}
+
+const SECRET_FIELDS = /password|secret|apikey|api_key|token|hash/i;
+
+/** Replaces secret values (passwords, key secrets, hashes) by "***" at any depth. */
+export function maskSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_FIELDS.test(k) ? '***' : maskSecrets(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * THE write path (formance's `runTx`/`forgeLog` shape): every change runs in one transaction
+ * (retried on serialization failures and deadlocks) whose work returns what it changed, and
+ * the audit event is written here from that record, secrets masked, in the same transaction.
+ * A change cannot be written without saying what it did; the event outbox hangs here too.
+ */
+@Injectable()
+export class Writes {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async change<T>(actorId: string | null, work: (tx: Tx) => Promise<Changed<T>>): Promise<T> {
+    return inTransaction(this.dataSource, async (tx) => {
+      const { result, audit } = await work(tx);
+      for (const record of Array.isArray(audit) ? audit : [audit]) await this.record(tx, actorId, record);
+      return result;
+    });
+  }
+
+  /** A transaction that changes nothing audited (a consistent read, or work audited by its caller's change). */
+  async unauditedTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return inTransaction(this.dataSource, work);
+  }
+
+  /** The one INSERT into audit_events (also used by postings, which write in their own statement). */
+  async record(tx: Tx, actorId: string | null, record: ChangeRecord): Promise<void> {
+    const request = currentRequest();
+    const changes = record.before === undefined && record.after === undefined ? null : { before: record.before, after: record.after };
+    await tx.query(
+      `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        record.actorId === undefined ? actorId : record.actorId,
+        record.action,
+        record.targetType,
+        record.targetId,
+        record.subjectPath,
+        changes ? JSON.stringify(maskSecrets(changes)) : null,
+        request?.requestId ?? null,
+        request?.clientAddress ?? null,
+      ],
+    );
+  }
+}
