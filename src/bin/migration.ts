@@ -12,7 +12,7 @@ import { openDatabaseTarget } from '../database/open-database';
 async function main(): Promise<void> {
   const [command, name] = process.argv.slice(2);
   const config = loadConfig();
-  const target = await openDatabaseTarget(config, () => undefined);
+  const target = await openDatabaseTarget(config, { debug: () => undefined, info: (m) => process.stderr.write(`${m}\n`) });
   const dataSource = createDataSource(target.url, 2);
   await dataSource.initialize();
   try {

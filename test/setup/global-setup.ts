@@ -1,4 +1,4 @@
-import { mkdtempSync, chmodSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -17,7 +17,7 @@ export default async function globalSetup(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = mkdtempSync(path.join(tmpdir(), 'canopy-test-pg-'));
-    chmodSync(dir, 0o755); // the postgres user must reach its data directory
+    // Left at mode 700: as root, the helper gives PostgreSQL a place it can reach (a temporary one).
     const embedded = await startEmbeddedPostgres({
       dataDir: path.join(dir, 'data'),
       port: await freePort(),
