@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DataSource } from 'typeorm';
-import { createApp } from './app.factory';
-import { bootstrapRoot, CreatedRoot } from './auth/bootstrap-root';
+import type * as AppFactory from './app.factory';
+import type * as BootstrapRoot from './auth/bootstrap-root';
+import type { CreatedRoot } from './auth/bootstrap-root';
+import type * as RequestContext from './common/request-context';
+import type * as DataSourceModule from './database/data-source';
 import { AppConfig, ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
-import { openRequests } from './common/request-context';
 import { explainStartupFailure } from './common/startup-error';
-import { createDataSource, migrate } from './database/data-source';
 import { DatabaseTarget, openDatabaseTarget } from './database/open-database';
 
 /** Bootstrap only: config, database, migrations, app, listen, graceful shutdown. */
@@ -34,11 +35,22 @@ async function main(): Promise<void> {
   let dataSource: DataSource | undefined;
   let app: NestFastifyApplication | undefined;
   let root: CreatedRoot | undefined;
+  let openRequests: () => number = () => 0;
   try {
-    target = await openDatabaseTarget(config, {
+    // The database starts (an embedded PostgreSQL boots in its own process) while the
+    // application's modules load: the heavy imports come after this line, not at the top.
+    const opening = openDatabaseTarget(config, {
       debug: (m) => logger.debug({ context: 'embedded-postgres' }, m),
       info: (m) => logger.info(m),
     });
+    opening.catch(() => undefined); // handled below, once the modules are loaded
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { createApp } = require('./app.factory') as typeof AppFactory;
+    const { bootstrapRoot } = require('./auth/bootstrap-root') as typeof BootstrapRoot;
+    const { createDataSource, migrate } = require('./database/data-source') as typeof DataSourceModule;
+    openRequests = (require('./common/request-context') as typeof RequestContext).openRequests;
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    target = await opening;
     if (target.embedded) logger.info(`embedded PostgreSQL running, data in ${target.embedded.dataDir}`);
     dataSource = createDataSource(target.url, config.DB_POOL_SIZE);
     await dataSource.initialize();
