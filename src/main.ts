@@ -44,12 +44,10 @@ async function main(): Promise<void> {
       info: (m) => logger.info(m),
     });
     opening.catch(() => undefined); // handled below, once the modules are loaded
-    /* eslint-disable @typescript-eslint/no-require-imports */
     const { createApp } = require('./app.factory') as typeof AppFactory;
     const { bootstrapRoot } = require('./auth/bootstrap-root') as typeof BootstrapRoot;
     const { createDataSource, migrate } = require('./database/data-source') as typeof DataSourceModule;
     openRequests = (require('./common/request-context') as typeof RequestContext).openRequests;
-    /* eslint-enable @typescript-eslint/no-require-imports */
     target = await opening;
     if (target.embedded) logger.info(`embedded PostgreSQL running, data in ${target.embedded.dataDir}`);
     dataSource = createDataSource(target.url, config.DB_POOL_SIZE);
