@@ -59,7 +59,8 @@ async function startupBench() {
         `| case | seconds |\n|---|---:|\n` +
         `| first start: empty DATA_DIR (initdb, migrations, root), dist/ up to date | ${first.toFixed(1)} |\n` +
         `| start with nothing changed (median of 3; runs ${again.map((s) => s.toFixed(1)).join(', ')}) | ${again[1].toFixed(1)} |\n` +
-        `| of which the build check (\`scripts/build.js\`, nothing to compile) | ${buildCheck.toFixed(2)} |\n`,
+        `| of which the build check (\`scripts/build.js\`, nothing to compile) | ${buildCheck.toFixed(2)} |\n\n` +
+        `load average during these starts: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
     );
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
