@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -17,11 +17,13 @@ export default async function globalSetup(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = mkdtempSync(path.join(tmpdir(), 'canopy-test-pg-'));
-    // Left at mode 700: as root, the helper gives PostgreSQL a place it can reach (a temporary one).
+    chmodSync(dir, 0o755); // ours: the postgres user may enter it (otherwise the helper moves the data)
     const embedded = await startEmbeddedPostgres({
       dataDir: path.join(dir, 'data'),
       port: await freePort(),
       persistent: false,
+      // From a clone the postgres user cannot enter (as root), the one line saying where it went.
+      notice: (m) => process.stderr.write(`${m}\n`),
     });
     (globalThis as Record<string, unknown>).__canopyEmbedded = embedded;
     adminUrl = embedded.adminUrl;
