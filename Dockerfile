@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/build.js ./scripts/build.js
 COPY migrations ./migrations
 RUN npm run build
 

@@ -15,6 +15,7 @@ const { httpBaseline } = require('./http-baseline');
 const { balancesBench } = require('./balances');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
+const { startupBench } = require('./startup');
 
 /** Everything printed is also kept for RESULTS.md. */
 let report = '';
@@ -60,6 +61,11 @@ async function main() {
   } finally {
     await canopy.stop();
     await db.stop();
+  }
+  try {
+    await startupBench();
+  } catch (error) {
+    process.stdout.write(`\n**start-up failed:** ${error.message}\n`);
   }
   process.stdout.write(`\n- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   writeFileSync(path.join(__dirname, 'RESULTS.md'), report);

@@ -5,14 +5,20 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/config';
 import { ALL_PERMISSIONS } from '../permissions/permission.catalogue';
 
+/** What the first start created: the root's login, and its password when it was generated. */
+export interface CreatedRoot {
+  login: string;
+  generatedPassword?: string;
+}
+
 /**
  * On first start against an empty database, creates the root customer from ROOT_LOGIN /
- * ROOT_PASSWORD (a generated password is printed once). Safe with several instances
- * starting at once: the unique root index lets only one insert win.
+ * ROOT_PASSWORD (a generated password is returned, for main to print once). Safe with several
+ * instances starting at once: the unique root index lets only one insert win.
  */
-export async function bootstrapRoot(dataSource: DataSource, config: AppConfig, logger: Logger): Promise<void> {
+export async function bootstrapRoot(dataSource: DataSource, config: AppConfig, logger: Logger): Promise<CreatedRoot | undefined> {
   const existing: unknown[] = await dataSource.query(`SELECT 1 FROM customers WHERE parent_id IS NULL`);
-  if (existing.length) return;
+  if (existing.length) return undefined;
   const password = config.ROOT_PASSWORD ?? randomBytes(12).toString('base64url');
   const hash = await argon2.hash(password, {
     type: argon2.argon2id,
@@ -29,10 +35,7 @@ export async function bootstrapRoot(dataSource: DataSource, config: AppConfig, l
      RETURNING id`,
     [config.ROOT_LOGIN, hash, config.BASE_CURRENCY, ALL_PERMISSIONS],
   );
-  if (!inserted.length) return;
-  if (config.ROOT_PASSWORD) {
-    logger.info({ login: config.ROOT_LOGIN }, 'root customer created with ROOT_PASSWORD');
-  } else {
-    logger.warn(`root customer created: login "${config.ROOT_LOGIN}", password "${password}" (shown once; change it with PATCH /v1/me)`);
-  }
+  if (!inserted.length) return undefined;
+  logger.info({ login: config.ROOT_LOGIN }, config.ROOT_PASSWORD ? 'root customer created with ROOT_PASSWORD' : 'root customer created with a generated password');
+  return { login: config.ROOT_LOGIN, generatedPassword: config.ROOT_PASSWORD ? undefined : password };
 }

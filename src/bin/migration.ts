@@ -12,7 +12,7 @@ import { openDatabaseTarget } from '../database/open-database';
 async function main(): Promise<void> {
   const [command, name] = process.argv.slice(2);
   const config = loadConfig();
-  const target = await openDatabaseTarget(config, () => undefined);
+  const target = await openDatabaseTarget(config, { debug: () => undefined, info: (m) => process.stderr.write(`${m}\n`) });
   // An operator's command: no statement or idle bound (a migration may take long).
   const dataSource = createDataSource(target.url, 2, { poolTimeoutMs: 60000, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 });
   await dataSource.initialize();

@@ -1,4 +1,4 @@
-import { mkdtempSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -17,11 +17,13 @@ export default async function globalSetup(): Promise<void> {
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     const dir = mkdtempSync(path.join(tmpdir(), 'canopy-test-pg-'));
-    chmodSync(dir, 0o755); // the postgres user must reach its data directory
+    chmodSync(dir, 0o755); // ours: the postgres user may enter it (otherwise the helper moves the data)
     const embedded = await startEmbeddedPostgres({
       dataDir: path.join(dir, 'data'),
       port: await freePort(),
       persistent: false,
+      // From a clone the postgres user cannot enter (as root), the one line saying where it went.
+      notice: (m) => process.stderr.write(`${m}\n`),
     });
     (globalThis as Record<string, unknown>).__canopyEmbedded = embedded;
     adminUrl = embedded.adminUrl;
