@@ -52,19 +52,28 @@ export async function openDatabaseTarget(config: AppConfig, log: OpenDatabaseLog
   return { url: embedded.url(EMBEDDED_DATABASE), embedded };
 }
 
-/** Connects once, with a timeout, so that a wrong DATABASE_URL is one sentence, not a hang or a stack. */
+/**
+ * Connects once, with a timeout, so that a wrong DATABASE_URL is one sentence, not a hang or a
+ * stack. The check runs while the application's modules load, which blocks the event loop: its
+ * timer can fire before the server's answer (a refusal, a wrong password) is read. So a timeout
+ * is believed only when a second attempt, on a free event loop, times out too.
+ */
 async function checkServer(url: string): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
-  client.on('error', () => undefined);
   let version: number;
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
-    version = Number(rows[0].v);
-  } catch (error) {
-    throw new StartupError(describeConnectionError(error, url));
-  } finally {
-    await client.end().catch(() => undefined);
+  for (let attempt = 1; ; attempt++) {
+    const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+      version = Number(rows[0].v);
+      break;
+    } catch (error) {
+      const timedOut = /timeout/i.test(error instanceof Error ? error.message : String(error));
+      if (!(timedOut && attempt === 1)) throw new StartupError(describeConnectionError(error, url));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
   }
   if (version < 150000) {
     throw new StartupError(
