@@ -30,9 +30,6 @@ const TRANSITIONAL = [
   'src/permissions/permissions.service.ts',
   'src/system/routing-groups.service.ts',
   'src/system/system-settings.service.ts',
-  'src/tariffs/rates/rate-deck.service.ts',
-  'src/tariffs/rates/rates.service.ts',
-  'src/tariffs/tariffs.service.ts',
 ];
 
 export default tseslint.config(

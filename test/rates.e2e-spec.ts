@@ -329,6 +329,32 @@ describe('rates', () => {
       expect(elsewhere.status).toBe(413);
     });
 
+    it('writes one audit event per upload, with its counts and not its rows; a refused deck writes none', async () => {
+      const id = await createTariff(a);
+      const deckEvents = async () => {
+        const res = await root.get(`/v1/audit-events?targetType=rate&targetId=${id}&limit=200`).expect(200);
+        return (res.body.items as Array<{ action: string; actor: string | null; changes: unknown }>).filter((e) => e.action.startsWith('rate-deck.'));
+      };
+      await putDeck(a, good, '', id).expect(200);
+      await putDeck(a, [HEADER, '44,0.03,1,1,0,2025-01-01T00:00:00Z', '49,0.5,1,1,0,2025-01-01T00:00:00Z'].join('\n'), '?mode=merge', id).expect(200);
+      await putDeck(a, [HEADER, '44,free,1,1,0,'].join('\n'), '?mode=merge', id).expect(400);
+      const events = await deckEvents();
+      expect(events).toEqual([
+        {
+          ...events[0],
+          action: 'rate-deck.merge',
+          actor: a.id,
+          changes: { before: null, after: { tariffId: id, mode: 'merge', rows: 2, inserted: 1, updated: 1, unchanged: 0, deleted: 0, total: 4 } },
+        },
+        {
+          ...events[1],
+          action: 'rate-deck.replace',
+          actor: a.id,
+          changes: { before: null, after: { tariffId: id, mode: 'replace', rows: 3, inserted: 3, updated: 0, unchanged: 0, deleted: 0, total: 3 } },
+        },
+      ]);
+    });
+
     it('deletes the rates with their tariff', async () => {
       const id = await createTariff(a);
       await putDeck(a, good, '', id).expect(200);

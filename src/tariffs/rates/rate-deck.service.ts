@@ -1,103 +1,49 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '../../config/config';
 import { Readable } from 'node:stream';
-import { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { affectedRows, SqlParams } from '../../database/sql';
-import { Caller, requirePermission } from '../../tree/caller';
+import { APP_CONFIG, AppConfig } from '../../config/config';
+import { Writes } from '../../database/writes';
+import { Caller } from '../../tree/caller';
 import { TariffsService } from '../tariffs.service';
 import { RateDeckMode, RateDeckResultDto } from './dto/rate.dto';
-import { DeckRow, formatDeckRow, parseRateDeck, RATE_DECK_HEADER, RateDeck } from './rate-deck';
-import { NOW_MS, RatesService } from './rates.service';
-
-/** Rows per INSERT/UPDATE statement of an upload, and per FETCH of an export. */
-const BATCH_ROWS = 10000;
-
-/** The columns of a deck slice, as arrays for unnest(). */
-const DECK_UNNEST = `unnest($2::varchar[], $3::numeric[], $4::int[], $5::int[], $6::numeric[], $7::timestamptz[])
-  AS d(prefix, price, first_interval, next_interval, connect_fee, effective_from)`;
-
-function slice(deck: RateDeck, start: number): unknown[] {
-  const end = start + BATCH_ROWS;
-  return [
-    deck.prefixes.slice(start, end),
-    deck.prices.slice(start, end),
-    deck.firstIntervals.slice(start, end),
-    deck.nextIntervals.slice(start, end),
-    deck.connectFees.slice(start, end),
-    deck.effectiveFroms.slice(start, end),
-  ];
-}
+import { DeckRow, formatDeckRow, parseRateDeck, RATE_DECK_HEADER } from './rate-deck';
+import { DeckCursor, DECK_BATCH_ROWS, RatesRepository } from './rates.repository';
+import { rateChange, RatesService } from './rates.service';
 
 /**
  * Whole rate decks as CSV: an upload is one transaction (any bad row refuses all of it),
- * written with multi-row `INSERT ... SELECT FROM unnest(...)` in batches; an export streams
- * from a server-side cursor in one consistent snapshot.
+ * written with multi-row `INSERT ... SELECT FROM unnest(...)` in batches, and audited with its
+ * counts (never its rows); an export streams from a server-side cursor in one consistent
+ * snapshot.
  */
 @Injectable()
 export class RateDeckService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly rates: RatesRepository,
+    private readonly rateRules: RatesService,
     private readonly tariffs: TariffsService,
-    private readonly rates: RatesService,
+    private readonly writes: Writes,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async importDeck(caller: Caller, tariffId: string, csv: string, mode: RateDeckMode): Promise<RateDeckResultDto> {
     // 404 and 403 come before any verdict on the deck; parsing happens before the transaction
     // so that the tariff stays locked only while rows are written.
-    await this.tariffs.findVisible(caller, tariffId);
-    requirePermission(caller, 'tariffs.manage');
+    await this.tariffs.require(caller, tariffId, { permission: 'tariffs.manage' });
     const deck = parseRateDeck(csv);
-    return this.dataSource.transaction(async (m) => {
-      const tariff = await this.rates.lockForWrite(caller, tariffId, m);
+    return this.writes.change(caller.customerId, async (tx) => {
+      const tariff = await this.rateRules.lockForWrite(caller, tariffId, tx);
       const rows = deck.prefixes.length;
       const result: RateDeckResultDto = { mode, rows, inserted: 0, updated: 0, unchanged: 0, deleted: 0, total: 0 };
-      if (mode === 'replace') {
-        const deleted = affectedRows(await m.query(`DELETE FROM rates WHERE tariff_id = $1`, [tariff.id]));
-        result.deleted = deleted;
-      }
-      for (let start = 0; start < rows; start += BATCH_ROWS) {
-        const params = [tariff.id, ...slice(deck, start)];
-        if (mode === 'merge') result.updated += await this.updateExisting(m, params);
-        result.inserted += await this.insertNew(m, params, mode === 'merge');
+      if (mode === 'replace') result.deleted = await this.rates.deleteAllOf(caller, tx, tariff.id);
+      for (let start = 0; start < rows; start += DECK_BATCH_ROWS) {
+        if (mode === 'merge') result.updated += await this.rates.mergeDeckBatch(caller, tx, tariff.id, deck, start);
+        result.inserted += await this.rates.insertDeckBatch(caller, tx, tariff.id, deck, start, mode === 'merge');
       }
       result.unchanged = rows - result.inserted - result.updated;
-      const count: Array<{ total: string }> = await m.query(`SELECT count(*) AS total FROM rates WHERE tariff_id = $1`, [tariff.id]);
-      result.total = Number(count[0].total);
-      await this.rates.recordChange(m, caller, tariff, `rate-deck.${mode}`, tariff.id, null, { ...result });
-      return result;
+      result.total = await this.rates.count(caller, tx, tariff.id);
+      // The event records what the upload did (its counts), not the rows it wrote.
+      return { result, audit: rateChange(tariff, `rate-deck.${mode}`, tariff.id, null, { ...result }) };
     });
-  }
-
-  /** Merge: rewrites the rates the deck names whose values differ; returns how many. */
-  private async updateExisting(m: EntityManager, params: unknown[]): Promise<number> {
-    return affectedRows(
-      await m.query(
-      `UPDATE rates r SET price = d.price, first_interval = d.first_interval, next_interval = d.next_interval,
-              connect_fee = d.connect_fee, version = r.version + 1, updated_at = now()
-         FROM ${DECK_UNNEST}
-        WHERE r.tariff_id = $1 AND r.prefix = d.prefix AND r.effective_from = COALESCE(d.effective_from, ${NOW_MS})
-          AND (r.price, r.first_interval, r.next_interval, r.connect_fee)
-              IS DISTINCT FROM (d.price, d.first_interval, d.next_interval, d.connect_fee)`,
-        params,
-      ),
-    );
-  }
-
-  /** Inserts the deck's rates (under merge, only those not there yet); returns how many. */
-  private async insertNew(m: EntityManager, params: unknown[], skipExisting: boolean): Promise<number> {
-    // The tariff row is locked, so "not there yet" cannot change before the insert.
-    const rows: Array<{ inserted: string }> = await m.query(
-      `WITH ins AS (
-         INSERT INTO rates (tariff_id, prefix, price, first_interval, next_interval, connect_fee, effective_from)
-         SELECT $1, d.prefix, d.price, d.first_interval, d.next_interval, d.connect_fee, COALESCE(d.effective_from, ${NOW_MS})
-           FROM ${DECK_UNNEST}
-          ${skipExisting ? `WHERE NOT EXISTS (SELECT 1 FROM rates r WHERE r.tariff_id = $1 AND r.prefix = d.prefix AND r.effective_from = COALESCE(d.effective_from, ${NOW_MS}))` : ''}
-         RETURNING 1)
-       SELECT count(*) AS inserted FROM ins`,
-      params,
-    );
-    return Number(rows[0].inserted);
   }
 
   /**
@@ -105,26 +51,16 @@ export class RateDeckService {
    * sent, so a 404 or a database error is still a proper problem. The rest is streamed.
    */
   async exportDeck(caller: Caller, tariffId: string, prefix?: string): Promise<Readable> {
-    const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    const snapshot = await this.rates.openSnapshot();
     try {
-      await runner.startTransaction('REPEATABLE READ');
-      const tariff = await this.tariffs.findVisible(caller, tariffId, runner.manager);
-      const params = new SqlParams();
-      const where = [`tariff_id = ${params.add(tariff.id)}`];
-      if (prefix) where.push(`prefix LIKE ${params.add(prefix + '%')}`);
-      await runner.query(
-        `DECLARE rate_deck NO SCROLL CURSOR FOR
-           SELECT prefix, price, first_interval, next_interval, connect_fee, effective_from
-             FROM rates WHERE ${where.join(' AND ')} ORDER BY prefix, effective_from`,
-        params.values,
-      );
-      const first: DeckRow[] = await runner.query(`FETCH ${BATCH_ROWS} FROM rate_deck`);
+      const tariff = await this.tariffs.require(caller, tariffId, { tx: snapshot.tx });
+      const cursor = await this.rates.openDeckCursor(caller, snapshot, tariff.id, prefix);
+      const first = await cursor.fetch();
       const pace: Pace = { lastPull: Date.now(), fetching: false };
-      const stream = Readable.from(deckChunks(runner, first, pace), { objectMode: false });
+      const stream = Readable.from(deckChunks(cursor, first, pace), { objectMode: false });
       // 'close' comes after the last chunk, after an error, and when the client goes away
       // (even before the first read, when a generator's own finally would never run).
-      stream.once('close', () => void close(runner).catch(() => undefined));
+      stream.once('close', () => void snapshot.close().catch(() => undefined));
       // A client that stops reading must not keep the snapshot (and its pooled connection)
       // for ever: before the idle-in-transaction bound (when PostgreSQL would close the
       // session under us) passes without a pull, the export is cut and its transaction ended.
@@ -137,7 +73,7 @@ export class RateDeckService {
       stream.once('close', () => clearInterval(watchdog));
       return stream;
     } catch (error) {
-      await close(runner);
+      await snapshot.close();
       throw error;
     }
   }
@@ -149,29 +85,19 @@ interface Pace {
   fetching: boolean;
 }
 
-async function* deckChunks(runner: QueryRunner, first: DeckRow[], pace: Pace): AsyncGenerator<string> {
+async function* deckChunks(cursor: DeckCursor, first: DeckRow[], pace: Pace): AsyncGenerator<string> {
   yield RATE_DECK_HEADER + '\n';
   pace.lastPull = Date.now();
   let rows = first;
   while (rows.length > 0) {
     yield rows.map(formatDeckRow).join('');
     pace.lastPull = Date.now();
-    if (rows.length < BATCH_ROWS) break;
+    if (rows.length < DECK_BATCH_ROWS) break;
     pace.fetching = true;
     try {
-      rows = await runner.query(`FETCH ${BATCH_ROWS} FROM rate_deck`);
+      rows = await cursor.fetch();
     } finally {
       pace.fetching = false;
     }
-  }
-}
-
-/** Ends the read-only snapshot and gives the connection back to the pool. */
-async function close(runner: QueryRunner): Promise<void> {
-  if (runner.isReleased) return;
-  try {
-    if (runner.isTransactionActive) await runner.rollbackTransaction();
-  } finally {
-    await runner.release();
   }
 }

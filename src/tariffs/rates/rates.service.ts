@@ -1,34 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { AuditService } from '../../audit/audit.service';
-import { assertVersion } from '../../common/etag';
 import { formatMoney } from '../../common/money';
-import { Cursors, Page } from '../../common/pagination';
-import { ConflictProblem, NotFoundProblem, ProblemError } from '../../common/problem/problem';
-import { Caller, requirePermission } from '../../tree/caller';
-import { notVisible, subtreeCondition } from '../../tree/scope';
-import { TariffRow, TariffsService } from '../tariffs.service';
+import { Page } from '../../common/pagination';
+import { ConflictProblem, ProblemError } from '../../common/problem/problem';
+import { requireAccess } from '../../database/access';
+import { isUniqueViolation } from '../../database/sql';
+import { ChangeRecord, Tx, Writes } from '../../database/writes';
+import { Caller } from '../../tree/caller';
+import { TariffRow } from '../tariffs.repository';
+import { TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
 import { candidatePrefixes, parseDateTime } from './rate-rules';
-import { isUniqueViolation, returnedRows, SqlParams } from '../../database/sql';
-
-export interface RateRow {
-  id: string;
-  tariff_id: string;
-  prefix: string;
-  price: string;
-  first_interval: number;
-  next_interval: number;
-  connect_fee: string;
-  effective_from: Date;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-export const RATE_COLUMNS = `r.id, r.tariff_id, r.prefix, r.price, r.first_interval, r.next_interval, r.connect_fee, r.effective_from, r.version, r.created_at, r.updated_at`;
-/** "Now" as stored: effective_from keeps milliseconds only (see the Rates migration). */
-export const NOW_MS = `date_trunc('milliseconds', now())`;
+import { RateRow, RatesRepository } from './rates.repository';
 
 export function toRateDto(row: RateRow): RateDto {
   return {
@@ -62,6 +44,24 @@ function instant(value: string | undefined): string | null {
   return value === undefined ? null : parseDateTime(value)!.toISOString();
 }
 
+/** The audit record of a change to a tariff's rates, scoped to the tariff's owner. */
+export function rateChange(
+  tariff: TariffRow,
+  action: string,
+  targetId: string,
+  before: Record<string, unknown> | null,
+  after: Record<string, unknown> | null,
+): ChangeRecord {
+  return {
+    action,
+    targetType: 'rate',
+    targetId,
+    subjectPath: tariff.owner_path,
+    before,
+    after: after ? { tariffId: tariff.id, ...after } : null,
+  };
+}
+
 /**
  * Rates of a tariff (SPEC §4). Visibility is the tariff's (404 outside the caller's subtree);
  * writes need `tariffs.manage` and lock the tariff row first, so that single-rate writes and
@@ -70,85 +70,54 @@ function instant(value: string | undefined): string | null {
 @Injectable()
 export class RatesService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly rates: RatesRepository,
     private readonly tariffs: TariffsService,
-    private readonly audit: AuditService,
-    private readonly cursors: Cursors,
+    private readonly writes: Writes,
   ) {}
 
   async list(caller: Caller, tariffId: string, query: RateListQueryDto, limit: number): Promise<Page<RateDto>> {
-    const tariff = await this.tariffs.findVisible(caller, tariffId);
-    const params = new SqlParams();
-    const where = [`r.tariff_id = ${params.add(tariff.id)}`];
-    // Digits only (validated), so the pattern needs no escaping; "C" collation makes it a range scan.
-    if (query.prefix) where.push(`r.prefix LIKE ${params.add(query.prefix + '%')}`);
-    const after = await this.cursors.decode<[string, string]>(`rates:${tariff.id}`, query.cursor, ['string', 'timestamp']);
-    if (after) where.push(`(r.prefix, r.effective_from) > (${params.add(after[0])}, ${params.add(after[1])}::timestamptz)`);
-    const rows: RateRow[] = await this.dataSource.query(
-      `SELECT ${RATE_COLUMNS} FROM rates r WHERE ${where.join(' AND ')}
-        ORDER BY r.prefix, r.effective_from LIMIT ${params.add(limit + 1)}`,
-      params.values,
-    );
-    return this.cursors.page(`rates:${tariff.id}`, rows, limit, toRateDto, (r) => [r.prefix, r.effective_from.toISOString()]);
+    const tariff = await this.tariffs.require(caller, tariffId);
+    const page = await this.rates.list(caller, tariff.id, { prefix: query.prefix }, query.cursor, limit);
+    return { items: page.items.map(toRateDto), nextCursor: page.nextCursor };
   }
 
   async get(caller: Caller, tariffId: string, rateId: string): Promise<RateDto> {
-    const tariff = await this.tariffs.findVisible(caller, tariffId);
-    return toRateDto(await this.findRate(this.dataSource.manager, tariff, rateId));
+    const tariff = await this.tariffs.require(caller, tariffId);
+    return toRateDto(await requireAccess(this.rates.ofTariff(tariff.id), caller, rateId, { what: 'rate' }));
   }
 
   async create(caller: Caller, tariffId: string, input: CreateRateDto): Promise<RateDto> {
-    return this.dataSource.transaction(async (m) => {
-      const tariff = await this.lockForWrite(caller, tariffId, m);
-      const rows: RateRow[] = await m.query(
-        `INSERT INTO rates AS r (tariff_id, prefix, price, first_interval, next_interval, connect_fee, effective_from)
-         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7::timestamptz, ${NOW_MS}))
-         ON CONFLICT (tariff_id, prefix, effective_from) DO NOTHING
-         RETURNING ${RATE_COLUMNS}`,
-        [
-          tariff.id,
-          input.prefix,
-          input.price,
-          input.firstInterval ?? 1,
-          input.nextInterval ?? 1,
-          input.connectFee ?? '0',
-          instant(input.effectiveFrom),
-        ],
-      );
-      if (!rows[0]) throw rateExists();
-      const rate = toRateDto(rows[0]);
-      await this.recordChange(m, caller, tariff, 'rate.create', rate.id, null, { ...rate });
-      return rate;
+    return this.writes.change(caller.customerId, async (tx) => {
+      const tariff = await this.lockForWrite(caller, tariffId, tx);
+      const row = await this.rates.insert(caller, tx, tariff.id, {
+        prefix: input.prefix,
+        price: input.price,
+        firstInterval: input.firstInterval ?? 1,
+        nextInterval: input.nextInterval ?? 1,
+        connectFee: input.connectFee ?? '0',
+        effectiveFrom: instant(input.effectiveFrom),
+      });
+      if (!row) throw rateExists();
+      const rate = toRateDto(row);
+      return { result: rate, audit: rateChange(tariff, 'rate.create', rate.id, null, { ...rate }) };
     });
   }
 
   async update(caller: Caller, tariffId: string, rateId: string, input: UpdateRateDto, expectedVersion?: number): Promise<RateDto> {
     try {
-      return await this.dataSource.transaction(async (m) => {
-        const tariff = await this.lockForWrite(caller, tariffId, m);
-        const current = await this.findRate(m, tariff, rateId);
-        assertVersion(expectedVersion, current.version);
-        const rows = returnedRows<RateRow>(
-          await m.query(
-          `UPDATE rates r SET prefix = COALESCE($2, prefix), price = COALESCE($3::numeric, price),
-                  first_interval = COALESCE($4, first_interval), next_interval = COALESCE($5, next_interval),
-                  connect_fee = COALESCE($6::numeric, connect_fee), effective_from = COALESCE($7::timestamptz, effective_from),
-                  version = version + 1, updated_at = now()
-            WHERE id = $1 RETURNING ${RATE_COLUMNS}`,
-          [
-            current.id,
-            input.prefix ?? null,
-            input.price ?? null,
-            input.firstInterval ?? null,
-            input.nextInterval ?? null,
-            input.connectFee ?? null,
-            instant(input.effectiveFrom),
-          ],
-          ),
-        );
-        const rate = toRateDto(rows[0]);
-        await this.recordChange(m, caller, tariff, 'rate.update', rate.id, { ...toRateDto(current) }, { ...rate });
-        return rate;
+      return await this.writes.change(caller.customerId, async (tx) => {
+        const tariff = await this.lockForWrite(caller, tariffId, tx);
+        const current = await requireAccess(this.rates.ofTariff(tariff.id), caller, rateId, { tx, version: expectedVersion, what: 'rate' });
+        const row = (await this.rates.update(caller, tx, tariff.id, current.id, {
+          prefix: input.prefix ?? null,
+          price: input.price ?? null,
+          firstInterval: input.firstInterval ?? null,
+          nextInterval: input.nextInterval ?? null,
+          connectFee: input.connectFee ?? null,
+          effectiveFrom: instant(input.effectiveFrom),
+        }))!; // found above, under the tariff's lock
+        const rate = toRateDto(row);
+        return { result: rate, audit: rateChange(tariff, 'rate.update', rate.id, { ...toRateDto(current) }, { ...rate }) };
       });
     } catch (error) {
       throw isUniqueViolation(error) ? rateExists() : error;
@@ -156,74 +125,29 @@ export class RatesService {
   }
 
   async remove(caller: Caller, tariffId: string, rateId: string, expectedVersion?: number): Promise<void> {
-    await this.dataSource.transaction(async (m) => {
-      const tariff = await this.lockForWrite(caller, tariffId, m);
-      const current = await this.findRate(m, tariff, rateId);
-      assertVersion(expectedVersion, current.version);
-      await m.query(`DELETE FROM rates WHERE id = $1`, [current.id]);
-      await this.recordChange(m, caller, tariff, 'rate.delete', current.id, { ...toRateDto(current) }, null);
-    });
-  }
-
-  /** Audit events for rate changes, scoped to the tariff's owner. */
-  recordChange(
-    m: EntityManager,
-    caller: Caller,
-    tariff: TariffRow,
-    action: string,
-    targetId: string,
-    before: Record<string, unknown> | null,
-    after: Record<string, unknown> | null,
-  ): Promise<void> {
-    return this.audit.record(m, {
-      actorId: caller.customerId,
-      action,
-      targetType: 'rate',
-      targetId,
-      subjectPath: tariff.owner_path!,
-      changes: { before, after: after ? { tariffId: tariff.id, ...after } : null },
+    await this.writes.change(caller.customerId, async (tx) => {
+      const tariff = await this.lockForWrite(caller, tariffId, tx);
+      const current = await requireAccess(this.rates.ofTariff(tariff.id), caller, rateId, { tx, version: expectedVersion, what: 'rate' });
+      await this.rates.delete(caller, tx, tariff.id, current.id);
+      return { result: undefined, audit: rateChange(tariff, 'rate.delete', current.id, { ...toRateDto(current) }, null) };
     });
   }
 
   /**
    * The rate that applies to `number` now: among rates already in effect, the longest prefix
-   * of the number wins, and for that prefix the latest `effectiveFrom`. One index scan on
-   * (tariff_id, prefix, effective_from) over at most 32 candidate prefixes.
+   * of the number wins, and for that prefix the latest `effectiveFrom`.
    */
   async lookup(caller: Caller, tariffId: string, number: string): Promise<RateDto> {
-    // Visibility of the tariff and the rate in one round trip: no tariff row is the tariff's
-    // 404, a tariff row without a rate is `no-rate`.
-    const params = new SqlParams();
-    const rows: Array<RateRow | { id: null }> = await this.dataSource.query(
-      `SELECT ${RATE_COLUMNS}
-         FROM tariffs t
-         JOIN customers o ON o.id = t.owner_id
-         LEFT JOIN LATERAL (
-           SELECT * FROM rates x
-            WHERE x.tariff_id = t.id AND x.prefix = ANY(${params.add(candidatePrefixes(number))}::varchar[]) AND x.effective_from <= now()
-            ORDER BY length(x.prefix) DESC, x.effective_from DESC LIMIT 1
-         ) r ON true
-        WHERE t.id = ${params.add(tariffId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}`,
-      params.values,
-    );
-    if (!rows[0]) throw notVisible('tariff');
-    if (rows[0].id === null) throw new NoRateProblem();
-    return toRateDto(rows[0] as RateRow);
+    // Visibility of the tariff and the rate in one round trip: an invisible tariff is the
+    // tariff's 404, a visible one without a rate is `no-rate`.
+    const inTariff = { findVisible: (c: Caller, id: string) => this.rates.lookup(c, id, candidatePrefixes(number)) };
+    const found = await requireAccess(inTariff, caller, tariffId, { what: 'tariff' });
+    if (!found.rate) throw new NoRateProblem();
+    return toRateDto(found.rate);
   }
 
   /** The tariff, visible (else 404) and locked for this transaction; then the right (else 403). */
-  async lockForWrite(caller: Caller, tariffId: string, m: EntityManager): Promise<TariffRow> {
-    const tariff = await this.tariffs.findVisible(caller, tariffId, m, 'FOR UPDATE');
-    requirePermission(caller, 'tariffs.manage');
-    return tariff;
-  }
-
-  private async findRate(m: EntityManager, tariff: TariffRow, rateId: string): Promise<RateRow> {
-    const rows: RateRow[] = await m.query(`SELECT ${RATE_COLUMNS} FROM rates r WHERE r.id = $1 AND r.tariff_id = $2`, [
-      rateId,
-      tariff.id,
-    ]);
-    if (!rows[0]) throw new NotFoundProblem('rate');
-    return rows[0];
+  lockForWrite(caller: Caller, tariffId: string, tx: Tx): Promise<TariffRow> {
+    return this.tariffs.require(caller, tariffId, { tx, lock: 'FOR UPDATE', permission: 'tariffs.manage' });
   }
 }
