@@ -239,6 +239,22 @@ describe('customers', () => {
       expect((await a.get('/v1/me')).body.creditLimit).toBe('0.00');
     });
 
+    it('answers one’s own record with not-a-descendant before the right and the version, however its id is spelt', async () => {
+      const a = await createCustomer(t, root);
+      const child = await createCustomer(t, a);
+      await root.put(`/v1/customers/${a.id}/permissions`, { permissions: [] }).expect(200);
+      for (const id of [a.id, a.id.toUpperCase()]) {
+        const res = await a.patch(`/v1/customers/${id}`, { language: 'de' }).set('If-Match', '"999"').expect(403);
+        expectProblem(res, 403);
+        expect(res.body.type).toBe('https://canopy.dev/problems/not-a-descendant');
+        const del = await a.delete(`/v1/customers/${id}`).set('If-Match', '"999"').expect(403);
+        expect(del.body.type).toBe('https://canopy.dev/problems/not-a-descendant');
+      }
+      // A descendant's change, without the right: the 403 naming it, before the version's 412.
+      const other = await a.patch(`/v1/customers/${child.id}`, { language: 'de' }).set('If-Match', '"999"').expect(403);
+      expect(other.body).toMatchObject({ type: 'https://canopy.dev/problems/permission-denied', permission: 'customers.update' });
+    });
+
     it('refuses the fields a parent may not change and the ones that do not exist', async () => {
       const a = await createCustomer(t, root);
       for (const field of ['baseCurrency', 'parentId', 'id', 'version', 'availableCredit', 'permissions']) {

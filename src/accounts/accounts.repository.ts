@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { SqlParams } from '../database/sql';
 import { DataSource, EntityManager } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
+import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
+import { FindOptions, RowLock, Visible } from '../database/access';
+import { Keyset } from '../database/keyset';
+import { likePattern, returnedRows, SqlParams } from '../database/sql';
+import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { subtreeCondition } from '../tree/scope';
+import { branchCondition, subtreeCondition } from '../tree/scope';
 import { AccountDto, AccountStatus } from './dto/account.dto';
 
 export interface AccountRow {
@@ -30,7 +34,7 @@ export interface AccountRow {
 }
 
 /** Selected from `accounts a JOIN customers c ON c.id = a.customer_id`. */
-export const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tariff_id, a.time_zone, a.language,
+const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tariff_id, a.time_zone, a.language,
   a.balance, a.credit_limit, a.max_sessions, a.status, a.routing_group_id, a.version, a.created_at, a.updated_at,
   c.path AS customer_path, c.base_currency AS currency`;
 
@@ -38,7 +42,7 @@ export const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password
 export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): AccountDto {
   const balance = new Big(row.balance);
   const creditLimit = new Big(row.credit_limit);
-  const currency = row.currency.trim();
+  const currency = row.currency;
   const shown = (amount: Big) => {
     const converted = viewerTable.tryConvert(amount, currency, viewerTable.baseCurrency);
     return converted === null ? null : formatMoney(converted);
@@ -65,38 +69,166 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
   };
 }
 
+/** What a new account is made of. */
+export interface NewAccount {
+  username: string;
+  webPasswordHash: string;
+  voipPassword: string;
+  tariffId: string;
+  timeZone: string;
+  language: string;
+  /** The opening balance, 8 decimals. */
+  balance: string;
+  creditLimit: string;
+  maxSessions: number;
+  status: AccountStatus;
+  routingGroupId: string | null;
+}
+
+/** A change to an account; absent (or null) fields stay as they are, except `routingGroupId: null`, which clears it. */
+export interface AccountChanges {
+  username?: string;
+  webPasswordHash?: string;
+  voipPassword?: string;
+  tariffId?: string;
+  timeZone?: string;
+  language?: string;
+  creditLimit?: string;
+  maxSessions?: number;
+  status?: AccountStatus;
+  routingGroupId?: string | null;
+}
+
+export interface AccountListFilter {
+  /** The customer (the caller or one found visible) whose own accounts, or whose subtree's, are listed. */
+  base: { id: string; path: string; depth: number };
+  scope: 'own' | 'subtree';
+  /** Part of the username, matched case-insensitively and literally. */
+  usernameContains?: string;
+}
+
+/** Account lists are oldest first. */
+const ACCOUNT_KEYSET = new Keyset('accounts', [
+  { sql: 'a.created_at', type: 'timestamp' },
+  { sql: 'a.id', type: 'uuid' },
+]);
+
 /**
- * Queries on accounts. An account is visible exactly when its customer lies in the caller's
- * subtree, the caller itself included: every query joins the customer and goes through the
- * scope helper. No rules here.
+ * Every SQL text about accounts. An account is visible exactly when its customer lies in the
+ * caller's subtree, the caller itself included: every query joins the customer and goes
+ * through the scope helper. No rules here.
  */
 @Injectable()
-export class AccountsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+export class AccountsRepository implements Visible<AccountRow> {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cursors: Cursors,
+  ) {}
 
-  /** A live account of a live customer in the caller's subtree, or undefined (404). */
-  async findVisible(
-    caller: Caller,
-    id: string,
-    manager: EntityManager = this.dataSource.manager,
-    lock: '' | 'FOR UPDATE' = '',
-  ): Promise<AccountRow | undefined> {
+  /** A live account of a live customer in the caller's subtree, or undefined (`requireAccess` answers the 404). */
+  findVisible(caller: Caller, id: string, options?: FindOptions): Promise<AccountRow | undefined>;
+  /** The positional form balances still calls: the same lookup. */
+  findVisible(caller: Caller, id: string, tx?: Tx, lock?: RowLock): Promise<AccountRow | undefined>;
+  async findVisible(caller: Caller, id: string, options: FindOptions | Tx = {}, lock?: RowLock): Promise<AccountRow | undefined> {
+    const found: FindOptions = options instanceof EntityManager ? { tx: options, lock } : options;
     const params = new SqlParams();
-    const rows: AccountRow[] = await manager.query(
+    const rows: AccountRow[] = await (found.tx ?? this.dataSource.manager).query(
       `SELECT ${ACCOUNT_COLUMNS} FROM accounts a JOIN customers c ON c.id = a.customer_id
         WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL
           AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
-        ${lock ? `${lock} OF a` : ''}`,
+        ${found.lock ? `${found.lock} OF a` : ''}`,
       params.values,
     );
     return rows[0];
   }
 
-  async usernameTaken(username: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
+  /** A page of a customer's own accounts, or of its whole subtree's. */
+  async list(caller: Caller, filter: AccountListFilter, cursor: string | undefined, limit: number): Promise<Page<AccountRow>> {
+    const params = new SqlParams();
+    const where =
+      filter.scope === 'subtree'
+        ? ['a.deleted_at IS NULL', branchCondition('c', caller, filter.base, params, 'self-and-descendants')]
+        : ['a.deleted_at IS NULL', subtreeCondition('c', caller, params, 'self-and-descendants'), `a.customer_id = ${params.add(filter.base.id)}`];
+    if (filter.usernameContains) where.push(`a.username ILIKE ${params.add(likePattern(filter.usernameContains, 'contains'))}`);
+    const after = await ACCOUNT_KEYSET.after(this.cursors, cursor, params);
+    if (after) where.push(after);
+    const rows: AccountRow[] = await this.dataSource.query(
+      `SELECT ${ACCOUNT_COLUMNS}, ${ACCOUNT_KEYSET.select()}
+         FROM accounts a JOIN customers c ON c.id = a.customer_id
+        WHERE ${where.join(' AND ')} ${ACCOUNT_KEYSET.orderAndLimit(limit, params)}`,
+      params.values,
+    );
+    return ACCOUNT_KEYSET.page(this.cursors, rows, limit, (row) => row);
+  }
+
+  /** Whether another live account uses this username. Usernames are unique over the whole tree, so this looks beyond the caller's scope on purpose. */
+  async unscopedUsernameTaken(username: string, exceptId: string | null, tx: Tx): Promise<boolean> {
+    const rows: unknown[] = await tx.query(
       `SELECT 1 FROM accounts WHERE username = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,
       [username, exceptId],
     );
     return rows.length > 0;
+  }
+
+  /** A new account of a customer the caller sees; undefined when that customer is not (or no longer) visible. */
+  async insert(caller: Caller, customerId: string, account: NewAccount, tx: Tx): Promise<AccountRow | undefined> {
+    const params = new SqlParams();
+    const rows: AccountRow[] = await tx.query(
+      `WITH a AS (
+         INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, tariff_id, time_zone, language,
+                               balance, credit_limit, max_sessions, status, routing_group_id)
+         SELECT o.id, ${params.add(account.username)}, ${params.add(account.webPasswordHash)}, ${params.add(account.voipPassword)},
+                ${params.add(account.tariffId)}::uuid, ${params.add(account.timeZone)}, ${params.add(account.language)},
+                ${params.add(account.balance)}::numeric, ${params.add(account.creditLimit)}::numeric, ${params.add(account.maxSessions)}::integer,
+                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid
+           FROM customers o
+          WHERE o.id = ${params.add(customerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}
+         RETURNING *)
+       SELECT ${ACCOUNT_COLUMNS} FROM a JOIN customers c ON c.id = a.customer_id`,
+      params.values,
+    );
+    return rows[0];
+  }
+
+  /** Applies a change to an account the caller sees (version + 1); undefined when it is not visible. */
+  async update(caller: Caller, id: string, changes: AccountChanges, tx: Tx): Promise<AccountRow | undefined> {
+    const params = new SqlParams();
+    const set: string[] = [];
+    const put = (column: string, value: unknown, cast = '') => {
+      if (value !== undefined && value !== null) set.push(`${column} = ${params.add(value)}${cast}`);
+    };
+    put('username', changes.username);
+    put('web_password_hash', changes.webPasswordHash);
+    put('voip_password', changes.voipPassword);
+    put('tariff_id', changes.tariffId, '::uuid');
+    put('time_zone', changes.timeZone);
+    put('language', changes.language);
+    put('credit_limit', changes.creditLimit, '::numeric');
+    put('max_sessions', changes.maxSessions, '::integer');
+    put('status', changes.status);
+    if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
+    const rows = returnedRows<AccountRow>(
+      await tx.query(
+        `UPDATE accounts a SET ${[...set, 'version = a.version + 1', 'updated_at = now()'].join(', ')}
+           FROM customers c
+          WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL AND c.id = a.customer_id
+            AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
+          RETURNING ${ACCOUNT_COLUMNS}`,
+        params.values,
+      ),
+    );
+    return rows[0];
+  }
+
+  /** Soft-deletes an account the caller sees: its username is free again; its ledger and audit history stay. */
+  async softDelete(caller: Caller, id: string, tx: Tx): Promise<void> {
+    const params = new SqlParams();
+    await tx.query(
+      `UPDATE accounts a SET deleted_at = now(), version = a.version + 1, updated_at = now()
+         FROM customers c
+        WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL AND c.id = a.customer_id
+          AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
+      params.values,
+    );
   }
 }

@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { SqlParams } from '../database/sql';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
+import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
+import { FindOptions, RowLock, Visible } from '../database/access';
+import { Keyset } from '../database/keyset';
+import { likePattern, returnedRows, SqlParams } from '../database/sql';
+import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { ScopeMode, subtreeCondition } from '../tree/scope';
+import { branchCondition, ScopeMode, subtreeCondition } from '../tree/scope';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
 
 export interface CustomerRow {
@@ -29,7 +33,7 @@ export interface CustomerRow {
   updated_at: Date;
 }
 
-export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
+const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
   c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
   c.created_at, c.updated_at`;
 
@@ -40,7 +44,7 @@ export const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, 
 export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: CurrencyTable, relativeDepth?: number): CustomerDto {
   const balance = new Big(row.balance);
   const creditLimit = new Big(row.credit_limit);
-  const currency = row.base_currency.trim();
+  const currency = row.base_currency;
   const shown = (amount: Big) => {
     const converted = viewerTable.tryConvert(amount, currency, viewerTable.baseCurrency);
     return converted === null ? null : formatMoney(converted);
@@ -53,7 +57,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     timeZone: row.time_zone,
     language: row.language,
     webLogin: row.web_login,
-    baseCurrency: row.base_currency.trim(),
+    baseCurrency: row.base_currency,
     balance: formatMoney(balance),
     creditLimit: formatMoney(creditLimit),
     availableCredit: formatMoney(balance.plus(creditLimit)),
@@ -67,64 +71,239 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
   };
 }
 
-/** Queries on customers, always through the scope helper. No rules here. */
-@Injectable()
-export class CustomersRepository {
-  constructor(private readonly dataSource: DataSource) {}
+/** What a new customer is made of; its place in the tree comes from the parent row. */
+export interface NewCustomer {
+  name: string;
+  tariffId: string;
+  timeZone: string;
+  language: string;
+  webLogin: string;
+  passwordHash: string;
+  baseCurrency: string;
+  /** The opening balance (also kept as `opening_balance`), 8 decimals. */
+  balance: string;
+  creditLimit: string;
+  status: CustomerStatus;
+  permissions: string[];
+  routingGroupId: string | null;
+}
 
-  /** A live customer in the caller's scope, or undefined (the caller answers 404). */
-  async findVisible(
-    caller: Caller,
-    id: string,
-    mode: ScopeMode,
-    manager: EntityManager = this.dataSource.manager,
-    lock: '' | 'FOR UPDATE' | 'FOR SHARE' = '',
-  ): Promise<CustomerRow | undefined> {
+/** A change to a customer; absent (or null) fields stay as they are, except `routingGroupId: null`, which clears it. */
+export interface CustomerChanges {
+  name?: string;
+  tariffId?: string;
+  timeZone?: string;
+  language?: string;
+  webLogin?: string;
+  passwordHash?: string;
+  creditLimit?: string;
+  status?: CustomerStatus;
+  routingGroupId?: string | null;
+  /** Ends the customer's access tokens (they carry the epoch they were issued in). */
+  endSessions?: boolean;
+}
+
+export interface CustomerListFilter {
+  /** The customer whose children (or subtree) are listed: the caller or a customer found visible. */
+  base: { id: string; path: string; depth: number };
+  scope: 'children' | 'subtree';
+  /** Part of the name, matched case-insensitively and literally. */
+  nameContains?: string;
+}
+
+/** Customer lists are in tree order (the path is unique); children and subtree lists share cursors. */
+const CUSTOMER_KEYSET = new Keyset('customers', [{ sql: 'c.path', type: 'string' }]);
+
+/**
+ * Every SQL text about customers. Methods take the caller first and apply its scope
+ * themselves (the one subtree condition of src/tree/scope.ts); the few that deliberately
+ * look beyond it say so in their name (`unscoped…`). No rules here.
+ */
+@Injectable()
+export class CustomersRepository implements Visible<CustomerRow> {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cursors: Cursors,
+  ) {}
+
+  /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
+  findVisible(caller: Caller, id: string, options?: FindOptions): Promise<CustomerRow | undefined>;
+  /** The positional form other modules still call (balances, permissions, tariffs, exchange rates): the same lookup. */
+  findVisible(caller: Caller, id: string, mode: ScopeMode, tx?: Tx, lock?: RowLock): Promise<CustomerRow | undefined>;
+  async findVisible(caller: Caller, id: string, options: FindOptions | ScopeMode = {}, tx?: Tx, lock?: RowLock): Promise<CustomerRow | undefined> {
+    const found: FindOptions = typeof options === 'string' ? { mode: options, tx, lock } : options;
     const params = new SqlParams();
-    const rows: CustomerRow[] = await manager.query(
+    const rows: CustomerRow[] = await (found.tx ?? this.dataSource.manager).query(
       `SELECT ${CUSTOMER_COLUMNS} FROM customers c
-        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, mode)} ${lock}`,
+        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${found.lock ?? ''}`,
       params.values,
     );
     return rows[0];
   }
 
-  /** The password hash, read only where a password is checked (never with the record). */
-  async passwordHash(id: string): Promise<string> {
-    const rows: Array<{ web_password_hash: string }> = await this.dataSource.query(`SELECT web_password_hash FROM customers WHERE id = $1`, [id]);
+  /** The caller's own password hash, read only where a password is checked (never with the record). */
+  async ownPasswordHash(caller: Caller): Promise<string> {
+    const rows: Array<{ web_password_hash: string }> = await this.dataSource.query(`SELECT web_password_hash FROM customers WHERE id = $1`, [
+      caller.customerId,
+    ]);
     return rows[0].web_password_hash;
   }
 
-  async countLiveChildren(id: string, manager: EntityManager): Promise<number> {
-    const rows: Array<{ n: string }> = await manager.query(
-      `SELECT count(*) AS n FROM customers WHERE parent_id = $1 AND deleted_at IS NULL`,
-      [id],
+  /** A page of the children or of the subtree of a customer the caller sees (never the caller itself). */
+  async list(caller: Caller, filter: CustomerListFilter, cursor: string | undefined, limit: number): Promise<Page<CustomerRow>> {
+    const params = new SqlParams();
+    const where =
+      filter.scope === 'subtree'
+        ? [branchCondition('c', caller, filter.base, params, 'descendants')]
+        : [subtreeCondition('c', caller, params, 'descendants'), `c.parent_id = ${params.add(filter.base.id)}`];
+    if (filter.nameContains) where.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
+    const after = await CUSTOMER_KEYSET.after(this.cursors, cursor, params);
+    if (after) where.push(after);
+    const rows: CustomerRow[] = await this.dataSource.query(
+      `SELECT ${CUSTOMER_COLUMNS}, ${CUSTOMER_KEYSET.select()} FROM customers c
+        WHERE ${where.join(' AND ')} ${CUSTOMER_KEYSET.orderAndLimit(limit, params)}`,
+      params.values,
     );
-    return Number(rows[0].n);
+    return CUSTOMER_KEYSET.page(this.cursors, rows, limit, (row) => row);
   }
 
-  /** Live accounts owned by the customer (a customer with accounts cannot be deleted). */
-  async countLiveAccounts(id: string, manager: EntityManager): Promise<number> {
-    const rows: Array<{ n: string }> = await manager.query(
-      `SELECT count(*) AS n FROM accounts WHERE customer_id = $1 AND deleted_at IS NULL`,
-      [id],
-    );
-    return Number(rows[0].n);
-  }
-
-  async loginTaken(login: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
+  /**
+   * Whether another live customer uses this login (case-insensitive). Logins are unique over
+   * the whole tree, so this looks beyond the caller's scope on purpose.
+   */
+  async unscopedLoginTaken(login: string, exceptId: string | null, tx: Tx): Promise<boolean> {
+    const rows: unknown[] = await tx.query(
       `SELECT 1 FROM customers WHERE lower(web_login) = lower($1) AND deleted_at IS NULL AND ($2::uuid IS NULL OR id <> $2)`,
       [login, exceptId],
     );
     return rows.length > 0;
   }
 
-  async siblingNameTaken(parentId: string, name: string, exceptId: string | null, manager: EntityManager): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
-      `SELECT 1 FROM customers WHERE parent_id = $1 AND name = $2 AND deleted_at IS NULL AND ($3::uuid IS NULL OR id <> $3)`,
-      [parentId, name, exceptId],
+  /** Whether another live child of this (visible) parent has the name. */
+  async siblingNameTaken(caller: Caller, parentId: string, name: string, exceptId: string | null, tx: Tx): Promise<boolean> {
+    const params = new SqlParams();
+    const rows: unknown[] = await tx.query(
+      `SELECT 1 FROM customers c
+        WHERE c.parent_id = ${params.add(parentId)} AND c.name = ${params.add(name)}
+          AND (${params.add(exceptId)}::uuid IS NULL OR c.id <> ${params.add(exceptId)})
+          AND ${subtreeCondition('c', caller, params, 'descendants')}`,
+      params.values,
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Whether the (visible) customer owns the tariff, which is then locked FOR KEY SHARE: a
+   * concurrent DELETE of the tariff waits until the row that uses it is written (and then
+   * counts it: 409) instead of failing that write on the foreign key.
+   */
+  async lockTariffOwnedBy(caller: Caller, ownerId: string, tariffId: string, tx: Tx): Promise<boolean> {
+    const params = new SqlParams();
+    const rows: unknown[] = await tx.query(
+      `SELECT 1 FROM tariffs t JOIN customers c ON c.id = t.owner_id
+        WHERE t.id = ${params.add(tariffId)} AND t.owner_id = ${params.add(ownerId)}
+          AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
+        FOR KEY SHARE OF t`,
+      params.values,
+    );
+    return rows.length > 0;
+  }
+
+  /** A new child of a parent the caller sees; undefined when that parent is not (or no longer) visible. */
+  async insertChild(caller: Caller, parentId: string, customer: NewCustomer, tx: Tx): Promise<CustomerRow | undefined> {
+    const params = new SqlParams();
+    const rows: CustomerRow[] = await tx.query(
+      `WITH parent AS (
+         SELECT p.id, p.path, p.depth FROM customers p
+          WHERE p.id = ${params.add(parentId)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')}),
+       next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id FROM parent)
+       INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
+                                   web_password_hash, base_currency, balance, opening_balance, credit_limit, status,
+                                   permissions, routing_group_id)
+       OVERRIDING SYSTEM VALUE
+       SELECT next.node_id, parent.id, parent.path || next.node_id || '/', parent.depth + 1,
+              ${params.add(customer.name)}, ${params.add(customer.tariffId)}, ${params.add(customer.timeZone)},
+              ${params.add(customer.language)}, ${params.add(customer.webLogin)}, ${params.add(customer.passwordHash)},
+              ${params.add(customer.baseCurrency)}, ${params.add(customer.balance)}::numeric, ${params.add(customer.balance)}::numeric,
+              ${params.add(customer.creditLimit)}::numeric, ${params.add(customer.status)}, ${params.add(customer.permissions)}::text[],
+              ${params.add(customer.routingGroupId)}::uuid
+         FROM parent, next
+       RETURNING ${CUSTOMER_COLUMNS}`,
+      params.values,
+    );
+    return rows[0];
+  }
+
+  /** Applies a change to a customer the caller sees (version + 1); undefined when it is not visible. */
+  async update(caller: Caller, id: string, changes: CustomerChanges, tx: Tx): Promise<CustomerRow | undefined> {
+    const params = new SqlParams();
+    const set: string[] = [];
+    const put = (column: string, value: unknown, cast = '') => {
+      if (value !== undefined && value !== null) set.push(`${column} = ${params.add(value)}${cast}`);
+    };
+    put('name', changes.name);
+    put('tariff_id', changes.tariffId);
+    put('time_zone', changes.timeZone);
+    put('language', changes.language);
+    put('web_login', changes.webLogin);
+    put('web_password_hash', changes.passwordHash);
+    put('credit_limit', changes.creditLimit, '::numeric');
+    put('status', changes.status);
+    if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
+    if (changes.endSessions) set.push('auth_epoch = auth_epoch + 1');
+    const rows = returnedRows<CustomerRow>(
+      await tx.query(
+        `UPDATE customers c SET ${[...set, 'version = version + 1', 'updated_at = now()'].join(', ')}
+          WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
+          RETURNING ${CUSTOMER_COLUMNS}`,
+        params.values,
+      ),
+    );
+    return rows[0];
+  }
+
+  /** What still lives under a customer the caller sees: a customer with either cannot be deleted. */
+  async liveContents(caller: Caller, id: string, tx: Tx): Promise<{ subCustomers: number; accounts: number }> {
+    const params = new SqlParams();
+    const rows: Array<{ sub_customers: string; accounts: string }> = await tx.query(
+      `SELECT (SELECT count(*) FROM customers k WHERE k.parent_id = c.id AND k.deleted_at IS NULL) AS sub_customers,
+              (SELECT count(*) FROM accounts a WHERE a.customer_id = c.id AND a.deleted_at IS NULL) AS accounts
+         FROM customers c WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
+      params.values,
+    );
+    return { subCustomers: Number(rows[0]?.sub_customers ?? 0), accounts: Number(rows[0]?.accounts ?? 0) };
+  }
+
+  /**
+   * Soft-deletes a customer the caller sees: its login and name become free, its access
+   * tokens die with the epoch, its refresh tokens and API keys are revoked; its ledger and
+   * audit history stay.
+   */
+  async softDelete(caller: Caller, id: string, tx: Tx): Promise<void> {
+    await this.revokeRefreshTokens(caller, id, tx);
+    const keys = new SqlParams();
+    await tx.query(
+      `UPDATE api_keys k SET revoked_at = now() FROM customers c
+        WHERE k.customer_id = c.id AND k.revoked_at IS NULL
+          AND c.id = ${keys.add(id)} AND ${subtreeCondition('c', caller, keys, 'self-and-descendants')}`,
+      keys.values,
+    );
+    const params = new SqlParams();
+    await tx.query(
+      `UPDATE customers c SET deleted_at = now(), auth_epoch = auth_epoch + 1, version = version + 1, updated_at = now()
+        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
+      params.values,
+    );
+  }
+
+  /** Revokes the refresh tokens of a customer the caller sees (or of the caller): its access was cut. */
+  async revokeRefreshTokens(caller: Caller, customerId: string, tx: Tx): Promise<void> {
+    const params = new SqlParams();
+    await tx.query(
+      `UPDATE refresh_tokens t SET revoked_at = now() FROM customers c
+        WHERE t.customer_id = c.id AND t.revoked_at IS NULL
+          AND c.id = ${params.add(customerId)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
+      params.values,
+    );
   }
 }

@@ -1,6 +1,6 @@
-import { Body, Controller, Get, Headers, Patch, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Patch, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { etagOf, expectedVersion } from '../common/etag';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
@@ -38,9 +38,10 @@ export class MeController {
     @CurrentCaller() caller: Caller,
     @Body() body: UpdateMeDto,
     @Headers('if-match') ifMatch: string | undefined,
+    @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<MeDto> {
-    const me = await this.me.update(caller, body, expectedVersion(ifMatch));
+    const me = await this.me.update(caller, body, expectedVersion(ifMatch), request.ip);
     void reply.header('etag', etagOf(me.version));
     return me;
   }

@@ -1,18 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
 import { LoginLimiter } from '../auth/login-limiter';
 import { PasswordHasher } from '../auth/password-hasher';
-import { currentRequest } from '../common/request-context';
+import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
-import { assertVersion } from '../common/etag';
-import { PreconditionFailedProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
+import { requireAccess } from '../database/access';
+import { Writes } from '../database/writes';
 import { ALL_PERMISSIONS } from '../permissions/permission.catalogue';
 import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
-import { CUSTOMER_COLUMNS, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
+import { CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
-import { returnedRows } from '../database/sql';
 
 const passwordSessionRequired = () =>
   new ProblemError(
@@ -29,25 +26,22 @@ const auditView = (row: CustomerRow) => ({ timeZone: row.time_zone, language: ro
 @Injectable()
 export class MeService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly writes: Writes,
     private readonly customers: CustomersRepository,
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly limiter: LoginLimiter,
-    private readonly audit: AuditService,
   ) {}
 
   async get(caller: Caller): Promise<MeDto> {
-    const row = await this.customers.findVisible(caller, caller.customerId, 'self-and-descendants');
-    if (!row) throw notVisible();
-    return this.toMe(row, caller);
+    return this.toMe(await requireAccess(this.customers, caller, caller.customerId, { what: 'customer' }), caller);
   }
 
-  async update(caller: Caller, input: UpdateMeDto, expectedVersion?: number): Promise<MeDto> {
-    const current = await this.customers.findVisible(caller, caller.customerId, 'self-and-descendants');
-    if (!current) throw notVisible();
-    assertVersion(expectedVersion, current.version);
-    let passwordHash: string | null = null;
+  /** `clientAddress` is where the request came from: a guess of the current password counts against it. */
+  async update(caller: Caller, input: UpdateMeDto, expectedVersion: number | undefined, clientAddress: string): Promise<MeDto> {
+    // The cheap checks come before the password's (SPEC §11), and again under lock below.
+    const current = await requireAccess(this.customers, caller, caller.customerId, { version: expectedVersion, what: 'customer' });
+    let passwordHash: string | undefined;
     if (input.newPassword !== undefined || input.currentPassword !== undefined) {
       // A key (a machine) never changes the password of the customer it acts for.
       if (caller.authMethod !== 'password') throw passwordSessionRequired();
@@ -58,35 +52,36 @@ export class MeService {
         throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
       }
       // A guess of the current password is a login attempt: same limiter, same keys (SPEC §2).
-      const clientAddress = currentRequest()?.clientAddress ?? 'unknown';
       await this.limiter.beginAttempt(current.web_login, clientAddress);
-      if (!(await this.hasher.verify(await this.customers.passwordHash(current.id), input.currentPassword))) {
+      if (!(await this.hasher.verify(await this.customers.ownPasswordHash(caller), input.currentPassword))) {
         throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is incorrect' }]);
       }
       await this.limiter.recordSuccess(current.web_login, clientAddress);
       passwordHash = await this.hasher.hash(input.newPassword);
     }
-    const row = await this.dataSource.transaction(async (m) => {
-      const rows = returnedRows<CustomerRow>(await m.query(
-        `UPDATE customers c SET web_password_hash = COALESCE($2, web_password_hash), time_zone = COALESCE($3, time_zone),
-                language = COALESCE($4, language), auth_epoch = auth_epoch + $5, version = version + 1, updated_at = now()
-          WHERE id = $1 AND deleted_at IS NULL AND ($6::integer IS NULL OR version = $6) RETURNING ${CUSTOMER_COLUMNS}`,
-        [caller.customerId, passwordHash, input.timeZone ?? null, input.language ?? null, passwordHash ? 1 : 0, expectedVersion ?? null],
-      ));
-      // Changed since the check above: the If-Match no longer holds.
-      if (!rows.length) throw new PreconditionFailedProblem();
-      if (passwordHash) {
-        await m.query(`UPDATE refresh_tokens SET revoked_at = now() WHERE customer_id = $1 AND revoked_at IS NULL`, [caller.customerId]);
-      }
-      await this.audit.record(m, {
-        actorId: caller.customerId,
-        action: 'me.update',
-        targetType: 'customer',
-        targetId: caller.customerId,
-        subjectPath: current.path,
-        changes: { before: auditView(current), after: { ...auditView(rows[0]), ...(passwordHash ? { webPassword: '***' } : {}) } },
-      });
-      return rows[0];
+    const row = await this.writes.change(caller.customerId, async (tx) => {
+      // Changed since the check above: the If-Match no longer holds (412).
+      const before = await requireAccess(this.customers, caller, caller.customerId, { tx, lock: 'FOR UPDATE', version: expectedVersion, what: 'customer' });
+      const after = await this.customers.update(
+        caller,
+        caller.customerId,
+        { passwordHash, timeZone: input.timeZone, language: input.language, endSessions: passwordHash !== undefined },
+        tx,
+      );
+      if (!after) throw notVisible(); // locked above: cannot happen
+      // A new password ends the other sessions too (SPEC §2).
+      if (passwordHash) await this.customers.revokeRefreshTokens(caller, caller.customerId, tx);
+      return {
+        result: after,
+        audit: {
+          action: 'me.update',
+          targetType: 'customer',
+          targetId: caller.customerId,
+          subjectPath: before.path,
+          before: auditView(before),
+          after: { ...auditView(after), ...(passwordHash ? { webPassword: '***' } : {}) },
+        },
+      };
     });
     return this.toMe(row, caller);
   }

@@ -41,3 +41,14 @@ export function pathNodeIdsSql(pathExpr: string): string {
 export function pathSuspendedSql(pathExpr: string): string {
   return `EXISTS (SELECT 1 FROM customers anc WHERE anc.node_id = ANY (${pathNodeIdsSql(pathExpr)}) AND anc.status <> 'active')`;
 }
+
+/**
+ * The subtree of a customer the caller sees (`branch`, a row found visible; the customer
+ * itself only in `self-and-descendants` mode), within the caller's scope: the lists of
+ * "that customer's subtree".
+ */
+export function branchCondition(alias: string, caller: Caller, branch: { path: string; depth: number }, params: SqlParams, mode: ScopeMode): string {
+  const inBranch = `${alias}.path LIKE ${params.add(branch.path + '%')}`;
+  const below = mode === 'descendants' ? ` AND ${alias}.depth > ${params.add(branch.depth)}` : '';
+  return `${subtreeCondition(alias, caller, params, 'self-and-descendants')} AND ${inBranch}${below}`;
+}
