@@ -66,7 +66,7 @@ export class ApiKeysService {
       const dto = toDto(await this.keys.insert(caller, tx, { name: input.name, prefix, secretHash, permissions, expiresAt }));
       return {
         result: dto,
-        audit: { action: 'api-key.create', targetType: 'api-key', targetId: dto.id, subjectPath: caller.path, before: null, after: { ...dto, apiKey: '***' } },
+        audit: { action: 'api-key.create', targetType: 'api-key', targetId: dto.id, subjectPath: caller.path, after: { ...dto, apiKey: '***' } },
       };
     });
     return { ...key, apiKey: `cnp_${prefix}_${secret}` };
