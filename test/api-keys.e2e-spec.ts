@@ -110,6 +110,26 @@ describe('API keys', () => {
     await child.get('/v1/me').expect(200);
   });
 
+  it('revokes a key once: of concurrent revocations one answers 204, the others 404, with one audit event', async () => {
+    const created = (await child.post('/v1/api-keys', { name: 'raced' }).expect(201)).body;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => child.delete(`/v1/api-keys/${created.id}`)));
+    expect(answers.map((r) => r.status).sort()).toEqual([204, 404, 404, 404, 404]);
+    for (const r of answers.filter((r) => r.status === 404)) expectProblem(r, 404);
+    const events = await child.get(`/v1/audit-events?limit=200`).expect(200);
+    const revocations = events.body.items.filter((e: { action: string; targetId: string }) => e.action === 'api-key.revoke' && e.targetId === created.id);
+    expect(revocations).toHaveLength(1);
+  });
+
+  it('records a revocation with the key as it was (never its secret)', async () => {
+    const created = (await child.post('/v1/api-keys', { name: 'audited-revoke', permissions: ['tariffs.manage'] }).expect(201)).body;
+    await child.delete(`/v1/api-keys/${created.id}`).expect(204);
+    const events = await child.get(`/v1/audit-events?limit=200`).expect(200);
+    const revoked = events.body.items.find((e: { action: string; targetId: string }) => e.action === 'api-key.revoke' && e.targetId === created.id);
+    const { apiKey: _secret, ...record } = created;
+    expect(revoked.changes).toEqual({ before: record, after: null });
+    expect(JSON.stringify(events.body)).not.toContain(created.apiKey.split('_')[2]);
+  });
+
   it('cuts access once the key has expired', async () => {
     const created = (
       await child.post('/v1/api-keys', { name: 'expiring', expiresAt: new Date(Date.now() + 3_600_000).toISOString() }).expect(201)

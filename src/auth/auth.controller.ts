@@ -45,7 +45,7 @@ export class AuthController {
   @ApiNoContentResponse()
   @ApiProblems(400)
   async logout(@CurrentCaller() caller: Caller, @Body() body: LogoutDto): Promise<void> {
-    await this.tokens.revoke(caller.customerId, body.refreshToken);
+    await this.tokens.revoke(caller, body.refreshToken);
   }
 
   @Public()

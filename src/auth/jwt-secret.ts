@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createSecretKey, KeyObject, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
+import { SystemSecretsRepository } from './system-secrets.repository';
 
 /**
  * JWT_SECRET when configured; otherwise one generated on first use and kept in the
@@ -14,7 +14,7 @@ export class JwtSecret {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly secrets: SystemSecretsRepository,
   ) {}
 
   get(): Promise<string> {
@@ -32,14 +32,7 @@ export class JwtSecret {
     return this.key;
   }
 
-  private async fromDatabase(): Promise<string> {
-    await this.dataSource.query(
-      `INSERT INTO system_secrets (name, value) VALUES ('jwt_secret', $1) ON CONFLICT (name) DO NOTHING`,
-      [randomBytes(48).toString('base64url')],
-    );
-    const rows: Array<{ value: string }> = await this.dataSource.query(
-      `SELECT value FROM system_secrets WHERE name = 'jwt_secret'`,
-    );
-    return rows[0].value;
+  private fromDatabase(): Promise<string> {
+    return this.secrets.unscopedGetOrCreate('jwt_secret', randomBytes(48).toString('base64url'));
   }
 }

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
-import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { ProblemError } from '../common/problem/problem';
+import { PostgresRateLimiters } from '../database/rate-limiter-store';
 
 /**
  * Login failures counted per login and per client address (rate-limiter-flexible on
@@ -17,15 +17,12 @@ export class LoginLimiter {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly limiters: PostgresRateLimiters,
   ) {}
 
   private get store(): RateLimiterPostgres {
-    this.limiter ??= new RateLimiterPostgres({
-      storeClient: (this.dataSource.driver as unknown as { master: unknown }).master,
-      storeType: 'pool',
+    this.limiter ??= this.limiters.create({
       tableName: 'login_rate_limits',
-      tableCreated: true,
       keyPrefix: 'login',
       points: this.config.LOGIN_MAX_FAILURES,
       duration: this.config.LOGIN_FAILURE_WINDOW_SECONDS,

@@ -4,6 +4,7 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { JwtSecret } from '../auth/jwt-secret';
+import { SystemSecretsRepository } from '../auth/system-secrets.repository';
 import { ValidationProblem } from './problem/problem';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -148,5 +149,5 @@ export class Cursors {
 
 /** Provides `Cursors` (and the JWT secret its key comes from) to every module. */
 @Global()
-@Module({ providers: [JwtSecret, Cursors], exports: [JwtSecret, Cursors] })
+@Module({ providers: [SystemSecretsRepository, JwtSecret, Cursors], exports: [JwtSecret, Cursors] })
 export class PaginationModule {}

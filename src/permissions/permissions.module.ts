@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { CustomersModule } from '../customers/customers.module';
 import { PermissionsController } from './permissions.controller';
+import { PermissionsRepository } from './permissions.repository';
 import { PermissionsService } from './permissions.service';
 
-@Module({ imports: [CustomersModule], controllers: [PermissionsController], providers: [PermissionsService] })
+@Module({ controllers: [PermissionsController], providers: [PermissionsRepository, PermissionsService] })
 export class PermissionsModule {}
