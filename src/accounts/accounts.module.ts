@@ -1,3 +1,4 @@
+import { TariffsRepositoryModule } from '../tariffs/tariffs-repository.module';
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { CustomersModule } from '../customers/customers.module';
@@ -6,7 +7,7 @@ import { AccountsRepository } from './accounts.repository';
 import { AccountsService } from './accounts.service';
 
 @Module({
-  imports: [AuthModule, CustomersModule],
+  imports: [TariffsRepositoryModule, AuthModule, CustomersModule],
   controllers: [AccountsController],
   providers: [AccountsRepository, AccountsService],
   exports: [AccountsRepository],

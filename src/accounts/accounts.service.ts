@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { TariffsRepository } from '../tariffs/tariffs.repository';
 import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
 import { Big, formatMoney } from '../common/money';
@@ -55,6 +56,7 @@ export class AccountsService {
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly routingGroups: RoutingGroupsService,
+    private readonly tariffs: TariffsRepository,
   ) {}
 
   async create(caller: Caller, input: CreateAccountDto): Promise<AccountDto> {
@@ -68,7 +70,7 @@ export class AccountsService {
         // FOR SHARE: the customer cannot be deleted while its new account is being added.
         const customer = await requireAccess(this.customers, caller, customerId, { tx, lock: 'FOR SHARE', what: 'customer' });
         requireCreateRights(caller, input);
-        if (!(await this.customers.lockTariffOwnedBy(caller, customer.id, input.tariffId, tx))) throw tariffNotOwned();
+        if (!(await this.tariffs.isOwnedBy(caller, input.tariffId, customer.id, tx))) throw tariffNotOwned();
         if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', tx);
         const balance = new Big(input.balance ?? '0');
         const creditLimit = new Big(input.creditLimit ?? '0');
@@ -146,7 +148,7 @@ export class AccountsService {
           version: expectedVersion,
           what: 'account',
         });
-        if (input.tariffId && input.tariffId !== row.tariff_id && !(await this.customers.lockTariffOwnedBy(caller, row.customer_id, input.tariffId, tx))) {
+        if (input.tariffId && input.tariffId !== row.tariff_id && !(await this.tariffs.isOwnedBy(caller, input.tariffId, row.customer_id, tx))) {
           throw tariffNotOwned();
         }
         if (input.routingGroupId && input.routingGroupId !== row.routing_group_id) {

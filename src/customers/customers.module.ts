@@ -1,3 +1,4 @@
+import { TariffsRepositoryModule } from '../tariffs/tariffs-repository.module';
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { CustomersController } from './customers.controller';
@@ -7,7 +8,7 @@ import { MeController } from './me.controller';
 import { MeService } from './me.service';
 
 @Module({
-  imports: [AuthModule],
+  imports: [TariffsRepositoryModule, AuthModule],
   controllers: [CustomersController, MeController],
   providers: [CustomersRepository, CustomersService, MeService],
   exports: [CustomersRepository],

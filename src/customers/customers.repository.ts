@@ -192,23 +192,6 @@ export class CustomersRepository implements Visible<CustomerRow> {
     return rows.length > 0;
   }
 
-  /**
-   * Whether the (visible) customer owns the tariff, which is then locked FOR KEY SHARE: a
-   * concurrent DELETE of the tariff waits until the row that uses it is written (and then
-   * counts it: 409) instead of failing that write on the foreign key.
-   */
-  async lockTariffOwnedBy(caller: Caller, ownerId: string, tariffId: string, tx: Tx): Promise<boolean> {
-    const params = new SqlParams();
-    const rows: unknown[] = await tx.query(
-      `SELECT 1 FROM tariffs t JOIN customers c ON c.id = t.owner_id
-        WHERE t.id = ${params.add(tariffId)} AND t.owner_id = ${params.add(ownerId)}
-          AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
-        FOR KEY SHARE OF t`,
-      params.values,
-    );
-    return rows.length > 0;
-  }
-
   /** A new child of a parent the caller sees; undefined when that parent is not (or no longer) visible. */
   async insertChild(caller: Caller, parentId: string, customer: NewCustomer, tx: Tx): Promise<CustomerRow | undefined> {
     const params = new SqlParams();
@@ -276,33 +259,14 @@ export class CustomersRepository implements Visible<CustomerRow> {
 
   /**
    * Soft-deletes a customer the caller sees: its login and name become free, its access
-   * tokens die with the epoch, its refresh tokens and API keys are revoked; its ledger and
-   * audit history stay.
+   * tokens die with the epoch (its service revokes refresh tokens and API keys); its ledger
+   * and audit history stay.
    */
   async softDelete(caller: Caller, id: string, tx: Tx): Promise<void> {
-    await this.revokeRefreshTokens(caller, id, tx);
-    const keys = new SqlParams();
-    await tx.query(
-      `UPDATE api_keys k SET revoked_at = now() FROM customers c
-        WHERE k.customer_id = c.id AND k.revoked_at IS NULL
-          AND c.id = ${keys.add(id)} AND ${subtreeCondition('c', caller, keys, 'self-and-descendants')}`,
-      keys.values,
-    );
     const params = new SqlParams();
     await tx.query(
       `UPDATE customers c SET deleted_at = now(), auth_epoch = auth_epoch + 1, version = version + 1, updated_at = now()
         WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
-      params.values,
-    );
-  }
-
-  /** Revokes the refresh tokens of a customer the caller sees (or of the caller): its access was cut. */
-  async revokeRefreshTokens(caller: Caller, customerId: string, tx: Tx): Promise<void> {
-    const params = new SqlParams();
-    await tx.query(
-      `UPDATE refresh_tokens t SET revoked_at = now() FROM customers c
-        WHERE t.customer_id = c.id AND t.revoked_at IS NULL
-          AND c.id = ${params.add(customerId)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
       params.values,
     );
   }

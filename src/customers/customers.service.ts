@@ -1,4 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { TariffsRepository } from '../tariffs/tariffs.repository';
+import { RefreshTokensRepository } from '../auth/refresh-tokens.repository';
+import { ApiKeysRepository } from '../auth/api-keys.repository';
 import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
 import { Big } from '../common/money';
@@ -65,6 +68,9 @@ export class CustomersService {
     private readonly conversion: ConversionService,
     private readonly settings: SystemSettingsService,
     private readonly routingGroups: RoutingGroupsService,
+    private readonly tariffs: TariffsRepository,
+    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly apiKeys: ApiKeysRepository,
   ) {}
 
   async create(caller: Caller, input: CreateCustomerDto): Promise<CustomerDto> {
@@ -83,7 +89,7 @@ export class CustomersService {
             maxDepth: settings.maxDepth,
           });
         }
-        if (!(await this.customers.lockTariffOwnedBy(caller, parent.id, input.tariffId, tx))) throw tariffNotOwned();
+        if (!(await this.tariffs.isOwnedBy(caller, input.tariffId, parent.id, tx))) throw tariffNotOwned();
         if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', tx);
         const balance = new Big(input.balance ?? '0');
         const creditLimit = new Big(input.creditLimit ?? '0');
@@ -157,7 +163,7 @@ export class CustomersService {
     try {
       return await this.writes.change(caller.customerId, async (tx) => {
         const row = await this.requireDescendant(caller, id, 'customers.update', { tx, lock: 'FOR UPDATE', version: expectedVersion });
-        if (input.tariffId && input.tariffId !== row.tariff_id && !(await this.customers.lockTariffOwnedBy(caller, row.parent_id!, input.tariffId, tx))) {
+        if (input.tariffId && input.tariffId !== row.tariff_id && !(await this.tariffs.isOwnedBy(caller, input.tariffId, row.parent_id!, tx))) {
           throw tariffNotOwned();
         }
         if (input.webLogin && (await this.customers.unscopedLoginTaken(input.webLogin, row.id, tx))) throw loginTaken();
@@ -183,7 +189,8 @@ export class CustomersService {
           tx,
         );
         if (!updated) throw notVisible(); // locked above: cannot happen
-        if (cutsAccess) await this.customers.revokeRefreshTokens(caller, row.id, tx);
+        // The row was found visible above: its tokens are revoked by id.
+        if (cutsAccess) await this.refreshTokens.unscopedRevoke({ customerId: row.id }, tx);
         return {
           result: toCustomerDto(updated, caller, await this.conversion.viewerTable(caller, tx)),
           audit: {
@@ -213,6 +220,9 @@ export class CustomersService {
           { subCustomers, accounts },
         );
       }
+      // Its access ends with it: refresh tokens and API keys are revoked (the row was found visible above).
+      await this.refreshTokens.unscopedRevoke({ customerId: row.id }, tx);
+      await this.apiKeys.unscopedRevokeAllOf(tx, row.id);
       await this.customers.softDelete(caller, row.id, tx);
       return {
         result: undefined,

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { RefreshTokensRepository } from '../auth/refresh-tokens.repository';
 import { LoginLimiter } from '../auth/login-limiter';
 import { PasswordHasher } from '../auth/password-hasher';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
@@ -31,6 +32,7 @@ export class MeService {
     private readonly hasher: PasswordHasher,
     private readonly conversion: ConversionService,
     private readonly limiter: LoginLimiter,
+    private readonly refreshTokens: RefreshTokensRepository,
   ) {}
 
   async get(caller: Caller): Promise<MeDto> {
@@ -70,7 +72,7 @@ export class MeService {
       );
       if (!after) throw notVisible(); // locked above: cannot happen
       // A new password ends the other sessions too (SPEC §2).
-      if (passwordHash) await this.customers.revokeRefreshTokens(caller, caller.customerId, tx);
+      if (passwordHash) await this.refreshTokens.revokeOwn(caller, { tx });
       return {
         result: after,
         audit: {
