@@ -28,8 +28,6 @@ const TRANSITIONAL = [
   'src/customers/me.service.ts',
   'src/health/health.controller.ts',
   'src/permissions/permissions.service.ts',
-  'src/system/routing-groups.service.ts',
-  'src/system/system-settings.service.ts',
   'src/tariffs/rates/rate-deck.service.ts',
   'src/tariffs/rates/rates.service.ts',
   'src/tariffs/tariffs.service.ts',
