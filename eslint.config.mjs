@@ -22,8 +22,6 @@ const TRANSITIONAL = [
   'src/balances/customer-holders.ts',
   'src/balances/ledger.ts',
   'src/common/idempotency/idempotency.service.ts',
-  'src/currencies/conversion.service.ts',
-  'src/currencies/exchange-rates.service.ts',
   'src/customers/customers.service.ts',
   'src/customers/me.service.ts',
   'src/health/health.controller.ts',
