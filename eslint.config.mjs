@@ -7,8 +7,6 @@ const TRANSITIONAL = [
   'src/accounts/accounts.service.ts',
   'src/app.factory.ts',
   'src/app.module.ts',
-  'src/audit/audit.controller.ts',
-  'src/audit/audit.service.ts',
   'src/auth/api-keys.service.ts',
   'src/auth/auth.service.ts',
   'src/auth/bootstrap-root.ts',

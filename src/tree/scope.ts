@@ -1,6 +1,6 @@
 import { NotFoundProblem } from '../common/problem/problem';
 import { Caller } from './caller';
-import { SqlParams } from '../database/sql';
+import { likePattern, SqlParams } from '../database/sql';
 
 export type ScopeMode = 'self-and-descendants' | 'descendants';
 
@@ -40,4 +40,13 @@ export function pathNodeIdsSql(pathExpr: string): string {
  */
 export function pathSuspendedSql(pathExpr: string): string {
   return `EXISTS (SELECT 1 FROM customers anc WHERE anc.node_id = ANY (${pathNodeIdsSql(pathExpr)}) AND anc.status <> 'active')`;
+}
+
+/**
+ * SQL: the path in `pathExpr` lies at or under `path` — a prefix range on a materialized path,
+ * deleted customers included. For history (audit events' subjects, their actors), which
+ * outlives the customers it names; live customer rows go through `subtreeCondition`.
+ */
+export function pathUnderCondition(pathExpr: string, path: string, params: SqlParams): string {
+  return `${pathExpr} LIKE ${params.add(likePattern(path, 'prefix'))}`;
 }
