@@ -11,6 +11,7 @@ import { AccountsPermissionsSystem1764100500000 } from './1764100500000-Accounts
 import { FastPostings1764100600000 } from './1764100600000-FastPostings';
 import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
 import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaims';
+import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -22,4 +23,5 @@ export const MIGRATIONS: Function[] = [
   FastPostings1764100600000,
   HotUpdates1764100700000,
   IdempotencyClaims1764100800000,
+  CurrencyCodes1764100900000,
 ];

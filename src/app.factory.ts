@@ -5,10 +5,10 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { applyRouteBodyLimits } from './common/body-limit';
 import { AppConfig } from './config/config';
+import { DataSource, poolStats } from './database/pool';
 import { PinoNestLogger } from './common/logging';
 import { ProblemError } from './common/problem/problem';
 import { sendProblem } from './common/problem/problem.filter';
@@ -49,10 +49,7 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
-  const pool = deps.dataSource.isInitialized
-    ? (deps.dataSource.driver as unknown as { master: { totalCount: number; idleCount: number; waitingCount: number } }).master
-    : undefined;
-  const metrics = new Metrics(pool);
+  const metrics = new Metrics(poolStats(deps.dataSource));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(deps.config, deps.dataSource, metrics), adapter, {
     logger: new PinoNestLogger(deps.logger),
   });

@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { DataSource } from 'typeorm';
 import { AppConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { ProblemFilter } from './common/problem/problem.filter';
@@ -14,6 +13,7 @@ import { PaginationModule } from './common/pagination';
 import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
+import { DataSource } from './database/pool';
 import { HealthModule } from './health/health.module';
 import { Metrics } from './metrics/metrics';
 import { MetricsModule } from './metrics/metrics.module';

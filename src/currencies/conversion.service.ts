@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
 import { AmountOutOfRangeProblem, Big, convert, fitsMoney, fitsStoredRate } from '../common/money';
+import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { CurrencyTable } from './currency-table';
+import { ExchangeRatesRepository } from './exchange-rates.repository';
 
 export interface Conversion {
   /** The rate applied (stored with ledger entries). */
@@ -17,23 +18,17 @@ export interface Conversion {
  */
 @Injectable()
 export class ConversionService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly rates: ExchangeRatesRepository) {}
 
-  async tableOf(customerId: string, manager: EntityManager = this.dataSource.manager): Promise<CurrencyTable> {
-    const rows: Array<{ base_currency: string; currency: string | null; rate: string | null }> = await manager.query(
-      `SELECT c.base_currency, r.currency, r.rate
-         FROM customers c LEFT JOIN exchange_rates r ON r.customer_id = c.id
-        WHERE c.id = $1`,
-      [customerId],
-    );
-    if (!rows.length) throw new Error(`no customer ${customerId}`);
-    const rates = new Map<string, string>();
-    for (const row of rows) if (row.currency && row.rate) rates.set(row.currency.trim(), row.rate);
-    return new CurrencyTable(rows[0].base_currency.trim(), rates);
+  /** The table of a customer, whoever asks (the billing parent may lie above the caller). */
+  async tableOf(customerId: string, manager?: Tx): Promise<CurrencyTable> {
+    const table = await this.rates.unscopedTableOf(customerId, manager);
+    if (!table) throw new Error(`no customer ${customerId}`);
+    return new CurrencyTable(table.baseCurrency, table.rates);
   }
 
   /** The viewer's own table, for `display` values: read with the caller, no query here. */
-  async viewerTable(caller: Caller, _manager?: EntityManager): Promise<CurrencyTable> {
+  async viewerTable(caller: Caller, _manager?: Tx): Promise<CurrencyTable> {
     return new CurrencyTable(caller.baseCurrency, caller.exchangeRates);
   }
 
@@ -42,13 +37,7 @@ export class ConversionService {
    * `billingParentId` (the parent's table). Throws a 422 naming a missing rate, and a 422
    * amount-out-of-range when the rate or the result would not fit what a ledger entry stores.
    */
-  async toBase(
-    amount: Big | string,
-    currency: string,
-    targetBaseCurrency: string,
-    billingParentId: string,
-    manager?: EntityManager,
-  ): Promise<Conversion> {
+  async toBase(amount: Big | string, currency: string, targetBaseCurrency: string, billingParentId: string, manager?: Tx): Promise<Conversion> {
     if (currency === targetBaseCurrency) return { exchangeRate: new Big(1), converted: new Big(amount) };
     const table = await this.tableOf(billingParentId, manager);
     const exchangeRate = table.crossRate(currency, targetBaseCurrency);

@@ -1,9 +1,8 @@
 import { Controller, Get, HttpCode } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/public.decorator';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
-import { ProblemError } from '../common/problem/problem';
+import { HealthService } from './health.service';
 
 class LiveDto {
   @ApiProperty({ example: 'ok' })
@@ -23,7 +22,7 @@ class ReadyDto {
 @Public()
 @Controller('health')
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly health: HealthService) {}
 
   @Get('live')
   @HttpCode(200)
@@ -38,14 +37,7 @@ export class HealthController {
   @ApiOkResponse({ type: ReadyDto, description: 'The database is reachable and migrations are current.' })
   @ApiProblems(503)
   async ready(): Promise<ReadyDto> {
-    try {
-      await this.dataSource.query('SELECT 1');
-    } catch {
-      throw new ProblemError(503, 'not-ready', 'Service Unavailable', 'The database is not reachable.');
-    }
-    if (await this.dataSource.showMigrations()) {
-      throw new ProblemError(503, 'not-ready', 'Service Unavailable', 'Database migrations are pending.');
-    }
+    await this.health.assertReady();
     return { status: 'ok', database: 'up', migrations: 'current' };
   }
 }

@@ -1,6 +1,6 @@
 import { NotFoundProblem } from '../common/problem/problem';
 import { Caller } from './caller';
-import { SqlParams } from '../database/sql';
+import { likePattern, SqlParams } from '../database/sql';
 
 export type ScopeMode = 'self-and-descendants' | 'descendants';
 
@@ -10,7 +10,7 @@ export type ScopeMode = 'self-and-descendants' | 'descendants';
  * Every query on customer data goes through here (directly or via a join to customers).
  */
 export function subtreeCondition(alias: string, caller: Caller, params: SqlParams, mode: ScopeMode): string {
-  const inSubtree = `${alias}.path LIKE ${params.add(caller.path + '%')} AND ${alias}.deleted_at IS NULL`;
+  const inSubtree = `${pathUnderCondition(`${alias}.path`, caller.path, params)} AND ${alias}.deleted_at IS NULL`;
   return mode === 'descendants' ? `${inSubtree} AND ${alias}.depth > ${params.add(caller.depth)}` : inSubtree;
 }
 
@@ -43,12 +43,21 @@ export function pathSuspendedSql(pathExpr: string): string {
 }
 
 /**
+ * SQL: the path in `pathExpr` lies at or under `path` — a prefix range on a materialized path,
+ * deleted customers included. For history (audit events' subjects, their actors), which
+ * outlives the customers it names; live customer rows go through `subtreeCondition`.
+ */
+export function pathUnderCondition(pathExpr: string, path: string, params: SqlParams): string {
+  return `${pathExpr} LIKE ${params.add(likePattern(path, 'prefix'))}`;
+}
+
+/**
  * The subtree of a customer the caller sees (`branch`, a row found visible; the customer
  * itself only in `self-and-descendants` mode), within the caller's scope: the lists of
  * "that customer's subtree".
  */
 export function branchCondition(alias: string, caller: Caller, branch: { path: string; depth: number }, params: SqlParams, mode: ScopeMode): string {
-  const inBranch = `${alias}.path LIKE ${params.add(branch.path + '%')}`;
+  const inBranch = pathUnderCondition(`${alias}.path`, branch.path, params);
   const below = mode === 'descendants' ? ` AND ${alias}.depth > ${params.add(branch.depth)}` : '';
   return `${subtreeCondition(alias, caller, params, 'self-and-descendants')} AND ${inBranch}${below}`;
 }
