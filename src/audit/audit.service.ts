@@ -48,8 +48,7 @@ export class AuditService {
     const { customerId, ...filter } = query;
     let subjectPath = caller.path;
     if (customerId) {
-      const customers = { findVisible: (c: Caller, id: string) => this.customers.findVisible(c, id, 'self-and-descendants') };
-      subjectPath = (await requireAccess(customers, caller, customerId, { what: 'customer' })).path;
+      subjectPath = (await requireAccess(this.customers, caller, customerId, { what: 'customer' })).path;
     }
     const page = await this.events.page(caller, { ...filter, subjectPath }, limit, cursor);
     return { ...page, items: page.items.map(toDto) };

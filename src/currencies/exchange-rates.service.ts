@@ -21,8 +21,7 @@ export class ExchangeRatesService {
 
   /** The table's owner: the caller, or a customer of its subtree (404 otherwise), then the right if one is needed. */
   private owner(caller: Caller, customerId: string | undefined, options: AccessOptions = {}): Promise<CustomerRow> {
-    const customers = { findVisible: (c: Caller, id: string) => this.customers.findVisible(c, id, 'self-and-descendants') };
-    return requireAccess(customers, caller, customerId ?? caller.customerId, { ...options, what: 'customer' });
+    return requireAccess(this.customers, caller, customerId ?? caller.customerId, { ...options, what: 'customer' });
   }
 
   private toDto(owner: CustomerRow, row: RateRow): ExchangeRateDto {

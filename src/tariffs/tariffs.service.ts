@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { formatMoney } from '../common/money';
 import { Page } from '../common/pagination';
 import { ConflictProblem } from '../common/problem/problem';
-import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
-import { AccessOptions, requireAccess, Visible } from '../database/access';
+import { CustomersRepository } from '../customers/customers.repository';
+import { AccessOptions, requireAccess } from '../database/access';
 import { isUniqueViolation } from '../database/sql';
 import { Writes } from '../database/writes';
 import { Caller } from '../tree/caller';
@@ -36,16 +36,12 @@ const nameTaken = () =>
 /** Tariffs owned by the caller or by a customer of its subtree (SPEC §4). */
 @Injectable()
 export class TariffsService {
-  /** Customers as the access check sees them (an owner must be visible, the caller included). */
-  private readonly owners: Visible<CustomerRow>;
-
   constructor(
     private readonly tariffs: TariffsRepository,
-    customers: CustomersRepository,
+    /** Owners: a tariff's owner must be visible to the caller (itself included). */
+    private readonly owners: CustomersRepository,
     private readonly writes: Writes,
-  ) {
-    this.owners = { findVisible: (caller, id, o) => customers.findVisible(caller, id, o?.mode ?? 'self-and-descendants', o?.tx, o?.lock || '') };
-  }
+  ) {}
 
   /** A tariff whose owner is in the caller's subtree (itself included), else the one 404; then the right, the version. */
   require(caller: Caller, id: string, options: Omit<AccessOptions, 'what'> = {}): Promise<TariffRow> {
