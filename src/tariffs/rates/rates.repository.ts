@@ -4,7 +4,7 @@ import { Cursors, Page } from '../../common/pagination';
 import { FindOptions, Visible } from '../../database/access';
 import { Keyset } from '../../database/keyset';
 import { openReadSnapshot, ReadSnapshot } from '../../database/snapshot';
-import { affectedRows, returnedRows, SqlParams } from '../../database/sql';
+import { affectedRows, likePattern, returnedRows, SqlParams } from '../../database/sql';
 import type { Tx } from '../../database/writes';
 import { Caller } from '../../tree/caller';
 import { tariffInScope } from '../tariffs.repository';
@@ -109,7 +109,7 @@ export class RatesRepository {
     const tariff = params.add(tariffId);
     const where = [`r.tariff_id = ${tariff}`, tariffInScope(caller, tariff, params)];
     // Digits only (validated), so the pattern needs no escaping; "C" collation makes it a range scan.
-    if (filter.prefix) where.push(`r.prefix LIKE ${params.add(filter.prefix + '%')}`);
+    if (filter.prefix) where.push(`r.prefix LIKE ${params.add(likePattern(filter.prefix, 'prefix'))}`);
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
     const rows: RateRow[] = await this.dataSource.query(
@@ -263,7 +263,7 @@ export class RatesRepository {
     const params = new SqlParams();
     const tariff = params.add(tariffId);
     const where = [`r.tariff_id = ${tariff}`, tariffInScope(caller, tariff, params)];
-    if (prefix) where.push(`r.prefix LIKE ${params.add(prefix + '%')}`);
+    if (prefix) where.push(`r.prefix LIKE ${params.add(likePattern(prefix, 'prefix'))}`);
     await snapshot.tx.query(
       `DECLARE rate_deck NO SCROLL CURSOR FOR
          SELECT r.prefix, r.price, r.first_interval, r.next_interval, r.connect_fee, r.effective_from
