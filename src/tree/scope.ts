@@ -41,3 +41,11 @@ export function pathNodeIdsSql(pathExpr: string): string {
 export function pathSuspendedSql(pathExpr: string): string {
   return `EXISTS (SELECT 1 FROM customers anc WHERE anc.node_id = ANY (${pathNodeIdsSql(pathExpr)}) AND anc.status <> 'active')`;
 }
+
+/**
+ * SQL: `alias` (a customer, live or deleted) lies in the caller's subtree. For attributions
+ * (who made a ledger entry), where a deleted actor below the viewer is still named.
+ */
+export function subtreePathCondition(alias: string, caller: Caller, params: SqlParams): string {
+  return `${alias}.path LIKE ${params.add(caller.path + '%')}`;
+}
