@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
 import { AmountOutOfRangeProblem, Big, formatMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
@@ -32,6 +33,8 @@ export interface PostingRequest {
   id: string;
   input: BalanceOperationDto;
   idempotencyKey: string | null;
+  /** The idempotency claim the posting answers (its entry recorded with the money), if any. */
+  completes?: ClaimRef;
 }
 
 /**
@@ -69,7 +72,7 @@ function refusalBody(problem: ProblemError): Record<string, unknown> {
  * `post` is THE posting: a list of postings applied in the caller's transaction, each one
  * balance update and ledger entry in one statement (LedgerRepository.post), refusals
  * returned as data. `operate` wraps one posting in the idempotency protocol and the write
- * path (one transaction: claim, posting, stored answer, audit event).
+ * path (one transaction: claim; posting and its answer in one statement; audit event).
  */
 @Injectable()
 export class BalancesService {
@@ -94,13 +97,14 @@ export class BalancesService {
     const result = await this.writes.change(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
       if (claim.kind === 'replay') return { result: { response: await this.withBody(tx, caller, claim.response), replayed: true }, audit: [] };
-      const [outcome] = await this.post(tx, caller, holders, [{ id, input, idempotencyKey: key }]);
-      // A refused operation is an outcome too: the same key replays the same problem.
-      const response: StoredResponse = outcome.applied
-        ? { status: 201, body: outcome.entry, headers: {}, ledgerEntryId: outcome.entry.id }
-        : { status: outcome.problem.status, body: refusalBody(outcome.problem), headers: {} };
+      const claimed = this.idempotency.claimed(caller.customerId, key);
+      const [outcome] = await this.post(tx, caller, holders, [{ id, input, idempotencyKey: key, completes: claimed }]);
+      // Applied, the posting's own statement recorded the answer; a refused operation is an
+      // outcome too: the same key replays the same problem.
+      if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [outcome.audit] };
+      const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem), headers: {} };
       await this.idempotency.complete(tx, caller.customerId, key, response);
-      return { result: { response, replayed: false }, audit: outcome.applied ? [outcome.audit] : [] };
+      return { result: { response, replayed: false }, audit: [] };
     });
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
@@ -124,7 +128,7 @@ export class BalancesService {
     return outcomes;
   }
 
-  private async postOne(tx: Tx, caller: Caller, holders: BalanceHolderFinder, { id, input, idempotencyKey }: PostingRequest): Promise<PostingOutcome> {
+  private async postOne(tx: Tx, caller: Caller, holders: BalanceHolderFinder, { id, input, idempotencyKey, completes }: PostingRequest): Promise<PostingOutcome> {
     if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) {
       await holders.forOperation(caller, id, tx); // 404 (and 403 not-a-descendant) first
       requirePermission(caller, 'balances.operate');
@@ -147,7 +151,7 @@ export class BalancesService {
       idempotencyKey,
     };
     // The common case (the holder's own currency) in one statement; the rest is read after it.
-    let applied = await this.entries.post(tx, caller, posting);
+    let applied = await this.entries.post(tx, caller, posting, completes);
     if (!applied) {
       const facts = await this.entries.refusalFacts(tx, caller, holders.kind, id, posting.delta);
       if (!facts) {
@@ -162,7 +166,7 @@ export class BalancesService {
         throw new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
       }
       const delta = sign(converted).toFixed(8);
-      applied = await this.entries.post(tx, caller, { ...posting, expectedBase: holder.baseCurrency, exchangeRate: exchangeRate.toFixed(12), delta });
+      applied = await this.entries.post(tx, caller, { ...posting, expectedBase: holder.baseCurrency, exchangeRate: exchangeRate.toFixed(12), delta }, completes);
       if (!applied) {
         const after = await this.entries.refusalFacts(tx, caller, holders.kind, id, delta);
         if (!after) throw notVisible(holders.kind);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ClaimRef, completeClaimSql } from '../common/idempotency/idempotency.repository';
 import { MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { returnedRows, SqlParams } from '../database/sql';
@@ -127,9 +128,11 @@ export class LedgerRepository {
   /**
    * Applies one posting to a holder within the caller's reach, in one statement: the
    * conditional balance update (base currency as expected, credit, NUMERIC(38,8) range) and
-   * its ledger entry. Undefined when nothing was written (see `refusalFacts` for why).
+   * its ledger entry, and, given `completes`, the answer of that idempotency claim (the
+   * entry, rebuilt from its id on replay). Undefined when nothing was written (see
+   * `refusalFacts` for why; the claim is then still open).
    */
-  async post(tx: Tx, caller: Caller, posting: PostingRow): Promise<AppliedRow | undefined> {
+  async post(tx: Tx, caller: Caller, posting: PostingRow, completes?: ClaimRef): Promise<AppliedRow | undefined> {
     const params = new SqlParams();
     const h = holderScope(posting.kind, caller, posting.holderId, params);
     const delta = params.add(posting.delta);
@@ -152,7 +155,11 @@ export class LedgerRepository {
               ${delta}::numeric, h.balance, ${params.add(posting.notes)}::varchar, ${params.add(posting.actorId)}::uuid,
               ${params.add(posting.idempotencyKey)}::varchar`,
            )}
-         )
+         )${
+           completes
+             ? `, k AS (${completeClaimSql(params, completes, { status: '201', body: 'NULL', headers: `'{}'::jsonb`, ledgerEntryId: 'e.id' }, 'e')})`
+             : ''
+         }
          SELECT e.*, h.subject_path, h.base_currency FROM e, h`,
         params.values,
       ),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { affectedRows, sqlState } from '../../database/sql';
+import { affectedRows, SqlParams, sqlState } from '../../database/sql';
 import type { Tx } from '../../database/writes';
 
 /** A stored answer to a request with an Idempotency-Key. */
@@ -29,6 +29,32 @@ export interface NewClaim {
   leaseSeconds: number;
   /** How long the claim waits for a concurrent request's uncommitted claim of the same key. */
   lockTimeoutMs: number;
+}
+
+/** A claimed key: its caller, the key, and the owner's token (null for a claim in the work's own transaction). */
+export interface ClaimRef {
+  callerId: string;
+  key: string;
+  token: string | null;
+}
+
+/**
+ * THE completing UPDATE of a claim (the key's answer recorded, the claim ended), with the
+ * response given as SQL expressions. `complete()` runs it alone; a posting runs it as a
+ * data-modifying CTE of its own statement (`from` naming the rows it reads, e.g. the new
+ * ledger entry), so that the money and its answer are written together.
+ */
+export function completeClaimSql(
+  params: SqlParams,
+  claim: ClaimRef,
+  response: { status: string; body: string; headers: string; ledgerEntryId: string },
+  from = '',
+): string {
+  return `UPDATE idempotency_keys SET status = ${response.status}, response_body = ${response.body}, response_headers = ${response.headers},
+                 ledger_entry_id = ${response.ledgerEntryId}, claim_token = NULL, claimed_until = NULL
+          ${from ? `FROM ${from}` : ''}
+           WHERE caller_id = ${params.add(claim.callerId)}::uuid AND key = ${params.add(claim.key)}::varchar
+             AND claim_token IS NOT DISTINCT FROM ${params.add(claim.token)}::uuid AND status IS NULL`;
 }
 
 /** Every SQL text about idempotency_keys. Keys belong to their caller: no subtree scope applies. */
@@ -100,14 +126,15 @@ export class IdempotencyRepository {
    * Records the response of a claim: the one in `tx` (token null), or a committed claim
    * still owned by `token` (on the pool when `tx` is null). False when nothing was recorded.
    */
-  async complete(tx: Tx | null, callerId: string, key: string, token: string | null, response: StoredResponse): Promise<boolean> {
-    const result: unknown = await (tx ?? this.dataSource).query(
-      `UPDATE idempotency_keys SET status = $4, response_body = $5, response_headers = $6, ledger_entry_id = $7,
-              claim_token = NULL, claimed_until = NULL
-        WHERE caller_id = $1 AND key = $2 AND claim_token IS NOT DISTINCT FROM $3::uuid AND status IS NULL`,
-      [callerId, key, token, response.status, JSON.stringify(response.body ?? null), JSON.stringify(response.headers), response.ledgerEntryId ?? null],
-    );
-    return affectedRows(result) > 0;
+  async complete(tx: Tx | null, claim: ClaimRef, response: StoredResponse): Promise<boolean> {
+    const params = new SqlParams();
+    const sql = completeClaimSql(params, claim, {
+      status: `${params.add(response.status)}::int`,
+      body: `${params.add(JSON.stringify(response.body ?? null))}::jsonb`,
+      headers: `${params.add(JSON.stringify(response.headers))}::jsonb`,
+      ledgerEntryId: `${params.add(response.ledgerEntryId ?? null)}::uuid`,
+    });
+    return affectedRows(await (tx ?? this.dataSource).query(sql, params.values)) > 0;
   }
 
   /** Frees a committed claim still owned by `token`. */

@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
 import { isOverload } from '../problem/to-problem';
 import { Tx, Writes } from '../../database/writes';
-import { IdempotencyRepository, StoredResponse } from './idempotency.repository';
+import { ClaimRef, IdempotencyRepository, StoredResponse } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -108,7 +108,15 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
 
   /** Records the response of a `claim()`, in the same transaction as the work it describes. */
   async complete(tx: Tx, callerId: string, key: string, response: StoredResponse): Promise<void> {
-    await this.keys.complete(tx, callerId, key, null, response);
+    await this.keys.complete(tx, { callerId, key, token: null }, response);
+  }
+
+  /**
+   * The claim taken by `claim()`, for work that completes it within its own statement (a
+   * posting: its answer, the new entry, is recorded with the money; see completeClaimSql).
+   */
+  claimed(callerId: string, key: string): ClaimRef {
+    return { callerId, key, token: null };
   }
 
   /**
@@ -156,7 +164,7 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
    * recorded (the handler's work stands; the claim lapses with its lease).
    */
   async record(callerId: string, key: string, token: string, response: StoredResponse): Promise<boolean> {
-    return this.settle(() => this.keys.complete(null, callerId, key, token, response), 'record');
+    return this.settle(() => this.keys.complete(null, { callerId, key, token }, response), 'record');
   }
 
   /** Frees a `claimForHandler()` claim whose handler failed, so that a retry runs again. */
