@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
-import { AmountOutOfRangeProblem, Big, formatMoney } from '../common/money';
+import { AmountOutOfRangeProblem, Big, formatMoney, formatRate } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { Keyset } from '../database/keyset';
@@ -94,7 +94,51 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = await this.writes.change(caller.customerId, async (tx) => {
+    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print));
+    const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
+    this.metrics.balanceOperations.inc({ action: input.action, outcome });
+    return result;
+  }
+
+  /**
+   * The common case in one statement (no transaction): an operation in the holder's own
+   * currency, by a caller with the right, on a key never seen. The same posting statement
+   * also claims the key completed and writes the audit event. Anything else (a replay, a
+   * refusal, a conversion, a 404/403, a concurrent duplicate) is null: the transaction decides.
+   */
+  private async postAlone(
+    caller: Caller,
+    holders: BalanceHolderFinder,
+    id: string,
+    input: BalanceOperationDto,
+    key: string,
+    print: string,
+  ): Promise<OperationResult | null> {
+    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
+    const posting = this.postingOf(caller, holders, id, input, key);
+    const applied = await this.entries.postAlone(caller, posting, this.idempotency.fresh(caller.customerId, key, print), {
+      action: `balance.${input.action}`,
+      after: {
+        [holders.kind === 'customer' ? 'customerId' : 'accountId']: id,
+        amount: formatMoney(posting.amount),
+        exchangeRate: formatRate(posting.exchangeRate),
+        convertedAmount: formatMoney(posting.delta),
+      },
+    });
+    if (!applied) return null;
+    return { response: { status: 201, body: toLedgerEntryDto({ ...applied.entry, visible_actor: caller.customerId }), headers: {} }, replayed: false };
+  }
+
+  /** One operation as one transaction of the write path: claim, posting (with its answer), audit. */
+  private async inTransaction(
+    caller: Caller,
+    holders: BalanceHolderFinder,
+    id: string,
+    input: BalanceOperationDto,
+    key: string,
+    print: string,
+  ): Promise<OperationResult> {
+    return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
       if (claim.kind === 'replay') return { result: { response: await this.withBody(tx, caller, claim.response), replayed: true }, audit: [] };
       const claimed = this.idempotency.claimed(caller.customerId, key);
@@ -106,9 +150,6 @@ export class BalancesService {
       await this.idempotency.complete(tx, caller.customerId, key, response);
       return { result: { response, replayed: false }, audit: [] };
     });
-    const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
-    this.metrics.balanceOperations.inc({ action: input.action, outcome });
-    return result;
   }
 
   /**
@@ -136,20 +177,7 @@ export class BalancesService {
     }
     const amount = new Big(input.amount);
     const sign = (value: Big) => (input.action === 'debit' ? value.neg() : value);
-    const posting: PostingRow = {
-      kind: holders.kind,
-      holderId: id,
-      action: input.action,
-      amount: amount.toFixed(8),
-      currency: input.currency ?? null,
-      expectedBase: null,
-      exchangeRate: '1',
-      delta: sign(amount).toFixed(8),
-      checkCredit: input.action === 'debit' && !input.allowOverdraft,
-      notes: input.notes ?? null,
-      actorId: caller.customerId,
-      idempotencyKey,
-    };
+    const posting = this.postingOf(caller, holders, id, input, idempotencyKey);
     // The common case (the holder's own currency) in one statement; the rest is read after it.
     let applied = await this.entries.post(tx, caller, posting, completes);
     if (!applied) {
@@ -174,6 +202,25 @@ export class BalancesService {
       }
     }
     return this.applied(caller, holders, id, applied);
+  }
+
+  /** The posting of `input` as if in the holder's own currency (the statement checks that it is). */
+  private postingOf(caller: Caller, holders: BalanceHolderFinder, id: string, input: BalanceOperationDto, idempotencyKey: string | null): PostingRow {
+    const amount = new Big(input.amount);
+    return {
+      kind: holders.kind,
+      holderId: id,
+      action: input.action,
+      amount: amount.toFixed(8),
+      currency: input.currency ?? null,
+      expectedBase: null,
+      exchangeRate: '1',
+      delta: (input.action === 'debit' ? amount.neg() : amount).toFixed(8),
+      checkCredit: input.action === 'debit' && !input.allowOverdraft,
+      notes: input.notes ?? null,
+      actorId: caller.customerId,
+      idempotencyKey,
+    };
   }
 
   private refusal(facts: { available: string; outOfRange: boolean }): PostingOutcome {

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ClaimRef, completeClaimSql } from '../common/idempotency/idempotency.repository';
-import { MONEY_LIMIT } from '../common/money';
+import { ClaimRef, completeClaimSql, FreshKey, freshKeySql } from '../common/idempotency/idempotency.repository';
+import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
-import { returnedRows, SqlParams } from '../database/sql';
-import type { Tx } from '../database/writes';
+import { returnedRows, sqlState, SqlParams } from '../database/sql';
+import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { subtreeCondition, subtreePathCondition } from '../tree/scope';
 
@@ -117,6 +117,44 @@ export async function unscopedAppendOpening(tx: Tx, kind: HolderKind, holderId: 
   );
 }
 
+type PostingResult = Array<StoredLedgerRow & { subject_path: string; base_currency: string }>;
+
+/**
+ * THE posting statement: the holder's conditional balance update (`h`), its ledger entry
+ * (`e`), then whatever `more` adds (CTEs reading `e` and `h`, each prefixed with a comma).
+ */
+function postingSql(params: SqlParams, caller: Caller, posting: PostingRow, more: (extra: string) => string, guard?: string): string {
+  const h = holderScope(posting.kind, caller, posting.holderId, params);
+  const delta = params.add(posting.delta);
+  const currency = params.add(posting.currency);
+  return `WITH h AS (
+      UPDATE ${h.table} SET balance = h.balance + ${delta}::numeric, version = h.version + 1, updated_at = now()
+      ${h.joined ? `FROM ${h.joined}` : ''}
+      WHERE ${h.where}
+        AND ${h.base} = COALESCE(${params.add(posting.expectedBase)}::text, ${currency}::text, ${h.base})
+        AND (NOT ${params.add(posting.checkCredit)}::boolean OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
+        AND abs(h.balance + ${delta}::numeric) < ${params.add(MONEY_LIMIT.toFixed())}::numeric
+        ${guard ? `AND ${guard}` : ''}
+      RETURNING h.id, h.balance, ${h.base} AS base_currency, ${h.subjectPath} AS subject_path
+    ), e AS (
+      ${ledgerInsert(
+        'h',
+        `${posting.kind === 'customer' ? 'h.id' : 'NULL'}, ${posting.kind === 'account' ? 'h.id' : 'NULL'}, ${params.add(posting.action)},
+         ${params.add(posting.amount)}::numeric, COALESCE(${currency}::text, h.base_currency), ${params.add(posting.exchangeRate)}::numeric,
+         ${delta}::numeric, h.balance, ${params.add(posting.notes)}::varchar, ${params.add(posting.actorId)}::uuid,
+         ${params.add(posting.idempotencyKey)}::varchar`,
+      )}
+    )${more('')}
+    SELECT e.*, h.subject_path, h.base_currency FROM e, h`;
+}
+
+function applied(result: unknown): AppliedRow | undefined {
+  const rows = returnedRows<PostingResult[number]>(result);
+  if (!rows.length) return undefined;
+  const { subject_path, base_currency, ...entry } = rows[0];
+  return { entry, subjectPath: subject_path, baseCurrency: base_currency };
+}
+
 /**
  * Every SQL text about the ledger: THE posting (balance update and ledger entry in one
  * statement), the facts of a refusal, the ledger list (and, above, opening entries).
@@ -134,39 +172,45 @@ export class LedgerRepository {
    */
   async post(tx: Tx, caller: Caller, posting: PostingRow, completes?: ClaimRef): Promise<AppliedRow | undefined> {
     const params = new SqlParams();
-    const h = holderScope(posting.kind, caller, posting.holderId, params);
-    const delta = params.add(posting.delta);
-    const currency = params.add(posting.currency);
-    const rows = returnedRows<StoredLedgerRow & { subject_path: string; base_currency: string }>(
-      await tx.query(
-        `WITH h AS (
-           UPDATE ${h.table} SET balance = h.balance + ${delta}::numeric, version = h.version + 1, updated_at = now()
-           ${h.joined ? `FROM ${h.joined}` : ''}
-           WHERE ${h.where}
-             AND ${h.base} = COALESCE(${params.add(posting.expectedBase)}::text, ${currency}::text, ${h.base})
-             AND (NOT ${params.add(posting.checkCredit)}::boolean OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
-             AND abs(h.balance + ${delta}::numeric) < ${params.add(MONEY_LIMIT.toFixed())}::numeric
-           RETURNING h.id, h.balance, ${h.base} AS base_currency, ${h.subjectPath} AS subject_path
-         ), e AS (
-           ${ledgerInsert(
-             'h',
-             `${posting.kind === 'customer' ? 'h.id' : 'NULL'}, ${posting.kind === 'account' ? 'h.id' : 'NULL'}, ${params.add(posting.action)},
-              ${params.add(posting.amount)}::numeric, COALESCE(${currency}::text, h.base_currency), ${params.add(posting.exchangeRate)}::numeric,
-              ${delta}::numeric, h.balance, ${params.add(posting.notes)}::varchar, ${params.add(posting.actorId)}::uuid,
-              ${params.add(posting.idempotencyKey)}::varchar`,
-           )}
-         )${
-           completes
-             ? `, k AS (${completeClaimSql(params, completes, { status: '201', body: 'NULL', headers: `'{}'::jsonb`, ledgerEntryId: 'e.id' }, 'e')})`
-             : ''
-         }
-         SELECT e.*, h.subject_path, h.base_currency FROM e, h`,
-        params.values,
-      ),
+    const sql = postingSql(params, caller, posting, (extra) =>
+      completes
+        ? `, k AS (${completeClaimSql(params, completes, { status: '201', body: 'NULL', headers: `'{}'::jsonb`, ledgerEntryId: 'e.id' }, 'e')})${extra}`
+        : extra,
     );
-    if (!rows.length) return undefined;
-    const { subject_path, base_currency, ...entry } = rows[0];
-    return { entry, subjectPath: subject_path, baseCurrency: base_currency };
+    return applied(await tx.query(sql, params.values));
+  }
+
+  /**
+   * The same posting as a statement of its own (no transaction: the common case of an
+   * operation in one round trip), which also claims the fresh key `fresh` completed and
+   * writes the audit event (`after` plus the entry's currency and the balance after).
+   * Undefined when it wrote nothing, or when a concurrent request took the key or the
+   * statement met a deadlock: the transactional posting then gives the exact answer.
+   */
+  async postAlone(caller: Caller, posting: PostingRow, fresh: FreshKey, audit: { action: string; after: Record<string, string> }): Promise<AppliedRow | undefined> {
+    const params = new SqlParams();
+    const key = freshKeySql(params, fresh, 'e.id', 'e');
+    const event = auditInsertSql(
+      params,
+      {
+        actorId: `${params.add(posting.actorId)}::uuid`,
+        action: `${params.add(audit.action)}::varchar`,
+        targetType: `'balance-operation'`,
+        targetId: 'e.id::text',
+        subjectPath: 'h.subject_path',
+        changes: `jsonb_build_object('after', ${params.add(JSON.stringify(audit.after))}::jsonb
+                    || jsonb_build_object('currency', e.currency, 'balanceAfter', ${formatMoneySql('h.balance')}))`,
+      },
+      'e, h',
+    );
+    const sql = postingSql(params, caller, posting, (extra) => `, k AS (${key.insert}), a AS (${event})${extra}`, key.unused);
+    try {
+      return applied(await this.dataSource.query(sql, params.values));
+    } catch (error) {
+      const code = sqlState(error);
+      if (code === '23505' || code === '40P01' || code === '40001') return undefined;
+      throw error;
+    }
   }
 
   /** Why `post` wrote nothing, read now: undefined when the holder is not within reach. */

@@ -57,6 +57,32 @@ export function completeClaimSql(
              AND claim_token IS NOT DISTINCT FROM ${params.add(claim.token)}::uuid AND status IS NULL`;
 }
 
+/** A key never seen, to be claimed and completed at once by a one-statement posting. */
+export interface FreshKey {
+  callerId: string;
+  key: string;
+  fingerprint: string;
+  ttlHours: number;
+}
+
+/**
+ * For a one-statement posting (no transaction to claim in): the condition "this key was never
+ * seen", and the INSERT that claims it already completed (its answer: the new entry, rebuilt
+ * from its id on replay). A concurrent request with the same key makes the INSERT fail on the
+ * key's unique index; the posting then takes the transactional claim, which replays or waits.
+ */
+export function freshKeySql(params: SqlParams, fresh: FreshKey, ledgerEntryIdExpr: string, source: string) {
+  const callerId = params.add(fresh.callerId);
+  const key = params.add(fresh.key);
+  return {
+    unused: `NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${key}::varchar)`,
+    insert: `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
+             SELECT ${callerId}::uuid, ${key}::varchar, ${params.add(fresh.fingerprint)}::varchar, 201, ${ledgerEntryIdExpr},
+                    now() + make_interval(hours => ${params.add(fresh.ttlHours)}::int)
+               FROM ${source}`,
+  };
+}
+
 /** Every SQL text about idempotency_keys. Keys belong to their caller: no subtree scope applies. */
 @Injectable()
 export class IdempotencyRepository {

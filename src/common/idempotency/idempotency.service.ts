@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
 import { isOverload } from '../problem/to-problem';
 import { Tx, Writes } from '../../database/writes';
-import { ClaimRef, IdempotencyRepository, StoredResponse } from './idempotency.repository';
+import { ClaimRef, FreshKey, IdempotencyRepository, StoredResponse } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -117,6 +117,11 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
    */
   claimed(callerId: string, key: string): ClaimRef {
     return { callerId, key, token: null };
+  }
+
+  /** A key to claim and complete at once within a one-statement posting (see freshKeySql). */
+  fresh(callerId: string, key: string, print: string): FreshKey {
+    return { callerId, key, fingerprint: print, ttlHours: this.config.IDEMPOTENCY_TTL_HOURS };
   }
 
   /**
