@@ -60,11 +60,11 @@ const refused = (problem: ProblemError, availableCredit?: string): PostingOutcom
   problem,
 });
 
-/** The stored form of a refusal: the problem's own members (the request's `instance` is added when answering). */
-function refusalBody(problem: ProblemError): Record<string, unknown> {
+/** The stored form of a refusal: the problem as answered (`instance` is the request's path, part of the fingerprint). */
+function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
   const members = { ...problem.members };
   delete members.retryAfterSeconds;
-  return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, ...members };
+  return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, instance: path, ...members };
 }
 
 /**
@@ -94,7 +94,7 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print));
+    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print, path));
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
@@ -137,6 +137,7 @@ export class BalancesService {
     input: BalanceOperationDto,
     key: string,
     print: string,
+    path: string,
   ): Promise<OperationResult> {
     return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
@@ -146,7 +147,7 @@ export class BalancesService {
       // Applied, the posting's own statement recorded the answer; a refused operation is an
       // outcome too: the same key replays the same problem.
       if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [outcome.audit] };
-      const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem), headers: {} };
+      const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} };
       await this.idempotency.complete(tx, caller.customerId, key, response);
       return { result: { response, replayed: false }, audit: [] };
     });

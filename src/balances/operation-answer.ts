@@ -15,8 +15,7 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
 
 /**
  * The HTTP edge of a balance operation, for customers and accounts alike: the key from its
- * header, and the outcome as an answer. A refusal (applied or replayed) is its stored
- * problem, with this request's path as `instance` (the same path: it is in the fingerprint).
+ * header, and the outcome as an answer. A refusal (new or replayed) is its stored problem.
  */
 export async function answerOperation(
   balances: BalancesService,
@@ -33,7 +32,7 @@ export async function answerOperation(
   const result = await balances.operate(caller, holders, id, body, key, path);
   const headers: Record<string, string> = result.replayed ? { [REPLAYED_HEADER]: 'true' } : {};
   if (result.response.status >= 400) {
-    throw new ReplayedProblem({ ...(result.response.body as ProblemBody), instance: path }, headers);
+    throw new ReplayedProblem(result.response.body as ProblemBody, headers);
   }
   void reply.headers(headers);
   return result.response.body as LedgerEntryDto;
