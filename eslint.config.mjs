@@ -2,25 +2,14 @@ import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-/** Files that still touch the database directly (issue 11 moves them behind repositories). */
-const TRANSITIONAL = [
-  'src/balances/account-holders.ts',
-  'src/balances/balance-holders.ts',
-  'src/balances/balances.service.ts',
-  'src/balances/customer-holders.ts',
-  'src/balances/ledger.ts',
-  'src/common/idempotency/idempotency.service.ts',
-];
-
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'openapi/client/schema.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    // One door to the database (docs/architecture.md): only src/database/ and repositories
-    // touch it. Files still listed in TRANSITIONAL are being moved behind repositories.
+    // One door to the database (docs/architecture.md): only src/database/ and repositories touch it.
     files: ['src/**/*.ts'],
-    ignores: ['src/database/**', 'src/**/*.repository.ts', ...TRANSITIONAL],
+    ignores: ['src/database/**', 'src/**/*.repository.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,5 +1,6 @@
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
+import { formatMoney, formatMoneySql } from '../src/common/money';
 import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -199,5 +200,14 @@ describe('balance operations and the ledger', () => {
     const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM tariffs WHERE name = 'idempotent tariff'`);
     expect(n).toBe(1);
     await root.post('/v1/tariffs', { ...body, name: 'other' }).set('Idempotency-Key', key).expect(422);
+  });
+
+  it('formats money in SQL (the one-statement posting\'s audit event) exactly as formatMoney does', async () => {
+    const values = ['0', '1', '-1', '12.5', '-12.5', '0.1', '0.01', '0.001', '-0.00000001', '10.39999999', '1234567.89000000', '99999999999999999999999999999.99999999', '-7.10000000'];
+    const rows: Array<{ v: string; text: string }> = await t.dataSource.query(
+      `SELECT v::text AS v, ${formatMoneySql('v')} AS text FROM unnest($1::numeric(38,8)[]) AS v`,
+      [values],
+    );
+    expect(rows.map((r) => r.text)).toEqual(values.map((v) => formatMoney(v)));
   });
 });

@@ -9,7 +9,7 @@ import { DEFAULT_PAGE_SIZE } from '../common/pagination';
 import { Caller } from '../tree/caller';
 import { AccountHolders } from './account-holders';
 import { BalancesService } from './balances.service';
-import { answerOperation, IDEMPOTENCY_KEY_HEADER_DOC } from './customer-balances.controller';
+import { answerOperation, IDEMPOTENCY_KEY_HEADER_DOC } from './operation-answer';
 import { BalanceOperationDto, LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/balance-operation.dto';
 
 @ApiTags('balances')

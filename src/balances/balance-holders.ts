@@ -1,5 +1,4 @@
-import { EntityManager } from 'typeorm';
-import { SqlParams } from '../database/sql';
+import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 
 /** Whatever has a balance and a ledger: a customer, or (SPEC §7) an account. */
@@ -19,20 +18,6 @@ export interface BalanceHolder {
  */
 export interface BalanceHolderFinder {
   readonly kind: 'customer' | 'account';
-  readonly table: 'customers' | 'accounts';
-  forOperation(caller: Caller, id: string, manager: EntityManager): Promise<BalanceHolder>;
-  forReading(caller: Caller, id: string, manager?: EntityManager): Promise<BalanceHolder>;
-  /**
-   * For the one-statement posting: how to reach holder `id` as `h` within the caller's reach
-   * (strictly below it), with the holder's base currency and the path its audit events use.
-   */
-  fastTarget(caller: Caller, id: string, params: SqlParams): FastTarget;
-}
-
-export interface FastTarget {
-  /** Extra FROM items for the UPDATE (joined customers), or ''. */
-  from: string;
-  where: string;
-  baseCurrency: string;
-  subjectPath: string;
+  forOperation(caller: Caller, id: string, tx: Tx): Promise<BalanceHolder>;
+  forReading(caller: Caller, id: string, tx?: Tx): Promise<BalanceHolder>;
 }

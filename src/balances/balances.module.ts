@@ -6,11 +6,12 @@ import { AccountHolders } from './account-holders';
 import { BalancesService } from './balances.service';
 import { CustomerBalancesController } from './customer-balances.controller';
 import { CustomerHolders } from './customer-holders';
+import { LedgerRepository } from './ledger.repository';
 
 @Module({
   imports: [CustomersModule, AccountsModule],
   controllers: [CustomerBalancesController, AccountBalancesController],
-  providers: [BalancesService, CustomerHolders, AccountHolders],
+  providers: [BalancesService, LedgerRepository, CustomerHolders, AccountHolders],
   exports: [BalancesService],
 })
 export class BalancesModule {}

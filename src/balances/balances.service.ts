@@ -1,21 +1,20 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '../config/config';
-import { DataSource, EntityManager } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
-import { StoredResponse, fingerprint, IdempotencyService } from '../common/idempotency/idempotency.service';
-import { AmountOutOfRangeProblem, Big, formatMoney, formatRate, MONEY_LIMIT } from '../common/money';
+import { Injectable } from '@nestjs/common';
+import { ClaimRef } from '../common/idempotency/idempotency.repository';
+import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
+import { AmountOutOfRangeProblem, Big, formatMoney, formatRate } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
-import { toProblem } from '../common/problem/to-problem';
-import { currentRequest } from '../common/request-context';
-import { inTransaction } from '../database/transactions';
+import { Keyset } from '../database/keyset';
+import { SqlParams } from '../database/sql';
+import { ChangeRecord, Tx, Writes } from '../database/writes';
 import { ConversionService } from '../currencies/conversion.service';
 import { Metrics } from '../metrics/metrics';
 import { Caller, requirePermission } from '../tree/caller';
+import { notVisible } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
-import { appendLedgerEntry, LEDGER_COLUMNS, LedgerRow, toLedgerEntryDto } from './ledger';
-import { returnedRows, sqlState, SqlParams } from '../database/sql';
+import { toLedgerEntryDto } from './ledger';
+import { AppliedRow, LedgerRepository, PostingRow } from './ledger.repository';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -29,33 +28,62 @@ export class InsufficientFundsProblem extends ProblemError {
   }
 }
 
+/** One posting asked for: an operation on holder `id` (of the finder's kind). */
+export interface PostingRequest {
+  id: string;
+  input: BalanceOperationDto;
+  idempotencyKey: string | null;
+  /** The idempotency claim the posting answers (its entry recorded with the money), if any. */
+  completes?: ClaimRef;
+}
+
+/**
+ * What became of one posting: applied (its entry, and the audit record of it), or refused
+ * as data (the reason, and the available credit when that was the reason). Nothing of a
+ * refused posting was written.
+ */
+export type PostingOutcome =
+  | { applied: true; entry: LedgerEntryDto; audit: ChangeRecord }
+  | { applied: false; reason: string; availableCredit?: string; problem: ProblemError };
+
+/** A balance operation's answer: the response as stored for its Idempotency-Key, replayed or not. */
 export interface OperationResult {
+  /** Status and body; a refusal's body is its problem without `instance` (the edge adds it). */
   response: StoredResponse;
   replayed: boolean;
-  /** The original problem, when this (first) attempt failed with one. */
-  problem?: ProblemError;
+}
+
+const refused = (problem: ProblemError, availableCredit?: string): PostingOutcome => ({
+  applied: false,
+  reason: problem.slug,
+  availableCredit,
+  problem,
+});
+
+/** The stored form of a refusal: the problem as answered (`instance` is the request's path, part of the fingerprint). */
+function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
+  const members = { ...problem.members };
+  delete members.retryAfterSeconds;
+  return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, instance: path, ...members };
 }
 
 /**
  * The one implementation of balance operations and ledgers, for customers and accounts.
- * Each operation is one transaction: idempotency claim, conditional balance update, ledger
- * insert, audit insert, stored response. Serialization failures and deadlocks are retried.
+ * `post` is THE posting: a list of postings applied in the caller's transaction, each one
+ * balance update and ledger entry in one statement (LedgerRepository.post), refusals
+ * returned as data. `operate` wraps one posting in the idempotency protocol and the write
+ * path (one transaction: claim; posting and its answer in one statement; audit event).
  */
 @Injectable()
 export class BalancesService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly writes: Writes,
+    private readonly entries: LedgerRepository,
     private readonly idempotency: IdempotencyService,
     private readonly conversion: ConversionService,
-    private readonly audit: AuditService,
     private readonly metrics: Metrics,
     private readonly cursors: Cursors,
-    @Inject(APP_CONFIG) config: AppConfig,
-  ) {
-    this.idempotencyTtlHours = config.IDEMPOTENCY_TTL_HOURS;
-  }
-
-  private readonly idempotencyTtlHours: number;
+  ) {}
 
   async operate(
     caller: Caller,
@@ -66,46 +94,19 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const fast = await this.tryInOneStatement(caller, holders, id, input, key, print);
-    const result =
-      fast ??
-      (await inTransaction(this.dataSource, async (m): Promise<OperationResult> => {
-      const claim = await this.idempotency.claim(m, caller.customerId, key, print);
-      if (claim.kind === 'replay') {
-        const response = claim.response;
-        if (response.body === null && response.ledgerEntryId) response.body = await this.entryBody(m, caller, response.ledgerEntryId);
-        return { response, replayed: true };
-      }
-      try {
-        const body = await this.apply(m, caller, holders, id, input, key);
-        const response: StoredResponse = { status: 201, body, headers: {} };
-        await this.idempotency.complete(m, caller.customerId, key, response);
-        return { response, replayed: false };
-      } catch (error) {
-        if (!(error instanceof ProblemError) || error.status >= 500) throw error;
-        // A refused operation is an outcome too: the same key replays the same problem. Every
-        // refusal is decided before the first write (the conditional UPDATE writes nothing
-        // when it refuses), so there is nothing to undo here.
-        const body = toProblem(error, path, currentRequest()?.requestId ?? '').body;
-        const response: StoredResponse = { status: body.status, body, headers: {} };
-        await this.idempotency.complete(m, caller.customerId, key, response);
-        return { response, replayed: false, problem: error };
-      }
-      }));
+    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print, path));
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
   }
 
   /**
-   * The common case in ONE statement (no explicit transaction): an operation in the target's
-   * own currency, by a caller with the right, on a key never seen. Balance update, ledger
-   * entry, audit event and idempotency record are data-modifying CTEs of one INSERT/UPDATE,
-   * so they commit or vanish together. Anything else (a replay, a refusal, a conversion, a
-   * 404/403, a concurrent duplicate that loses the key's unique index) returns null and takes
-   * the transactional path, which gives every answer its exact problem.
+   * The common case in one statement (no transaction): an operation in the holder's own
+   * currency, by a caller with the right, on a key never seen. The same posting statement
+   * also claims the key completed and writes the audit event. Anything else (a replay, a
+   * refusal, a conversion, a 404/403, a concurrent duplicate) is null: the transaction decides.
    */
-  private async tryInOneStatement(
+  private async postAlone(
     caller: Caller,
     holders: BalanceHolderFinder,
     id: string,
@@ -113,162 +114,157 @@ export class BalancesService {
     key: string,
     print: string,
   ): Promise<OperationResult | null> {
-    if (!caller.permissions.has('balances.operate')) return null;
-    if (input.allowOverdraft !== undefined && input.action !== 'debit') return null;
-    const params = new SqlParams();
-    const target = holders.fastTarget(caller, id, params);
-    const amount = new Big(input.amount);
-    const delta = params.add((input.action === 'debit' ? amount.neg() : amount).toFixed(8));
-    const amountParam = params.add(amount.toFixed(8));
-    const callerId = params.add(caller.customerId);
-    const keyParam = params.add(key);
-    const action = params.add(input.action);
-    const request = currentRequest();
-    const sql = `
-      WITH h AS (
-        UPDATE ${holders.table} h SET balance = h.balance + ${delta}::numeric, version = h.version + 1, updated_at = now()
-        ${target.from}
-        WHERE ${target.where}
-          AND ${target.baseCurrency} = COALESCE(${params.add(input.currency ?? null)}::char(3), ${target.baseCurrency})
-          AND (NOT ${params.add(input.action === 'debit' && !input.allowOverdraft)}::boolean
-               OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
-          AND abs(h.balance + ${delta}::numeric) < ${params.add(MONEY_LIMIT.toFixed())}::numeric
-          AND NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${keyParam}::varchar)
-        RETURNING h.id, h.balance, ${target.baseCurrency} AS base_currency, ${target.subjectPath} AS subject_path
-      ), e AS (
-        INSERT INTO ledger_entries AS e (customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
-                                         balance_after, notes, actor_id, idempotency_key)
-        SELECT ${holders.kind === 'customer' ? 'h.id' : 'NULL'}, ${holders.kind === 'account' ? 'h.id' : 'NULL'}, ${action}::varchar,
-               ${amountParam}::numeric, h.base_currency, 1, ${delta}::numeric, h.balance, ${params.add(input.notes ?? null)}::varchar,
-               ${callerId}::uuid, ${keyParam}::varchar
-          FROM h
-        RETURNING ${LEDGER_COLUMNS}
-      ), a AS (
-        INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
-        SELECT ${callerId}::uuid, 'balance.' || ${action}::varchar, 'balance-operation', e.id::text, h.subject_path,
-               jsonb_build_object('after', jsonb_build_object(
-                 ${params.add(holders.kind === 'customer' ? 'customerId' : 'accountId')}::text, h.id,
-                 'amount', ${params.add(formatMoney(amount))}::text, 'currency', trim(h.base_currency), 'exchangeRate', '1.0',
-                 'convertedAmount', ${params.add(formatMoney(input.action === 'debit' ? amount.neg() : amount))}::text,
-                 -- formatMoney in SQL: at least two decimals, no trailing zeros beyond them
-                 'balanceAfter', CASE WHEN scale(trim_scale(h.balance)) <= 2 THEN round(h.balance, 2)::text ELSE trim_scale(h.balance)::text END)),
-               ${params.add(request?.requestId ?? null)}::varchar, ${params.add(request?.clientAddress ?? null)}::varchar
-          FROM e, h
-      ), k AS (
-        INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
-        SELECT ${callerId}::uuid, ${keyParam}::varchar, ${params.add(print)}, 201, e.id,
-               now() + make_interval(hours => ${params.add(this.idempotencyTtlHours)}::int)
-          FROM e
-      )
-      SELECT * FROM e`;
-    let rows: Array<Omit<LedgerRow, 'visible_actor'>>;
-    try {
-      rows = await this.dataSource.query(sql, params.values);
-    } catch (error) {
-      // A duplicate committed first (unique key) or a deadlock: the transactional path decides.
-      const code = sqlState(error);
-      if (code === '23505' || code === '40P01' || code === '40001') return null;
-      throw error;
-    }
-    if (!rows.length) return null;
-    const body = toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId });
-    return { response: { status: 201, body, headers: {} }, replayed: false };
+    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
+    const posting = this.postingOf(caller, holders, id, input, key);
+    const applied = await this.entries.postAlone(caller, posting, this.idempotency.fresh(caller.customerId, key, print), {
+      action: `balance.${input.action}`,
+      after: {
+        [holders.kind === 'customer' ? 'customerId' : 'accountId']: id,
+        amount: formatMoney(posting.amount),
+        exchangeRate: formatRate(posting.exchangeRate),
+        convertedAmount: formatMoney(posting.delta),
+      },
+    });
+    if (!applied) return null;
+    return { response: { status: 201, body: toLedgerEntryDto({ ...applied.entry, visible_actor: caller.customerId }), headers: {} }, replayed: false };
   }
 
-  /** A posting's response rebuilt from its ledger entry (replay of a one-statement posting). */
-  private async entryBody(m: EntityManager, caller: Caller, entryId: string): Promise<LedgerEntryDto> {
-    const rows: Array<Omit<LedgerRow, 'visible_actor'>> = await m.query(`SELECT ${LEDGER_COLUMNS} FROM ledger_entries e WHERE e.id = $1`, [entryId]);
-    return toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId });
-  }
-
-  private async apply(
-    m: EntityManager,
+  /** One operation as one transaction of the write path: claim, posting (with its answer), audit. */
+  private async inTransaction(
     caller: Caller,
     holders: BalanceHolderFinder,
     id: string,
     input: BalanceOperationDto,
     key: string,
-  ): Promise<LedgerEntryDto> {
-    const holder = await holders.forOperation(caller, id, m);
-    requirePermission(caller, 'balances.operate');
-    if (input.allowOverdraft !== undefined && input.action !== 'debit') {
+    print: string,
+    path: string,
+  ): Promise<OperationResult> {
+    return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
+      const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
+      if (claim.kind === 'replay') return { result: { response: await this.withBody(tx, caller, claim.response), replayed: true }, audit: [] };
+      const claimed = this.idempotency.claimed(caller.customerId, key);
+      const [outcome] = await this.post(tx, caller, holders, [{ id, input, idempotencyKey: key, completes: claimed }]);
+      // Applied, the posting's own statement recorded the answer; a refused operation is an
+      // outcome too: the same key replays the same problem.
+      if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [outcome.audit] };
+      const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} };
+      await this.idempotency.complete(tx, caller.customerId, key, response);
+      return { result: { response, replayed: false }, audit: [] };
+    });
+  }
+
+  /**
+   * THE posting: applies `requests` in order in `tx`, one outcome each. A refusal (404, 403,
+   * validation, conversion, credit, range) writes nothing, so the others still apply.
+   */
+  async post(tx: Tx, caller: Caller, holders: BalanceHolderFinder, requests: PostingRequest[]): Promise<PostingOutcome[]> {
+    const outcomes: PostingOutcome[] = [];
+    for (const request of requests) {
+      try {
+        outcomes.push(await this.postOne(tx, caller, holders, request));
+      } catch (error) {
+        if (!(error instanceof ProblemError) || error.status >= 500) throw error;
+        outcomes.push(refused(error));
+      }
+    }
+    return outcomes;
+  }
+
+  private async postOne(tx: Tx, caller: Caller, holders: BalanceHolderFinder, { id, input, idempotencyKey, completes }: PostingRequest): Promise<PostingOutcome> {
+    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) {
+      await holders.forOperation(caller, id, tx); // 404 (and 403 not-a-descendant) first
+      requirePermission(caller, 'balances.operate');
       throw new ValidationProblem([{ pointer: '/allowOverdraft', detail: 'allowOverdraft applies to debits only' }]);
     }
-    const currency = input.currency ?? holder.baseCurrency;
-    const { exchangeRate, converted } = await this.conversion.toBase(input.amount, currency, holder.baseCurrency, holder.billingCustomerId, m);
-    if (converted.eq(0)) {
-      throw new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
+    const amount = new Big(input.amount);
+    const sign = (value: Big) => (input.action === 'debit' ? value.neg() : value);
+    const posting = this.postingOf(caller, holders, id, input, idempotencyKey);
+    // The common case (the holder's own currency) in one statement; the rest is read after it.
+    let applied = await this.entries.post(tx, caller, posting, completes);
+    if (!applied) {
+      const facts = await this.entries.refusalFacts(tx, caller, holders.kind, id, posting.delta);
+      if (!facts) {
+        await holders.forOperation(caller, id, tx); // the exact 404 or 403
+        throw notVisible(holders.kind);
+      }
+      if (input.currency === undefined || input.currency === facts.baseCurrency) return this.refusal(facts);
+      // Another currency: converted with the table of the party that bills the holder.
+      const holder = await holders.forOperation(caller, id, tx);
+      const { exchangeRate, converted } = await this.conversion.toBase(amount, input.currency, holder.baseCurrency, holder.billingCustomerId, tx);
+      if (converted.eq(0)) {
+        throw new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
+      }
+      const delta = sign(converted).toFixed(8);
+      applied = await this.entries.post(tx, caller, { ...posting, expectedBase: holder.baseCurrency, exchangeRate: exchangeRate.toFixed(12), delta }, completes);
+      if (!applied) {
+        const after = await this.entries.refusalFacts(tx, caller, holders.kind, id, delta);
+        if (!after) throw notVisible(holders.kind);
+        return this.refusal(after);
+      }
     }
-    const delta = input.action === 'debit' ? converted.neg() : converted;
-    const checkCredit = input.action === 'debit' && !input.allowOverdraft;
-    const updated = returnedRows<{ balance: string }>(await m.query(
-      `UPDATE ${holders.table} SET balance = balance + $2::numeric, version = version + 1, updated_at = now()
-        WHERE id = $1 AND deleted_at IS NULL AND (NOT $3 OR balance + credit_limit + $2::numeric >= 0)
-          AND abs(balance + $2::numeric) < $4::numeric
-        RETURNING balance`,
-      [holder.id, delta.toFixed(8), checkCredit, MONEY_LIMIT.toFixed()],
-    ));
-    if (!updated.length) {
-      // Refused before any write: the balance would leave NUMERIC(38,8), or the debit the credit.
-      const rows: Array<{ available: string; out_of_range: boolean }> = await m.query(
-        `SELECT balance + credit_limit AS available, abs(balance + $2::numeric) >= $3::numeric AS out_of_range FROM ${holders.table} WHERE id = $1`,
-        [holder.id, delta.toFixed(8), MONEY_LIMIT.toFixed()],
-      );
-      if (rows[0].out_of_range) throw new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).');
-      throw new InsufficientFundsProblem(formatMoney(rows[0].available));
-    }
-    const entry = await appendLedgerEntry(m, {
-      holder,
+    return this.applied(caller, holders, id, applied);
+  }
+
+  /** The posting of `input` as if in the holder's own currency (the statement checks that it is). */
+  private postingOf(caller: Caller, holders: BalanceHolderFinder, id: string, input: BalanceOperationDto, idempotencyKey: string | null): PostingRow {
+    const amount = new Big(input.amount);
+    return {
+      kind: holders.kind,
+      holderId: id,
       action: input.action,
-      amount: input.amount,
-      currency,
-      exchangeRate: exchangeRate.toFixed(12),
-      convertedAmount: delta.toFixed(8),
-      balanceAfter: updated[0].balance,
+      amount: amount.toFixed(8),
+      currency: input.currency ?? null,
+      expectedBase: null,
+      exchangeRate: '1',
+      delta: (input.action === 'debit' ? amount.neg() : amount).toFixed(8),
+      checkCredit: input.action === 'debit' && !input.allowOverdraft,
       notes: input.notes ?? null,
       actorId: caller.customerId,
-      idempotencyKey: key,
-    });
-    await this.audit.record(m, {
-      actorId: caller.customerId,
-      action: `balance.${input.action}`,
-      targetType: 'balance-operation',
-      targetId: entry.id,
-      subjectPath: holder.subjectPath,
-      changes: {
+      idempotencyKey,
+    };
+  }
+
+  private refusal(facts: { available: string; outOfRange: boolean }): PostingOutcome {
+    if (facts.outOfRange) return refused(new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).'));
+    const available = formatMoney(facts.available);
+    return refused(new InsufficientFundsProblem(available), available);
+  }
+
+  private applied(caller: Caller, holders: BalanceHolderFinder, id: string, { entry, subjectPath }: AppliedRow): PostingOutcome {
+    const dto = toLedgerEntryDto({ ...entry, visible_actor: caller.customerId });
+    return {
+      applied: true,
+      entry: dto,
+      audit: {
+        action: `balance.${entry.action}`,
+        targetType: 'balance-operation',
+        targetId: entry.id,
+        subjectPath,
         after: {
-          [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
-          amount: formatMoney(input.amount),
-          currency,
-          exchangeRate: formatRate(exchangeRate),
-          convertedAmount: formatMoney(delta),
-          balanceAfter: formatMoney(new Big(updated[0].balance)),
+          [holders.kind === 'customer' ? 'customerId' : 'accountId']: id,
+          amount: dto.amount,
+          currency: dto.currency,
+          exchangeRate: dto.exchangeRate,
+          convertedAmount: dto.convertedAmount,
+          balanceAfter: dto.balanceAfter,
         },
       },
-    });
-    return toLedgerEntryDto({ ...entry, visible_actor: caller.customerId });
+    };
+  }
+
+  /** A stored answer with its body (postings of earlier versions stored only the entry's id). */
+  private async withBody(tx: Tx, caller: Caller, response: StoredResponse): Promise<StoredResponse> {
+    if (response.body !== null || !response.ledgerEntryId) return response;
+    const entry = await this.entries.unscopedEntry(tx, response.ledgerEntryId);
+    return { ...response, body: entry ? toLedgerEntryDto({ ...entry, visible_actor: caller.customerId }) : null };
   }
 
   async ledger(caller: Caller, holders: BalanceHolderFinder, id: string, query: LedgerQueryDto, limit: number): Promise<Page<LedgerEntryDto>> {
     const holder = await holders.forReading(caller, id);
+    const keyset = new Keyset(`ledger:${holder.kind}:${holder.id}`, [{ sql: 'e.seq', type: 'bigint' }], 'desc');
     const params = new SqlParams();
-    const where = [`e.${holder.kind === 'customer' ? 'customer_id' : 'account_id'} = ${params.add(holder.id)}`];
-    if (query.action) where.push(`e.action = ${params.add(query.action)}`);
-    if (query.from) where.push(`e.created_at >= ${params.add(query.from)}`);
-    if (query.to) where.push(`e.created_at < ${params.add(query.to)}`);
-    const list = `ledger:${holder.kind}:${holder.id}`;
-    const after = await this.cursors.decode<[string]>(list, query.cursor, ['bigint']);
-    if (after) where.push(`e.seq < ${params.add(after[0])}::bigint`);
-    // An actor above the viewer is shown as null (SPEC §6, §1).
-    const actorScope = params.add(caller.path + '%');
-    const rows: LedgerRow[] = await this.dataSource.query(
-      `SELECT ${LEDGER_COLUMNS}, a.id AS visible_actor
-         FROM ledger_entries e
-         LEFT JOIN customers a ON a.id = e.actor_id AND a.path LIKE ${actorScope}
-        WHERE ${where.join(' AND ')}
-        ORDER BY e.seq DESC LIMIT ${params.add(limit + 1)}`,
-      params.values,
-    );
-    return this.cursors.page(list, rows, limit, toLedgerEntryDto, (r) => [String(r.seq)]);
+    const after = await keyset.after(this.cursors, query.cursor, params);
+    const rows = await this.entries.list(caller, keyset, holder.kind, holder.id, { action: query.action, from: query.from, to: query.to, after }, limit, params);
+    return keyset.page(this.cursors, rows, limit, toLedgerEntryDto);
   }
 }

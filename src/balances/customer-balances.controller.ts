@@ -1,48 +1,16 @@
-import { Body, Controller, Get, Headers, Post, Query, Req, Res } from '@nestjs/common';
-import { SetMetadata } from '@nestjs/common';
+import { Body, Controller, Get, Headers, Post, Query, Req, Res, SetMetadata } from '@nestjs/common';
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { OWN_IDEMPOTENCY } from '../common/idempotency/idempotency.interceptor';
-import { parseIdempotencyKey, REPLAYED_HEADER } from '../common/idempotency/idempotency.service';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE } from '../common/pagination';
-import { ProblemBody, ReplayedProblem } from '../common/problem/problem';
 import { Caller } from '../tree/caller';
 import { BalancesService } from './balances.service';
 import { CustomerHolders } from './customer-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerPageDto, LedgerQueryDto } from './dto/balance-operation.dto';
-import { BalanceHolderFinder } from './balance-holders';
-
-export const IDEMPOTENCY_KEY_HEADER_DOC = {
-  name: 'Idempotency-Key',
-  required: true,
-  description:
-    'Required. The same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 422; while the first is still running, a 409. Kept at least 24 hours.',
-};
-
-/** Shared HTTP shaping of a balance operation's outcome, for customers and accounts alike. */
-export async function answerOperation(
-  balances: BalancesService,
-  holders: BalanceHolderFinder,
-  caller: Caller,
-  id: string,
-  body: BalanceOperationDto,
-  idempotencyKey: string | undefined,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<LedgerEntryDto> {
-  const key = parseIdempotencyKey(idempotencyKey, true)!;
-  const result = await balances.operate(caller, holders, id, body, key, request.url.split('?')[0]);
-  const headers: Record<string, string> = result.replayed ? { [REPLAYED_HEADER]: 'true' } : {};
-  if (result.response.status >= 400) {
-    if (result.problem && !result.replayed) throw result.problem;
-    throw new ReplayedProblem(result.response.body as ProblemBody, headers);
-  }
-  void reply.headers(headers);
-  return result.response.body as LedgerEntryDto;
-}
+import { answerOperation, IDEMPOTENCY_KEY_HEADER_DOC } from './operation-answer';
 
 @ApiTags('balances')
 @Controller('v1/customers/:id/balance-operations')

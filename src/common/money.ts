@@ -35,6 +35,17 @@ export function formatMoney(value: Big | string, minScale = 2): string {
   return result === '-0' || /^-0\.0*$/.test(result) ? result.slice(1) : result;
 }
 
+/**
+ * `formatMoney` as an SQL expression over a NUMERIC(38,8) value (at least two decimals, no
+ * trailing zeros beyond them), for a statement that writes the text itself: the audit event
+ * of a one-statement posting, whose balance after is known only there. Kept beside
+ * `formatMoney` so that the rule is written in one place; test/balances.e2e-spec.ts holds
+ * the two to the same outputs.
+ */
+export function formatMoneySql(numericExpr: string): string {
+  return `(CASE WHEN scale(trim_scale(${numericExpr})) <= 2 THEN round(${numericExpr}, 2)::text ELSE trim_scale(${numericExpr})::text END)`;
+}
+
 /** amount × rate, rounded half-even to 8 places. */
 export function convert(amount: Big | string, rate: Big | string): Big {
   return roundMoney(new Big(amount).times(new Big(rate)));

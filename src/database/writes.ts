@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { currentRequest } from '../common/request-context';
+import { SqlParams } from './sql';
 import { inTransaction } from './transactions';
 
 /** A transaction handed to repositories by the write path. Services pass it on, never query it. */
@@ -76,21 +77,35 @@ export class Writes {
 
   /** The one INSERT into audit_events (also used by postings, which write in their own statement). */
   async record(tx: Tx, actorId: string | null, record: ChangeRecord): Promise<void> {
-    const request = currentRequest();
     const changes = record.before === undefined && record.after === undefined ? null : { before: record.before, after: record.after };
+    const params = new SqlParams();
     await tx.query(
-      `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        record.actorId === undefined ? actorId : record.actorId,
-        record.action,
-        record.targetType,
-        record.targetId,
-        record.subjectPath,
-        changes ? JSON.stringify(maskSecrets(changes)) : null,
-        request?.requestId ?? null,
-        request?.clientAddress ?? null,
-      ],
+      auditInsertSql(params, {
+        actorId: `${params.add(record.actorId === undefined ? actorId : record.actorId)}::uuid`,
+        action: `${params.add(record.action)}::varchar`,
+        targetType: `${params.add(record.targetType)}::varchar`,
+        targetId: `${params.add(record.targetId)}::text`,
+        subjectPath: `${params.add(record.subjectPath)}::text`,
+        changes: `${params.add(changes ? JSON.stringify(maskSecrets(changes)) : null)}::jsonb`,
+      }),
+      params.values,
     );
   }
+}
+
+/**
+ * THE audit INSERT, each column an SQL expression over `source` (none: one row). `record()`
+ * runs it with parameters; a posting runs it as a CTE of its one statement, its changes built
+ * there (they hold no secrets). The request id and client address are the current request's.
+ */
+export function auditInsertSql(
+  params: SqlParams,
+  columns: { actorId: string; action: string; targetType: string; targetId: string; subjectPath: string; changes: string },
+  source = '',
+): string {
+  const request = currentRequest();
+  return `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
+          SELECT ${columns.actorId}, ${columns.action}, ${columns.targetType}, ${columns.targetId}, ${columns.subjectPath}, ${columns.changes},
+                 ${params.add(request?.requestId ?? null)}::varchar, ${params.add(request?.clientAddress ?? null)}::varchar
+          ${source ? `FROM ${source}` : ''}`;
 }

@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
-import { sqlState } from '../../database/sql';
 import { isOverload } from '../problem/to-problem';
-import { inTransaction } from '../../database/transactions';
+import { Tx, Writes } from '../../database/writes';
+import { ClaimRef, FreshKey, IdempotencyRepository, StoredResponse } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -16,13 +15,7 @@ const IN_FLIGHT_WAIT_MS = 3000;
 const MIN_LEASE_SECONDS = 120;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export interface StoredResponse {
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-  /** Set instead of `body` by one-statement postings: the response is rebuilt from the entry. */
-  ledgerEntryId?: string | null;
-}
+export type { StoredResponse } from './idempotency.repository';
 
 export type IdempotencyOutcome = { kind: 'new' } | { kind: 'replay'; response: StoredResponse };
 /** A key claimed for a handler (`token` proves ownership when recording), or what to replay. */
@@ -69,20 +62,23 @@ const inFlight = () =>
   });
 
 /**
- * Idempotency keys live in PostgreSQL (they hold across instances). Two ways to claim one:
+ * THE idempotency protocol (claim → replay or run → complete), for every POST with a key.
+ * Keys live in PostgreSQL (they hold across instances). A claim is taken one of two ways:
  *
- * - `claim()`, inside the caller's own transaction (balance operations): the key is recorded
- *   with the money, so a concurrent duplicate blocks on the key's row until the first commits
- *   (then replays its response) or gives up after a short wait (409). If the first fails or
- *   its process dies, its transaction rolls back and the key is free again.
- * - `claimForHandler()`, for any other POST: a short committed transaction records the key
- *   as in progress (`status IS NULL`, a `claim_token` and a lease `claimed_until`); the handler
- *   then runs without any connection held for the key, and `record()` (or `release()` when
- *   it fails) ends the claim in a second short transaction. A duplicate meanwhile polls for a
- *   few seconds, then replays or answers 409. A claim whose request died lapses with its lease.
+ * - `claim()`, inside the work's own transaction (postings): the key is recorded with the
+ *   money, so a concurrent duplicate blocks on the key's row until the first commits (then
+ *   replays its response) or gives up after a short wait (409). If the first fails or its
+ *   process dies, its transaction rolls back and the key is free again. `complete()` records
+ *   the answer in the same transaction.
+ * - `claimForHandler()`, for any other POST (the interceptor): a short committed transaction
+ *   records the key as in progress (`status IS NULL`, a `claim_token` and a lease
+ *   `claimed_until`); the handler then runs without any connection held for the key, and
+ *   `record()` (or `release()` when it fails) ends the claim in a second short statement. A
+ *   duplicate meanwhile polls for a few seconds, then replays or answers 409. A claim whose
+ *   request died lapses with its lease.
  *
- * Both understand each other's rows: an in-progress claim is "in flight" to `claim()` too,
- * and an abandoned one (lease passed) is free for either.
+ * Both are the same claim and understand each other's rows: an in-progress claim is "in
+ * flight" to `claim()` too, and an abandoned one (lease passed) is free for either.
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
@@ -92,7 +88,8 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
   readonly leaseSeconds: number;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly keys: IdempotencyRepository,
+    private readonly writes: Writes,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.leaseSeconds = Math.max(
@@ -101,12 +98,30 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Claims `key` for `callerId` inside `manager`'s transaction, or returns what to replay. */
-  async claim(manager: EntityManager, callerId: string, key: string, print: string): Promise<IdempotencyOutcome> {
-    const outcome = await this.tryClaim(manager, callerId, key, print, null);
+  /** Claims `key` for `callerId` inside the work's transaction `tx`, or returns what to replay. */
+  async claim(tx: Tx, callerId: string, key: string, print: string): Promise<IdempotencyOutcome> {
+    const outcome = await this.tryClaim(tx, callerId, key, print, null);
     if (outcome === 'in-flight') throw inFlight();
     if (outcome.kind === 'claimed') return { kind: 'new' };
     return outcome;
+  }
+
+  /** Records the response of a `claim()`, in the same transaction as the work it describes. */
+  async complete(tx: Tx, callerId: string, key: string, response: StoredResponse): Promise<void> {
+    await this.keys.complete(tx, { callerId, key, token: null }, response);
+  }
+
+  /**
+   * The claim taken by `claim()`, for work that completes it within its own statement (a
+   * posting: its answer, the new entry, is recorded with the money; see completeClaimSql).
+   */
+  claimed(callerId: string, key: string): ClaimRef {
+    return { callerId, key, token: null };
+  }
+
+  /** A key to claim and complete at once within a one-statement posting (see freshKeySql). */
+  fresh(callerId: string, key: string, print: string): FreshKey {
+    return { callerId, key, fingerprint: print, ttlHours: this.config.IDEMPOTENCY_TTL_HOURS };
   }
 
   /**
@@ -117,7 +132,7 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     const deadline = Date.now() + IN_FLIGHT_WAIT_MS;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
       const token = randomUUID();
-      const outcome = await inTransaction(this.dataSource, (m) => this.tryClaim(m, callerId, key, print, token));
+      const outcome = await this.writes.unauditedTransaction((tx) => this.tryClaim(tx, callerId, key, print, token));
       if (outcome !== 'in-flight') return outcome.kind === 'claimed' ? { kind: 'claimed', token } : outcome;
       if (Date.now() + delay > deadline) throw inFlight();
       await sleep(delay);
@@ -125,60 +140,27 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async tryClaim(
-    manager: EntityManager,
+    tx: Tx,
     callerId: string,
     key: string,
     print: string,
     token: string | null,
   ): Promise<{ kind: 'claimed' } | { kind: 'replay'; response: StoredResponse } | 'in-flight'> {
-    await manager.query(`SET LOCAL lock_timeout = '${IN_FLIGHT_WAIT_MS}ms'`);
-    let claimed: unknown[];
-    try {
-      claimed = await manager.query(
-        `INSERT INTO idempotency_keys (caller_id, key, fingerprint, expires_at, claim_token, claimed_until)
-         VALUES ($1, $2, $3, now() + make_interval(hours => $4), $5::uuid,
-                 CASE WHEN $5::uuid IS NULL THEN NULL ELSE now() + make_interval(secs => $6) END)
-         ON CONFLICT (caller_id, key) DO UPDATE
-           SET fingerprint = EXCLUDED.fingerprint, status = NULL, response_body = NULL, response_headers = NULL,
-               ledger_entry_id = NULL, created_at = now(), expires_at = EXCLUDED.expires_at,
-               claim_token = EXCLUDED.claim_token, claimed_until = EXCLUDED.claimed_until
-           WHERE idempotency_keys.expires_at < now()
-              OR (idempotency_keys.status IS NULL AND idempotency_keys.claimed_until < now())
-         RETURNING 1`,
-        [callerId, key, print, this.config.IDEMPOTENCY_TTL_HOURS, token, this.leaseSeconds],
-      );
-    } catch (error) {
-      if (sqlState(error) === '55P03') return 'in-flight';
-      throw error;
-    }
-    await manager.query(`SET LOCAL lock_timeout = 0`);
-    if (claimed.length) return { kind: 'claimed' };
-    const rows: Array<{
-      fingerprint: string;
-      status: number | null;
-      response_body: unknown;
-      response_headers: Record<string, string> | null;
-      ledger_entry_id: string | null;
-    }> = await manager.query(
-      `SELECT fingerprint, status, response_body, response_headers, ledger_entry_id FROM idempotency_keys WHERE caller_id = $1 AND key = $2`,
-      [callerId, key],
-    );
-    const row = rows[0];
-    if (!row || row.status === null) return 'in-flight';
-    if (row.fingerprint !== print) throw reusedKey();
-    return {
-      kind: 'replay',
-      response: { status: row.status, body: row.response_body, headers: row.response_headers ?? {}, ledgerEntryId: row.ledger_entry_id },
-    };
-  }
-
-  /** Records the response, in the same transaction as the work it describes (after `claim()`). */
-  async complete(manager: EntityManager, callerId: string, key: string, response: StoredResponse): Promise<void> {
-    await manager.query(
-      `UPDATE idempotency_keys SET status = $3, response_body = $4, response_headers = $5, claim_token = NULL, claimed_until = NULL
-        WHERE caller_id = $1 AND key = $2`,
-      [callerId, key, response.status, JSON.stringify(response.body ?? null), JSON.stringify(response.headers)],
-    );
+    const claimed = await this.keys.tryClaim(tx, {
+      callerId,
+      key,
+      fingerprint: print,
+      ttlHours: this.config.IDEMPOTENCY_TTL_HOURS,
+      token,
+      leaseSeconds: this.leaseSeconds,
+      lockTimeoutMs: IN_FLIGHT_WAIT_MS,
+    });
+    if (claimed === 'locked') return 'in-flight';
+    if (claimed) return { kind: 'claimed' };
+    const stored = await this.keys.find(tx, callerId, key);
+    if (!stored?.response) return 'in-flight';
+    if (stored.fingerprint !== print) throw reusedKey();
+    return { kind: 'replay', response: stored.response };
   }
 
   /**
@@ -187,32 +169,23 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
    * recorded (the handler's work stands; the claim lapses with its lease).
    */
   async record(callerId: string, key: string, token: string, response: StoredResponse): Promise<boolean> {
-    return this.settle(
-      `UPDATE idempotency_keys SET status = $4, response_body = $5, response_headers = $6, claim_token = NULL, claimed_until = NULL
-        WHERE caller_id = $1 AND key = $2 AND claim_token = $3 AND status IS NULL`,
-      [callerId, key, token, response.status, JSON.stringify(response.body ?? null), JSON.stringify(response.headers)],
-      'record',
-    );
+    return this.settle(() => this.keys.complete(null, { callerId, key, token }, response), 'record');
   }
 
   /** Frees a `claimForHandler()` claim whose handler failed, so that a retry runs again. */
   async release(callerId: string, key: string, token: string): Promise<boolean> {
-    return this.settle(
-      `DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND claim_token = $3 AND status IS NULL`,
-      [callerId, key, token],
-      'release',
-    );
+    return this.settle(() => this.keys.release(callerId, key, token), 'release');
   }
 
   /**
    * One short statement, tried again (for up to half the lease) while the database is past
    * its bounds: a burst must not leave claims behind, and the client's answer waits for it.
    */
-  private async settle(sql: string, params: unknown[], what: string): Promise<boolean> {
+  private async settle(statement: () => Promise<unknown>, what: string): Promise<boolean> {
     const deadline = Date.now() + (this.leaseSeconds * 1000) / 2;
     for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
       try {
-        await this.dataSource.query(sql, params);
+        await statement();
         return true;
       } catch (error) {
         if (!isOverload(error) || Date.now() + delay > deadline) {
@@ -228,17 +201,14 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
   async purgeExpired(): Promise<number> {
     let total = 0;
     for (;;) {
-      const result: [unknown[], number] = await this.dataSource.query(
-        `DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT 1000)`,
-      );
-      const deleted = Array.isArray(result) ? Number(result[1] ?? 0) : 0;
+      const deleted = await this.keys.purgeSomeExpired();
       total += deleted;
       if (deleted < 1000) return total;
     }
   }
 
   onModuleInit(): void {
-    if (!this.dataSource.isInitialized) return; // e.g. the OpenAPI export
+    if (!this.keys.databaseOpen()) return; // e.g. the OpenAPI export
     this.purgeTimer = setInterval(() => {
       this.purgeExpired().catch((error) => this.logger.warn(`idempotency purge failed: ${String(error)}`));
     }, 10 * 60 * 1000);

@@ -1,0 +1,181 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { affectedRows, SqlParams, sqlState } from '../../database/sql';
+import type { Tx } from '../../database/writes';
+
+/** A stored answer to a request with an Idempotency-Key. */
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+  /** The ledger entry a posting created (older postings stored only this, with a null body). */
+  ledgerEntryId?: string | null;
+}
+
+export interface StoredKey {
+  fingerprint: string;
+  /** Null while the request holding the key is in progress. */
+  response: StoredResponse | null;
+}
+
+/** A new key's claim: in the caller's transaction (`token` null) or committed with a lease. */
+export interface NewClaim {
+  callerId: string;
+  key: string;
+  fingerprint: string;
+  ttlHours: number;
+  /** Proves ownership of a committed claim; null for a claim inside the work's own transaction. */
+  token: string | null;
+  leaseSeconds: number;
+  /** How long the claim waits for a concurrent request's uncommitted claim of the same key. */
+  lockTimeoutMs: number;
+}
+
+/** A claimed key: its caller, the key, and the owner's token (null for a claim in the work's own transaction). */
+export interface ClaimRef {
+  callerId: string;
+  key: string;
+  token: string | null;
+}
+
+/**
+ * THE completing UPDATE of a claim (the key's answer recorded, the claim ended), with the
+ * response given as SQL expressions. `complete()` runs it alone; a posting runs it as a
+ * data-modifying CTE of its own statement (`from` naming the rows it reads, e.g. the new
+ * ledger entry), so that the money and its answer are written together.
+ */
+export function completeClaimSql(
+  params: SqlParams,
+  claim: ClaimRef,
+  response: { status: string; body: string; headers: string; ledgerEntryId: string },
+  from = '',
+): string {
+  return `UPDATE idempotency_keys SET status = ${response.status}, response_body = ${response.body}, response_headers = ${response.headers},
+                 ledger_entry_id = ${response.ledgerEntryId}, claim_token = NULL, claimed_until = NULL
+          ${from ? `FROM ${from}` : ''}
+           WHERE caller_id = ${params.add(claim.callerId)}::uuid AND key = ${params.add(claim.key)}::varchar
+             AND claim_token IS NOT DISTINCT FROM ${params.add(claim.token)}::uuid AND status IS NULL`;
+}
+
+/** A key never seen, to be claimed and completed at once by a one-statement posting. */
+export interface FreshKey {
+  callerId: string;
+  key: string;
+  fingerprint: string;
+  ttlHours: number;
+}
+
+/**
+ * For a one-statement posting (no transaction to claim in): the condition "this key was never
+ * seen", and the INSERT that claims it already completed (its answer: the new entry, rebuilt
+ * from its id on replay). A concurrent request with the same key makes the INSERT fail on the
+ * key's unique index; the posting then takes the transactional claim, which replays or waits.
+ */
+export function freshKeySql(params: SqlParams, fresh: FreshKey, ledgerEntryIdExpr: string, source: string) {
+  const callerId = params.add(fresh.callerId);
+  const key = params.add(fresh.key);
+  return {
+    unused: `NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${key}::varchar)`,
+    insert: `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
+             SELECT ${callerId}::uuid, ${key}::varchar, ${params.add(fresh.fingerprint)}::varchar, 201, ${ledgerEntryIdExpr},
+                    now() + make_interval(hours => ${params.add(fresh.ttlHours)}::int)
+               FROM ${source}`,
+  };
+}
+
+/** Every SQL text about idempotency_keys. Keys belong to their caller: no subtree scope applies. */
+@Injectable()
+export class IdempotencyRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** False where no database was opened (e.g. the OpenAPI export). */
+  databaseOpen(): boolean {
+    return this.dataSource.isInitialized;
+  }
+
+  /**
+   * Takes the key (a fresh one, one whose TTL passed, or an abandoned claim whose lease passed)
+   * in one statement: true when taken, false when it is held, 'locked' when a concurrent
+   * uncommitted claim held it past the lock timeout. The lock timeout is set for this
+   * statement only (set before the insert, back to none once its rows are counted).
+   */
+  async tryClaim(tx: Tx, claim: NewClaim): Promise<boolean | 'locked'> {
+    try {
+      const rows: Array<{ claimed: number }> = await tx.query(
+        `WITH t AS (SELECT set_config('lock_timeout', $7, true) AS applied),
+         i AS (
+           INSERT INTO idempotency_keys (caller_id, key, fingerprint, expires_at, claim_token, claimed_until)
+           SELECT $1, $2, $3, now() + make_interval(hours => $4), $5::uuid,
+                  CASE WHEN $5::uuid IS NULL THEN NULL ELSE now() + make_interval(secs => $6) END
+             FROM t
+           ON CONFLICT (caller_id, key) DO UPDATE
+             SET fingerprint = EXCLUDED.fingerprint, status = NULL, response_body = NULL, response_headers = NULL,
+                 ledger_entry_id = NULL, created_at = now(), expires_at = EXCLUDED.expires_at,
+                 claim_token = EXCLUDED.claim_token, claimed_until = EXCLUDED.claimed_until
+             WHERE idempotency_keys.expires_at < now()
+                OR (idempotency_keys.status IS NULL AND idempotency_keys.claimed_until < now())
+           RETURNING 1
+         ), n AS (SELECT count(*)::int AS claimed FROM i)
+         SELECT n.claimed, set_config('lock_timeout', '0', true) AS restored FROM n`,
+        [claim.callerId, claim.key, claim.fingerprint, claim.ttlHours, claim.token, claim.leaseSeconds, `${claim.lockTimeoutMs}ms`],
+      );
+      return rows[0].claimed > 0;
+    } catch (error) {
+      if (sqlState(error) === '55P03') return 'locked';
+      throw error;
+    }
+  }
+
+  async find(tx: Tx, callerId: string, key: string): Promise<StoredKey | undefined> {
+    const rows: Array<{
+      fingerprint: string;
+      status: number | null;
+      response_body: unknown;
+      response_headers: Record<string, string> | null;
+      ledger_entry_id: string | null;
+    }> = await tx.query(
+      `SELECT fingerprint, status, response_body, response_headers, ledger_entry_id FROM idempotency_keys WHERE caller_id = $1 AND key = $2`,
+      [callerId, key],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      fingerprint: row.fingerprint,
+      response:
+        row.status === null
+          ? null
+          : { status: row.status, body: row.response_body, headers: row.response_headers ?? {}, ledgerEntryId: row.ledger_entry_id },
+    };
+  }
+
+  /**
+   * Records the response of a claim: the one in `tx` (token null), or a committed claim
+   * still owned by `token` (on the pool when `tx` is null). False when nothing was recorded.
+   */
+  async complete(tx: Tx | null, claim: ClaimRef, response: StoredResponse): Promise<boolean> {
+    const params = new SqlParams();
+    const sql = completeClaimSql(params, claim, {
+      status: `${params.add(response.status)}::int`,
+      body: `${params.add(JSON.stringify(response.body ?? null))}::jsonb`,
+      headers: `${params.add(JSON.stringify(response.headers))}::jsonb`,
+      ledgerEntryId: `${params.add(response.ledgerEntryId ?? null)}::uuid`,
+    });
+    return affectedRows(await (tx ?? this.dataSource).query(sql, params.values)) > 0;
+  }
+
+  /** Frees a committed claim still owned by `token`. */
+  async release(callerId: string, key: string, token: string): Promise<void> {
+    await this.dataSource.query(`DELETE FROM idempotency_keys WHERE caller_id = $1 AND key = $2 AND claim_token = $3 AND status IS NULL`, [
+      callerId,
+      key,
+      token,
+    ]);
+  }
+
+  /** Deletes up to 1,000 expired keys; the number deleted. */
+  async purgeSomeExpired(): Promise<number> {
+    return affectedRows(
+      await this.dataSource.query(`DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at < now() LIMIT 1000)`),
+    );
+  }
+}
