@@ -21,7 +21,7 @@ export class CustomerHolders implements BalanceHolderFinder {
   constructor(private readonly customers: CustomersRepository) {}
 
   async forOperation(caller: Caller, id: string, manager: Tx): Promise<BalanceHolder> {
-    const row = await this.customers.findVisible(caller, id, 'self-and-descendants', manager);
+    const row = await this.customers.findVisible(caller, id, { tx: manager });
     if (!row) throw notVisible();
     if (row.id === caller.customerId) {
       throw notADescendant('Only a customer above the target may operate on its balance; a customer never operates on its own.');
@@ -30,7 +30,7 @@ export class CustomerHolders implements BalanceHolderFinder {
   }
 
   async forReading(caller: Caller, id: string, manager?: Tx): Promise<BalanceHolder> {
-    const row = await this.customers.findVisible(caller, id, 'self-and-descendants', manager);
+    const row = await this.customers.findVisible(caller, id, { tx: manager });
     if (!row) throw notVisible();
     return toHolder(row);
   }

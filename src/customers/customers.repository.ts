@@ -3,12 +3,12 @@ import { DataSource } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
-import { FindOptions, RowLock, Visible } from '../database/access';
+import { FindOptions, Visible } from '../database/access';
 import { Keyset } from '../database/keyset';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { branchCondition, ScopeMode, subtreeCondition } from '../tree/scope';
+import { branchCondition, subtreeCondition } from '../tree/scope';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
 
 export interface CustomerRow {
@@ -127,11 +127,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
   ) {}
 
   /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
-  findVisible(caller: Caller, id: string, options?: FindOptions): Promise<CustomerRow | undefined>;
-  /** The positional form other modules still call (balances, permissions, tariffs, exchange rates): the same lookup. */
-  findVisible(caller: Caller, id: string, mode: ScopeMode, tx?: Tx, lock?: RowLock): Promise<CustomerRow | undefined>;
-  async findVisible(caller: Caller, id: string, options: FindOptions | ScopeMode = {}, tx?: Tx, lock?: RowLock): Promise<CustomerRow | undefined> {
-    const found: FindOptions = typeof options === 'string' ? { mode: options, tx, lock } : options;
+  async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<CustomerRow | undefined> {
     const params = new SqlParams();
     const rows: CustomerRow[] = await (found.tx ?? this.dataSource.manager).query(
       `SELECT ${CUSTOMER_COLUMNS} FROM customers c
