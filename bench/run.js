@@ -6,7 +6,7 @@
  * Never part of `npm test`; nothing is asserted.
  * BENCH_DURATION (seconds per scenario, default 10) shortens or lengthens the run.
  */
-const { writeFileSync } = require('node:fs');
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
@@ -16,6 +16,9 @@ const { balancesBench } = require('./balances');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
 const { startupBench } = require('./startup');
+
+/** Everything from this heading on in RESULTS.md is written by hand and survives a run. */
+const HISTORY_HEADING = '## What each change bought';
 
 /** Everything printed is also kept for RESULTS.md. */
 let report = '';
@@ -68,7 +71,11 @@ async function main() {
     process.stdout.write(`\n**start-up failed:** ${error.message}\n`);
   }
   process.stdout.write(`\n- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-  writeFileSync(path.join(__dirname, 'RESULTS.md'), report);
+  // The hand-written history (what each change bought) is kept below the figures of this run.
+  const file = path.join(__dirname, 'RESULTS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const history = previous.indexOf(HISTORY_HEADING);
+  writeFileSync(file, report + (history >= 0 ? `\n${previous.slice(history)}` : ''));
   write('\nwrote bench/RESULTS.md\n');
 }
 

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Big, formatMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
-import { FindOptions, RowLock, Visible } from '../database/access';
+import { FindOptions, Visible } from '../database/access';
 import { Keyset } from '../database/keyset';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
@@ -126,11 +126,7 @@ export class AccountsRepository implements Visible<AccountRow> {
   ) {}
 
   /** A live account of a live customer in the caller's subtree, or undefined (`requireAccess` answers the 404). */
-  findVisible(caller: Caller, id: string, options?: FindOptions): Promise<AccountRow | undefined>;
-  /** The positional form balances still calls: the same lookup. */
-  findVisible(caller: Caller, id: string, tx?: Tx, lock?: RowLock): Promise<AccountRow | undefined>;
-  async findVisible(caller: Caller, id: string, options: FindOptions | Tx = {}, lock?: RowLock): Promise<AccountRow | undefined> {
-    const found: FindOptions = options instanceof EntityManager ? { tx: options, lock } : options;
+  async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<AccountRow | undefined> {
     const params = new SqlParams();
     const rows: AccountRow[] = await (found.tx ?? this.dataSource.manager).query(
       `SELECT ${ACCOUNT_COLUMNS} FROM accounts a JOIN customers c ON c.id = a.customer_id

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Tx } from '../database/writes';
 import { AccountRow, AccountsRepository } from '../accounts/accounts.repository';
 import { Caller } from '../tree/caller';
-import { notVisible } from '../tree/scope';
+import { requireAccess } from '../database/access';
 import { BalanceHolder, BalanceHolderFinder } from './balance-holders';
 
 const toHolder = (row: AccountRow): BalanceHolder => ({
@@ -27,14 +27,10 @@ export class AccountHolders implements BalanceHolderFinder {
 
   async forOperation(caller: Caller, id: string, manager: Tx): Promise<BalanceHolder> {
     // Locked first, so an account deleted meanwhile answers 404 rather than failing later.
-    const row = await this.accounts.findVisible(caller, id, manager, 'FOR UPDATE');
-    if (!row) throw notVisible('account');
-    return toHolder(row);
+    return toHolder(await requireAccess(this.accounts, caller, id, { tx: manager, lock: 'FOR UPDATE', what: 'account' }));
   }
 
   async forReading(caller: Caller, id: string, manager?: Tx): Promise<BalanceHolder> {
-    const row = await this.accounts.findVisible(caller, id, manager);
-    if (!row) throw notVisible('account');
-    return toHolder(row);
+    return toHolder(await requireAccess(this.accounts, caller, id, { tx: manager, what: 'account' }));
   }
 }

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../database/writes';
-import { notADescendant } from '../database/access';
+import { notADescendant, requireAccess } from '../database/access';
 import { CustomerRow, CustomersRepository } from '../customers/customers.repository';
 import { Caller } from '../tree/caller';
-import { notVisible } from '../tree/scope';
 import { BalanceHolder, BalanceHolderFinder } from './balance-holders';
 
 const toHolder = (row: CustomerRow): BalanceHolder => ({
@@ -21,8 +20,7 @@ export class CustomerHolders implements BalanceHolderFinder {
   constructor(private readonly customers: CustomersRepository) {}
 
   async forOperation(caller: Caller, id: string, manager: Tx): Promise<BalanceHolder> {
-    const row = await this.customers.findVisible(caller, id, { tx: manager });
-    if (!row) throw notVisible();
+    const row = await requireAccess(this.customers, caller, id, { tx: manager, what: 'customer' });
     if (row.id === caller.customerId) {
       throw notADescendant('Only a customer above the target may operate on its balance; a customer never operates on its own.');
     }
@@ -30,8 +28,6 @@ export class CustomerHolders implements BalanceHolderFinder {
   }
 
   async forReading(caller: Caller, id: string, manager?: Tx): Promise<BalanceHolder> {
-    const row = await this.customers.findVisible(caller, id, { tx: manager });
-    if (!row) throw notVisible();
-    return toHolder(row);
+    return toHolder(await requireAccess(this.customers, caller, id, { tx: manager, what: 'customer' }));
   }
 }
