@@ -38,9 +38,6 @@ export class SqlParams {
   }
 }
 
-/** A UUID in its canonical text form (any version). */
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * A LIKE/ILIKE pattern that matches `text` literally: `contains` anywhere or as a `prefix`.
  * The default escape character of LIKE is the backslash.
