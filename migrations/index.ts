@@ -12,6 +12,7 @@ import { FastPostings1764100600000 } from './1764100600000-FastPostings';
 import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
 import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaims';
 import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
+import { CallerChanges1764200000000 } from './1764200000000-CallerChanges';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Function[] = [
   HotUpdates1764100700000,
   IdempotencyClaims1764100800000,
   CurrencyCodes1764100900000,
+  CallerChanges1764200000000,
 ];

@@ -50,6 +50,10 @@ const schema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(10),
+  /** Callers kept in memory per instance (LRU); 0 resolves every request from the database. */
+  CALLER_CACHE_SIZE: z.coerce.number().int().min(0).max(1000000).default(10000),
+  /** Backstop only (revocation is by invalidation): a cached caller older than this is read again. */
+  CALLER_CACHE_MAX_AGE_MS: z.coerce.number().int().min(100).max(86400000).default(60000),
 });
 
 const refined = schema.superRefine((c, ctx) => {

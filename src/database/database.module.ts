@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { CallerChanges } from './notifications';
 import { Writes } from './writes';
 
 /** Provides the DataSource that main.ts (or a test) opened and migrated, and the one write path. */
@@ -9,8 +10,8 @@ export class DatabaseModule {
   static forDataSource(dataSource: DataSource): DynamicModule {
     return {
       module: DatabaseModule,
-      providers: [{ provide: DataSource, useValue: dataSource }, Writes],
-      exports: [DataSource, Writes],
+      providers: [{ provide: DataSource, useValue: dataSource }, CallerChanges, Writes],
+      exports: [DataSource, CallerChanges, Writes],
     };
   }
 }

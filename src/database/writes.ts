@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { currentRequest } from '../common/request-context';
+import { CALLERS_CHANGED_SETTING, CallerChanges } from './notifications';
 import { SqlParams } from './sql';
 import { inTransaction } from './transactions';
 
@@ -60,14 +61,27 @@ export function maskSecrets(value: unknown): unknown {
  */
 @Injectable()
 export class Writes {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly callerChanges: CallerChanges,
+  ) {}
 
+  /**
+   * The audit INSERT also returns the callers the transaction changed (listed by the triggers
+   * of migration 1764200000000): once committed, this instance's cached callers are evicted
+   * before the answer leaves, so the very next request sees the change. (Other instances hear
+   * it through NOTIFY.) A change with no audit record changed nothing a caller holds.
+   */
   async change<T>(actorId: string | null, work: (tx: Tx) => Promise<Changed<T>>): Promise<T> {
-    return inTransaction(this.dataSource, async (tx) => {
+    let callersChanged: string | null = null;
+    const result = await inTransaction(this.dataSource, async (tx) => {
+      callersChanged = null;
       const { result, audit } = await work(tx);
-      for (const record of Array.isArray(audit) ? audit : [audit]) await this.record(tx, actorId, record);
+      for (const record of Array.isArray(audit) ? audit : [audit]) callersChanged = await this.record(tx, actorId, record);
       return result;
     });
+    this.callerChanges.committed(callersChanged);
+    return result;
   }
 
   /** A transaction that changes nothing audited (a consistent read, or work audited by its caller's change). */
@@ -75,21 +89,25 @@ export class Writes {
     return inTransaction(this.dataSource, work);
   }
 
-  /** The one INSERT into audit_events (also used by postings, which write in their own statement). */
-  async record(tx: Tx, actorId: string | null, record: ChangeRecord): Promise<void> {
+  /**
+   * The one INSERT into audit_events (also used by postings, which write in their own statement).
+   * Returns the transaction's `canopy.callers_changed` so far (null: none).
+   */
+  async record(tx: Tx, actorId: string | null, record: ChangeRecord): Promise<string | null> {
     const changes = record.before === undefined && record.after === undefined ? null : { before: record.before, after: record.after };
     const params = new SqlParams();
-    await tx.query(
-      auditInsertSql(params, {
+    const rows: Array<{ callers_changed: string | null }> = await tx.query(
+      `${auditInsertSql(params, {
         actorId: `${params.add(record.actorId === undefined ? actorId : record.actorId)}::uuid`,
         action: `${params.add(record.action)}::varchar`,
         targetType: `${params.add(record.targetType)}::varchar`,
         targetId: `${params.add(record.targetId)}::text`,
         subjectPath: `${params.add(record.subjectPath)}::text`,
         changes: `${params.add(changes ? JSON.stringify(maskSecrets(changes)) : null)}::jsonb`,
-      }),
+      })} RETURNING current_setting('${CALLERS_CHANGED_SETTING}', true) AS callers_changed`,
       params.values,
     );
+    return rows[0]?.callers_changed || null;
   }
 }
 
