@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { HttpResult, Instance, MAIN, loginRoot, request, startInstances } from '../scripts/chaos-lib';
+import { CallerChanges } from '../src/database/notifications';
+import { Actor, createCustomer, loginRoot as loginRootIn } from './setup/factories';
+import { startTestApp, TestApp } from './setup/test-app';
 import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './setup/test-database';
 
 /**
@@ -146,24 +149,26 @@ describe('caller cache across instances', () => {
   it('permission change on A: a right removed is a 403 on A at once and on B within 1 s, also one removed from an ancestor', async () => {
     const p = await customer(rootToken);
     const x = await customer(p.token);
-    const y = await customer(x.token);
-    const read = `/v1/customers/${y.id}/permissions`; // needs permissions.grant
+    const read = '/v1/system/settings'; // needs system.read, which root alone holds by default
+    const grant = async (id: string, give: boolean) => {
+      const grants = await call(a, 'GET', `/v1/customers/${id}/permissions`, rootToken);
+      const others = (grants.body.permissions as string[]).filter((right) => right !== 'system.read');
+      const put = await call(a, 'PUT', `/v1/customers/${id}/permissions`, rootToken, { permissions: give ? [...others, 'system.read'] : others });
+      expect(put.status).toBe(200);
+    };
+    await grant(p.id, true);
+    await grant(x.id, true);
     await warm(read, x.token);
-    const grants = await call(a, 'GET', `/v1/customers/${x.id}/permissions`, rootToken);
-    expect(grants.status).toBe(200);
-    const without = (list: string[]) => list.filter((right) => right !== 'permissions.grant');
-    const cut = await call(a, 'PUT', `/v1/customers/${x.id}/permissions`, rootToken, { permissions: without(grants.body.permissions) });
-    expect(cut.status).toBe(200);
+    await grant(x.id, false);
     await expectRefused(read, x.token, 403);
-    expect((await call(b, 'GET', read, x.token)).body).toMatchObject({ status: 403, detail: expect.stringContaining('permissions.grant') });
+    expect((await call(b, 'GET', read, x.token)).body).toMatchObject({ status: 403, detail: expect.stringContaining('system.read') });
 
-    // Given back to x, then taken from its parent: effective rights are cut from above.
-    expect((await call(a, 'PUT', `/v1/customers/${x.id}/permissions`, rootToken, { permissions: grants.body.permissions })).status).toBe(200);
+    // Given back to x (on A: B hears of it within 1 s), then taken from its parent: rights are cut from above.
+    await grant(x.id, true);
     expect((await call(a, 'GET', read, x.token)).status).toBe(200);
     expect((await within1s(b, read, x.token, (res) => res.status === 200)).status).toBe(200);
     await warm(read, x.token);
-    const parentGrants = await call(a, 'GET', `/v1/customers/${p.id}/permissions`, rootToken);
-    expect((await call(a, 'PUT', `/v1/customers/${p.id}/permissions`, rootToken, { permissions: without(parentGrants.body.permissions) })).status).toBe(200);
+    await grant(p.id, false);
     await expectRefused(read, x.token, 403);
   });
 
@@ -228,5 +233,90 @@ describe('caller cache across instances', () => {
     expect((await call(a, 'PATCH', `/v1/customers/${x.id}`, rootToken, { status: 'active' })).status).toBe(200);
     expect((await call(a, 'PATCH', `/v1/customers/${x.id}`, rootToken, { status: 'suspended' })).status).toBe(200);
     await expectRefused('/v1/me', x.token, 401);
+  });
+});
+
+/**
+ * The instance that made a change must not wait for its own NOTIFY (it arrives asynchronously):
+ * here it never hears it at all, and still refuses the very next request, because the write
+ * path evicts after its commit what the triggers listed in the transaction.
+ */
+describe('caller cache on the instance that made the change (deaf to its own notifications)', () => {
+  let t: TestApp;
+  let root: Actor;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    root = await loginRootIn(t);
+    const listener = (t.app.get(CallerChanges) as unknown as { client?: Client }).client;
+    expect(listener).toBeDefined();
+    listener!.removeAllListeners('notification');
+  });
+  afterAll(() => t.close());
+
+  /** A status change the triggers do not see (as if its notification were lost). */
+  const silently = (id: string, status: string) =>
+    t.dataSource.query(
+      `DO $$ BEGIN
+         ALTER TABLE customers DISABLE TRIGGER customers_caller_changed;
+         UPDATE customers SET status = '${status}' WHERE id = '${id}';
+         ALTER TABLE customers ENABLE TRIGGER customers_caller_changed;
+       END $$`,
+    );
+
+  /** Warmed: a suspension the triggers do not see stays unseen (the cache is in use); then undone. */
+  async function warmAndProveCached(actor: Actor, path = '/v1/me'): Promise<void> {
+    await actor.get(path).expect(200);
+    await silently(actor.id, 'suspended');
+    await actor.get(path).expect(200);
+    await silently(actor.id, 'active');
+  }
+
+  it('refuses the next request after a password change, a suspension (own or an ancestor’s), a deletion, a key revocation', async () => {
+    const a = await createCustomer(t, root);
+    await warmAndProveCached(a);
+    await a.patch('/v1/me', { currentPassword: 'password-123', newPassword: 'password-456' }).expect(200);
+    await a.get('/v1/me').expect(401);
+
+    const b = await createCustomer(t, root);
+    await warmAndProveCached(b);
+    await root.patch(`/v1/customers/${b.id}`, { status: 'suspended' }).expect(200);
+    await b.get('/v1/me').expect(401);
+
+    const parent = await createCustomer(t, root);
+    const child = await createCustomer(t, parent);
+    await warmAndProveCached(child);
+    await root.patch(`/v1/customers/${parent.id}`, { status: 'suspended' }).expect(200);
+    await child.get('/v1/me').expect(401);
+
+    const c = await createCustomer(t, root);
+    await warmAndProveCached(c);
+    await root.delete(`/v1/customers/${c.id}`).expect(204);
+    await c.get('/v1/me').expect(401);
+
+    const d = await createCustomer(t, root);
+    const key = await d.post('/v1/api-keys', { name: 'k' }).expect(201);
+    const exchanged = await t.http().post('/v1/auth/token').send({ apiKey: key.body.apiKey }).expect(200);
+    const keyed = { ...d, token: exchanged.body.accessToken, get: (url: string) => t.http().get(url).set('Authorization', `Bearer ${exchanged.body.accessToken}`) } as Actor;
+    await warmAndProveCached(keyed);
+    await d.delete(`/v1/api-keys/${key.body.id}`).expect(204);
+    await keyed.get('/v1/me').expect(401);
+    await d.get('/v1/me').expect(200);
+  });
+
+  it('answers the next request with the new rights and the new exchange-rate table', async () => {
+    const x = await createCustomer(t, root);
+    const grants = (await root.get(`/v1/customers/${x.id}/permissions`).expect(200)).body.permissions as string[];
+    await root.put(`/v1/customers/${x.id}/permissions`, { permissions: [...grants, 'system.read'] }).expect(200);
+    await warmAndProveCached(x, '/v1/system/settings');
+    await root.put(`/v1/customers/${x.id}/permissions`, { permissions: grants }).expect(200);
+    await x.get('/v1/system/settings').expect(403);
+
+    const y = await createCustomer(t, x, { baseCurrency: 'EUR', balance: '10' });
+    await x.put('/v1/exchange-rates/EUR', { rate: '2' }).expect(200);
+    await warmAndProveCached(x, `/v1/customers/${y.id}`);
+    expect(Number((await x.get(`/v1/customers/${y.id}`).expect(200)).body.display.balance)).toBe(20);
+    await x.put('/v1/exchange-rates/EUR', { rate: '3' }).expect(200);
+    expect(Number((await x.get(`/v1/customers/${y.id}`).expect(200)).body.display.balance)).toBe(30);
   });
 });
