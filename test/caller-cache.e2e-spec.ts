@@ -197,7 +197,8 @@ describe('caller cache across instances', () => {
 
   it('a dropped listener connection empties the cache and caching resumes only once it listens again', async () => {
     const x = await customer(rootToken);
-    const listenerOf = (instance: Instance) => `canopy-callers-${instance.child!.pid}`;
+    // The listener names itself after its process (`canopy-callers-<pid>`).
+    const listenerOf = (instance: Instance) => `canopy-callers-${(instance as unknown as { child: { pid: number } }).child.pid}`;
     // A change the triggers do not see (as if its notification were lost): only a re-read notices it.
     const silently = (status: string) =>
       sql(
