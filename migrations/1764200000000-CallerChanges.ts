@@ -10,7 +10,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   write path reads back before commit to evict on its own instance at once.
  * Payloads: `n:<node_id>` a customer changed (evicts every cached caller whose path holds that
  * node: the customer and its whole subtree), `k:<api key id>` a key changed, `c:<customer id>`
- * a customer's exchange-rate table changed, `*` everything (TRUNCATE).
+ * a customer's exchange-rate table changed, `*` everything (TRUNCATE, or a bulk change: past
+ * about 4,000 characters of payloads a transaction announces `*` once and nothing more, so a
+ * statement over many rows costs linear time and sends few notifications).
  * Column lists and WHEN clauses keep postings (balance, version, updated_at) and the key
  * exchange (last_used_at) free of any trigger.
  */
@@ -23,8 +25,14 @@ export class CallerChanges1764200000000 implements MigrationInterface {
       DECLARE
         seen text := coalesce(current_setting('canopy.callers_changed', true), '');
       BEGIN
-        PERFORM pg_notify('canopy_callers', payload);
-        IF position(' ' || payload || ' ' IN ' ' || seen || ' ') = 0 THEN
+        IF seen = '*' THEN
+          RETURN; -- everything is already announced
+        ELSIF length(seen) > 4000 THEN
+          -- A bulk change: one "everything" instead of thousands of payloads (and linear cost).
+          PERFORM pg_notify('canopy_callers', '*');
+          PERFORM set_config('canopy.callers_changed', '*', true);
+        ELSIF position(' ' || payload || ' ' IN ' ' || seen || ' ') = 0 THEN
+          PERFORM pg_notify('canopy_callers', payload);
           PERFORM set_config('canopy.callers_changed', ltrim(seen || ' ' || payload), true);
         END IF;
       END $$`);

@@ -320,4 +320,30 @@ describe('caller cache on the instance that made the change (deaf to its own not
     await x.put('/v1/exchange-rates/EUR', { rate: '3' }).expect(200);
     expect(Number((await x.get(`/v1/customers/${y.id}`).expect(200)).body.display.balance)).toBe(30);
   });
+
+  it('triggers: postings and key use announce nothing; one change announces its node; a bulk change announces "everything" once', async () => {
+    const runner = t.dataSource.createQueryRunner();
+    await runner.connect();
+    const changed = async () => (await runner.query(`SELECT current_setting('canopy.callers_changed', true) AS v`))[0].v || null;
+    try {
+      await runner.startTransaction();
+      await runner.query(`UPDATE customers SET balance = balance + 1, version = version + 1, updated_at = now()`);
+      await runner.query(`UPDATE customers SET status = status, permissions = permissions`);
+      await runner.query(`UPDATE api_keys SET last_used_at = now()`);
+      expect(await changed()).toBeNull();
+      await runner.query(`UPDATE customers SET status = 'suspended' WHERE parent_id IS NULL`);
+      const [rootRow] = await runner.query(`SELECT node_id FROM customers WHERE parent_id IS NULL`);
+      expect(await changed()).toBe(`n:${rootRow.node_id}`);
+      await runner.query(
+        `INSERT INTO customers (parent_id, path, depth, name, time_zone, language, web_login, web_password_hash, base_currency)
+         SELECT r.id, r.path || (900000000 + g) || '/', 1, 'bulk' || g, 'UTC', 'en', 'bulk' || g, 'x', 'USD'
+           FROM customers r, generate_series(1, 2000) g WHERE r.parent_id IS NULL`,
+      );
+      await runner.query(`UPDATE customers SET status = 'suspended' WHERE name LIKE 'bulk%'`);
+      expect(await changed()).toBe('*');
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
 });
