@@ -54,9 +54,9 @@ async function startDatabase() {
 }
 
 /** Starts the built service (dist/src/main.js) against `databaseUrl`. */
-async function startCanopy(databaseUrl, env = {}) {
+async function startCanopy(databaseUrl, env = {}, nodeArgs = []) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,

@@ -12,6 +12,7 @@ import { FastPostings1764100600000 } from './1764100600000-FastPostings';
 import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
 import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaims';
 import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
+import { NameSearch1764200100000 } from './1764200100000-NameSearch';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Function[] = [
   HotUpdates1764100700000,
   IdempotencyClaims1764100800000,
   CurrencyCodes1764100900000,
+  NameSearch1764200100000,
 ];
