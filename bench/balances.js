@@ -1,31 +1,18 @@
 'use strict';
 /**
- * Balance postings (issue 5): postings per second and p50/p99 spread over 1,000 customers
- * and on one hot customer, at 16 and 64 concurrent clients; beside them pgbench's
- * `tpcb-like` and `-N` (simple-update) on the same PostgreSQL, and the ratios.
+ * Balance postings (figure 3 of issue 12): postings per second and p50/p99 spread over 1,000
+ * customers and on one hot customer, at 16 and 64 concurrent clients; beside them the
+ * raw-SQL limit of the same posting on the same PostgreSQL (bench/posting-limit.js), and the
+ * ratios. `seedPostingCustomers` also serves the batch and soak benchmarks.
  */
-const { execFileSync, spawnSync } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const { Client } = require('pg');
-const { run, summarize, printTable } = require('./lib');
+const { run, summarize, printTable, login, ROOT_PASSWORD } = require('./lib');
+const { postingLimit } = require('./posting-limit');
 
-function ensurePgbench() {
-  if (spawnSync('pgbench', ['--version']).status === 0) return true;
-  process.stdout.write('pgbench missing: installing Debian postgresql-client\n');
-  const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  apt(['update', '-q']);
-  apt(['install', '-y', '-q', 'postgresql-client']);
-  return spawnSync('pgbench', ['--version']).status === 0;
-}
-
-async function seed(canopy, databaseUrl) {
-  const login = await fetch(`${canopy.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ login: 'root', password: 'bench-root-password' }),
-  }).then((r) => r.json());
-  const token = login.accessToken;
-  if (!token) throw new Error(`bench login failed: ${JSON.stringify(login)}`);
+/** 1,000 children of the root with a large credit limit (straight into SQL), and a root token. */
+async function seedPostingCustomers(canopy, databaseUrl) {
+  const token = await login(canopy, 'root', ROOT_PASSWORD);
   const tariff = await fetch(`${canopy.url}/v1/tariffs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -50,70 +37,63 @@ async function seed(canopy, databaseUrl) {
   return { token, customerIds: rows.map((r) => r.id) };
 }
 
+/** One posting request for autocannon (a fresh Idempotency-Key each). */
+function postingRequest(token, pickCustomer) {
+  return {
+    method: 'POST',
+    setupRequest: (req) => ({
+      ...req,
+      path: `/v1/customers/${pickCustomer()}/balance-operations`,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': randomUUID() },
+      body: JSON.stringify({ action: Math.random() < 0.5 ? 'add_funds' : 'debit', amount: '1.25' }),
+    }),
+  };
+}
+
 function postings(canopy, token, pickCustomer, connections, duration) {
-  return run({
-    url: canopy.url,
-    connections,
-    duration,
-    requests: [
-      {
-        method: 'POST',
-        setupRequest: (req) => ({
-          ...req,
-          path: `/v1/customers/${pickCustomer()}/balance-operations`,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': randomUUID() },
-          body: JSON.stringify({ action: Math.random() < 0.5 ? 'add_funds' : 'debit', amount: '1.25' }),
-        }),
-      },
-    ],
-  });
+  return run({ url: canopy.url, connections, duration, requests: [postingRequest(token, pickCustomer)] });
 }
 
-function pgbench(databaseUrl, args) {
-  const url = new URL(databaseUrl);
-  const env = { ...process.env, PGHOST: url.hostname, PGPORT: url.port || '5432', PGUSER: decodeURIComponent(url.username), PGPASSWORD: decodeURIComponent(url.password), PGDATABASE: url.pathname.slice(1) };
-  const out = execFileSync('pgbench', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  const tps = /tps = ([\d.]+)/.exec(out);
-  return tps ? Number(tps[1]) : NaN;
+/** Postings/s counts answered 2xx only (a refusal or a 503 is not a posting). */
+function postingsPerSecond(result, duration) {
+  return Math.round(result['2xx'] / duration);
 }
 
-async function balancesBench({ canopy, db, duration = 10 }) {
-  const { token, customerIds } = await seed(canopy, db.url);
+async function balancesBench({ canopy, db, posting, duration = 10 }) {
+  const { token, customerIds } = posting;
   const hot = customerIds[0];
   const spread = () => customerIds[Math.floor(Math.random() * customerIds.length)];
   const rows = [];
+  const figures = { spread: {}, hot: {} };
   for (const connections of [16, 64]) {
-    rows.push(summarize(`postings over 1,000 customers, ${connections} clients`, await postings(canopy, token, spread, connections, duration)));
-    rows.push(summarize(`postings on one hot customer, ${connections} clients`, await postings(canopy, token, () => hot, connections, duration)));
+    for (const [kind, pick, label] of [
+      ['spread', spread, 'over 1,000 customers'],
+      ['hot', () => hot, 'on one hot customer'],
+    ]) {
+      const result = await postings(canopy, token, pick, connections, duration);
+      const row = summarize(`postings ${label}, ${connections} clients`, result);
+      row.requestsPerSecond = postingsPerSecond(result, duration);
+      rows.push(row);
+      figures[kind][connections] = row.requestsPerSecond;
+    }
   }
-  printTable(`Balance operations (${duration}s each)`, rows);
+  printTable(`Balance operations (postings/s counts 2xx; ${duration}s each)`, rows);
 
-  if (!ensurePgbench()) {
-    process.stdout.write('\npgbench unavailable: baseline skipped\n');
-    return { rows };
-  }
-  const admin = new Client({ connectionString: db.url });
-  await admin.connect();
-  await admin.query('DROP DATABASE IF EXISTS canopy_pgbench');
-  await admin.query('CREATE DATABASE canopy_pgbench');
-  await admin.end();
-  const benchUrl = new URL(db.url);
-  benchUrl.pathname = '/canopy_pgbench';
-  pgbench(benchUrl.toString(), ['-i', '-q', '-s', '10']);
-  const baseline = {};
-  for (const clients of [16, 64]) {
-    baseline[`tpcb-like ${clients}`] = pgbench(benchUrl.toString(), ['-c', String(clients), '-j', '2', '-T', String(duration), '-b', 'tpcb-like']);
-    baseline[`-N ${clients}`] = pgbench(benchUrl.toString(), ['-c', String(clients), '-j', '2', '-T', String(duration), '-N']);
-  }
-  process.stdout.write('\n| pgbench (same PostgreSQL) | tps |\n|---|---:|\n');
-  for (const [name, tps] of Object.entries(baseline)) process.stdout.write(`| ${name} clients | ${Math.round(tps)} |\n`);
-  const ratio16 = rows[0].requestsPerSecond / baseline['-N 16'];
-  const ratio64 = rows[2].requestsPerSecond / baseline['-N 64'];
+  const limit = await postingLimit({ databaseUrl: db.url, duration });
+  if (!limit) return { figures };
   process.stdout.write(
-    `\npostings spread / pgbench -N: ${ratio16.toFixed(2)} at 16 clients, ${ratio64.toFixed(2)} at 64 (aim ≥ 0.5); ` +
-      `hot customer: ${rows[1].requestsPerSecond} and ${rows[3].requestsPerSecond} postings/s (aim > 1,000)\n`,
+    `\nThe raw-SQL limit (bench/posting-limit.js: the posting's four writes in one transaction through pgbench, ` +
+      `${limit.seconds} s each, in ${limit.where} of the same PostgreSQL):\n\n` +
+      '| clients | Canopy spread /s | raw SQL spread tps | ratio | Canopy hot /s | raw SQL hot tps | ratio |\n|---:|---:|---:|---:|---:|---:|---:|\n',
   );
-  return { rows, baseline, ratio16, ratio64 };
+  for (const c of [16, 64]) {
+    const rs = figures.spread[c] / limit.spread[c];
+    const rh = figures.hot[c] / limit.hot[c];
+    process.stdout.write(
+      `| ${c} | ${figures.spread[c]} | ${Math.round(limit.spread[c])} | ${rs.toFixed(2)} | ${figures.hot[c]} | ${Math.round(limit.hot[c])} | ${rh.toFixed(2)} |\n`,
+    );
+  }
+  return { figures, limit };
 }
 
-module.exports = { balancesBench };
+module.exports = { balancesBench, seedPostingCustomers, postingRequest };

@@ -1,10 +1,13 @@
 'use strict';
-/** A bare Fastify server answering one fixed JSON body: the baseline for Canopy's overhead. */
+/**
+ * A bare Fastify server answering fixed JSON bodies (argv: port, then a JSON object
+ * {route: body}): the measuring stick for Canopy's own overhead on the same routes.
+ */
 const fastify = require('fastify');
 
-const [, , port, route, bodyJson] = process.argv;
-const body = JSON.parse(bodyJson);
+const [, , port, routesJson] = process.argv;
+const routes = JSON.parse(routesJson);
 const app = fastify({ logger: false });
-app.get(route, async () => body);
+for (const [route, body] of Object.entries(routes)) app.get(route, async () => body);
 app.listen({ port: Number(port), host: '127.0.0.1' }).then(() => process.send?.('ready'));
 process.on('SIGTERM', () => app.close().then(() => process.exit(0)));

@@ -1,33 +1,55 @@
 'use strict';
 /**
- * Canopy's reference endpoint (GET /v1/languages: public, no database) against a bare
- * Fastify server answering the same JSON, each in its own process, in the same run.
+ * Canopy against a bare Fastify server answering the same JSON on the same route, each in
+ * its own process, in the same run: the public reference endpoint (GET /v1/languages, no
+ * database) and an authenticated read (GET /v1/customers/{id}: the guard, the caller, the
+ * access check, one indexed query).
  */
 const { fork } = require('node:child_process');
 const path = require('node:path');
-const { freePort, run, summarize, printTable, rss } = require('./lib');
+const { freePort, run, summarize, printTable, rssMiB } = require('./lib');
 
-async function startBare(route, body) {
+/** A bare Fastify process answering `routes` ({path: body}). */
+async function startBare(routes) {
   const port = await freePort();
-  const child = fork(path.join(__dirname, 'bare-server.js'), [String(port), route, JSON.stringify(body)]);
+  const child = fork(path.join(__dirname, 'bare-server.js'), [String(port), JSON.stringify(routes)]);
   await new Promise((resolve) => child.once('message', resolve));
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => child.kill('SIGTERM') };
 }
 
-async function httpBaseline({ canopy, duration = 10, connections = 10 }) {
-  const route = '/v1/languages';
-  const body = await (await fetch(canopy.url + route)).json();
-  const bare = await startBare(route, body);
+/** One route on Canopy (with `headers`) and on a bare Fastify serving what Canopy answered. */
+async function againstBare({ canopy, title, route, headers = {}, duration, connections }) {
+  const res = await fetch(canopy.url + route, { headers });
+  if (res.status !== 200) throw new Error(`GET ${route}: ${res.status} ${await res.text()}`);
+  const body = await res.json();
+  const bare = await startBare({ [route.replace(/\?.*$/, '')]: body });
   try {
-    const canopyResult = summarize(`Canopy GET ${route}`, await run({ url: canopy.url + route, duration, connections }));
-    const bareResult = summarize(`bare Fastify GET ${route}`, await run({ url: bare.url + route, duration, connections }));
-    printTable(`HTTP baseline (${connections} connections, ${duration}s each)`, [canopyResult, bareResult]);
+    const canopyResult = summarize(`Canopy GET ${title}`, await run({ url: canopy.url + route, headers, duration, connections }));
+    const bareResult = summarize(`bare Fastify GET ${title} (same body)`, await run({ url: bare.url + route, duration, connections }));
+    printTable(`${title}: Canopy and bare Fastify (${connections} connections, ${duration}s each)`, [canopyResult, bareResult]);
     const ratio = canopyResult.requestsPerSecond / bareResult.requestsPerSecond;
-    process.stdout.write(`\nCanopy / bare Fastify throughput: ${ratio.toFixed(2)}; Canopy RSS ${rss(canopy.pid)}, bare RSS ${rss(bare.pid)}\n`);
-    return { rows: [canopyResult, bareResult], ratio };
+    process.stdout.write(`\nCanopy / bare Fastify throughput: ${ratio.toFixed(2)}; Canopy RSS ${rssMiB(canopy.pid)} MiB, bare RSS ${rssMiB(bare.pid)} MiB\n`);
+    return { canopy: canopyResult, bare: bareResult, ratio };
   } finally {
     bare.stop();
   }
 }
 
-module.exports = { httpBaseline };
+/** Figure 1: the public GET /v1/languages. */
+function httpBaseline({ canopy, duration = 10, connections = 10 }) {
+  return againstBare({ canopy, title: '/v1/languages (public)', route: '/v1/languages', duration, connections });
+}
+
+/** Figure 2: an authenticated GET /v1/customers/{id} (root reading one of its children). */
+async function authenticatedBaseline({ canopy, token, customerId, duration = 10, connections = 10 }) {
+  return againstBare({
+    canopy,
+    title: '/v1/customers/{id} (authenticated)',
+    route: `/v1/customers/${customerId}`,
+    headers: { authorization: `Bearer ${token}` },
+    duration,
+    connections,
+  });
+}
+
+module.exports = { httpBaseline, authenticatedBaseline, startBare };

@@ -53,10 +53,13 @@ async function startDatabase() {
   return { url: pg.url('canopy_bench'), adminUrl: pg.adminUrl, port, stop: () => pg.stop() };
 }
 
-/** Starts the built service (dist/src/main.js) against `databaseUrl`. */
-async function startCanopy(databaseUrl, env = {}) {
+/**
+ * Starts the built service (dist/src/main.js) against `databaseUrl`; `nodeArgs` go to node
+ * before the script (e.g. `--cpu-prof`).
+ */
+async function startCanopy(databaseUrl, env = {}, nodeArgs = []) {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -64,7 +67,7 @@ async function startCanopy(databaseUrl, env = {}) {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       ROOT_LOGIN: 'root',
-      ROOT_PASSWORD: 'bench-root-password',
+      ROOT_PASSWORD: 'bench-root-password', // ROOT_PASSWORD below
       JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01',
       // Benchmarks measure throughput, not the limiters (whose own tests are in test/).
       LOGIN_MAX_FAILURES: '1000',
@@ -111,14 +114,28 @@ function printTable(title, rows) {
   }
 }
 
-function rss(pid) {
+/** Resident set size of a process in MiB (Linux /proc), or NaN where unknown. */
+function rssMiB(pid) {
   try {
     const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return `${Math.round(kb / 1024)} MiB`;
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
   } catch {
-    return 'n/a';
+    return NaN;
   }
 }
 
-module.exports = { ROOT, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rss };
+/** A caller's access token (POST /v1/auth/login). */
+async function login(canopy, webLogin, password) {
+  const res = await fetch(`${canopy.url}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: webLogin, password }),
+  });
+  if (res.status !== 200) throw new Error(`login ${webLogin}: ${res.status} ${await res.text()}`);
+  return (await res.json()).accessToken;
+}
+
+/** The root's password in every benchmark run (startCanopy sets it). */
+const ROOT_PASSWORD = 'bench-root-password';
+
+module.exports = { ROOT, ROOT_PASSWORD, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rssMiB, login };

@@ -1,20 +1,26 @@
 'use strict';
 /**
  * `npm run bench`: builds, starts one PostgreSQL and one Canopy, runs every benchmark,
- * prints its figures and writes them to bench/RESULTS.md (the machine, the figures of this
- * run, and the ratios to the baselines measured in the same run: bare Fastify, pgbench).
- * Never part of `npm test`; nothing is asserted.
- * BENCH_DURATION (seconds per scenario, default 10) shortens or lengthens the run.
+ * prints its figures and writes them to bench/RESULTS.md: the machine, the figures of this
+ * run, the measuring sticks measured in the same run (bare Fastify, the raw-SQL posting
+ * limit through pgbench), and a summary of the six figures of issue 12 with their ratios and
+ * targets. Never part of `npm test`; nothing is asserted.
+ *
+ * BENCH_DURATION    seconds per scenario (default 10; pgbench runs at least 10)
+ * BENCH_SOAK_SECONDS seconds of the mixed-traffic soak (default 60)
+ * BENCH_CPU_PROF    a directory: Canopy runs with `node --cpu-prof` and writes its profile there
  */
 const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
-const { startDatabase, startCanopy } = require('./lib');
-const { httpBaseline } = require('./http-baseline');
-const { balancesBench } = require('./balances');
+const { startDatabase, startCanopy, rssMiB } = require('./lib');
+const { httpBaseline, authenticatedBaseline } = require('./http-baseline');
+const { balancesBench, seedPostingCustomers } = require('./balances');
+const { batchBench } = require('./batch');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
+const { soakBench } = require('./soak');
 const { startupBench } = require('./startup');
 
 /** Everything from this heading on in RESULTS.md is written by hand and survives a run. */
@@ -36,31 +42,92 @@ async function serverVersion(url) {
   return rows[0].server_version;
 }
 
+const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? 'n/a' : Number(n).toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+/** The six figures of issue 12, one row each (some figures have two): what, Canopy, stick, ratio, target, met. */
+function summary(r) {
+  const rows = [];
+  const ratioRow = (figure, canopy, stick, unit, min) => {
+    const ratio = canopy !== undefined && stick ? canopy / stick : undefined;
+    rows.push([figure, canopy === undefined ? 'n/a' : `${fmt(canopy)} ${unit}`, stick ? `${fmt(stick)} ${unit}` : 'n/a', ratio === undefined ? 'n/a' : fmt(ratio, 2), `≥ ${min}`, ratio === undefined ? '—' : ratio >= min ? 'yes' : 'no']);
+  };
+  const belowRow = (figure, value, unit, max, extra = '') => {
+    rows.push([figure, value === undefined ? 'n/a' : `${fmt(value)} ${unit}${extra}`, '—', '—', `< ${max} ${unit}`, value === undefined ? '—' : value < max ? 'yes' : 'no']);
+  };
+  ratioRow('1. public GET /v1/languages vs bare Fastify', r.languages?.canopy.requestsPerSecond, r.languages?.bare.requestsPerSecond, 'req/s', 0.5);
+  ratioRow('2. authenticated GET /v1/customers/{id} vs bare Fastify', r.customerGet?.canopy.requestsPerSecond, r.customerGet?.bare.requestsPerSecond, 'req/s', 0.2);
+  ratioRow('3. postings over 1,000 customers, 16 clients, vs raw SQL', r.balances?.figures.spread[16], r.balances?.limit?.spread[16], '/s', 0.5);
+  ratioRow('3. postings on one hot customer, 16 clients, vs raw SQL', r.balances?.figures.hot[16], r.balances?.limit?.hot[16], '/s', 0.6);
+  ratioRow('4. postings through 1,000-operation batches vs single-posting raw SQL (spread, 16)', r.batch?.postingsPerSecond, r.balances?.limit?.spread[16], '/s', 5);
+  belowRow('5. subtree first page p99 (100k customers, depth 12, 10 clients)', r.tree?.figures.firstPage.p99, 'ms', 20);
+  belowRow('5. subtree second page (cursor) p99', r.tree?.figures.secondPage.p99, 'ms', 20);
+  const search = r.tree?.figures.search;
+  rows.push([
+    '5. `?q=` on names (subtree of ~33k) p50 / p99',
+    search ? `${search.p50} / ${search.p99} ms` : 'n/a',
+    '—',
+    '—',
+    'served by customers_name_trgm',
+    r.tree ? (r.tree.figures.searchIndexed ? 'yes' : 'no') : '—',
+  ]);
+  belowRow('6. Canopy RSS after the benchmark', r.soak?.end, 'MiB', 250);
+  if (r.soak) {
+    // "No growth": the lows of the last third of the soak within 10 % (at least 5 MiB) of the lows of its first third.
+    const allowed = Math.max(5, r.soak.firstLow * 0.1);
+    const growth = r.soak.lastLow - r.soak.firstLow;
+    rows.push([
+      `6. RSS over the ${r.soakSeconds}-second soak: start → end (lows, first → last third)`,
+      `${r.soak.start} → ${r.soak.end} MiB (${r.soak.firstLow} → ${r.soak.lastLow})`,
+      '—',
+      '—',
+      `lows grow ≤ ${fmt(allowed)} MiB`,
+      growth <= allowed ? 'yes' : 'no',
+    ]);
+  } else {
+    rows.push([`6. RSS over the soak`, 'n/a', '—', '—', 'no growth', '—']);
+  }
+  process.stdout.write('\n## Summary: the six figures of issue 12\n\n| figure | Canopy | measuring stick | ratio | target | met? |\n|---|---:|---:|---:|---|---|\n');
+  for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
+}
+
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
+  const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
+  const profileDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
   const db = await startDatabase();
   process.stdout.write(
     `# Canopy benchmarks\n\n` +
-      `- run: ${new Date().toISOString()}, ${duration} s per scenario\n` +
+      `- run: ${new Date().toISOString()}, ${duration} s per scenario, soak ${soakSeconds} s\n` +
       `- machine: ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}\n` +
       `- Node ${process.version}, PostgreSQL ${await serverVersion(db.url)} (${process.env.DATABASE_URL ? 'DATABASE_URL' : 'embedded'})\n` +
       `- load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (figures from a loaded machine are lower)\n`,
   );
-  const canopy = await startCanopy(db.url);
+  const canopy = await startCanopy(db.url, {}, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  process.stdout.write(`- Canopy RSS after start: ${rssMiB(canopy.pid)} MiB${profileDir ? ` (running with --cpu-prof, profile in ${profileDir})` : ''}\n`);
+  const results = { soakSeconds };
   try {
     // One failing benchmark is reported and the others still run.
     const step = async (name, fn) => {
       try {
-        await fn();
+        return await fn();
       } catch (error) {
         process.stdout.write(`\n**${name} failed:** ${error.message}${error.cause ? ` (${error.cause.code ?? error.cause})` : ''}\n`);
+        return undefined;
       }
     };
-    await step('HTTP baseline', () => httpBaseline({ canopy, duration }));
+    results.languages = await step('HTTP baseline', () => httpBaseline({ canopy, duration }));
     // The tree benchmark seeds 100k customers and wants a database holding only the root.
-    await step('tree', () => treeBench({ canopy, databaseUrl: db.url, duration }));
-    await step('balances', () => balancesBench({ canopy, db, duration }));
+    results.tree = await step('tree', () => treeBench({ canopy, databaseUrl: db.url, duration }));
+    const posting = await step('posting customers', () => seedPostingCustomers(canopy, db.url));
+    if (posting) {
+      results.customerGet = await step('authenticated GET', () =>
+        authenticatedBaseline({ canopy, token: posting.token, customerId: posting.customerIds[0], duration }),
+      );
+      results.balances = await step('balances', () => balancesBench({ canopy, db, posting, duration }));
+      results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
+    }
     await step('rates', () => ratesBench({ canopy, duration }));
+    if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {
     await canopy.stop();
     await db.stop();
@@ -70,6 +137,7 @@ async function main() {
   } catch (error) {
     process.stdout.write(`\n**start-up failed:** ${error.message}\n`);
   }
+  summary(results);
   process.stdout.write(`\n- load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   // The hand-written history (what each change bought) is kept below the figures of this run.
   const file = path.join(__dirname, 'RESULTS.md');

@@ -3,7 +3,9 @@
  * The customer tree at size: 100,000 customers, 12 levels (root at depth 0, leaves at 11),
  * seeded straight into SQL, then the tree reads under load: one customer by id (a deep
  * descendant, asked by a customer high in the tree), the first page of `?scope=subtree` for
- * a customer with ~10,000 descendants, and login.
+ * a customer with ~10,000 descendants (and its second page, through the cursor), a name search
+ * (`?q=`) over a subtree of ~33,000, and login. For each read it prints which indexes served
+ * it (the table's index scan counters before and after), so that a sequential scan shows.
  *
  * The tree is a complete ternary tree in breadth-first ("heap") order: heap index 1 is the
  * root and the children of h are 3h-1, 3h, 3h+1, so a node's parent, depth and subtree size
@@ -14,7 +16,7 @@ const { performance } = require('node:perf_hooks');
 const path = require('node:path');
 const { Client } = require('pg');
 const argon2 = require('argon2');
-const { ROOT, run, summarize, printTable } = require('./lib');
+const { ROOT, run, summarize, printTable, login: loginAs } = require('./lib');
 
 const FANOUT = 3;
 const PASSWORD = 'bench-password-123';
@@ -85,14 +87,37 @@ async function seedTree(client, total) {
   return { tree, base, insertMs, seedMs };
 }
 
-async function login(canopy, webLogin) {
-  const res = await fetch(`${canopy.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ login: webLogin, password: PASSWORD }),
-  });
-  if (res.status !== 200) throw new Error(`login ${webLogin}: ${res.status} ${await res.text()}`);
-  return (await res.json()).accessToken;
+const login = (canopy, webLogin) => loginAs(canopy, webLogin, PASSWORD);
+
+/** Index scans on customers so far, by index (PostgreSQL's cumulative statistics). */
+async function indexScans(client) {
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await client.query(`SELECT indexrelname AS name, idx_scan::bigint AS n FROM pg_stat_user_indexes WHERE relname = 'customers'`);
+  const { rows: seq } = await client.query(`SELECT seq_scan::bigint AS n FROM pg_stat_user_tables WHERE relname = 'customers'`);
+  return { ...Object.fromEntries(rows.map((r) => [r.name, Number(r.n)])), '(sequential scan)': Number(seq[0].n) };
+}
+
+/**
+ * A backend reports its statistics when it goes idle, at most once a second (else up to 10 s
+ * later): after a second, one touch of the database (`SELECT 1`) on each pooled connection
+ * makes every one that served the scenario report.
+ */
+async function flushStatistics(canopy) {
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await Promise.all(Array.from({ length: 40 }, () => fetch(`${canopy.url}/health/ready`).then((r) => r.arrayBuffer())));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+}
+
+/** The indexes whose scan counts grew between two readings, most used first: "name ×count, ...". */
+function indexesUsed(before, after) {
+  return (
+    Object.keys(after)
+      .map((name) => [name, after[name] - (before[name] ?? 0)])
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, n]) => `${name} ×${n}`)
+      .join(', ') || 'none'
+  );
 }
 
 async function idOf(client, base, h) {
@@ -136,15 +161,25 @@ async function treeBench({ canopy, databaseUrl, duration = 10, connections = 10,
     const firstPage = await (await fetch(`${canopy.url}/v1/customers?scope=subtree`, { headers: auth(bigToken) })).json();
     if (!firstPage.nextCursor) throw new Error('expected more than one page of the subtree');
 
+    // The search: a name part that a few customers of bench-2's subtree (~33,000) carry.
+    const search = 'customer 4321';
     const scenarios = [
-      { name: `GET /v1/customers/{id} (depth ${tree.depthOf(deep)}, as depth ${tree.depthOf(high)})`, url: `/v1/customers/${deepId}`, headers: auth(highToken) },
-      { name: `GET ?scope=subtree first page (${bigCount[0].n} descendants)`, url: '/v1/customers?scope=subtree', headers: auth(bigToken) },
+      { key: 'byId', name: `GET /v1/customers/{id} (depth ${tree.depthOf(deep)}, as depth ${tree.depthOf(high)})`, url: `/v1/customers/${deepId}`, headers: auth(highToken) },
+      { key: 'firstPage', name: `GET ?scope=subtree first page (${bigCount[0].n} descendants)`, url: '/v1/customers?scope=subtree', headers: auth(bigToken) },
       {
+        key: 'secondPage',
         name: 'GET ?scope=subtree second page (cursor)',
         url: `/v1/customers?scope=subtree&cursor=${encodeURIComponent(firstPage.nextCursor)}`,
         headers: auth(bigToken),
       },
       {
+        key: 'search',
+        name: `GET ?scope=subtree&q=${search} (as depth ${tree.depthOf(high)}, ${tree.descendants(high)} descendants)`,
+        url: `/v1/customers?scope=subtree&q=${encodeURIComponent(search)}`,
+        headers: auth(highToken),
+      },
+      {
+        key: 'login',
         name: 'POST /v1/auth/login',
         url: '/v1/auth/login',
         method: 'POST',
@@ -153,15 +188,22 @@ async function treeBench({ canopy, databaseUrl, duration = 10, connections = 10,
       },
     ];
     const rows = [];
+    const figures = {};
+    const used = [];
     for (const s of scenarios) {
+      const before = await indexScans(client);
       const result = await run({ url: canopy.url + s.url, method: s.method ?? 'GET', headers: s.headers, body: s.body, duration, connections });
-      rows.push(summarize(s.name, result));
+      const row = summarize(s.name, result);
+      rows.push(row);
+      figures[s.key] = row;
+      await flushStatistics(canopy);
+      used.push([s.name, indexesUsed(before, await indexScans(client))]);
     }
-    // autocannon abandons its in-flight requests when time is up; let the service finish their
-    // handlers (logins take a while) before anything stops it.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
     printTable(`Tree reads (${connections} connections, ${duration}s each)`, rows);
-    return { rows };
+    process.stdout.write('\n| scenario | indexes of customers used (scans) |\n|---|---|\n');
+    for (const [name, indexes] of used) process.stdout.write(`| ${name} | ${indexes} |\n`);
+    figures.searchIndexed = used[3][1].includes('customers_name_trgm');
+    return { rows, figures, tokens: { high: highToken, big: bigToken }, ids: { deep: deepId, big: bigId } };
   } finally {
     await client.end();
   }

@@ -13,6 +13,7 @@ import { HotUpdates1764100700000 } from './1764100700000-HotUpdates';
 import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaims';
 import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
 import { CallerChanges1764200000000 } from './1764200000000-CallerChanges';
+import { NameSearch1764200100000 } from './1764200100000-NameSearch';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -26,4 +27,5 @@ export const MIGRATIONS: Function[] = [
   IdempotencyClaims1764100800000,
   CurrencyCodes1764100900000,
   CallerChanges1764200000000,
+  NameSearch1764200100000,
 ];

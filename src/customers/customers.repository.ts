@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Big, formatMoney } from '../common/money';
+import { Big, formatMoney, formatMoneySql } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
@@ -31,24 +31,37 @@ export interface CustomerRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  /** `balance`, `credit_limit` and their sum as `formatMoney` writes them, formatted by the database. */
+  balance_text: string;
+  credit_limit_text: string;
+  available_credit_text: string;
 }
 
+/**
+ * Every read of a customer row. Its money also comes formatted (`formatMoneySql`, the SQL
+ * twin of `formatMoney`): a list page of 50 formats 150 amounts, which in JavaScript would
+ * parse, round and print each one through big.js.
+ */
 const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
   c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
-  c.created_at, c.updated_at`;
+  c.created_at, c.updated_at, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
+  ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text`;
 
 /**
  * The shape a viewer sees: its own record has no parent (SPEC §1), and money is also shown
  * in the viewer's base currency with the viewer's own table (`viewerTable`).
  */
 export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: CurrencyTable, relativeDepth?: number): CustomerDto {
-  const balance = new Big(row.balance);
-  const creditLimit = new Big(row.credit_limit);
   const currency = row.base_currency;
-  const shown = (amount: Big) => {
-    const converted = viewerTable.tryConvert(amount, currency, viewerTable.baseCurrency);
+  const shown = (amount: string) => {
+    const converted = viewerTable.tryConvert(new Big(amount), currency, viewerTable.baseCurrency);
     return converted === null ? null : formatMoney(converted);
   };
+  // In the viewer's own currency the display is the amount itself (a rate of 1 changes nothing).
+  const display =
+    currency === viewerTable.baseCurrency
+      ? { currency, balance: row.balance_text, creditLimit: row.credit_limit_text }
+      : { currency: viewerTable.baseCurrency, balance: shown(row.balance), creditLimit: shown(row.credit_limit) };
   return {
     id: row.id,
     parentId: row.id === caller.customerId ? null : row.parent_id,
@@ -58,10 +71,10 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     language: row.language,
     webLogin: row.web_login,
     baseCurrency: row.base_currency,
-    balance: formatMoney(balance),
-    creditLimit: formatMoney(creditLimit),
-    availableCredit: formatMoney(balance.plus(creditLimit)),
-    display: { currency: viewerTable.baseCurrency, balance: shown(balance), creditLimit: shown(creditLimit) },
+    balance: row.balance_text,
+    creditLimit: row.credit_limit_text,
+    availableCredit: row.available_credit_text,
+    display,
     status: row.status,
     routingGroupId: row.routing_group_id,
     ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),

@@ -1,0 +1,155 @@
+'use strict';
+/**
+ * The measuring stick for postings: the physical limit of one posting on this PostgreSQL.
+ * The same four writes one balance operation makes — claim the idempotency key, update the
+ * balance under the credit check, append the ledger entry, append the audit event — as raw
+ * SQL in one transaction through pgbench, on a scratch database of the same server, spread
+ * over 1,000 holders and on one hot holder, at 16 and 64 clients. Nothing of Canopy runs in
+ * it: it is what the database alone does for that transaction on this machine.
+ */
+const { execFileSync, spawnSync } = require('node:child_process');
+const { mkdtempSync, writeFileSync, rmSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { Client } = require('pg');
+
+const SCHEMA = `
+CREATE TABLE customers (id bigint PRIMARY KEY, balance numeric(38,8) NOT NULL DEFAULT 0,
+  credit_limit numeric(38,8) NOT NULL DEFAULT 1000000000, version int NOT NULL DEFAULT 0);
+INSERT INTO customers (id) SELECT g FROM generate_series(1, 1000) g;
+CREATE TABLE idem (caller bigint, key uuid, body_hash text, status int, response jsonb,
+  created_at timestamptz DEFAULT now(), PRIMARY KEY (caller, key));
+CREATE TABLE ledger (id bigserial PRIMARY KEY, customer_id bigint NOT NULL, action text,
+  amount numeric(38,8), currency varchar(3), rate numeric(38,12), converted numeric(38,8),
+  balance_after numeric(38,8), notes text, actor bigint, idem_key uuid,
+  created_at timestamptz DEFAULT now());
+CREATE INDEX ON ledger (customer_id, id DESC);
+CREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz DEFAULT now(), actor bigint,
+  action text, target_type text, target_id bigint, changes jsonb, request_id uuid);
+ANALYZE;
+`;
+
+/** One posting as pgbench runs it; `holders` = how many customers the postings pick from. */
+const script = (holders) => `\\set cid random(1, ${holders})
+BEGIN;
+INSERT INTO idem (caller, key, body_hash, status) VALUES (1, gen_random_uuid(), 'h', 0);
+UPDATE customers SET balance = balance - 1.25, version = version + 1 WHERE id = :cid AND balance - 1.25 >= -credit_limit RETURNING balance;
+INSERT INTO ledger (customer_id, action, amount, currency, rate, converted, balance_after, notes, actor, idem_key)
+  VALUES (:cid, 'debit', 1.25, 'USD', 1, -1.25, 0, 'n', 1, gen_random_uuid());
+INSERT INTO audit (actor, action, target_type, target_id, changes, request_id)
+  VALUES (1, 'balance.debit', 'customer', :cid, '{"amount":"1.25"}', gen_random_uuid());
+END;
+`;
+
+/** pgbench on PATH, or Debian's postgresql-client installed for it (as root); undefined when neither. */
+function findPgbench() {
+  if (spawnSync('pgbench', ['--version']).status === 0) return 'pgbench';
+  for (const dir of ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin']) {
+    const candidate = path.join(dir, 'pgbench');
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  }
+  if (process.getuid?.() !== 0) return undefined;
+  process.stdout.write('pgbench missing: installing Debian postgresql-client\n');
+  const apt = (args) => spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  apt(['update', '-q']);
+  apt(['install', '-y', '-q', 'postgresql-client']);
+  return spawnSync('pgbench', ['--version']).status === 0 ? 'pgbench' : undefined;
+}
+
+function libpqEnv(url, extra = {}) {
+  const u = new URL(url);
+  return {
+    ...process.env,
+    PGHOST: u.hostname,
+    PGPORT: u.port || '5432',
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+    ...extra,
+  };
+}
+
+/**
+ * A scratch place for the stick's tables: a database of its own on the same server, or,
+ * where this role may not create databases, a schema in the benchmark's database.
+ */
+async function scratch(databaseUrl) {
+  const name = `canopy_posting_limit_${process.pid}`;
+  const admin = new Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = new URL(databaseUrl);
+    url.pathname = `/${name}`;
+    return {
+      url: url.toString(),
+      env: {},
+      where: `database ${name}`,
+      drop: async () => {
+        const c = new Client({ connectionString: databaseUrl });
+        await c.connect();
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        await c.end();
+      },
+    };
+  } catch {
+    await admin.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+    await admin.query(`CREATE SCHEMA ${name}`);
+    return {
+      url: databaseUrl,
+      env: { PGOPTIONS: `-c search_path=${name}` },
+      where: `schema ${name} (this role may not create databases)`,
+      drop: async () => {
+        const c = new Client({ connectionString: databaseUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+        await c.end();
+      },
+    };
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Runs the stick: { spread: {16: tps, 64: tps}, hot: {...} }, or undefined (with a printed
+ * note) without pgbench. `clients` defaults to [16, 64].
+ */
+async function postingLimit({ databaseUrl, duration = 10, clients = [16, 64] }) {
+  const pgbench = findPgbench();
+  if (!pgbench) {
+    process.stdout.write('\npgbench unavailable (Debian: apt-get install postgresql-client): the raw-SQL posting limit is skipped\n');
+    return undefined;
+  }
+  const place = await scratch(databaseUrl);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'canopy-posting-limit-'));
+  try {
+    const setup = new Client({ connectionString: place.url, options: place.env.PGOPTIONS });
+    await setup.connect();
+    await setup.query(SCHEMA);
+    await setup.end();
+    const files = { spread: path.join(dir, 'spread.sql'), hot: path.join(dir, 'hot.sql') };
+    writeFileSync(files.spread, script(1000));
+    writeFileSync(files.hot, script(1));
+    const env = libpqEnv(place.url, place.env);
+    // At least 10 s: under load, opening 64 connections alone can take seconds of the run.
+    const seconds = Math.max(duration, 10);
+    const result = { spread: {}, hot: {}, where: place.where, seconds };
+    for (const c of clients) {
+      for (const kind of ['spread', 'hot']) {
+        const out = execFileSync(pgbench, ['-n', '-c', String(c), '-j', '2', '-T', String(seconds), '-M', 'prepared', '-f', files[kind]], {
+          env,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        result[kind][c] = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+      }
+    }
+    return result;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await place.drop().catch(() => undefined);
+  }
+}
+
+module.exports = { postingLimit };
