@@ -83,7 +83,6 @@ export interface BatchOperation {
   input: BalanceOperationDto;
 }
 
-export const MAX_BATCH_OPERATIONS = 1000;
 
 const refused = (problem: ProblemError, availableCredit?: string): PostingOutcome => ({
   applied: false,
