@@ -287,11 +287,13 @@ describe('balance operation batches', () => {
   });
 
   it('runs concurrent batches on overlapping holders without deadlocks, each balance the sum of its entries', async () => {
-    const customers = await Promise.all(Array.from({ length: 6 }, () => createCustomer(t, root, { creditLimit: '3' })));
-    const accounts = await Promise.all(customers.slice(0, 3).map((c) => createAccount(root, c, { creditLimit: '2' })));
+    const customers: Actor[] = [];
+    for (let i = 0; i < 6; i++) customers.push(await createCustomer(t, root, { creditLimit: '3' }));
+    const accounts: Array<{ id: string }> = [];
+    for (const c of customers.slice(0, 3)) accounts.push(await createAccount(root, c, { creditLimit: '2' }));
     const targets: Operation[] = [...customers.map((c) => ({ customerId: c.id })), ...accounts.map((a) => ({ accountId: a.id }))];
     // Each batch touches the targets in its own order, several times.
-    const batches = Array.from({ length: 16 }, (_, i) =>
+    const batches: Operation[][] = Array.from({ length: 16 }, (_, i) =>
       Array.from({ length: 20 }, (_, j) => ({
         ...targets[(i * 7 + j * (i % 2 ? 3 : 5)) % targets.length],
         action: (i + j) % 3 === 0 ? 'add_funds' : 'debit',

@@ -20,16 +20,6 @@ import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balan
 import { toLedgerEntryDto } from './ledger';
 import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
 
-/** The audit event's `after` of an entry, but for its currency and balance after (the posting statement adds them). */
-function auditAfter(kind: HolderKind, id: string, amount: Big, exchangeRate: Big, delta: Big): Record<string, string> {
-  return {
-    [kind === 'customer' ? 'customerId' : 'accountId']: id,
-    amount: formatMoney(amount),
-    exchangeRate: formatRate(exchangeRate),
-    convertedAmount: formatMoney(delta),
-  };
-}
-
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
     super(
@@ -105,6 +95,9 @@ function refusalBody(problem: ProblemError, path: string): Record<string, unknow
 
 /** The path of a single balance operation on a holder (the `instance` of its refusal). */
 export const operationPath = (kind: HolderKind, id: string) => `/v1/${kind === 'customer' ? 'customers' : 'accounts'}/${id}/balance-operations`;
+
+/** formatRate(1): the rate of an entry in the holder's own currency. */
+const ONE_RATE = formatRate(new Big(1));
 
 const amountTooSmall = () => new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
 const balanceOutOfRange = () => new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).');
@@ -182,7 +175,7 @@ export class BalancesService {
       notes: input.notes ?? null,
       actorId: caller.customerId,
       idempotencyKey: key,
-      auditAfter: auditAfter(kind, id, amount, new Big(1), new Big(delta)),
+      rateText: ONE_RATE,
       requestId: request?.requestId ?? null,
       clientAddress: request?.clientAddress ?? null,
     };
@@ -227,9 +220,12 @@ export class BalancesService {
     const context = currentRequest();
     const result = await this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
-      if (claim.kind === 'replay') return { result: { response: claim.response, replayed: true }, audit: [] };
+      if (claim.kind === 'replay') return { result: { response: await this.batchWithBody(tx, caller, claim.response), replayed: true }, audit: [] };
       const requests = operations.map(({ kind, id, input }): PostingRequest => ({ caller, kind, id, input, idempotencyKey: key, context }));
-      const outcomes = await this.post(tx, requests, 'all-or-none');
+      // Applied, the batch's answer is recorded by the posting statement itself, as the ids of
+      // its entries (the entries are the body; a replay reads them again).
+      const completes = this.idempotency.claimed(caller.customerId, key);
+      const outcomes = await this.postSet(tx, requests, 'all-or-none', (ids) => ({ claim: completes, status: 201, body: { ledgerEntryIds: ids }, ledgerEntryId: null }));
       const errors = outcomes.flatMap((outcome, index) =>
         outcome.applied || outcome.withheld
           ? []
@@ -249,7 +245,7 @@ export class BalancesService {
             headers: {},
           }
         : { status: 201, body: { items: outcomes.map((o) => (o.applied ? o.entry : null)) }, headers: {} };
-      await this.idempotency.complete(tx, caller.customerId, key, response);
+      if (errors.length) await this.idempotency.complete(tx, caller.customerId, key, response);
       return { result: { response, replayed: false }, audit: [] };
     });
     if (!result.replayed) {
@@ -267,6 +263,16 @@ export class BalancesService {
    * 'all-or-none': if any is refused, nothing at all is written (nor any claim answered).
    */
   async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none'): Promise<PostingOutcome[]> {
+    return this.postSet(tx, requests, mode);
+  }
+
+  /** `post`, and, when every posting applies, the answer `answerAll` gives (from the entries' ids) recorded by the same statement. */
+  private async postSet(
+    tx: Tx,
+    requests: PostingRequest[],
+    mode: 'independent' | 'all-or-none',
+    answerAll?: (entryIds: string[]) => ClaimAnswer,
+  ): Promise<PostingOutcome[]> {
     if (!requests.length) return [];
     const holderKey = (kind: HolderKind, id: string) => `${kind}:${id.toLowerCase()}`;
     const isSelf = (r: PostingRequest) => r.kind === 'customer' && r.id.toLowerCase() === r.caller.customerId;
@@ -322,6 +328,7 @@ export class BalancesService {
       reach: null,
       entries: s.entries,
     }));
+    if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
     const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null)) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
     const byId = new Map(written.map((row) => [row.id, row]));
@@ -344,8 +351,9 @@ export class BalancesService {
     const amount = new Big(input.amount);
     let exchangeRate = new Big(1);
     let converted = amount;
-    if (input.currency !== undefined && input.currency !== holder.baseCurrency) {
-      ({ exchangeRate, converted } = this.conversion.convertWith(tables.get(holder.billingCustomerId)!, amount, input.currency, holder.baseCurrency));
+    const converts = input.currency !== undefined && input.currency !== holder.baseCurrency;
+    if (converts) {
+      ({ exchangeRate, converted } = this.conversion.convertWith(tables.get(holder.billingCustomerId)!, amount, input.currency!, holder.baseCurrency));
       if (converted.eq(0)) throw amountTooSmall();
     }
     const delta = input.action === 'debit' ? converted.neg() : converted;
@@ -389,10 +397,18 @@ export class BalancesService {
       notes: input.notes ?? null,
       actorId: caller.customerId,
       idempotencyKey: r.idempotencyKey,
-      auditAfter: auditAfter(holder.kind, holder.id, amount, exchangeRate, delta),
+      rateText: converts ? formatRate(exchangeRate) : ONE_RATE,
       requestId: context?.requestId ?? null,
       clientAddress: context?.clientAddress ?? null,
     };
+  }
+
+  /** A stored batch answer with its body: the entries, read again by the ids it holds. */
+  private async batchWithBody(tx: Tx, caller: Caller, response: StoredResponse): Promise<StoredResponse> {
+    const ids = (response.body as { ledgerEntryIds?: string[] } | null)?.ledgerEntryIds;
+    if (!ids) return response;
+    const rows = new Map((await this.entries.unscopedEntries(tx, ids)).map((row) => [row.id, row]));
+    return { ...response, body: { items: ids.map((id) => toLedgerEntryDto({ ...rows.get(id)!, visible_actor: caller.customerId })) } };
   }
 
   /** A stored answer with its body (postings of earlier versions stored only the entry's id). */

@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, Post, Req, Res, SetMetadata } from '@nestjs/common';
-import { ApiCreatedResponse, ApiExtraModels, ApiHeader, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiExtraModels, ApiHeader, ApiOperation, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { BodyLimit } from '../common/body-limit';
@@ -11,6 +11,7 @@ import { Caller } from '../tree/caller';
 import { BalancesService, BatchOperation } from './balances.service';
 import { BatchRefusedProblemDto, BatchRequestDto, BatchResultDto, MAX_BATCH_OPERATIONS } from './dto/batch.dto';
 import { IDEMPOTENCY_KEY_HEADER_DOC } from './operation-answer';
+import { batchInput } from './batch-input';
 
 /**
  * A 1,000-operation body with the longest notes (1,024 characters, each up to 6 bytes as a
@@ -51,6 +52,7 @@ export class BatchBalancesController {
       'its problem type, detail and members such as `availableCredit`. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.',
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
+  @ApiBody({ type: BatchRequestDto })
   @ApiCreatedResponse({
     type: BatchResultDto,
     description: 'Every operation applied; the ledger entries in request order.',
@@ -84,11 +86,12 @@ export class BatchBalancesController {
   @ApiProblems(400, 409, 413)
   async createBalanceOperationBatch(
     @CurrentCaller() caller: Caller,
-    @Body() body: BatchRequestDto,
+    @Body() raw: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<BatchResultDto> {
+    const body = await batchInput(raw);
     const key = parseIdempotencyKey(idempotencyKey, true)!;
     const errors = operationErrors(body);
     if (errors.length) throw new ValidationProblem(errors);

@@ -60,8 +60,8 @@ export interface EntryRow {
   notes: string | null;
   actorId: string;
   idempotencyKey: string | null;
-  /** The audit event's `after` without `currency` and `balanceAfter` (which the statement adds). */
-  auditAfter: Record<string, string>;
+  /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
+  rateText: string;
   requestId: string | null;
   clientAddress: string | null;
 }
@@ -145,9 +145,9 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       ${array(params, entries.map((e) => e.exchangeRate), 'numeric')}, ${array(params, entries.map((e) => e.delta), 'numeric')},
       ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
-      ${array(params, entries.map((e) => JSON.stringify(e.auditAfter)), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
+      ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
       ${array(params, entries.map((e) => e.clientAddress), 'text')})
-      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, audit_after,
+      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text,
                            request_id, client_address, ord)`;
   const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
@@ -178,8 +178,10 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       targetType: `'balance-operation'`,
       targetId: 'p.id::text',
       subjectPath: 'h.subject_path',
-      changes: `jsonb_build_object('after', p.audit_after::jsonb
-                  || jsonb_build_object('currency', COALESCE(p.currency, h.base_currency), 'balanceAfter', ${formatMoneySql('h.before + p.prefix')}))`,
+      changes: `jsonb_build_object('after', jsonb_build_object(
+                  CASE WHEN p.is_account THEN 'accountId' ELSE 'customerId' END, p.holder_id, 'amount', ${formatMoneySql('p.amount')},
+                  'currency', COALESCE(p.currency, h.base_currency), 'exchangeRate', p.rate_text,
+                  'convertedAmount', ${formatMoneySql('p.delta')}, 'balanceAfter', ${formatMoneySql('h.before + p.prefix')}))`,
       requestId: 'p.request_id::varchar',
       clientAddress: 'p.client_address::varchar',
     },
@@ -292,6 +294,11 @@ export class LedgerRepository {
       if (code === '23505' || code === '40P01' || code === '40001') return undefined;
       throw error;
     }
+  }
+
+  /** Entries by id, whoever may see them (the replay of a batch, which stored their ids). */
+  async unscopedEntries(tx: Tx, entryIds: string[]): Promise<StoredLedgerRow[]> {
+    return tx.query(`SELECT ${LEDGER_COLUMNS} FROM ledger_entries e WHERE e.id = ANY ($1::uuid[])`, [entryIds]);
   }
 
   /** One entry by id, whoever may see it (a replay of a posting that stored only the entry's id). */
