@@ -176,6 +176,7 @@ export class BalancesService {
       actorId: caller.customerId,
       idempotencyKey: key,
       rateText: ONE_RATE,
+      auditChanges: null,
       requestId: request?.requestId ?? null,
       clientAddress: request?.clientAddress ?? null,
     };
@@ -384,6 +385,7 @@ export class BalancesService {
     }
     if (checked && (state.minChecked === null || prefix.lt(state.minChecked))) state.minChecked = prefix;
     const context = r.context ?? currentRequest();
+    const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
     return {
       id: randomUUID(),
       kind: holder.kind,
@@ -397,7 +399,17 @@ export class BalancesService {
       notes: input.notes ?? null,
       actorId: caller.customerId,
       idempotencyKey: r.idempotencyKey,
-      rateText: converts ? formatRate(exchangeRate) : ONE_RATE,
+      rateText,
+      auditChanges: JSON.stringify({
+        after: {
+          [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
+          amount: formatMoney(amount),
+          currency: input.currency ?? holder.baseCurrency,
+          exchangeRate: rateText,
+          convertedAmount: formatMoney(delta),
+          balanceAfter: formatMoney(after),
+        },
+      }),
       requestId: context?.requestId ?? null,
       clientAddress: context?.clientAddress ?? null,
     };

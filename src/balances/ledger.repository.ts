@@ -62,6 +62,11 @@ export interface EntryRow {
   idempotencyKey: string | null;
   /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
   rateText: string;
+  /**
+   * The audit event's changes as JSON, when the balance after is known before the statement
+   * (decided under lock); null: the statement builds them (the one-statement posting).
+   */
+  auditChanges: string | null;
   requestId: string | null;
   clientAddress: string | null;
 }
@@ -145,9 +150,9 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       ${array(params, entries.map((e) => e.exchangeRate), 'numeric')}, ${array(params, entries.map((e) => e.delta), 'numeric')},
       ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
-      ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
+      ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
       ${array(params, entries.map((e) => e.clientAddress), 'text')})
-      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text,
+      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
                            request_id, client_address, ord)`;
   const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
@@ -178,10 +183,10 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       targetType: `'balance-operation'`,
       targetId: 'p.id::text',
       subjectPath: 'h.subject_path',
-      changes: `jsonb_build_object('after', jsonb_build_object(
+      changes: `CASE WHEN p.changes IS NOT NULL THEN p.changes::jsonb ELSE jsonb_build_object('after', jsonb_build_object(
                   CASE WHEN p.is_account THEN 'accountId' ELSE 'customerId' END, p.holder_id, 'amount', ${formatMoneySql('p.amount')},
                   'currency', COALESCE(p.currency, h.base_currency), 'exchangeRate', p.rate_text,
-                  'convertedAmount', ${formatMoneySql('p.delta')}, 'balanceAfter', ${formatMoneySql('h.before + p.prefix')}))`,
+                  'convertedAmount', ${formatMoneySql('p.delta')}, 'balanceAfter', ${formatMoneySql('h.before + p.prefix')})) END`,
       requestId: 'p.request_id::varchar',
       clientAddress: 'p.client_address::varchar',
     },
