@@ -1,4 +1,5 @@
 import Big from 'big.js';
+import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
@@ -320,5 +321,70 @@ describe('balance operation batches', () => {
         last.set(target, new Big(item.balanceAfter));
       });
     });
+  });
+
+  it('matches a model of all-or-none batches (property): refused items exactly as predicted, or every balanceAfter as predicted', async () => {
+    const c1 = await createCustomer(t, root, { creditLimit: '5' });
+    const c2 = await createCustomer(t, root, { balance: '3' });
+    const account = await createAccount(root, c1, { creditLimit: '2.5' });
+    const holders = [
+      { target: { customerId: c1.id }, balance: new Big(0), limit: new Big(5) },
+      { target: { customerId: c2.id }, balance: new Big(3), limit: new Big(0) },
+      { target: { accountId: account.id }, balance: new Big(0), limit: new Big('2.5') },
+    ];
+    const amountArb = fc
+      .tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 99 }))
+      .map(([whole, cents]) => `${whole}.${String(cents).padStart(2, '0')}`)
+      .filter((a) => new Big(a).gt(0));
+    const opArb = fc.record({
+      holder: fc.integer({ min: 0, max: 2 }),
+      action: fc.constantFrom('add_funds', 'credit', 'debit', 'debit'),
+      amount: amountArb,
+      overdraft: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 12 }), async (ops) => {
+        const balances = holders.map((h) => h.balance);
+        const refusedAt: number[] = [];
+        const expectedAfter: string[] = [];
+        for (const [i, op] of ops.entries()) {
+          const delta = op.action === 'debit' ? new Big(op.amount).neg() : new Big(op.amount);
+          const after = balances[op.holder].plus(delta);
+          if (op.action === 'debit' && !op.overdraft && after.plus(holders[op.holder].limit).lt(0)) {
+            refusedAt.push(i);
+            continue;
+          }
+          balances[op.holder] = after;
+          expectedAfter.push(after.toFixed(2));
+        }
+        const res = await batch(
+          root,
+          ops.map((op) => ({
+            ...holders[op.holder].target,
+            action: op.action,
+            amount: op.amount,
+            ...(op.action === 'debit' && op.overdraft ? { allowOverdraft: true } : {}),
+          })),
+        );
+        if (refusedAt.length) {
+          expect(res.status).toBe(422);
+          expect(res.body.errors.map((e: { pointer: string; type: string }) => [e.pointer, e.type])).toEqual(
+            refusedAt.map((i) => [`/operations/${i}`, 'https://canopy.dev/problems/insufficient-funds']),
+          );
+        } else {
+          expect(res.status).toBe(201);
+          expect(res.body.items.map((e: { balanceAfter: string }) => e.balanceAfter)).toEqual(expectedAfter);
+          holders.forEach((h, k) => (h.balance = balances[k]));
+        }
+        const now = await Promise.all([
+          root.get(`/v1/customers/${c1.id}`),
+          root.get(`/v1/customers/${c2.id}`),
+          root.get(`/v1/accounts/${account.id}`),
+        ]);
+        expect(now.map((r) => r.body.balance)).toEqual(holders.map((h) => h.balance.toFixed(2)));
+      }),
+      { numRuns: 25 },
+    );
+    await expectBalancesEqualLedgers();
   });
 });
