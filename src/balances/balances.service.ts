@@ -102,6 +102,9 @@ const ONE_RATE = formatRate(new Big(1));
 const amountTooSmall = () => new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
 const balanceOutOfRange = () => new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).');
 
+/** A posting decided to apply: its entry as the statement writes it, and as it is answered (but for its creation time). */
+type DecidedEntry = EntryRow & { answer: Omit<LedgerEntryDto, 'createdAt'> };
+
 /** The running state of one holder while a set of postings is decided. */
 interface Running {
   holder: LockedHolder;
@@ -293,7 +296,7 @@ export class BalancesService {
     const tables = await this.conversion.tablesOf([...converting], tx);
 
     const running = new Map<string, Running>();
-    const outcomes: Array<PostingOutcome | EntryRow> = requests.map((r, i) => {
+    const outcomes: Array<PostingOutcome | DecidedEntry> = requests.map((r, i) => {
       try {
         return this.decide(r, reached[i], tables, running);
       } catch (error) {
@@ -301,7 +304,7 @@ export class BalancesService {
         return refused(error);
       }
     });
-    const isEntry = (o: PostingOutcome | EntryRow): o is EntryRow => !('applied' in o);
+    const isEntry = (o: PostingOutcome | DecidedEntry): o is DecidedEntry => !('applied' in o);
     const anyRefused = outcomes.some((o) => !isEntry(o));
     if (mode === 'all-or-none' && anyRefused) {
       return outcomes.map((o) => (isEntry(o) ? { ...refused(new ProblemError(422, 'batch-refused', 'Batch refused')), withheld: true } : o));
@@ -332,14 +335,12 @@ export class BalancesService {
     if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
     const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null)) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
-    const byId = new Map(written.map((row) => [row.id, row]));
-    return outcomes.map((o, i) =>
-      isEntry(o) ? { applied: true as const, entry: toLedgerEntryDto({ ...byId.get(o.id)!, visible_actor: requests[i].caller.customerId }) } : o,
-    );
+    const createdAt = new Map(written.map((row) => [row.id, row.created_at]));
+    return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: createdAt.get(o.id)!.toISOString() } } : o));
   }
 
   /** Decides one posting against the holders' running state (updated when it applies): its entry, or a thrown refusal. */
-  private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>): EntryRow {
+  private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>): DecidedEntry {
     const { caller, input } = r;
     if (r.kind === 'customer' && r.id.toLowerCase() === caller.customerId) {
       throw notADescendant('Only a customer above the target may operate on its balance; a customer never operates on its own.');
@@ -386,8 +387,23 @@ export class BalancesService {
     if (checked && (state.minChecked === null || prefix.lt(state.minChecked))) state.minChecked = prefix;
     const context = r.context ?? currentRequest();
     const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
+    const id = randomUUID();
+    // The entry as answered, but for its creation time (the statement's): the same values the
+    // statement writes (rows locked, so the balance after is the one written).
+    const answer: Omit<LedgerEntryDto, 'createdAt'> = {
+      id,
+      action: input.action,
+      amount: formatMoney(amount),
+      currency: input.currency ?? holder.baseCurrency,
+      exchangeRate: rateText,
+      convertedAmount: formatMoney(delta),
+      balanceAfter: formatMoney(after),
+      notes: input.notes ?? null,
+      actor: caller.customerId,
+      idempotencyKey: r.idempotencyKey,
+    };
     return {
-      id: randomUUID(),
+      id,
       kind: holder.kind,
       holderId: holder.id,
       action: input.action,
@@ -403,15 +419,16 @@ export class BalancesService {
       auditChanges: JSON.stringify({
         after: {
           [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
-          amount: formatMoney(amount),
-          currency: input.currency ?? holder.baseCurrency,
+          amount: answer.amount,
+          currency: answer.currency,
           exchangeRate: rateText,
-          convertedAmount: formatMoney(delta),
-          balanceAfter: formatMoney(after),
+          convertedAmount: answer.convertedAmount,
+          balanceAfter: answer.balanceAfter,
         },
       }),
       requestId: context?.requestId ?? null,
       clientAddress: context?.clientAddress ?? null,
+      answer,
     };
   }
 
