@@ -254,6 +254,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/balance-operations/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply 1–1000 balance operations on customers and accounts, all or none.
+         * @description Each operation is what `POST /v1/customers/{id}/balance-operations` (with `customerId`) or `POST /v1/accounts/{id}/balance-operations` (with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), its problem type, detail and members such as `availableCredit`. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.
+         */
+        post: operations["createBalanceOperationBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/currencies": {
         parameters: {
             query?: never;
@@ -803,6 +823,98 @@ export interface components {
              */
             currency?: string;
             notes?: string;
+        };
+        BatchItemErrorDto: {
+            /**
+             * @description Members of that problem, e.g. `availableCredit` (insufficient funds), `currency` (missing rate), `permission` (403).
+             * @example 12.50
+             */
+            availableCredit?: string;
+            /** @example The debit would take available credit below zero (available: 12.50). */
+            detail: string;
+            /**
+             * @description JSON pointer to the refused operation.
+             * @example /operations/17
+             */
+            pointer: string;
+            /** @example Insufficient funds */
+            title: string;
+            /**
+             * @description The problem type the operation alone would have been answered with.
+             * @example https://canopy.dev/problems/insufficient-funds
+             */
+            type: string;
+        };
+        BatchOperationDto: {
+            /**
+             * Format: uuid
+             * @description The account to operate on (of the caller or below it). Exactly one of `customerId` and `accountId`.
+             */
+            accountId?: string;
+            /**
+             * @description add_funds: a payment received; credit: a credit or refund; debit: a charge.
+             * @enum {string}
+             */
+            action: "add_funds" | "credit" | "debit";
+            /**
+             * @description Debits only: allow available credit to go below zero.
+             * @default false
+             */
+            allowOverdraft?: boolean;
+            /**
+             * @description Positive decimal string, at most 8 fraction digits.
+             * @example 25.00
+             */
+            amount: string;
+            /**
+             * @description Default the target’s base currency; converted with the table of the party that bills the target.
+             * @example EUR
+             */
+            currency?: string;
+            /**
+             * Format: uuid
+             * @description The customer to operate on (strictly below the caller). Exactly one of `customerId` and `accountId`.
+             */
+            customerId?: string;
+            notes?: string;
+        };
+        BatchRefusedProblemDto: {
+            /** @example 1 of 2 operations were refused; nothing was written. */
+            detail?: string;
+            /** @description Every refused operation (404 and 403 ones included), in order. */
+            errors: components["schemas"]["BatchItemErrorDto"][];
+            /** @example /v1/balance-operations/batch */
+            instance?: string;
+            /** @example 422 */
+            status: number;
+            /** @example Batch refused */
+            title: string;
+            /** @example https://canopy.dev/problems/batch-refused */
+            type: string;
+        };
+        BatchRequestDto: {
+            /**
+             * @description Applied in this order, all or none. Several operations on one target apply one after the other.
+             * @example [
+             *       {
+             *         "action": "add_funds",
+             *         "amount": "100.00",
+             *         "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+             *         "notes": "bank transfer 2025-03-01"
+             *       },
+             *       {
+             *         "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+             *         "action": "debit",
+             *         "amount": "12.50",
+             *         "currency": "EUR"
+             *       }
+             *     ]
+             */
+            operations: components["schemas"]["BatchOperationDto"][];
+        };
+        BatchResultDto: {
+            /** @description The ledger entries written, in the order of `operations`. */
+            items: components["schemas"]["LedgerEntryDto"][];
         };
         CreateAccountDto: {
             /**
@@ -2912,6 +3024,122 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createBalanceOperationBatch: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required. The same key with the same body replays the first response (with `Idempotent-Replayed: true`); with another body it is a 422; while the first is still running, a 409. Kept at least 24 hours. */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchRequestDto"];
+            };
+        };
+        responses: {
+            /** @description Every operation applied; the ledger entries in request order. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResultDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description At least one operation was refused (`batch-refused`): nothing was written. Also `idempotency-key-reused`. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "2 of 3 operations were refused; nothing was written.",
+                     *       "errors": [
+                     *         {
+                     *           "availableCredit": "12.50",
+                     *           "detail": "The debit would take available credit below zero (available: 12.50).",
+                     *           "pointer": "/operations/0",
+                     *           "title": "Insufficient funds",
+                     *           "type": "https://canopy.dev/problems/insufficient-funds"
+                     *         },
+                     *         {
+                     *           "detail": "The account does not exist.",
+                     *           "pointer": "/operations/2",
+                     *           "title": "Not Found",
+                     *           "type": "https://canopy.dev/problems/not-found"
+                     *         }
+                     *       ],
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "status": 422,
+                     *       "title": "Batch refused",
+                     *       "type": "https://canopy.dev/problems/batch-refused"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["BatchRefusedProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */

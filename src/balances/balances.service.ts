@@ -1,20 +1,24 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
-import { AmountOutOfRangeProblem, Big, formatMoney, formatRate } from '../common/money';
+import { AmountOutOfRangeProblem, Big, formatMoney, formatRate, MONEY_LIMIT } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
-import { ProblemError, ValidationProblem } from '../common/problem/problem';
+import { PROBLEM_TYPE_BASE, ProblemError, ValidationProblem } from '../common/problem/problem';
+import { currentRequest, RequestContext } from '../common/request-context';
+import { notADescendant } from '../database/access';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
-import { ChangeRecord, Tx, Writes } from '../database/writes';
+import { Tx, Writes } from '../database/writes';
 import { ConversionService } from '../currencies/conversion.service';
+import { CurrencyTable } from '../currencies/currency-table';
 import { Metrics } from '../metrics/metrics';
 import { Caller, requirePermission } from '../tree/caller';
-import { notVisible } from '../tree/scope';
+import { notVisible, pathInScope } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
 import { toLedgerEntryDto } from './ledger';
-import { AppliedRow, LedgerRepository, PostingRow } from './ledger.repository';
+import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -28,23 +32,32 @@ export class InsufficientFundsProblem extends ProblemError {
   }
 }
 
-/** One posting asked for: an operation on holder `id` (of the finder's kind). */
+/**
+ * One posting asked for: an operation on holder `id` of kind `kind`, by `caller` (a set of
+ * postings may mix callers), answering the idempotency claim `completes` if given, its audit
+ * event carrying `context` (the current request's when absent).
+ */
 export interface PostingRequest {
+  caller: Caller;
+  kind: HolderKind;
   id: string;
   input: BalanceOperationDto;
   idempotencyKey: string | null;
-  /** The idempotency claim the posting answers (its entry recorded with the money), if any. */
+  /** The idempotency claim the posting answers (its entry, or its refusal, recorded with the money), if any. */
   completes?: ClaimRef;
+  /** requestId/clientAddress for its audit event. */
+  context?: RequestContext;
 }
 
 /**
- * What became of one posting: applied (its entry, and the audit record of it), or refused
- * as data (the reason, and the available credit when that was the reason). Nothing of a
- * refused posting was written.
+ * What became of one posting: applied (its entry; its audit event is written), or refused as
+ * data (the reason, and the available credit when that was the reason). Nothing of a refused
+ * posting was written. `withheld`: in an all-or-none set, a posting that would have applied
+ * but was not, because another one was refused.
  */
 export type PostingOutcome =
-  | { applied: true; entry: LedgerEntryDto; audit: ChangeRecord }
-  | { applied: false; reason: string; availableCredit?: string; problem: ProblemError };
+  | { applied: true; entry: LedgerEntryDto }
+  | { applied: false; reason: string; availableCredit?: string; problem: ProblemError; withheld?: boolean };
 
 /** A balance operation's answer: the response as stored for its Idempotency-Key, replayed or not. */
 export interface OperationResult {
@@ -53,6 +66,14 @@ export interface OperationResult {
   replayed: boolean;
 }
 
+/** One operation of a batch: its target (a customer or an account) and the operation. */
+export interface BatchOperation {
+  kind: HolderKind;
+  id: string;
+  input: BalanceOperationDto;
+}
+
+
 const refused = (problem: ProblemError, availableCredit?: string): PostingOutcome => ({
   applied: false,
   reason: problem.slug,
@@ -60,19 +81,50 @@ const refused = (problem: ProblemError, availableCredit?: string): PostingOutcom
   problem,
 });
 
-/** The stored form of a refusal: the problem as answered (`instance` is the request's path, part of the fingerprint). */
-function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
+/** A problem's members as answered (the Retry-After hint is a header, never a member). */
+function answeredMembers(problem: ProblemError): Record<string, unknown> {
   const members = { ...problem.members };
   delete members.retryAfterSeconds;
-  return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, instance: path, ...members };
+  return members;
+}
+
+/** The stored form of a refusal: the problem as answered (`instance` is the request's path, part of the fingerprint). */
+function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
+  return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, instance: path, ...answeredMembers(problem) };
+}
+
+/** The path of a single balance operation on a holder (the `instance` of its refusal). */
+export const operationPath = (kind: HolderKind, id: string) => `/v1/${kind === 'customer' ? 'customers' : 'accounts'}/${id}/balance-operations`;
+
+/** formatRate(1): the rate of an entry in the holder's own currency. */
+const ONE_RATE = formatRate(new Big(1));
+
+const amountTooSmall = () => new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
+const balanceOutOfRange = () => new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).');
+
+/** A posting decided to apply: its entry as the statement writes it, and as it is answered (but for its creation time). */
+type DecidedEntry = EntryRow & { answer: Omit<LedgerEntryDto, 'createdAt'> };
+
+/** The running state of one holder while a set of postings is decided. */
+interface Running {
+  holder: LockedHolder;
+  creditLimit: Big;
+  balance: Big;
+  total: Big;
+  minChecked: Big | null;
+  low: Big;
+  high: Big;
+  entries: number;
 }
 
 /**
  * The one implementation of balance operations and ledgers, for customers and accounts.
- * `post` is THE posting: a list of postings applied in the caller's transaction, each one
- * balance update and ledger entry in one statement (LedgerRepository.post), refusals
- * returned as data. `operate` wraps one posting in the idempotency protocol and the write
- * path (one transaction: claim; posting and its answer in one statement; audit event).
+ * `post` is THE posting: a set of postings (one, a batch, or a group of concurrent single
+ * operations), applied in the caller's transaction in a constant number of statements: every
+ * holder locked in id order, each posting decided in code in order (reach, right, conversion,
+ * range, credit), then one statement writing every balance, entry, audit event and answer.
+ * `operate` first tries the same statement alone (one round trip, no transaction) and falls
+ * back to the idempotency protocol's transaction when it wrote nothing.
  */
 @Injectable()
 export class BalancesService {
@@ -94,162 +146,298 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print, path));
+    const result = (await this.postAlone(caller, holders.kind, id, input, key, print)) ?? (await this.inTransaction(caller, holders.kind, id, input, key, print));
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
   }
 
   /**
-   * The common case in one statement (no transaction): an operation in the holder's own
-   * currency, by a caller with the right, on a key never seen. The same posting statement
-   * also claims the key completed and writes the audit event. Anything else (a replay, a
-   * refusal, a conversion, a 404/403, a concurrent duplicate) is null: the transaction decides.
+   * The common case as THE posting statement alone (no transaction, no lock before it): an
+   * operation in the holder's own currency, by a caller with the right, on a key never seen;
+   * the statement checks reach, currency, credit and range itself and claims the key
+   * completed. Anything else (a replay, a refusal, a conversion, a 404/403, a concurrent
+   * duplicate) is null: the transaction decides.
    */
-  private async postAlone(
-    caller: Caller,
-    holders: BalanceHolderFinder,
-    id: string,
-    input: BalanceOperationDto,
-    key: string,
-    print: string,
-  ): Promise<OperationResult | null> {
+  private async postAlone(caller: Caller, kind: HolderKind, id: string, input: BalanceOperationDto, key: string, print: string): Promise<OperationResult | null> {
     if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
-    const posting = this.postingOf(caller, holders, id, input, key);
-    const applied = await this.entries.postAlone(caller, posting, this.idempotency.fresh(caller.customerId, key, print), {
-      action: `balance.${input.action}`,
-      after: {
-        [holders.kind === 'customer' ? 'customerId' : 'accountId']: id,
-        amount: formatMoney(posting.amount),
-        exchangeRate: formatRate(posting.exchangeRate),
-        convertedAmount: formatMoney(posting.delta),
-      },
-    });
-    if (!applied) return null;
-    return { response: { status: 201, body: toLedgerEntryDto({ ...applied.entry, visible_actor: caller.customerId }), headers: {} }, replayed: false };
+    if (kind === 'customer' && id.toLowerCase() === caller.customerId) return null;
+    const amount = new Big(input.amount);
+    const delta = (input.action === 'debit' ? amount.neg() : amount).toFixed(8);
+    const request = currentRequest();
+    const entry: EntryRow = {
+      id: randomUUID(),
+      kind,
+      holderId: id,
+      action: input.action,
+      amount: amount.toFixed(8),
+      currency: input.currency ?? null,
+      exchangeRate: '1',
+      delta,
+      prefix: delta,
+      notes: input.notes ?? null,
+      actorId: caller.customerId,
+      idempotencyKey: key,
+      rateText: ONE_RATE,
+      auditChanges: null,
+      requestId: request?.requestId ?? null,
+      clientAddress: request?.clientAddress ?? null,
+    };
+    const change: HolderChange = {
+      kind,
+      id,
+      total: delta,
+      minChecked: input.action === 'debit' && !input.allowOverdraft ? delta : null,
+      low: delta,
+      high: delta,
+      expectedBase: input.currency ?? null,
+      reach: { path: caller.path, depth: caller.depth },
+      entries: 1,
+    };
+    const rows = await this.entries.post(null, [change], [entry], [], this.idempotency.fresh(caller.customerId, key, print));
+    if (!rows?.length) return null;
+    return { response: { status: 201, body: toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId }), headers: {} }, replayed: false };
   }
 
-  /** One operation as one transaction of the write path: claim, posting (with its answer), audit. */
-  private async inTransaction(
-    caller: Caller,
-    holders: BalanceHolderFinder,
-    id: string,
-    input: BalanceOperationDto,
-    key: string,
-    print: string,
-    path: string,
-  ): Promise<OperationResult> {
+  /** One operation as one transaction of the write path: claim, then THE posting (which records the answer and the audit event). */
+  private async inTransaction(caller: Caller, kind: HolderKind, id: string, input: BalanceOperationDto, key: string, print: string): Promise<OperationResult> {
+    const context = currentRequest();
     return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
       if (claim.kind === 'replay') return { result: { response: await this.withBody(tx, caller, claim.response), replayed: true }, audit: [] };
-      const claimed = this.idempotency.claimed(caller.customerId, key);
-      const [outcome] = await this.post(tx, caller, holders, [{ id, input, idempotencyKey: key, completes: claimed }]);
-      // Applied, the posting's own statement recorded the answer; a refused operation is an
-      // outcome too: the same key replays the same problem.
-      if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [outcome.audit] };
-      const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} };
-      await this.idempotency.complete(tx, caller.customerId, key, response);
+      const completes = this.idempotency.claimed(caller.customerId, key);
+      const [outcome] = await this.post(tx, [{ caller, kind, id, input, idempotencyKey: key, completes, context }], 'independent');
+      const response: StoredResponse = outcome.applied
+        ? { status: 201, body: outcome.entry, headers: {} }
+        : { status: outcome.problem.status, body: refusalBody(outcome.problem, operationPath(kind, id)), headers: {} };
       return { result: { response, replayed: false }, audit: [] };
     });
   }
 
   /**
-   * THE posting: applies `requests` in order in `tx`, one outcome each. A refusal (404, 403,
-   * validation, conversion, credit, range) writes nothing, so the others still apply.
+   * A batch (SPEC §6): all its operations apply, in order, or none does; under one
+   * Idempotency-Key claimed and answered in the same transaction as the money. A refusal is
+   * `422 batch-refused` listing every refused operation with its pointer.
    */
-  async post(tx: Tx, caller: Caller, holders: BalanceHolderFinder, requests: PostingRequest[]): Promise<PostingOutcome[]> {
-    const outcomes: PostingOutcome[] = [];
-    for (const request of requests) {
-      try {
-        outcomes.push(await this.postOne(tx, caller, holders, request));
-      } catch (error) {
-        if (!(error instanceof ProblemError) || error.status >= 500) throw error;
-        outcomes.push(refused(error));
-      }
+  async batch(caller: Caller, operations: BatchOperation[], key: string, path: string, body: unknown): Promise<OperationResult> {
+    const print = fingerprint('POST', path, body);
+    const context = currentRequest();
+    const result = await this.writes.change<OperationResult>(caller.customerId, async (tx) => {
+      const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
+      if (claim.kind === 'replay') return { result: { response: await this.batchWithBody(tx, caller, claim.response), replayed: true }, audit: [] };
+      const requests = operations.map(({ kind, id, input }): PostingRequest => ({ caller, kind, id, input, idempotencyKey: key, context }));
+      // Applied, the batch's answer is recorded by the posting statement itself, as the ids of
+      // its entries (the entries are the body; a replay reads them again).
+      const completes = this.idempotency.claimed(caller.customerId, key);
+      const outcomes = await this.postSet(tx, requests, 'all-or-none', (ids) => ({ claim: completes, status: 201, body: { ledgerEntryIds: ids }, ledgerEntryId: null }));
+      const errors = outcomes.flatMap((outcome, index) =>
+        outcome.applied || outcome.withheld
+          ? []
+          : [{ pointer: `/operations/${index}`, type: outcome.problem.type, title: outcome.problem.title, detail: outcome.problem.message, ...answeredMembers(outcome.problem) }],
+      );
+      const response: StoredResponse = errors.length
+        ? {
+            status: 422,
+            body: {
+              type: PROBLEM_TYPE_BASE + 'batch-refused',
+              title: 'Batch refused',
+              status: 422,
+              detail: `${errors.length} of ${operations.length} operations were refused; nothing was written.`,
+              instance: path,
+              errors,
+            },
+            headers: {},
+          }
+        : { status: 201, body: { items: outcomes.map((o) => (o.applied ? o.entry : null)) }, headers: {} };
+      if (errors.length) await this.idempotency.complete(tx, caller.customerId, key, response);
+      return { result: { response, replayed: false }, audit: [] };
+    });
+    if (!result.replayed) {
+      const outcome = result.response.status < 400 ? 'applied' : 'refused';
+      for (const { input } of operations) this.metrics.balanceOperations.inc({ action: input.action, outcome });
     }
-    return outcomes;
+    return result;
   }
 
-  private async postOne(tx: Tx, caller: Caller, holders: BalanceHolderFinder, { id, input, idempotencyKey, completes }: PostingRequest): Promise<PostingOutcome> {
-    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) {
-      await holders.forOperation(caller, id, tx); // 404 (and 403 not-a-descendant) first
-      requirePermission(caller, 'balances.operate');
+  /**
+   * THE posting: applies `requests` in order in `tx`, one outcome each, in a constant number
+   * of statements whatever their number (the lock; the exchange-rate tables, only when a
+   * conversion is asked for; the write). 'independent': a refused posting (404, 403,
+   * validation, conversion, credit, range) writes nothing and the others still apply.
+   * 'all-or-none': if any is refused, nothing at all is written (nor any claim answered).
+   */
+  async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none'): Promise<PostingOutcome[]> {
+    return this.postSet(tx, requests, mode);
+  }
+
+  /** `post`, and, when every posting applies, the answer `answerAll` gives (from the entries' ids) recorded by the same statement. */
+  private async postSet(
+    tx: Tx,
+    requests: PostingRequest[],
+    mode: 'independent' | 'all-or-none',
+    answerAll?: (entryIds: string[]) => ClaimAnswer,
+  ): Promise<PostingOutcome[]> {
+    if (!requests.length) return [];
+    const holderKey = (kind: HolderKind, id: string) => `${kind}:${id.toLowerCase()}`;
+    const isSelf = (r: PostingRequest) => r.kind === 'customer' && r.id.toLowerCase() === r.caller.customerId;
+    const locked = new Map<string, LockedHolder>();
+    for (const holder of await this.entries.lockHolders(tx, requests.filter((r) => !isSelf(r)))) locked.set(holderKey(holder.kind, holder.id), holder);
+
+    // Reach and right, as the single operation answers them: 404, then 403.
+    const reached = requests.map((r) => {
+      const holder = locked.get(holderKey(r.kind, r.id));
+      return holder && pathInScope(r.caller, holder.subjectPath, r.kind === 'customer' ? 'descendants' : 'self-and-descendants') ? holder : undefined;
+    });
+    const converting = new Set<string>();
+    requests.forEach((r, i) => {
+      const holder = reached[i];
+      if (holder && r.input.currency !== undefined && r.input.currency !== holder.baseCurrency) converting.add(holder.billingCustomerId);
+    });
+    const tables = await this.conversion.tablesOf([...converting], tx);
+
+    const running = new Map<string, Running>();
+    const outcomes: Array<PostingOutcome | DecidedEntry> = requests.map((r, i) => {
+      try {
+        return this.decide(r, reached[i], tables, running);
+      } catch (error) {
+        if (!(error instanceof ProblemError) || error.status >= 500) throw error;
+        return refused(error);
+      }
+    });
+    const isEntry = (o: PostingOutcome | DecidedEntry): o is DecidedEntry => !('applied' in o);
+    const anyRefused = outcomes.some((o) => !isEntry(o));
+    if (mode === 'all-or-none' && anyRefused) {
+      return outcomes.map((o) => (isEntry(o) ? { ...refused(new ProblemError(422, 'batch-refused', 'Batch refused')), withheld: true } : o));
+    }
+
+    const entries = outcomes.filter(isEntry);
+    const answers: ClaimAnswer[] = [];
+    requests.forEach((r, i) => {
+      const o = outcomes[i];
+      if (!r.completes) return;
+      answers.push(
+        isEntry(o)
+          ? { claim: r.completes, status: 201, body: null, ledgerEntryId: o.id }
+          : { claim: r.completes, status: (o as { problem: ProblemError }).problem.status, body: refusalBody((o as { problem: ProblemError }).problem, operationPath(r.kind, r.id)), ledgerEntryId: null },
+      );
+    });
+    const changes: HolderChange[] = [...running.values()].map((s) => ({
+      kind: s.holder.kind,
+      id: s.holder.id,
+      total: s.total.toFixed(8),
+      minChecked: s.minChecked?.toFixed(8) ?? null,
+      low: s.low.toFixed(8),
+      high: s.high.toFixed(8),
+      expectedBase: s.holder.baseCurrency,
+      reach: null,
+      entries: s.entries,
+    }));
+    if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
+    const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null)) ?? []) : [];
+    if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
+    const createdAt = new Map(written.map((row) => [row.id, row.created_at]));
+    return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: createdAt.get(o.id)!.toISOString() } } : o));
+  }
+
+  /** Decides one posting against the holders' running state (updated when it applies): its entry, or a thrown refusal. */
+  private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>): DecidedEntry {
+    const { caller, input } = r;
+    if (r.kind === 'customer' && r.id.toLowerCase() === caller.customerId) {
+      throw notADescendant('Only a customer above the target may operate on its balance; a customer never operates on its own.');
+    }
+    if (!holder) throw notVisible(r.kind);
+    requirePermission(caller, 'balances.operate');
+    if (input.allowOverdraft !== undefined && input.action !== 'debit') {
       throw new ValidationProblem([{ pointer: '/allowOverdraft', detail: 'allowOverdraft applies to debits only' }]);
     }
     const amount = new Big(input.amount);
-    const sign = (value: Big) => (input.action === 'debit' ? value.neg() : value);
-    const posting = this.postingOf(caller, holders, id, input, idempotencyKey);
-    // The common case (the holder's own currency) in one statement; the rest is read after it.
-    let applied = await this.entries.post(tx, caller, posting, completes);
-    if (!applied) {
-      const facts = await this.entries.refusalFacts(tx, caller, holders.kind, id, posting.delta);
-      if (!facts) {
-        await holders.forOperation(caller, id, tx); // the exact 404 or 403
-        throw notVisible(holders.kind);
-      }
-      if (input.currency === undefined || input.currency === facts.baseCurrency) return this.refusal(facts);
-      // Another currency: converted with the table of the party that bills the holder.
-      const holder = await holders.forOperation(caller, id, tx);
-      const { exchangeRate, converted } = await this.conversion.toBase(amount, input.currency, holder.baseCurrency, holder.billingCustomerId, tx);
-      if (converted.eq(0)) {
-        throw new ProblemError(422, 'amount-too-small', 'Amount too small', 'The amount converts to zero in the target’s base currency.');
-      }
-      const delta = sign(converted).toFixed(8);
-      applied = await this.entries.post(tx, caller, { ...posting, expectedBase: holder.baseCurrency, exchangeRate: exchangeRate.toFixed(12), delta }, completes);
-      if (!applied) {
-        const after = await this.entries.refusalFacts(tx, caller, holders.kind, id, delta);
-        if (!after) throw notVisible(holders.kind);
-        return this.refusal(after);
-      }
+    let exchangeRate = new Big(1);
+    let converted = amount;
+    const converts = input.currency !== undefined && input.currency !== holder.baseCurrency;
+    if (converts) {
+      ({ exchangeRate, converted } = this.conversion.convertWith(tables.get(holder.billingCustomerId)!, amount, input.currency!, holder.baseCurrency));
+      if (converted.eq(0)) throw amountTooSmall();
     }
-    return this.applied(caller, holders, id, applied);
-  }
-
-  /** The posting of `input` as if in the holder's own currency (the statement checks that it is). */
-  private postingOf(caller: Caller, holders: BalanceHolderFinder, id: string, input: BalanceOperationDto, idempotencyKey: string | null): PostingRow {
-    const amount = new Big(input.amount);
+    const delta = input.action === 'debit' ? converted.neg() : converted;
+    const key = `${holder.kind}:${holder.id}`;
+    let state = running.get(key);
+    if (!state) {
+      const balance = new Big(holder.balance);
+      state = { holder, creditLimit: new Big(holder.creditLimit), balance, total: new Big(0), minChecked: null, low: new Big(0), high: new Big(0), entries: 0 };
+    }
+    const after = state.balance.plus(delta);
+    if (after.abs().gte(MONEY_LIMIT)) throw balanceOutOfRange();
+    const checked = input.action === 'debit' && !input.allowOverdraft;
+    if (checked && after.plus(state.creditLimit).lt(0)) {
+      const available = formatMoney(state.balance.plus(state.creditLimit));
+      throw new InsufficientFundsProblem(available);
+    }
+    running.set(key, state);
+    state.balance = after;
+    state.total = state.total.plus(delta);
+    state.entries++;
+    const prefix = state.total;
+    if (state.entries === 1) {
+      state.low = prefix;
+      state.high = prefix;
+    } else {
+      if (prefix.lt(state.low)) state.low = prefix;
+      if (prefix.gt(state.high)) state.high = prefix;
+    }
+    if (checked && (state.minChecked === null || prefix.lt(state.minChecked))) state.minChecked = prefix;
+    const context = r.context ?? currentRequest();
+    const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
+    const id = randomUUID();
+    // The entry as answered, but for its creation time (the statement's): the same values the
+    // statement writes (rows locked, so the balance after is the one written).
+    const answer: Omit<LedgerEntryDto, 'createdAt'> = {
+      id,
+      action: input.action,
+      amount: formatMoney(amount),
+      currency: input.currency ?? holder.baseCurrency,
+      exchangeRate: rateText,
+      convertedAmount: formatMoney(delta),
+      balanceAfter: formatMoney(after),
+      notes: input.notes ?? null,
+      actor: caller.customerId,
+      idempotencyKey: r.idempotencyKey,
+    };
     return {
-      kind: holders.kind,
-      holderId: id,
+      id,
+      kind: holder.kind,
+      holderId: holder.id,
       action: input.action,
       amount: amount.toFixed(8),
       currency: input.currency ?? null,
-      expectedBase: null,
-      exchangeRate: '1',
-      delta: (input.action === 'debit' ? amount.neg() : amount).toFixed(8),
-      checkCredit: input.action === 'debit' && !input.allowOverdraft,
+      exchangeRate: exchangeRate.toFixed(12),
+      delta: delta.toFixed(8),
+      prefix: prefix.toFixed(8),
       notes: input.notes ?? null,
       actorId: caller.customerId,
-      idempotencyKey,
-    };
-  }
-
-  private refusal(facts: { available: string; outOfRange: boolean }): PostingOutcome {
-    if (facts.outOfRange) return refused(new AmountOutOfRangeProblem('The balance after this operation would not fit the stored precision (less than 10^30).'));
-    const available = formatMoney(facts.available);
-    return refused(new InsufficientFundsProblem(available), available);
-  }
-
-  private applied(caller: Caller, holders: BalanceHolderFinder, id: string, { entry, subjectPath }: AppliedRow): PostingOutcome {
-    const dto = toLedgerEntryDto({ ...entry, visible_actor: caller.customerId });
-    return {
-      applied: true,
-      entry: dto,
-      audit: {
-        action: `balance.${entry.action}`,
-        targetType: 'balance-operation',
-        targetId: entry.id,
-        subjectPath,
+      idempotencyKey: r.idempotencyKey,
+      rateText,
+      auditChanges: JSON.stringify({
         after: {
-          [holders.kind === 'customer' ? 'customerId' : 'accountId']: id,
-          amount: dto.amount,
-          currency: dto.currency,
-          exchangeRate: dto.exchangeRate,
-          convertedAmount: dto.convertedAmount,
-          balanceAfter: dto.balanceAfter,
+          [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
+          amount: answer.amount,
+          currency: answer.currency,
+          exchangeRate: rateText,
+          convertedAmount: answer.convertedAmount,
+          balanceAfter: answer.balanceAfter,
         },
-      },
+      }),
+      requestId: context?.requestId ?? null,
+      clientAddress: context?.clientAddress ?? null,
+      answer,
     };
+  }
+
+  /** A stored batch answer with its body: the entries, read again by the ids it holds. */
+  private async batchWithBody(tx: Tx, caller: Caller, response: StoredResponse): Promise<StoredResponse> {
+    const ids = (response.body as { ledgerEntryIds?: string[] } | null)?.ledgerEntryIds;
+    if (!ids) return response;
+    const rows = new Map((await this.entries.unscopedEntries(tx, ids)).map((row) => [row.id, row]));
+    return { ...response, body: { items: ids.map((id) => toLedgerEntryDto({ ...rows.get(id)!, visible_actor: caller.customerId })) } };
   }
 
   /** A stored answer with its body (postings of earlier versions stored only the entry's id). */

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ClaimRef, completeClaimSql, FreshKey, freshKeySql } from '../common/idempotency/idempotency.repository';
+import { ClaimRef, completeClaimsSql, FreshKey, freshKeySql } from '../common/idempotency/idempotency.repository';
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
-import { returnedRows, sqlState, SqlParams } from '../database/sql';
+import { sqlState, SqlParams } from '../database/sql';
 import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { subtreeCondition, pathUnderCondition } from '../tree/scope';
+import { pathUnderCondition, subtreeCondition, subtreeConditionOf } from '../tree/scope';
 
 export type HolderKind = 'customer' | 'account';
 
@@ -28,68 +28,78 @@ export interface LedgerRow {
 
 export type StoredLedgerRow = Omit<LedgerRow, 'visible_actor'>;
 
-/** One posting as the ledger applies it: money already in exact decimal text. */
-export interface PostingRow {
+/** A holder as the posting locks it: what deciding a posting needs. */
+export interface LockedHolder {
+  kind: HolderKind;
+  id: string;
+  baseCurrency: string;
+  balance: string;
+  creditLimit: string;
+  /** The customer whose exchange-rate table converts money posted to it (a customer's parent, an account's customer). */
+  billingCustomerId: string;
+  /** Path of the customer the holder is, or belongs to: its scope, and its audit events'. */
+  subjectPath: string;
+}
+
+/**
+ * One entry of a posting statement, decided: money as exact decimal text, `prefix` the sum
+ * of the deltas of this statement's entries on the same holder up to and including this one
+ * (balance after = balance before the statement + prefix).
+ */
+export interface EntryRow {
+  id: string;
   kind: HolderKind;
   holderId: string;
   action: string;
-  /** As posted, in `currency`. */
   amount: string;
-  /** The posted currency; null: the holder's base currency. */
+  /** Null: the holder's base currency. */
   currency: string | null;
-  /** The base currency `delta` is in; null: whatever the holder's is (only with `currency` null or equal to it). */
-  expectedBase: string | null;
   exchangeRate: string;
-  /** Signed change of the balance, in the holder's base currency. */
   delta: string;
-  /** Refuse when available credit would fall below zero. */
-  checkCredit: boolean;
+  prefix: string;
   notes: string | null;
   actorId: string;
   idempotencyKey: string | null;
+  /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
+  rateText: string;
+  /**
+   * The audit event's changes as JSON, when the balance after is known before the statement
+   * (decided under lock); null: the statement builds them (the one-statement posting).
+   */
+  auditChanges: string | null;
+  requestId: string | null;
+  clientAddress: string | null;
 }
 
-/** An applied posting: its entry and the path its audit event is scoped by. */
-export interface AppliedRow {
-  entry: StoredLedgerRow;
-  subjectPath: string;
-  baseCurrency: string;
+/**
+ * What the statement may assume of a holder, and checks again (so that it can also run alone,
+ * with no lock taken before): the sum of its entries' deltas, the lowest running sum of a
+ * credit-checked entry (balance + creditLimit + that ≥ 0), the lowest and highest running sums
+ * (the balance stays within NUMERIC(38,8)), the base currency expected (null: any), and the
+ * caller whose reach it must lie in (null: checked under lock before the statement).
+ */
+export interface HolderChange {
+  kind: HolderKind;
+  id: string;
+  total: string;
+  minChecked: string | null;
+  low: string;
+  high: string;
+  expectedBase: string | null;
+  reach: { path: string; depth: number } | null;
+  entries: number;
 }
 
-/** Why a posting was not applied, read after the fact (a fresh snapshot). */
-export interface RefusalFacts {
-  baseCurrency: string;
-  /** Balance plus credit limit now. */
-  available: string;
-  /** The balance after the posting would not fit NUMERIC(38,8). */
-  outOfRange: boolean;
+/** A claim answered by the statement: its response (an entry by id, or a stored body). */
+export interface ClaimAnswer {
+  claim: ClaimRef;
+  status: number;
+  body: unknown;
+  ledgerEntryId: string | null;
 }
 
 const LEDGER_COLUMNS = `e.id, e.seq, e.action, e.amount, e.currency, e.exchange_rate, e.converted_amount, e.balance_after,
   e.notes, e.idempotency_key, e.created_at`;
-
-/**
- * A holder within the caller's reach, as `h`: a customer strictly below the caller, or an
- * account of the caller or of a customer below it. `base` and `subjectPath` name its base
- * currency and the path its audit events are scoped by.
- */
-function holderScope(kind: HolderKind, caller: Caller, id: string, params: SqlParams) {
-  return kind === 'customer'
-    ? {
-        table: 'customers h',
-        joined: '',
-        where: `h.id = ${params.add(id)} AND ${subtreeCondition('h', caller, params, 'descendants')}`,
-        base: 'h.base_currency',
-        subjectPath: 'h.path',
-      }
-    : {
-        table: 'accounts h',
-        joined: 'customers c',
-        where: `h.id = ${params.add(id)} AND h.deleted_at IS NULL AND c.id = h.customer_id AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
-        base: 'c.base_currency',
-        subjectPath: 'c.path',
-      };
-}
 
 /** THE ledger INSERT (entries are immutable: the only write the ledger accepts), from `source` rows. */
 function ledgerInsert(source: string, values: string): string {
@@ -117,95 +127,173 @@ export async function unscopedAppendOpening(tx: Tx, kind: HolderKind, holderId: 
   );
 }
 
-type PostingResult = Array<StoredLedgerRow & { subject_path: string; base_currency: string }>;
+const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(values)}::${type}[]`;
 
 /**
- * THE posting statement: the holder's conditional balance update (`h`), its ledger entry
- * (`e`), then whatever `more` adds (CTEs reading `e` and `h`, each prefixed with a comma).
+ * THE posting statement, for one entry or thousands: each holder's balance update (`hc`,
+ * `ha`), guarded as HolderChange says, the ledger entries in order (`e`, balance after each),
+ * their audit events (`a`), fresh keys claimed (`f`) and claims answered (`k`). Entries are
+ * written only for holders updated. Holders were locked in id order before (the transaction),
+ * or the statement runs alone with one holder.
  */
-function postingSql(params: SqlParams, caller: Caller, posting: PostingRow, more: (extra: string) => string, guard?: string): string {
-  const h = holderScope(posting.kind, caller, posting.holderId, params);
-  const delta = params.add(posting.delta);
-  const currency = params.add(posting.currency);
-  return `WITH h AS (
-      UPDATE ${h.table} SET balance = h.balance + ${delta}::numeric, version = h.version + 1, updated_at = now()
-      ${h.joined ? `FROM ${h.joined}` : ''}
-      WHERE ${h.where}
-        AND ${h.base} = COALESCE(${params.add(posting.expectedBase)}::text, ${currency}::text, ${h.base})
-        AND (NOT ${params.add(posting.checkCredit)}::boolean OR h.balance + h.credit_limit + ${delta}::numeric >= 0)
-        AND abs(h.balance + ${delta}::numeric) < ${params.add(MONEY_LIMIT.toFixed())}::numeric
-        ${guard ? `AND ${guard}` : ''}
-      RETURNING h.id, h.balance, ${h.base} AS base_currency, ${h.subjectPath} AS subject_path
-    ), e AS (
-      ${ledgerInsert(
-        'h',
-        `${posting.kind === 'customer' ? 'h.id' : 'NULL'}, ${posting.kind === 'account' ? 'h.id' : 'NULL'}, ${params.add(posting.action)},
-         ${params.add(posting.amount)}::numeric, COALESCE(${currency}::text, h.base_currency), ${params.add(posting.exchangeRate)}::numeric,
-         ${delta}::numeric, h.balance, ${params.add(posting.notes)}::varchar, ${params.add(posting.actorId)}::uuid,
-         ${params.add(posting.idempotencyKey)}::varchar`,
-      )}
-    )${more('')}
-    SELECT e.*, h.subject_path, h.base_currency FROM e, h`;
-}
-
-function applied(result: unknown): AppliedRow | undefined {
-  const rows = returnedRows<PostingResult[number]>(result);
-  if (!rows.length) return undefined;
-  const { subject_path, base_currency, ...entry } = rows[0];
-  return { entry, subjectPath: subject_path, baseCurrency: base_currency };
+function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null): string {
+  const limit = `${params.add(MONEY_LIMIT.toFixed())}::numeric`;
+  const hv = `unnest(${array(params, holders.map((h) => h.id), 'uuid')}, ${array(params, holders.map((h) => h.kind === 'account'), 'bool')},
+      ${array(params, holders.map((h) => h.total), 'numeric')}, ${array(params, holders.map((h) => h.minChecked), 'numeric')},
+      ${array(params, holders.map((h) => h.low), 'numeric')}, ${array(params, holders.map((h) => h.high), 'numeric')},
+      ${array(params, holders.map((h) => h.expectedBase), 'text')}, ${array(params, holders.map((h) => h.reach?.path ?? null), 'text')},
+      ${array(params, holders.map((h) => h.reach?.depth ?? null), 'int')}, ${array(params, holders.map((h) => h.entries), 'int')})
+      AS v(id, is_account, total, min_checked, low, high, base, reach_path, reach_depth, n)`;
+  const p = `unnest(${array(params, entries.map((e) => e.id), 'uuid')}, ${array(params, entries.map((e) => e.holderId), 'uuid')},
+      ${array(params, entries.map((e) => e.kind === 'account'), 'bool')}, ${array(params, entries.map((e) => e.action), 'text')},
+      ${array(params, entries.map((e) => e.amount), 'numeric')}, ${array(params, entries.map((e) => e.currency), 'text')},
+      ${array(params, entries.map((e) => e.exchangeRate), 'numeric')}, ${array(params, entries.map((e) => e.delta), 'numeric')},
+      ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
+      ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
+      ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
+      ${array(params, entries.map((e) => e.clientAddress), 'text')})
+      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
+                           request_id, client_address, ord)`;
+  const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
+      ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
+      ${array(params, answers.map((a) => (a.body === null ? null : JSON.stringify(a.body))), 'text')}, ${array(params, answers.map((a) => a.ledgerEntryId), 'uuid')})
+      AS r(caller_id, key, token, status, body, entry_id)`;
+  const fresh = freshKeySql(
+    {
+      callerId: `${params.add(freshKey?.callerId ?? null)}::uuid`,
+      key: `${params.add(freshKey?.key ?? null)}::varchar`,
+      fingerprint: `${params.add(freshKey?.fingerprint ?? null)}::varchar`,
+      ttlHours: `${params.add(freshKey?.ttlHours ?? 0)}::int`,
+    },
+    'p.id',
+    'p JOIN h ON h.id = p.holder_id',
+    'p.ord = 1',
+  );
+  const guard = (h: string, c: string, mode: 'descendants' | 'self-and-descendants') => `
+         AND (v.reach_path IS NULL OR ${subtreeConditionOf(c, 'v.reach_path', 'v.reach_depth', mode)})
+         AND ${c}.base_currency = COALESCE(v.base, ${c}.base_currency)
+         AND (v.min_checked IS NULL OR ${h}.balance + ${h}.credit_limit + v.min_checked >= 0)
+         AND abs(${h}.balance + v.low) < ${limit} AND abs(${h}.balance + v.high) < ${limit}
+         AND ${fresh.unused}`;
+  const event = auditInsertSql(
+    params,
+    {
+      actorId: 'p.actor_id',
+      action: `('balance.' || p.action)::varchar`,
+      targetType: `'balance-operation'`,
+      targetId: 'p.id::text',
+      subjectPath: 'h.subject_path',
+      changes: `CASE WHEN p.changes IS NOT NULL THEN p.changes::jsonb ELSE jsonb_build_object('after', jsonb_build_object(
+                  CASE WHEN p.is_account THEN 'accountId' ELSE 'customerId' END, p.holder_id, 'amount', ${formatMoneySql('p.amount')},
+                  'currency', COALESCE(p.currency, h.base_currency), 'exchangeRate', p.rate_text,
+                  'convertedAmount', ${formatMoneySql('p.delta')}, 'balanceAfter', ${formatMoneySql('h.before + p.prefix')})) END`,
+      requestId: 'p.request_id::varchar',
+      clientAddress: 'p.client_address::varchar',
+    },
+    'p JOIN h ON h.id = p.holder_id',
+  );
+  return `WITH v AS (SELECT * FROM ${hv}),
+    p AS (SELECT * FROM ${p}),
+    hc AS (
+      UPDATE customers h SET balance = h.balance + v.total, version = h.version + v.n, updated_at = now()
+        FROM v
+       WHERE NOT v.is_account AND h.id = v.id${guard('h', 'h', 'descendants')}
+      RETURNING h.id, h.balance - v.total AS before, h.base_currency, h.path AS subject_path
+    ), ha AS (
+      UPDATE accounts h SET balance = h.balance + v.total, version = h.version + v.n, updated_at = now()
+        FROM v, customers c
+       WHERE v.is_account AND h.id = v.id AND h.deleted_at IS NULL AND c.id = h.customer_id${guard('h', 'c', 'self-and-descendants')}
+      RETURNING h.id, h.balance - v.total AS before, c.base_currency, c.path AS subject_path
+    ), h AS (SELECT * FROM hc UNION ALL SELECT * FROM ha),
+    e AS (
+      INSERT INTO ledger_entries AS e (id, customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
+                                       balance_after, notes, actor_id, idempotency_key)
+      SELECT p.id, CASE WHEN p.is_account THEN NULL ELSE h.id END, CASE WHEN p.is_account THEN h.id END, p.action, p.amount,
+             COALESCE(p.currency, h.base_currency), p.rate, p.delta, h.before + p.prefix, p.notes, p.actor_id, p.key
+        FROM p JOIN h ON h.id = p.holder_id
+       ORDER BY p.ord
+      RETURNING ${LEDGER_COLUMNS}
+    ), f AS (${fresh.insert}),
+    k AS (${completeClaimsSql(answered, { callerId: 'r.caller_id', key: 'r.key', token: 'r.token' }, { status: 'r.status', body: 'r.body::jsonb', headers: `'{}'::jsonb`, ledgerEntryId: 'r.entry_id' })}),
+    a AS (${event})
+    SELECT * FROM e`;
 }
 
 /**
- * Every SQL text about the ledger: THE posting (balance update and ledger entry in one
- * statement), the facts of a refusal, the ledger list (and, above, opening entries).
+ * Every SQL text about the ledger: THE posting (balance updates, ledger entries, their audit
+ * events and answers in one statement), the lock taken before deciding postings, the ledger
+ * list (and, above, opening entries).
  */
 @Injectable()
 export class LedgerRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /**
-   * Applies one posting to a holder within the caller's reach, in one statement: the
-   * conditional balance update (base currency as expected, credit, NUMERIC(38,8) range) and
-   * its ledger entry, and, given `completes`, the answer of that idempotency claim (the
-   * entry, rebuilt from its id on replay). Undefined when nothing was written (see
-   * `refusalFacts` for why; the claim is then still open).
+   * Locks, in one statement, every holder named that lies within the reach of the caller
+   * asking for it: customers strictly below it, accounts of it or below. Customers first, then
+   * accounts, each in id order, so that concurrent postings cannot deadlock on each other.
    */
-  async post(tx: Tx, caller: Caller, posting: PostingRow, completes?: ClaimRef): Promise<AppliedRow | undefined> {
+  async lockHolders(tx: Tx, wanted: Array<{ caller: Caller; kind: HolderKind; id: string }>): Promise<LockedHolder[]> {
     const params = new SqlParams();
-    const sql = postingSql(params, caller, posting, (extra) =>
-      completes
-        ? `, k AS (${completeClaimSql(params, completes, { status: '201', body: 'NULL', headers: `'{}'::jsonb`, ledgerEntryId: 'e.id' }, 'e')})${extra}`
-        : extra,
-    );
-    return applied(await tx.query(sql, params.values));
+    const byCaller = (kind: HolderKind) => {
+      const groups = new Map<string, { caller: Caller; ids: Set<string> }>();
+      for (const w of wanted) {
+        if (w.kind !== kind) continue;
+        const group = groups.get(w.caller.customerId) ?? { caller: w.caller, ids: new Set<string>() };
+        group.ids.add(w.id);
+        groups.set(w.caller.customerId, group);
+      }
+      return [...groups.values()];
+    };
+    const customers = byCaller('customer');
+    const accounts = byCaller('account');
+    const ids = (group: { ids: Set<string> }) => `${params.add([...group.ids])}::uuid[]`;
+    const parts: string[] = [];
+    if (customers.length) {
+      parts.push(`lc AS (
+        SELECT 'customer' AS kind, h.id, h.base_currency, h.balance, h.credit_limit, h.parent_id AS billing_id, h.path AS subject_path
+          FROM customers h
+         WHERE ${customers.map((g) => `(h.id = ANY (${ids(g)}) AND ${subtreeCondition('h', g.caller, params, 'descendants')})`).join(' OR ')}
+         ORDER BY h.id FOR UPDATE)`);
+    }
+    if (accounts.length) {
+      parts.push(`la AS (
+        SELECT 'account' AS kind, h.id, c.base_currency, h.balance, h.credit_limit, h.customer_id AS billing_id, c.path AS subject_path
+          FROM accounts h JOIN customers c ON c.id = h.customer_id
+         WHERE h.deleted_at IS NULL
+           AND (${accounts.map((g) => `(h.id = ANY (${ids(g)}) AND ${subtreeCondition('c', g.caller, params, 'self-and-descendants')})`).join(' OR ')})
+         ORDER BY h.id FOR UPDATE OF h)`);
+    }
+    if (!parts.length) return [];
+    const rows: Array<{ kind: HolderKind; id: string; base_currency: string; balance: string; credit_limit: string; billing_id: string; subject_path: string }> =
+      await tx.query(
+        `WITH ${parts.join(', ')}
+         ${[customers.length ? 'SELECT * FROM lc' : '', accounts.length ? 'SELECT * FROM la' : ''].filter(Boolean).join(' UNION ALL ')}`,
+        params.values,
+      );
+    return rows.map((r) => ({
+      kind: r.kind,
+      id: r.id,
+      baseCurrency: r.base_currency,
+      balance: r.balance,
+      creditLimit: r.credit_limit,
+      billingCustomerId: r.billing_id,
+      subjectPath: r.subject_path,
+    }));
   }
 
   /**
-   * The same posting as a statement of its own (no transaction: the common case of an
-   * operation in one round trip), which also claims the fresh key `fresh` completed and
-   * writes the audit event (`after` plus the entry's currency and the balance after).
-   * Undefined when it wrote nothing, or when a concurrent request took the key or the
-   * statement met a deadlock: the transactional posting then gives the exact answer.
+   * THE posting statement (see postingSql) in `tx`, or alone on the pool when `tx` is null
+   * (one entry on a fresh key: undefined when a concurrent request took the key or the
+   * statement met a deadlock, so that the transactional posting gives the exact answer).
+   * The entries written, in order.
    */
-  async postAlone(caller: Caller, posting: PostingRow, fresh: FreshKey, audit: { action: string; after: Record<string, string> }): Promise<AppliedRow | undefined> {
+  async post(tx: Tx | null, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
-    const key = freshKeySql(params, fresh, 'e.id', 'e');
-    const event = auditInsertSql(
-      params,
-      {
-        actorId: `${params.add(posting.actorId)}::uuid`,
-        action: `${params.add(audit.action)}::varchar`,
-        targetType: `'balance-operation'`,
-        targetId: 'e.id::text',
-        subjectPath: 'h.subject_path',
-        changes: `jsonb_build_object('after', ${params.add(JSON.stringify(audit.after))}::jsonb
-                    || jsonb_build_object('currency', e.currency, 'balanceAfter', ${formatMoneySql('h.balance')}))`,
-      },
-      'e, h',
-    );
-    const sql = postingSql(params, caller, posting, (extra) => `, k AS (${key.insert}), a AS (${event})${extra}`, key.unused);
+    const sql = postingSql(params, holders, entries, answers, freshKey);
+    if (tx) return tx.query(sql, params.values);
     try {
-      return applied(await this.dataSource.query(sql, params.values));
+      return await this.dataSource.query(sql, params.values);
     } catch (error) {
       const code = sqlState(error);
       if (code === '23505' || code === '40P01' || code === '40001') return undefined;
@@ -213,19 +301,9 @@ export class LedgerRepository {
     }
   }
 
-  /** Why `post` wrote nothing, read now: undefined when the holder is not within reach. */
-  async refusalFacts(tx: Tx, caller: Caller, kind: HolderKind, holderId: string, delta: string): Promise<RefusalFacts | undefined> {
-    const params = new SqlParams();
-    const h = holderScope(kind, caller, holderId, params);
-    const rows: Array<{ base_currency: string; available: string; out_of_range: boolean }> = await tx.query(
-      `SELECT ${h.base} AS base_currency, h.balance + h.credit_limit AS available,
-              abs(h.balance + ${params.add(delta)}::numeric) >= ${params.add(MONEY_LIMIT.toFixed())}::numeric AS out_of_range
-         FROM ${h.table}${h.joined ? `, ${h.joined}` : ''}
-        WHERE ${h.where}`,
-      params.values,
-    );
-    if (!rows.length) return undefined;
-    return { baseCurrency: rows[0].base_currency, available: rows[0].available, outOfRange: rows[0].out_of_range };
+  /** Entries by id, whoever may see them (the replay of a batch, which stored their ids). */
+  async unscopedEntries(tx: Tx, entryIds: string[]): Promise<StoredLedgerRow[]> {
+    return tx.query(`SELECT ${LEDGER_COLUMNS} FROM ledger_entries e WHERE e.id = ANY ($1::uuid[])`, [entryIds]);
   }
 
   /** One entry by id, whoever may see it (a replay of a posting that stored only the entry's id). */

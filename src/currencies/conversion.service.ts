@@ -39,7 +39,20 @@ export class ConversionService {
    */
   async toBase(amount: Big | string, currency: string, targetBaseCurrency: string, billingParentId: string, manager?: Tx): Promise<Conversion> {
     if (currency === targetBaseCurrency) return { exchangeRate: new Big(1), converted: new Big(amount) };
-    const table = await this.tableOf(billingParentId, manager);
+    return this.convertWith(await this.tableOf(billingParentId, manager), amount, currency, targetBaseCurrency);
+  }
+
+  /** The tables of several customers, read in one query (for a set of postings), by customer id. */
+  async tablesOf(customerIds: string[], manager?: Tx): Promise<Map<string, CurrencyTable>> {
+    const tables = new Map<string, CurrencyTable>();
+    if (!customerIds.length) return tables;
+    for (const [id, table] of await this.rates.unscopedTablesOf(customerIds, manager)) tables.set(id, new CurrencyTable(table.baseCurrency, table.rates));
+    return tables;
+  }
+
+  /** `toBase` with the billing party's table already read (see `tablesOf`). */
+  convertWith(table: CurrencyTable, amount: Big | string, currency: string, targetBaseCurrency: string): Conversion {
+    if (currency === targetBaseCurrency) return { exchangeRate: new Big(1), converted: new Big(amount) };
     const exchangeRate = table.crossRate(currency, targetBaseCurrency);
     const converted = convert(amount, exchangeRate);
     if (!fitsStoredRate(exchangeRate) || !fitsMoney(converted)) {

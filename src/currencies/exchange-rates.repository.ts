@@ -67,6 +67,23 @@ export class ExchangeRatesRepository {
     return { baseCurrency: rows[0].base_currency, rates };
   }
 
+  /** The tables of several customers in one query (postings preload what they convert with), by customer id. */
+  async unscopedTablesOf(customerIds: string[], tx?: Tx): Promise<Map<string, TableRows>> {
+    const rows: Array<{ id: string; base_currency: string; currency: string | null; rate: string | null }> = await this.db(tx).query(
+      `SELECT c.id, c.base_currency, r.currency, r.rate
+         FROM customers c LEFT JOIN exchange_rates r ON r.customer_id = c.id
+        WHERE c.id = ANY ($1::uuid[])`,
+      [customerIds],
+    );
+    const tables = new Map<string, TableRows>();
+    for (const row of rows) {
+      const table = tables.get(row.id) ?? { baseCurrency: row.base_currency, rates: new Map<string, string>() };
+      if (row.currency && row.rate) table.rates.set(row.currency, row.rate);
+      tables.set(row.id, table);
+    }
+    return tables;
+  }
+
   /** The rate of `currency` in the table of `ownerId` when that owner is in the caller's subtree. */
   async findVisible(caller: Caller, ownerId: string, currency: string, options: FindOptions = {}): Promise<RateRow | undefined> {
     const params = new SqlParams();

@@ -118,12 +118,24 @@ export class Writes {
  */
 export function auditInsertSql(
   params: SqlParams,
-  columns: { actorId: string; action: string; targetType: string; targetId: string; subjectPath: string; changes: string },
+  columns: {
+    actorId: string;
+    action: string;
+    targetType: string;
+    targetId: string;
+    subjectPath: string;
+    changes: string;
+    /** Per-row request id and client address (a set of postings from several requests); the current request's when absent. */
+    requestId?: string;
+    clientAddress?: string;
+  },
   source = '',
 ): string {
-  const request = currentRequest();
+  const request = columns.requestId === undefined ? currentRequest() : undefined;
+  const requestId = columns.requestId ?? `${params.add(request?.requestId ?? null)}::varchar`;
+  const clientAddress = columns.clientAddress ?? `${params.add(request?.clientAddress ?? null)}::varchar`;
   return `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
           SELECT ${columns.actorId}, ${columns.action}, ${columns.targetType}, ${columns.targetId}, ${columns.subjectPath}, ${columns.changes},
-                 ${params.add(request?.requestId ?? null)}::varchar, ${params.add(request?.clientAddress ?? null)}::varchar
+                 ${requestId}, ${clientAddress}
           ${source ? `FROM ${source}` : ''}`;
 }

@@ -61,3 +61,13 @@ export function branchCondition(alias: string, caller: Caller, branch: { path: s
   const below = mode === 'descendants' ? ` AND ${alias}.depth > ${params.add(branch.depth)}` : '';
   return `${subtreeCondition(alias, caller, params, 'self-and-descendants')} AND ${inBranch}${below}`;
 }
+
+/**
+ * `subtreeCondition` for a set of rows each reached by its own caller: the customer row under
+ * `alias` lies in the subtree of the caller whose path and depth are the SQL expressions given
+ * (a column of the set, e.g. of a posting's holders).
+ */
+export function subtreeConditionOf(alias: string, callerPathExpr: string, callerDepthExpr: string, mode: ScopeMode): string {
+  const inSubtree = `starts_with(${alias}.path, ${callerPathExpr}) AND ${alias}.deleted_at IS NULL`;
+  return mode === 'descendants' ? `${inSubtree} AND ${alias}.depth > ${callerDepthExpr}` : inSubtree;
+}

@@ -57,30 +57,46 @@ export function completeClaimSql(
              AND claim_token IS NOT DISTINCT FROM ${params.add(claim.token)}::uuid AND status IS NULL`;
 }
 
+/**
+ * The set form of completeClaimSql, for a statement answering many claims at once (postings
+ * of several requests): each row of `source` names a claim (caller, key, owner's token) and
+ * its response, all as SQL expressions over `source`.
+ */
+export function completeClaimsSql(
+  source: string,
+  claim: { callerId: string; key: string; token: string },
+  response: { status: string; body: string; headers: string; ledgerEntryId: string },
+): string {
+  return `UPDATE idempotency_keys SET status = ${response.status}, response_body = ${response.body}, response_headers = ${response.headers},
+                 ledger_entry_id = ${response.ledgerEntryId}, claim_token = NULL, claimed_until = NULL
+            FROM ${source}
+           WHERE idempotency_keys.caller_id = ${claim.callerId} AND idempotency_keys.key = ${claim.key}
+             AND idempotency_keys.claim_token IS NOT DISTINCT FROM ${claim.token} AND idempotency_keys.status IS NULL`;
+}
+
+/**
+ * For a posting statement that may run alone (no transaction to claim in): the condition
+ * "this key was never seen" and the INSERT that claims it already completed (its answer: the
+ * new entry, rebuilt from its id on replay), from `source` filtered by `where`. Columns are SQL
+ * expressions; a null caller means no fresh key (the condition holds, nothing is inserted). A
+ * concurrent request with the same key makes the INSERT fail on the key's unique index; the
+ * posting then takes the transactional claim, which replays or waits.
+ */
+export function freshKeySql(fresh: { callerId: string; key: string; fingerprint: string; ttlHours: string }, ledgerEntryId: string, source: string, where: string) {
+  return {
+    unused: `NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${fresh.callerId} AND k.key = ${fresh.key})`,
+    insert: `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
+             SELECT ${fresh.callerId}, ${fresh.key}, ${fresh.fingerprint}, 201, ${ledgerEntryId}, now() + make_interval(hours => ${fresh.ttlHours})
+               FROM ${source} WHERE ${fresh.callerId} IS NOT NULL AND ${where}`,
+  };
+}
+
 /** A key never seen, to be claimed and completed at once by a one-statement posting. */
 export interface FreshKey {
   callerId: string;
   key: string;
   fingerprint: string;
   ttlHours: number;
-}
-
-/**
- * For a one-statement posting (no transaction to claim in): the condition "this key was never
- * seen", and the INSERT that claims it already completed (its answer: the new entry, rebuilt
- * from its id on replay). A concurrent request with the same key makes the INSERT fail on the
- * key's unique index; the posting then takes the transactional claim, which replays or waits.
- */
-export function freshKeySql(params: SqlParams, fresh: FreshKey, ledgerEntryIdExpr: string, source: string) {
-  const callerId = params.add(fresh.callerId);
-  const key = params.add(fresh.key);
-  return {
-    unused: `NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${callerId}::uuid AND k.key = ${key}::varchar)`,
-    insert: `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
-             SELECT ${callerId}::uuid, ${key}::varchar, ${params.add(fresh.fingerprint)}::varchar, 201, ${ledgerEntryIdExpr},
-                    now() + make_interval(hours => ${params.add(fresh.ttlHours)}::int)
-               FROM ${source}`,
-  };
 }
 
 /** Every SQL text about idempotency_keys. Keys belong to their caller: no subtree scope applies. */
