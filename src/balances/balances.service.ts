@@ -1,9 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
 import { AmountOutOfRangeProblem, Big, formatMoney, formatRate } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
+import { RequestContext, runInRequest } from '../common/request-context';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { ChangeRecord, Tx, Writes } from '../database/writes';
@@ -11,10 +13,13 @@ import { ConversionService } from '../currencies/conversion.service';
 import { Metrics } from '../metrics/metrics';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
+import { AccountHolders } from './account-holders';
 import { BalanceHolderFinder } from './balance-holders';
+import { CustomerHolders } from './customer-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
 import { toLedgerEntryDto } from './ledger';
-import { AppliedRow, LedgerRepository, PostingRow } from './ledger.repository';
+import { GroupCommitter, Operation } from './group-commit';
+import { AppliedRow, HolderKind, LedgerRepository, PostingRow } from './ledger.repository';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -28,19 +33,25 @@ export class InsufficientFundsProblem extends ProblemError {
   }
 }
 
-/** One posting asked for: an operation on holder `id` (of the finder's kind). */
+/** One posting asked for: an operation by `caller` on holder `id` of kind `kind`. */
 export interface PostingRequest {
+  /** Each request its own caller (a group mixes callers). */
+  caller: Caller;
+  kind: HolderKind;
   id: string;
   input: BalanceOperationDto;
   idempotencyKey: string | null;
   /** The idempotency claim the posting answers (its entry recorded with the money), if any. */
   completes?: ClaimRef;
+  /** The request id and client address of its audit event; the current request's when absent. */
+  context?: RequestContext;
 }
 
 /**
  * What became of one posting: applied (its entry, and the audit record of it), or refused
  * as data (the reason, and the available credit when that was the reason). Nothing of a
- * refused posting was written.
+ * refused posting was written. The audit event of an applied one is written by `post` (`audit`
+ * is what it recorded).
  */
 export type PostingOutcome =
   | { applied: true; entry: LedgerEntryDto; audit: ChangeRecord }
@@ -61,7 +72,7 @@ const refused = (problem: ProblemError, availableCredit?: string): PostingOutcom
 });
 
 /** The stored form of a refusal: the problem as answered (`instance` is the request's path, part of the fingerprint). */
-function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
+export function refusalBody(problem: ProblemError, path: string): Record<string, unknown> {
   const members = { ...problem.members };
   delete members.retryAfterSeconds;
   return { type: problem.type, title: problem.title, status: problem.status, detail: problem.message, instance: path, ...members };
@@ -72,10 +83,14 @@ function refusalBody(problem: ProblemError, path: string): Record<string, unknow
  * `post` is THE posting: a list of postings applied in the caller's transaction, each one
  * balance update and ledger entry in one statement (LedgerRepository.post), refusals
  * returned as data. `operate` wraps one posting in the idempotency protocol and the write
- * path (one transaction: claim; posting and its answer in one statement; audit event).
+ * path: written with others in a group (group-commit.ts), or alone (one statement; else one
+ * transaction: claim; posting and its answer in one statement; audit event).
  */
 @Injectable()
-export class BalancesService {
+export class BalancesService implements BeforeApplicationShutdown {
+  private readonly groups: GroupCommitter;
+  private readonly finders: Record<HolderKind, BalanceHolderFinder>;
+
   constructor(
     private readonly writes: Writes,
     private readonly entries: LedgerRepository,
@@ -83,7 +98,26 @@ export class BalancesService {
     private readonly conversion: ConversionService,
     private readonly metrics: Metrics,
     private readonly cursors: Cursors,
-  ) {}
+    customers: CustomerHolders,
+    accounts: AccountHolders,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.finders = { customer: customers, account: accounts };
+    this.groups = new GroupCommitter(
+      { windowMs: config.GROUP_COMMIT_WINDOW_MS, max: config.GROUP_COMMIT_MAX, groupsInFlight: config.GROUP_COMMIT_GROUPS_IN_FLIGHT },
+      {
+        writes,
+        idempotency,
+        metrics,
+        post: (tx, requests) => this.post(tx, requests, 'independent'),
+        answer: (outcome, path) =>
+          outcome.applied
+            ? { status: 201, body: outcome.entry, headers: {} }
+            : { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} },
+        alone: (operation) => this.alone(operation),
+      },
+    );
+  }
 
   async operate(
     caller: Caller,
@@ -94,10 +128,24 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = (await this.postAlone(caller, holders, id, input, key, print)) ?? (await this.inTransaction(caller, holders, id, input, key, print, path));
+    const result = await this.groups.operate({ request: { caller, kind: holders.kind, id, input, idempotencyKey: key }, print, path });
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
+  }
+
+  /** Shutdown: what is queued for a group is written before the pool closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.groups.drain();
+  }
+
+  /** One operation on its own: the one-statement common case, else its own transaction. */
+  private async alone({ request: { caller, kind, id, input, idempotencyKey }, print, path }: Operation): Promise<OperationResult> {
+    const holders = this.finders[kind];
+    return (
+      (await this.postAlone(caller, holders, id, input, idempotencyKey, print)) ??
+      (await this.inTransaction(caller, holders, id, input, idempotencyKey, print, path))
+    );
   }
 
   /**
@@ -143,10 +191,10 @@ export class BalancesService {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
       if (claim.kind === 'replay') return { result: { response: await this.withBody(tx, caller, claim.response), replayed: true }, audit: [] };
       const claimed = this.idempotency.claimed(caller.customerId, key);
-      const [outcome] = await this.post(tx, caller, holders, [{ id, input, idempotencyKey: key, completes: claimed }]);
-      // Applied, the posting's own statement recorded the answer; a refused operation is an
-      // outcome too: the same key replays the same problem.
-      if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [outcome.audit] };
+      const [outcome] = await this.post(tx, [{ caller, kind: holders.kind, id, input, idempotencyKey: key, completes: claimed }], 'independent');
+      // Applied, the posting's own statement recorded the answer (and `post` its audit event);
+      // a refused operation is an outcome too: the same key replays the same problem.
+      if (outcome.applied) return { result: { response: { status: 201, body: outcome.entry, headers: {} }, replayed: false }, audit: [] };
       const response: StoredResponse = { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} };
       await this.idempotency.complete(tx, caller.customerId, key, response);
       return { result: { response, replayed: false }, audit: [] };
@@ -154,23 +202,35 @@ export class BalancesService {
   }
 
   /**
-   * THE posting: applies `requests` in order in `tx`, one outcome each. A refusal (404, 403,
-   * validation, conversion, credit, range) writes nothing, so the others still apply.
+   * THE posting: applies `requests` in order in `tx`, one outcome each, and writes the audit
+   * event of each applied one (its caller the actor, its own request context). 'independent':
+   * a refusal (404, 403, validation, conversion, credit, range) writes nothing, so the others
+   * still apply. ('all-or-none' comes with the set-based posting.)
    */
-  async post(tx: Tx, caller: Caller, holders: BalanceHolderFinder, requests: PostingRequest[]): Promise<PostingOutcome[]> {
+  async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none'): Promise<PostingOutcome[]> {
+    if (mode !== 'independent') throw new Error('all-or-none postings are not implemented here');
     const outcomes: PostingOutcome[] = [];
     for (const request of requests) {
-      try {
-        outcomes.push(await this.postOne(tx, caller, holders, request));
-      } catch (error) {
-        if (!(error instanceof ProblemError) || error.status >= 500) throw error;
-        outcomes.push(refused(error));
-      }
+      const posting = () => this.postAudited(tx, request);
+      outcomes.push(await (request.context ? runInRequest(request.context, posting) : posting()));
     }
     return outcomes;
   }
 
-  private async postOne(tx: Tx, caller: Caller, holders: BalanceHolderFinder, { id, input, idempotencyKey, completes }: PostingRequest): Promise<PostingOutcome> {
+  private async postAudited(tx: Tx, request: PostingRequest): Promise<PostingOutcome> {
+    let outcome: PostingOutcome;
+    try {
+      outcome = await this.postOne(tx, request);
+    } catch (error) {
+      if (!(error instanceof ProblemError) || error.status >= 500) throw error;
+      return refused(error);
+    }
+    if (outcome.applied) await this.writes.record(tx, request.caller.customerId, outcome.audit);
+    return outcome;
+  }
+
+  private async postOne(tx: Tx, { caller, kind, id, input, idempotencyKey, completes }: PostingRequest): Promise<PostingOutcome> {
+    const holders = this.finders[kind];
     if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) {
       await holders.forOperation(caller, id, tx); // 404 (and 403 not-a-descendant) first
       requirePermission(caller, 'balances.operate');

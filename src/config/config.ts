@@ -50,6 +50,10 @@ const schema = z.object({
   LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86400).default(900),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).max(600).default(10),
+  /** Group commit of balance operations (README, "Group commit"); GROUP_COMMIT_MAX 0 or 1 turns it off. */
+  GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),
+  GROUP_COMMIT_GROUPS_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
 });
 
 const refined = schema.superRefine((c, ctx) => {
