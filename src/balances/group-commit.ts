@@ -129,7 +129,9 @@ export class GroupCommitter {
       const group = this.queue.splice(0, this.settings.max);
       this.inFlight++;
       // Outside any request's context: the group works for all of its requests.
-      void runInRequest(undefined, () => this.run(group)).finally(() => this.ended());
+      void runInRequest(undefined, () => this.run(group))
+        .catch((error: unknown) => this.logger.error(`a group of ${group.length} could not be settled: ${String(error)}`))
+        .finally(() => this.ended());
     }
   }
 
