@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
@@ -10,6 +10,7 @@ import { notADescendant } from '../database/access';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Tx, Writes } from '../database/writes';
+import { APP_CONFIG, AppConfig } from '../config/config';
 import { ConversionService } from '../currencies/conversion.service';
 import { CurrencyTable } from '../currencies/currency-table';
 import { Metrics } from '../metrics/metrics';
@@ -17,6 +18,7 @@ import { Caller, requirePermission } from '../tree/caller';
 import { notVisible, pathInScope } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
+import { GroupCommitter, Operation } from './group-commit';
 import { toLedgerEntryDto } from './ledger';
 import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
 
@@ -127,7 +129,9 @@ interface Running {
  * back to the idempotency protocol's transaction when it wrote nothing.
  */
 @Injectable()
-export class BalancesService {
+export class BalancesService implements BeforeApplicationShutdown {
+  private readonly groups: GroupCommitter;
+
   constructor(
     private readonly writes: Writes,
     private readonly entries: LedgerRepository,
@@ -135,7 +139,23 @@ export class BalancesService {
     private readonly conversion: ConversionService,
     private readonly metrics: Metrics,
     private readonly cursors: Cursors,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.groups = new GroupCommitter(
+      { windowMs: config.GROUP_COMMIT_WINDOW_MS, max: config.GROUP_COMMIT_MAX, groupsInFlight: config.GROUP_COMMIT_GROUPS_IN_FLIGHT },
+      {
+        writes,
+        idempotency,
+        metrics,
+        post: (tx, requests) => this.post(tx, requests, 'independent'),
+        answer: (outcome, path) =>
+          outcome.applied
+            ? { status: 201, body: outcome.entry, headers: {} }
+            : { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} },
+        alone: (operation) => this.alone(operation),
+      },
+    );
+  }
 
   async operate(
     caller: Caller,
@@ -146,10 +166,20 @@ export class BalancesService {
     path: string,
   ): Promise<OperationResult> {
     const print = fingerprint('POST', path, input);
-    const result = (await this.postAlone(caller, holders.kind, id, input, key, print)) ?? (await this.inTransaction(caller, holders.kind, id, input, key, print));
+    const result = await this.groups.operate({ request: { caller, kind: holders.kind, id, input, idempotencyKey: key }, print, path });
     const outcome = result.replayed ? 'replayed' : result.response.status < 400 ? 'applied' : 'refused';
     this.metrics.balanceOperations.inc({ action: input.action, outcome });
     return result;
+  }
+
+  /** Shutdown: what is queued for a group is written before the pool closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.groups.drain();
+  }
+
+  /** One operation on its own (no group): THE posting statement alone, else its own transaction. */
+  private async alone({ request: { caller, kind, id, input, idempotencyKey }, print }: Operation): Promise<OperationResult> {
+    return (await this.postAlone(caller, kind, id, input, idempotencyKey, print)) ?? (await this.inTransaction(caller, kind, id, input, idempotencyKey, print));
   }
 
   /**

@@ -14,6 +14,15 @@ export function currentRequest(): RequestContext | undefined {
   return storage.getStore();
 }
 
+/**
+ * Runs `work` as if for the request `context` (its audit events carry that request id and
+ * address): for work done on behalf of several requests at once (a group commit), each
+ * request's context captured when it was enqueued. Undefined: outside any request.
+ */
+export function runInRequest<T>(context: RequestContext | undefined, work: () => T): T {
+  return context ? storage.run(context, work) : storage.exit(work);
+}
+
 /** Requests whose response has not closed yet (shutdown waits for them and for the pool). */
 export function openRequests(): number {
   return requestsOpen;

@@ -54,6 +54,10 @@ const schema = z.object({
   CALLER_CACHE_SIZE: z.coerce.number().int().min(0).max(1000000).default(10000),
   /** Backstop only (revocation is by invalidation): a cached caller older than this is read again. */
   CALLER_CACHE_MAX_AGE_MS: z.coerce.number().int().min(100).max(86400000).default(60000),
+  /** Group commit of balance operations (README, "Group commit"); GROUP_COMMIT_MAX 0 or 1 turns it off. */
+  GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
+  GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),
+  GROUP_COMMIT_GROUPS_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
 });
 
 const refined = schema.superRefine((c, ctx) => {

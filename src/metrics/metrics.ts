@@ -29,6 +29,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly groupCommits = new Histogram({
+    name: 'canopy_group_commit_size',
+    help: 'Balance operations per group (README, "Group commit") by how it ended: committed (one transaction), alone (a group of one: the one-statement path), retried (the group failed and each was retried alone).',
+    labelNames: ['outcome'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+
   readonly dbPool: Gauge<'state'>;
 
   constructor(pool?: { totalCount: number; idleCount: number; waitingCount: number }) {

@@ -142,6 +142,45 @@ export class IdempotencyRepository {
     }
   }
 
+  /**
+   * Takes many keys at once inside `tx` (claims of the work's own transaction, as `tryClaim`
+   * with no token), in one statement and in the order given: the keys taken (fresh, expired,
+   * or abandoned claims), as `callerId key`; any other (known, or held) is left alone. The
+   * keys must be distinct. 'locked' when a concurrent uncommitted claim of one of them held it
+   * past `lockTimeoutMs`: the transaction is then aborted.
+   */
+  async tryClaimMany(
+    tx: Tx,
+    claims: Array<{ callerId: string; key: string; fingerprint: string }>,
+    ttlHours: number,
+    lockTimeoutMs: number,
+  ): Promise<Set<string> | 'locked'> {
+    try {
+      const rows: Array<{ taken: string[] | null }> = await tx.query(
+        `WITH t AS (SELECT set_config('lock_timeout', $5, true) AS applied),
+         i AS (
+           INSERT INTO idempotency_keys (caller_id, key, fingerprint, expires_at, claim_token, claimed_until)
+           SELECT c.caller_id, c.key, c.fingerprint, now() + make_interval(hours => $4), NULL, NULL
+             FROM t, unnest($1::uuid[], $2::varchar[], $3::varchar[]) WITH ORDINALITY AS c(caller_id, key, fingerprint, n)
+            ORDER BY c.n
+           ON CONFLICT (caller_id, key) DO UPDATE
+             SET fingerprint = EXCLUDED.fingerprint, status = NULL, response_body = NULL, response_headers = NULL,
+                 ledger_entry_id = NULL, created_at = now(), expires_at = EXCLUDED.expires_at,
+                 claim_token = NULL, claimed_until = NULL
+             WHERE idempotency_keys.expires_at < now()
+                OR (idempotency_keys.status IS NULL AND idempotency_keys.claimed_until < now())
+           RETURNING caller_id::text || ' ' || key AS taken
+         ), n AS (SELECT array_agg(taken) AS taken FROM i)
+         SELECT n.taken, set_config('lock_timeout', '0', true) AS restored FROM n`,
+        [claims.map((c) => c.callerId), claims.map((c) => c.key), claims.map((c) => c.fingerprint), ttlHours, `${lockTimeoutMs}ms`],
+      );
+      return new Set(rows[0].taken ?? []);
+    } catch (error) {
+      if (sqlState(error) === '55P03') return 'locked';
+      throw error;
+    }
+  }
+
   async find(tx: Tx, callerId: string, key: string): Promise<StoredKey | undefined> {
     const rows: Array<{
       fingerprint: string;

@@ -125,6 +125,16 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Claims many distinct keys at once inside the work's transaction `tx` (a group of
+   * postings), in one statement: the keys taken, as `callerId key`. A key not taken is known
+   * (a replay, a request in progress, another body): its request takes `claim()`, which says
+   * which. 'locked' when another transaction held one of them too long (`tx` is then aborted).
+   */
+  async claimMany(tx: Tx, claims: Array<{ callerId: string; key: string; fingerprint: string }>, lockTimeoutMs: number): Promise<Set<string> | 'locked'> {
+    return this.keys.tryClaimMany(tx, claims, this.config.IDEMPOTENCY_TTL_HOURS, lockTimeoutMs);
+  }
+
+  /**
    * Claims `key` in a short transaction of its own, committed before the handler runs. A
    * duplicate of a request in progress waits (polling) for its answer, up to a few seconds.
    */

@@ -1,0 +1,240 @@
+import Big from 'big.js';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { Client } from 'pg';
+import request from 'supertest';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DataSource } from 'typeorm';
+import { createApp } from '../src/app.factory';
+import { boundsFromConfig, createDataSource } from '../src/database/data-source';
+import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
+import { startTestApp, TestApp } from './setup/test-app';
+
+const METRICS_TOKEN = 'group-commit-metrics-token';
+
+/**
+ * Group commit (README, "Group commit"): concurrent balance operations written together in
+ * one transaction, each with its own key, refusal, answer and audit event. A long window and
+ * one group at a time make the requests of each test meet in groups; nothing here is timed.
+ */
+describe('group commit of balance operations', () => {
+  let t: TestApp;
+  let root: Actor;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      GROUP_COMMIT_WINDOW_MS: '500',
+      GROUP_COMMIT_MAX: '100',
+      GROUP_COMMIT_GROUPS_IN_FLIGHT: '1',
+      METRICS_TOKEN,
+    });
+    root = await loginRoot(t);
+  });
+  afterAll(() => t.close());
+
+  const op = (customerId: string, body: object, key: string = randomUUID(), app: TestApp | Second = t) =>
+    app.http().post(`/v1/customers/${customerId}/balance-operations`).set('authorization', `Bearer ${root.token}`).set('Idempotency-Key', key).send(body);
+
+  /** Postings written in committed groups (of two or more) and retried alone after a failed group, so far. */
+  async function grouped(app: TestApp | Second = t): Promise<{ committed: number; groups: number; retried: number }> {
+    const text = (await app.http().get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      committed: value('canopy_group_commit_size_sum\\{outcome="committed"\\}'),
+      groups: value('canopy_group_commit_size_count\\{outcome="committed"\\}'),
+      retried: value('canopy_group_commit_size_sum\\{outcome="retried"\\}'),
+    };
+  }
+
+  async function ledgerSum(customerId: string): Promise<{ balance: string; sum: string; entries: number }> {
+    const [row] = await t.dataSource.query(
+      `SELECT c.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries
+         FROM customers c LEFT JOIN ledger_entries e ON e.customer_id = c.id WHERE c.id = $1 GROUP BY c.balance`,
+      [customerId],
+    );
+    return row;
+  }
+
+  it('lets exactly as many concurrent debits on one hot customer through as the credit covers, written in groups', async () => {
+    const before = await grouped();
+    const c = await createCustomer(t, root, { balance: '10.00', creditLimit: '15.00' });
+    const results = await Promise.all(Array.from({ length: 40 }, () => op(c.id, { action: 'debit', amount: '1.00' })));
+    const ok = results.filter((r) => r.status === 201);
+    const refused = results.filter((r) => r.status === 422);
+    expect(ok).toHaveLength(25);
+    expect(refused).toHaveLength(15);
+    for (const r of refused) {
+      expectProblem(r, 422);
+      expect(r.body).toMatchObject({ type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '0.00' });
+    }
+    // Each applied debit saw the balance its predecessor left: 9, 8, … −15, each once.
+    expect(ok.map((r) => r.body.balanceAfter).sort((a, b) => Number(b) - Number(a))).toEqual(
+      Array.from({ length: 25 }, (_, i) => formatted(9 - i)),
+    );
+    const sums = await ledgerSum(c.id);
+    expect(sums).toMatchObject({ balance: '-15.00000000', entries: 26 });
+    expect(new Big(sums.sum).toFixed(8)).toBe('-15.00000000');
+    // Groups of two or more were committed (a group of one goes alone and is not counted there).
+    const after = await grouped();
+    expect(after.committed - before.committed).toBeGreaterThanOrEqual(2);
+    expect(after.committed - before.committed).toBeGreaterThan(after.groups - before.groups);
+  });
+
+  it('applies a key sent twice into one group once: the other answer replays it (or is a 409), never a second entry', async () => {
+    const c = await createCustomer(t, root);
+    const key = randomUUID();
+    const body = { action: 'add_funds', amount: '3.50' };
+    const results = await Promise.all([
+      op(c.id, body, key),
+      ...Array.from({ length: 6 }, () => op(c.id, { action: 'add_funds', amount: '1.00' })),
+      op(c.id, body, key),
+    ]);
+    const twins = [results[0], results[7]];
+    const applied = twins.filter((r) => r.status === 201 && r.headers['idempotent-replayed'] !== 'true');
+    expect(applied).toHaveLength(1);
+    const other = twins.find((r) => r !== applied[0])!;
+    if (other.status === 201) {
+      expect(other.headers['idempotent-replayed']).toBe('true');
+      expect(other.body).toEqual(applied[0].body);
+    } else {
+      expectProblem(other, 409);
+    }
+    for (const r of results.slice(1, 7)) expect(r.status).toBe(201);
+    const [{ count }] = await t.dataSource.query(`SELECT count(*)::int AS count FROM ledger_entries WHERE idempotency_key = $1`, [key]);
+    expect(count).toBe(1);
+    expect(await ledgerSum(c.id)).toMatchObject({ balance: '9.50000000', entries: 7 });
+  });
+
+  it('answers each operation of a mixed group on its own: applied, refused for credit, not found; each replays as answered', async () => {
+    const c = await createCustomer(t, root, { creditLimit: '30' });
+    const sent = [
+      ...Array.from({ length: 6 }, () => ({ customerId: c.id, body: { action: 'debit', amount: '10' }, key: randomUUID() })),
+      { customerId: randomUUID(), body: { action: 'add_funds', amount: '1' }, key: randomUUID() },
+      { customerId: c.id, body: { action: 'credit', amount: '0.01', notes: 'in the same group' }, key: randomUUID() },
+    ];
+    const results = await Promise.all(sent.map((s) => op(s.customerId, s.body, s.key)));
+    const debits = results.slice(0, 6);
+    // The credit may land before or after debits: 3 debits fit 30 (+0.01) either way.
+    expect(debits.filter((r) => r.status === 201)).toHaveLength(3);
+    for (const r of debits.filter((r) => r.status !== 201)) {
+      expectProblem(r, 422);
+      expect(r.body.type).toBe('https://canopy.dev/problems/insufficient-funds');
+      expect(['0.00', '0.01']).toContain(r.body.availableCredit);
+    }
+    expectProblem(results[6], 404);
+    expect(results[7].status).toBe(201);
+    expect(results[7].body).toMatchObject({ action: 'credit', amount: '0.01', notes: 'in the same group' });
+    // Every key answers again exactly as it did, marked as a replay.
+    const again = await Promise.all(sent.map((s) => op(s.customerId, s.body, s.key)));
+    for (const [i, r] of again.entries()) {
+      expect(r.status).toBe(results[i].status);
+      expect(r.body).toEqual(results[i].body);
+      expect(r.headers['idempotent-replayed']).toBe('true');
+    }
+    const sums = await ledgerSum(c.id);
+    expect(sums).toMatchObject({ balance: '-29.99000000', entries: 4 });
+  });
+
+  it('writes each audit event of a group with its own request’s id', async () => {
+    const before = await grouped();
+    const c = await createCustomer(t, root);
+    const ids = Array.from({ length: 8 }, () => randomUUID());
+    const results = await Promise.all(ids.map((id) => op(c.id, { action: 'add_funds', amount: '2' }).set('x-request-id', id)));
+    for (const [i, r] of results.entries()) {
+      expect(r.status).toBe(201);
+      expect(r.headers['x-request-id']).toBe(ids[i]);
+      const events = await root.get(`/v1/audit-events?targetType=balance-operation&targetId=${r.body.id}`).expect(200);
+      expect(events.body.items).toHaveLength(1);
+      expect(events.body.items[0]).toMatchObject({ action: 'balance.add_funds', actor: root.id, requestId: ids[i] });
+    }
+    expect((await grouped()).committed - before.committed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('retries every operation of a failed group alone: a key held by another transaction fails none of the others', async () => {
+    const before = await grouped();
+    const c = await createCustomer(t, root);
+    // The held key's request posts to a holder of its own: alone, it waits for the key with that row locked.
+    const e = await createCustomer(t, root);
+    const held = randomUUID();
+    // Another instance's uncommitted claim of one key: the group's claim cannot take it in time.
+    const other = new Client({ connectionString: t.config.DATABASE_URL });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO idempotency_keys (caller_id, key, fingerprint, expires_at) VALUES ($1, $2, 'elsewhere', now() + interval '1 day')`, [
+        root.id,
+        held,
+      ]);
+      const heldRequest = op(e.id, { action: 'add_funds', amount: '5' }, held);
+      const waitingForHeld = heldRequest.then((r) => r);
+      const innocents = await Promise.all(Array.from({ length: 7 }, () => op(c.id, { action: 'add_funds', amount: '1' })));
+      for (const r of innocents) expect(r.status).toBe(201);
+      expect((await grouped()).retried - before.retried).toBeGreaterThanOrEqual(2);
+      // The other transaction gives up its claim: the held request is then applied, once.
+      await other.query('ROLLBACK');
+      const r = await waitingForHeld;
+      expect(r.status).toBe(201);
+    } finally {
+      await other.end();
+    }
+    expect(await ledgerSum(c.id)).toMatchObject({ balance: '7.00000000', entries: 7 });
+    expect(await ledgerSum(e.id)).toMatchObject({ balance: '5.00000000', entries: 1 });
+  });
+
+  it('keeps the money right with two instances posting at once on the same holders', async () => {
+    const b = await startSecond(t);
+    try {
+      const c = await createCustomer(t, root, { balance: '10.00', creditLimit: '15.00' });
+      const d = await createCustomer(t, root, { creditLimit: '5.00' });
+      const key = randomUUID();
+      const results = await Promise.all([
+        ...Array.from({ length: 40 }, (_, i) => op(c.id, { action: 'debit', amount: '1.00' }, randomUUID(), i % 2 ? b : t)),
+        ...Array.from({ length: 10 }, (_, i) => op(d.id, { action: 'debit', amount: '1.00' }, randomUUID(), i % 2 ? t : b)),
+        op(d.id, { action: 'add_funds', amount: '2.00' }, key, t),
+        op(d.id, { action: 'add_funds', amount: '2.00' }, key, b),
+      ]);
+      expect(results.slice(0, 40).filter((r) => r.status === 201)).toHaveLength(25);
+      expect(results.slice(0, 40).filter((r) => r.status === 422)).toHaveLength(15);
+      const dDebits = results.slice(40, 50);
+      expect(dDebits.filter((r) => r.status === 201).length).toBeGreaterThanOrEqual(5);
+      expect(dDebits.filter((r) => r.status === 201).length).toBeLessThanOrEqual(7);
+      for (const r of dDebits.filter((r) => r.status !== 201)) expectProblem(r, 422);
+      const twins = results.slice(50);
+      expect(twins.filter((r) => r.status === 201 && r.headers['idempotent-replayed'] !== 'true')).toHaveLength(1);
+      for (const r of twins) expect([201, 409]).toContain(r.status);
+      for (const id of [c.id, d.id]) {
+        const sums = await ledgerSum(id);
+        expect(new Big(sums.balance).eq(sums.sum)).toBe(true);
+      }
+      expect((await ledgerSum(c.id)).balance).toBe('-15.00000000');
+      const dBalance = new Big((await ledgerSum(d.id)).balance);
+      expect(dBalance.gte(-5)).toBe(true);
+      expect((await grouped(b)).committed).toBeGreaterThanOrEqual(2);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+const formatted = (n: number) => (n < 0 ? `-${Math.abs(n)}.00` : `${n}.00`);
+
+/** A second instance of the app (its own pool and group committer) on the first one's database. */
+interface Second {
+  http: () => ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+async function startSecond(first: TestApp): Promise<Second> {
+  const config = first.config;
+  const dataSource: DataSource = createDataSource(config.DATABASE_URL!, config.DB_POOL_SIZE, boundsFromConfig(config));
+  await dataSource.initialize();
+  const app: NestFastifyApplication = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    http: () => request(app.getHttpServer()),
+    async close() {
+      await app.close();
+      await dataSource.destroy();
+    },
+  };
+}
