@@ -1,4 +1,6 @@
 import { LoggerService } from '@nestjs/common';
+import { LogController } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import pino, { Logger } from 'pino';
 
 /** JSON logs (pino, the logger Fastify itself uses); one instance for Fastify and Nest. */
@@ -31,5 +33,22 @@ export class PinoNestLogger implements LoggerService {
   }
   verbose(message: unknown, context?: string) {
     this.logger.trace({ context }, String(message));
+  }
+}
+
+/**
+ * Fastify's per-request log lines, one per request instead of two: nothing when it arrives,
+ * one line with the request and the response when it ends (what "incoming request" and
+ * "request completed" said together). Every other log line of Fastify's stays as it is.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) {
+      reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
+    } else if ((reply.log as unknown as Logger).isLevelEnabled('info')) {
+      reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    }
   }
 }
