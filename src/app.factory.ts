@@ -9,7 +9,7 @@ import { AppModule } from './app.module';
 import { applyRouteBodyLimits } from './common/body-limit';
 import { AppConfig } from './config/config';
 import { DataSource, poolStats } from './database/pool';
-import { OneLinePerRequest, PinoNestLogger } from './common/logging';
+import { OneLinePerRequest, PinoNestLogger, requestLoggerFactory } from './common/logging';
 import { ProblemError } from './common/problem/problem';
 import { sendProblem } from './common/problem/problem.filter';
 import { installRequestContext } from './common/request-context';
@@ -56,6 +56,8 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
     loggerInstance: deps.logger,
     // One line per request, written when it ends, instead of Fastify's two.
     logController: new OneLinePerRequest(),
+    // request.log is made when the request first logs something (usually never: see above).
+    childLoggerFactory: requestLoggerFactory,
     // No Nest middleware is used: no middie hook on every request.
     skipMiddie: true,
     bodyLimit: JSON_BODY_LIMIT,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
 import { bindIdempotencyToPosts } from '../src/common/idempotency/idempotency.module';
+import { requestLoggerFactory } from '../src/common/logging';
 import { Actor, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -116,6 +117,18 @@ describe('the request path', () => {
     const refused = lines.filter((l) => l.reqId === 'rp-log-401');
     expect(refused).toHaveLength(1);
     expect(refused[0]).toMatchObject({ res: { statusCode: 401 } });
+  });
+
+  it('logs what a request writes through request.log with its request id, and nothing below the level', () => {
+    const written: Array<Record<string, unknown>> = [];
+    const parent = pino({ level: 'warn' }, { write: (line: string) => void written.push(JSON.parse(line) as Record<string, unknown>) });
+    const log = requestLoggerFactory(parent, { reqId: 'rp-child' }, {});
+    log.info('not written');
+    log.error({ err: new Error('boom') }, 'unexpected error');
+    log.child({ part: 'inner' }).warn('inner warning');
+    expect(written).toHaveLength(2);
+    expect(written[0]).toMatchObject({ reqId: 'rp-child', msg: 'unexpected error', err: { message: 'boom' } });
+    expect(written[1]).toMatchObject({ reqId: 'rp-child', part: 'inner', msg: 'inner warning' });
   });
 
   it('puts the idempotency interceptor on exactly the authenticated POST operations that do not claim their key themselves', () => {
