@@ -37,4 +37,24 @@ describe('access tokens', () => {
     await me(token({ aud: 'someone-else' })).expect(401);
     await me(token({ exp: Math.floor(Date.now() / 1000) - 10 })).expect(401);
   });
+
+  it('refuses a token without exp, one not yet valid, a tampered payload and other schemes; reads the header as before', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await me(token({ exp: undefined })).expect(401);
+    await me(token({ exp: String(now + 60) })).expect(401);
+    await me(token({ nbf: now + 60 })).expect(401);
+    await me(token({ nbf: now - 60 })).expect(200);
+    await me(token({ aud: ['another-api', t.config.JWT_AUDIENCE] })).expect(200);
+    await me(token({ aud: ['another-api'] })).expect(401);
+    const [head, , signature] = token({}).split('.');
+    await me(`${head}.${b64({ sub: a.id, ver: 1, iss: t.config.JWT_ISSUER, aud: t.config.JWT_AUDIENCE, exp: now + 3600 })}.${signature}`).expect(401);
+    await me('not.a.token').expect(401);
+    await me(`${token({})}x`).expect(401);
+    const good = token({});
+    await t.http().get('/v1/me').set('Authorization', `bearer ${good}`).expect(200);
+    await t.http().get('/v1/me').set('Authorization', `Bearer   ${good}`).expect(200);
+    const basic = await t.http().get('/v1/me').set('Authorization', `Basic ${good}`).expect(401);
+    expect(basic.headers['www-authenticate']).toBe('Bearer realm="canopy"');
+    expect(basic.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
 });

@@ -1,42 +1,64 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
 import { OverloadedProblem, UnauthorizedProblem } from '../common/problem/problem';
 import { isOverload } from '../common/problem/to-problem';
 import { CallerRateLimiter, RATE_LIMITED } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
+import { JwtStrategy } from './jwt.strategy';
 import { IS_PUBLIC } from './public.decorator';
+
+/** What the guard needs to know of a route, read once from its metadata. */
+interface RoutePolicy {
+  isPublic: boolean;
+  bucket: string | undefined;
+}
 
 /**
  * The global guard: deny by default. Every route needs a valid access token unless marked
- * @Public(); the strategy resolves the Caller and puts it on the request.
+ * @Public(); the verified token's Caller is put on the request (`request.user`). A missing,
+ * invalid or expired token, or one whose caller is gone or refused, is a 401 problem with
+ * `WWW-Authenticate`; a database past its bounds while resolving the caller is a 503 to
+ * retry, not a 401.
  */
 @Injectable()
-export class AuthenticationGuard extends AuthGuard('jwt') {
+export class AuthenticationGuard implements CanActivate {
+  private readonly policies = new WeakMap<object, RoutePolicy>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly rateLimiter: CallerRateLimiter,
-  ) {
-    super();
-  }
+    private readonly tokens: JwtStrategy,
+  ) {}
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
-    if (isPublic) return true;
-    await super.canActivate(context);
-    // Expensive endpoints are limited per caller, now that the caller is known.
-    const bucket = this.reflector.get<string | undefined>(RATE_LIMITED, context.getHandler());
-    if (bucket) {
-      const caller = context.switchToHttp().getRequest<{ user: Caller }>().user;
-      await this.rateLimiter.consume(bucket, caller.customerId);
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const policy = this.policyOf(context);
+    if (policy.isPublic) return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Caller }>();
+    let caller: Caller | null;
+    try {
+      caller = await this.tokens.authenticate(request.headers.authorization);
+    } catch (error) {
+      if (isOverload(error)) throw new OverloadedProblem();
+      throw new UnauthorizedProblem();
     }
+    if (!caller) throw new UnauthorizedProblem();
+    request.user = caller;
+    // Expensive endpoints are limited per caller, now that the caller is known.
+    if (policy.bucket) await this.rateLimiter.consume(policy.bucket, caller.customerId);
     return true;
   }
 
-  override handleRequest<T>(error: unknown, caller: T): T {
-    // A database past its bounds while resolving the caller is a 503 to retry, not a 401.
-    if (error && isOverload(error)) throw new OverloadedProblem();
-    if (error || !caller) throw new UnauthorizedProblem();
-    return caller;
+  private policyOf(context: ExecutionContext): RoutePolicy {
+    const handler = context.getHandler();
+    let policy = this.policies.get(handler);
+    if (!policy) {
+      policy = {
+        isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler, context.getClass()]) === true,
+        bucket: this.reflector.get<string | undefined>(RATE_LIMITED, handler),
+      };
+      this.policies.set(handler, policy);
+    }
+    return policy;
   }
 }

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
 import { CallerRateLimiter } from '../common/rate-limit';
-import { PassportModule } from '@nestjs/passport';
 import { PostgresRateLimiters } from '../database/rate-limiter-store';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -19,7 +18,7 @@ import { RefreshTokensRepository } from './refresh-tokens.repository';
 import { TokenService } from './token.service';
 
 @Module({
-  imports: [PassportModule, JwtModule.register({})],
+  imports: [JwtModule.register({})],
   controllers: [AuthController, ApiKeysController],
   providers: [
     { provide: APP_GUARD, useClass: AuthenticationGuard },

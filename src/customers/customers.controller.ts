@@ -5,6 +5,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator';
 import { etagOf, expectedVersion } from '../common/etag';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ApiIfMatch } from '../common/openapi/etag.decorators';
+import { SchemaSerialized } from '../common/openapi/response-schemas';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE } from '../common/pagination';
 import { ExpensiveEndpoint } from '../common/rate-limit';
@@ -36,6 +37,7 @@ export class CustomersController {
   @ApiOperation({ summary: 'List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).' })
   @ApiOkResponse({ type: CustomerPageDto })
   @ApiProblems(400, 404, 429)
+  @SchemaSerialized()
   listCustomers(@CurrentCaller() caller: Caller, @Query() query: CustomerListQueryDto): Promise<CustomerPageDto> {
     return this.customers.list(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
   }
@@ -44,6 +46,7 @@ export class CustomersController {
   @ApiOperation({ summary: 'Get a customer of the caller’s subtree (or the caller itself).' })
   @ApiOkResponse({ type: CustomerDto, headers: { ETag: { schema: { type: 'string' } } } })
   @ApiProblems(400, 404)
+  @SchemaSerialized()
   async getCustomer(
     @CurrentCaller() caller: Caller,
     @UuidParam() id: string,

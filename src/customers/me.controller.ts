@@ -5,6 +5,7 @@ import { CurrentCaller } from '../auth/current-caller.decorator';
 import { etagOf, expectedVersion } from '../common/etag';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ApiIfMatch } from '../common/openapi/etag.decorators';
+import { SchemaSerialized } from '../common/openapi/response-schemas';
 import { Caller } from '../tree/caller';
 import { MeDto, UpdateMeDto } from './dto/me.dto';
 import { MeService } from './me.service';
@@ -17,6 +18,7 @@ export class MeController {
   @Get()
   @ApiOperation({ summary: 'The caller’s own record (no parent) with its effective permissions.' })
   @ApiOkResponse({ type: MeDto, headers: { ETag: { schema: { type: 'string' } } } })
+  @SchemaSerialized()
   async getMe(@CurrentCaller() caller: Caller, @Res({ passthrough: true }) reply: FastifyReply): Promise<MeDto> {
     const me = await this.me.get(caller);
     void reply.header('etag', etagOf(me.version));

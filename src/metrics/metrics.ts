@@ -39,6 +39,12 @@ export class Metrics {
 
   readonly dbPool: Gauge<'state'>;
 
+  /** One finished HTTP request: `route` is the route template, `elapsedMs` Fastify's elapsedTime. */
+  observeRequest(method: string, route: string, status: number, elapsedMs: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, elapsedMs / 1000);
+  }
+
   constructor(pool?: { totalCount: number; idleCount: number; waitingCount: number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'canopy_' });
     this.dbPool = new Gauge({

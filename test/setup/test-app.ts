@@ -20,7 +20,7 @@ export interface TestApp {
 }
 
 /** The real app on its own copy of the migrated database, listening on a random port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: { logger?: pino.Logger } = {}): Promise<TestApp> {
   const info = readTestDatabaseInfo();
   const db = await createTestDatabase(info);
   const config = loadConfig({
@@ -37,7 +37,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   });
   const dataSource = createDataSource(db.url, config.DB_POOL_SIZE, boundsFromConfig(config));
   await dataSource.initialize();
-  const logger = pino({ level: config.LOG_LEVEL });
+  const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
   await bootstrapRoot(dataSource, config, logger);
   const app = await createApp({ config, dataSource, logger });
   await app.listen({ port: 0, host: '127.0.0.1' });

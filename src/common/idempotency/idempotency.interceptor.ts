@@ -33,6 +33,8 @@ const KEPT_HEADERS = ['location', 'etag'];
  * meanwhile waits briefly and replays, or answers 409. A handler that fails frees the key.
  * (Exactly-once across a crash holds only where the handler records the key in its own
  * transaction, as balance operations do; elsewhere unique constraints catch a re-run.)
+ * Not global: `bindIdempotencyToPosts` (idempotency.module.ts) puts it on the authenticated
+ * POST handlers only, so no GET pays for an interceptor.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {

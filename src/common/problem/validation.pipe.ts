@@ -41,6 +41,12 @@ function inspectInput(value: unknown): { tooDeep?: string[]; withNul: string[][]
   return { withNul: withNul.reverse() };
 }
 
+function isEmptyObject(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  for (const key in value) if (Object.prototype.hasOwnProperty.call(value, key)) return false;
+  return true;
+}
+
 const toPointer = (path: string[]) => '/' + path.map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 
 /**
@@ -49,6 +55,9 @@ const toPointer = (path: string[]) => '/' + path.map((p) => p.replace(/~/g, '~0'
  * query and path parameters.
  */
 export class ProblemValidationPipe extends ValidationPipe {
+  /** Query classes that an empty query string validates for (most GETs send none). */
+  private readonly emptyQueryValid = new WeakSet<object>();
+
   constructor() {
     super({
       whitelist: true,
@@ -67,6 +76,10 @@ export class ProblemValidationPipe extends ValidationPipe {
     // No body at all is an empty object: fine where every field is optional (logout),
     // and otherwise answered field by field.
     if (metadata.type === 'body' && value === undefined) value = {};
+    // No query parameters: the outcome depends only on the class, so it is validated once.
+    // (With no @Expose in the DTOs, class-transformer makes `new Class()` of an empty object.)
+    const emptyQuery = metadata.type === 'query' && !!metadata.metatype && this.toValidate(metadata) && isEmptyObject(value);
+    if (emptyQuery && this.emptyQueryValid.has(metadata.metatype!)) return new (metadata.metatype as new () => object)();
     if (metadata.type === 'body' && (value === null || typeof value !== 'object' || Array.isArray(value))) {
       if (metadata.metatype && this.toValidate(metadata)) {
         throw new ValidationProblem([{ pointer: '', detail: 'The request body must be a JSON object.' }]);
@@ -82,7 +95,9 @@ export class ProblemValidationPipe extends ValidationPipe {
       }
     }
     try {
-      return await super.transform(value, metadata);
+      const transformed: unknown = await super.transform(value, metadata);
+      if (emptyQuery) this.emptyQueryValid.add(metadata.metatype!);
+      return transformed;
     } catch (error) {
       if (!(error instanceof RawValidationFailure)) throw error;
       const fieldErrors: FieldError[] = flatten(error.errors).map(({ path, detail }) =>
