@@ -61,6 +61,8 @@ async function startCanopy(databaseUrl, env = {}, nodeArgs = []) {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
     env: {
+      // As in the Dockerfile and `npm start`: argon2's 19 MiB blocks go back to the system (README, memory).
+      MALLOC_MMAP_THRESHOLD_: '1048576',
       ...process.env,
       DATABASE_URL: databaseUrl,
       PORT: String(port),
