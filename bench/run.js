@@ -93,6 +93,8 @@ function summary(r) {
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
   const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
+  // BENCH_ONLY=tree,posting,balances (first words of the step names): a partial run, printed, RESULTS.md left alone.
+  const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
   const profileDir = process.env.BENCH_CPU_PROF ? path.resolve(process.env.BENCH_CPU_PROF) : undefined;
   const db = await startDatabase();
   process.stdout.write(
@@ -108,6 +110,7 @@ async function main() {
   try {
     // One failing benchmark is reported and the others still run.
     const step = async (name, fn) => {
+      if (only && !only.has(name.split(' ')[0])) return undefined;
       try {
         return await fn();
       } catch (error) {
@@ -131,6 +134,10 @@ async function main() {
   } finally {
     await canopy.stop();
     await db.stop();
+  }
+  if (only) {
+    summary(results);
+    return;
   }
   try {
     await startupBench();

@@ -4,6 +4,7 @@ import { ClaimRef, completeClaimsSql, FreshKey, freshKeySql } from '../common/id
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { sqlState, SqlParams } from '../database/sql';
+import { preparedQuery } from '../database/prepared';
 import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { pathUnderCondition, subtreeCondition, subtreeConditionOf } from '../tree/scope';
@@ -266,7 +267,8 @@ export class LedgerRepository {
     }
     if (!parts.length) return [];
     const rows: Array<{ kind: HolderKind; id: string; base_currency: string; balance: string; credit_limit: string; billing_id: string; subject_path: string }> =
-      await tx.query(
+      await preparedQuery(
+        tx,
         `WITH ${parts.join(', ')}
          ${[customers.length ? 'SELECT * FROM lc' : '', accounts.length ? 'SELECT * FROM la' : ''].filter(Boolean).join(' UNION ALL ')}`,
         params.values,
@@ -291,9 +293,9 @@ export class LedgerRepository {
   async post(tx: Tx | null, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
     const sql = postingSql(params, holders, entries, answers, freshKey);
-    if (tx) return tx.query(sql, params.values);
+    if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values);
     try {
-      return await this.dataSource.query(sql, params.values);
+      return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
     } catch (error) {
       const code = sqlState(error);
       if (code === '23505' || code === '40P01' || code === '40001') return undefined;

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { preparedQuery } from '../../database/prepared';
 import { affectedRows, SqlParams, sqlState } from '../../database/sql';
 import type { Tx } from '../../database/writes';
 
@@ -156,7 +157,8 @@ export class IdempotencyRepository {
     lockTimeoutMs: number,
   ): Promise<Set<string> | 'locked'> {
     try {
-      const rows: Array<{ taken: string[] | null }> = await tx.query(
+      const rows = await preparedQuery<{ taken: string[] | null }>(
+        tx,
         `WITH t AS (SELECT set_config('lock_timeout', $5, true) AS applied),
          i AS (
            INSERT INTO idempotency_keys (caller_id, key, fingerprint, expires_at, claim_token, claimed_until)

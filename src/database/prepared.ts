@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { DataSource, EntityManager } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
+
+/** At most this many statement texts get a name; beyond that they run unnamed (as before). */
+const MAX_NAMED = 256;
+const names = new Map<string, string>();
+
+function nameOf(text: string): string | undefined {
+  let name = names.get(text);
+  if (name === undefined && names.size < MAX_NAMED) {
+    name = `canopy_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    names.set(text, name);
+  }
+  return name;
+}
+
+/**
+ * Runs a statement of the hot path (the posting, its lock, the claim of a group's keys) as a
+ * NAMED prepared statement: PostgreSQL parses and plans it once per connection and reuses the
+ * plan (every connection runs with `plan_cache_mode = force_generic_plan`, which touches only
+ * named statements: TypeORM's own queries are unnamed and planned each time as before). These
+ * statements carry their sets as arrays, so their text does not change with the number of
+ * postings, and their plans are index lookups by id whatever the values. Planning them was
+ * most of the database's time for a small group. Returns the rows (RETURNING or SELECT).
+ */
+export async function preparedQuery<T extends QueryResultRow>(runner: EntityManager | DataSource, text: string, values: unknown[]): Promise<T[]> {
+  const name = nameOf(text);
+  if (runner instanceof DataSource) {
+    const pool = (runner.driver as PostgresDriver).master as Pool;
+    return (await pool.query<T>({ name, text, values })).rows;
+  }
+  const queryRunner = runner.queryRunner as PostgresQueryRunner | undefined;
+  if (!queryRunner) return runner.query(text, values);
+  const client = (await queryRunner.connect()) as PoolClient;
+  return (await client.query<T>({ name, text, values })).rows;
+}
