@@ -48,8 +48,6 @@ export function createDataSource(url: string, poolSize = 10, bounds: DatabaseBou
       connectionTimeoutMillis: bounds.poolTimeoutMs,
       statement_timeout: bounds.statementTimeoutMs,
       idle_in_transaction_session_timeout: bounds.idleInTransactionTimeoutMs,
-      // Named prepared statements (src/database/prepared.ts) keep one generic plan; unnamed ones are unaffected.
-      options: '-c plan_cache_mode=force_generic_plan',
     },
   });
 }

@@ -19,12 +19,13 @@ function nameOf(text: string): string | undefined {
 
 /**
  * Runs a statement of the hot path (the posting, its lock, the claim of a group's keys) as a
- * NAMED prepared statement: PostgreSQL parses and plans it once per connection and reuses the
- * plan (every connection runs with `plan_cache_mode = force_generic_plan`, which touches only
- * named statements: TypeORM's own queries are unnamed and planned each time as before). These
- * statements carry their sets as arrays, so their text does not change with the number of
- * postings, and their plans are index lookups by id whatever the values. Planning them was
- * most of the database's time for a small group. Returns the rows (RETURNING or SELECT).
+ * NAMED prepared statement: PostgreSQL parses it once per connection, and after five runs
+ * keeps a generic plan when it costs no more than the custom ones (`plan_cache_mode` left at
+ * `auto`: forcing generic plans would also reach TypeORM's unnamed statements, whose path-prefix
+ * conditions need custom plans to use their index). These statements carry their sets as arrays,
+ * so their text does not change with the number of postings, and their plans are index lookups
+ * by id whatever the values. Parsing and planning them was most of the database's time for a
+ * small group. Returns the rows (RETURNING or SELECT).
  */
 export async function preparedQuery<T extends QueryResultRow>(runner: EntityManager | DataSource, text: string, values: unknown[]): Promise<T[]> {
   const name = nameOf(text);
