@@ -99,6 +99,20 @@ describe('name search (?q=) uses the trigram index', () => {
     expect(seqScan).toBe(false);
   });
 
+  it('answers a subtree page without ?q= from customers_path_key, never a sequential scan (also through the app’s own pooled connections)', async () => {
+    recorded = [];
+    record = true;
+    const res = await a.get('/v1/customers?scope=subtree&limit=50');
+    record = false;
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(50);
+    const statement = recorded.find((r) => /FROM customers/.test(r.sql) && /LIMIT/.test(r.sql));
+    if (!statement) throw new Error('no list statement was sent');
+    const { indexes, seqScan } = planIndexes(await explain(statement));
+    expect(indexes).toContain('customers_path_key');
+    expect(seqScan).toBe(false);
+  });
+
   it('finds the other subtree’s customer only for its own caller', async () => {
     const { res } = await searched(b, '/v1/customers?scope=subtree&q=ZEBRA');
     expect(res.status).toBe(200);
