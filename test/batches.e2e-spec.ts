@@ -1,7 +1,7 @@
 import Big from 'big.js';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
+import { Actor, createCustomer, createTariff, expectProblem, loginRoot, restrictedActor, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
 type Operation = Record<string, unknown>;
@@ -21,22 +21,6 @@ async function createAccount(actor: Actor, owner: Actor, body: Record<string, un
   });
   if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
-}
-
-/** An actor for an API key of `owner` restricted to `permissions`. */
-async function restrictedActor(t: TestApp, owner: Actor, permissions: string[]): Promise<Actor> {
-  const key = await owner.post('/v1/api-keys', { name: uniqueName('key'), permissions }).expect(201);
-  const token = await t.http().post('/v1/auth/token').send({ apiKey: key.body.apiKey }).expect(200);
-  const auth = (r: { set(k: string, v: string): unknown }) => r.set('Authorization', `Bearer ${token.body.accessToken}`);
-  return {
-    ...owner,
-    token: token.body.accessToken,
-    get: (url) => auth(t.http().get(url)) as never,
-    post: (url, body) => (auth(t.http().post(url)) as ReturnType<ReturnType<TestApp['http']>['post']>).send(body ?? {}) as never,
-    patch: (url, body) => (auth(t.http().patch(url)) as ReturnType<ReturnType<TestApp['http']>['patch']>).send(body ?? {}) as never,
-    put: (url, body) => (auth(t.http().put(url)) as ReturnType<ReturnType<TestApp['http']>['put']>).send(body ?? {}) as never,
-    delete: (url) => auth(t.http().delete(url)) as never,
-  };
 }
 
 describe('balance operation batches', () => {

@@ -68,3 +68,19 @@ export function expectProblem(res: { status: number; headers: Record<string, str
   expect(typeof res.body.type).toBe('string');
   expect(typeof res.body.title).toBe('string');
 }
+
+/** An actor for an API key of `owner` restricted to `permissions`. */
+export async function restrictedActor(t: TestApp, owner: Actor, permissions: string[]): Promise<Actor> {
+  const key = await owner.post('/v1/api-keys', { name: uniqueName('key'), permissions }).expect(201);
+  const token = await t.http().post('/v1/auth/token').send({ apiKey: key.body.apiKey }).expect(200);
+  const auth = (r: { set(k: string, v: string): unknown }) => r.set('Authorization', `Bearer ${token.body.accessToken}`);
+  return {
+    ...owner,
+    token: token.body.accessToken,
+    get: (url) => auth(t.http().get(url)) as never,
+    post: (url, body) => (auth(t.http().post(url)) as ReturnType<ReturnType<TestApp['http']>['post']>).send(body ?? {}) as never,
+    patch: (url, body) => (auth(t.http().patch(url)) as ReturnType<ReturnType<TestApp['http']>['patch']>).send(body ?? {}) as never,
+    put: (url, body) => (auth(t.http().put(url)) as ReturnType<ReturnType<TestApp['http']>['put']>).send(body ?? {}) as never,
+    delete: (url) => auth(t.http().delete(url)) as never,
+  };
+}
