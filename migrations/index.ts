@@ -14,6 +14,7 @@ import { IdempotencyClaims1764100800000 } from './1764100800000-IdempotencyClaim
 import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
 import { CallerChanges1764200000000 } from './1764200000000-CallerChanges';
 import { NameSearch1764200100000 } from './1764200100000-NameSearch';
+import { Usage1764300000000 } from './1764300000000-Usage';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -28,4 +29,5 @@ export const MIGRATIONS: Function[] = [
   CurrencyCodes1764100900000,
   CallerChanges1764200000000,
   NameSearch1764200100000,
+  Usage1764300000000,
 ];

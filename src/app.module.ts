@@ -21,6 +21,7 @@ import { PermissionsModule } from './permissions/permissions.module';
 import { ReferenceModule } from './reference/reference.module';
 import { SystemModule } from './system/system.module';
 import { TariffsModule } from './tariffs/tariffs.module';
+import { UsageModule } from './usage/usage.module';
 
 @Module({})
 export class AppModule {
@@ -44,6 +45,7 @@ export class AppModule {
         PermissionsModule,
         SystemModule,
         TariffsModule,
+        UsageModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -30,7 +30,7 @@ describe('permissions and system-wide settings', () => {
 
   it('lists the catalogue', async () => {
     const res = await a.get('/v1/permissions').expect(200);
-    expect(res.body.items.map((p: { name: string }) => p.name)).toEqual([...DEFAULTS, 'system.read', 'system.write']);
+    expect(res.body.items.map((p: { name: string }) => p.name)).toEqual([...DEFAULTS, 'system.read', 'system.write', 'usage.post']);
     expect(res.body.items.every((p: { description: string }) => p.description.length > 0)).toBe(true);
   });
 
@@ -38,7 +38,7 @@ describe('permissions and system-wide settings', () => {
     const me = await a.get('/v1/me').expect(200);
     expect(me.body.permissions).toEqual(DEFAULTS);
     const rootMe = await root.get('/v1/me').expect(200);
-    expect(rootMe.body.permissions).toEqual([...DEFAULTS, 'system.read', 'system.write']);
+    expect(rootMe.body.permissions).toEqual([...DEFAULTS, 'system.read', 'system.write', 'usage.post']);
     const perms = await a.get(`/v1/customers/${c.id}/permissions`).expect(200);
     expect(perms.body).toEqual({ customerId: c.id, permissions: DEFAULTS, effective: DEFAULTS });
   });

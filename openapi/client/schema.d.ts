@@ -978,7 +978,7 @@ export interface components {
             /** @example billing-sync */
             name: string;
             /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights). */
-            permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         CreateCustomerDto: {
             /**
@@ -1194,9 +1194,9 @@ export interface components {
             /** Format: uuid */
             customerId: string;
             /** @description What it may actually do: its grants ∩ its parent’s effective rights. */
-            effective: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            effective: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
             /** @description What was granted to the customer. */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         DeckErrorDto: {
             /** @example price must be a decimal ≥ 0 with at most 8 fraction digits */
@@ -1293,7 +1293,7 @@ export interface components {
         };
         LedgerEntryDto: {
             /** @enum {string} */
-            action: "opening_balance" | "add_funds" | "credit" | "debit";
+            action: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
             /**
              * Format: uuid
              * @description Who posted it; null when above the viewer.
@@ -1376,7 +1376,7 @@ export interface components {
              */
             parentId: string | null;
             /** @description Effective permissions. */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -1404,7 +1404,7 @@ export interface components {
         PermissionInfoDto: {
             description: string;
             /** @enum {string} */
-            name: "customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write";
+            name: "customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post";
         };
         ProblemDto: {
             /** @example The request is invalid. */
@@ -1497,7 +1497,7 @@ export interface components {
         };
         ReplacePermissionsDto: {
             /** @description The complete new set of grants (at most the caller’s own rights). */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         RoutingGroupDto: {
             /** Format: date-time */
@@ -1535,7 +1535,7 @@ export interface components {
              */
             defaultLanguage: string | null;
             /** @description Grants of new customers. */
-            defaultPermissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            defaultPermissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
             /**
              * @description Time zone of new customers; null: the parent’s.
              * @example Europe/Paris
@@ -1688,7 +1688,7 @@ export interface components {
             defaultBaseCurrency?: string | null;
             defaultLanguage?: string | null;
             /** @description Only rights the caller holds itself (else 403 naming the first that it does not). */
-            defaultPermissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write")[];
+            defaultPermissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
             defaultTimeZone?: string | null;
             maxDepth?: number;
         };
@@ -2267,7 +2267,7 @@ export interface operations {
     listAccountBalanceOperations: {
         parameters: {
             query?: {
-                action?: "opening_balance" | "add_funds" | "credit" | "debit";
+                action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */
@@ -3677,7 +3677,7 @@ export interface operations {
     listCustomerBalanceOperations: {
         parameters: {
             query?: {
-                action?: "opening_balance" | "add_funds" | "credit" | "debit";
+                action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description Entries at or after this time. */

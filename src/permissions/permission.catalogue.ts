@@ -13,12 +13,13 @@ export const PERMISSIONS = {
   'api-keys.manage': 'Create and revoke API keys.',
   'system.read': 'Read system-wide settings and routing groups.',
   'system.write': 'Change system-wide settings and routing groups.',
+  'usage.post': 'Post rated calls of accounts in the subtree, and authorize calls before they connect.',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
-/** What a new customer is granted unless the system settings say otherwise. */
-export const DEFAULT_PERMISSIONS: Permission[] = ALL_PERMISSIONS.filter((p) => !p.startsWith('system.'));
+/** What a new customer is granted unless the system settings say otherwise: all but the system's rights and posting usage (the switch's). */
+export const DEFAULT_PERMISSIONS: Permission[] = ALL_PERMISSIONS.filter((p) => !p.startsWith('system.') && p !== 'usage.post');
 
 export function isPermission(value: unknown): value is Permission {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(PERMISSIONS, value);

@@ -6,7 +6,8 @@ import { IsCurrencyCode, IsMoney, MoneyProperty } from '../../common/validation'
 
 export const OPERATION_ACTIONS = ['add_funds', 'credit', 'debit'] as const;
 export type OperationAction = (typeof OPERATION_ACTIONS)[number];
-export const ENTRY_ACTIONS = ['opening_balance', ...OPERATION_ACTIONS] as const;
+/** Every action a ledger entry can have: the operations, the opening balance, and `usage` (a rated call, SPEC §13). */
+export const ENTRY_ACTIONS = ['opening_balance', ...OPERATION_ACTIONS, 'usage'] as const;
 
 export class BalanceOperationDto {
   @ApiProperty({ enum: OPERATION_ACTIONS, description: 'add_funds: a payment received; credit: a credit or refund; debit: a charge.' })
