@@ -123,7 +123,7 @@ const endpoints: BodyEndpoint[] = [
       ['/permissions', 'tariffs.manage'],
       ['/permissions', [1]],
       ['/permissions', ['no-such-right']],
-      ['/permissions', Array(14).fill('tariffs.manage')],
+      ['/permissions', Array(64).fill('tariffs.manage')],
       ['/permissions', { 0: 'tariffs.manage' }],
       ['/expiresAt', 'tomorrow'],
       ['/expiresAt', '2030-13-01T00:00:00Z'],

@@ -17,6 +17,9 @@ describe('currency codes are varchar(3) checked by the database', () => {
         WHERE table_schema = current_schema() AND column_name LIKE '%currency%' ORDER BY table_name, column_name`,
     );
     expect(columns.map((c) => `${c.table_name}.${c.column_name}`)).toEqual([
+      'call_charges.charged_currency',
+      'call_charges.currency',
+      'call_charges.seller_currency',
       'customers.base_currency',
       'exchange_rate_history.currency',
       'exchange_rates.currency',
