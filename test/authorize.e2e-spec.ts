@@ -173,7 +173,7 @@ describe('call authorization (POST /v1/calls/authorize)', () => {
     const c = await chain({ x: { price: '0.60', balance: '1.00' } });
     const count = async () => (await t.dataSource.query(`SELECT (SELECT count(*) FROM ledger_entries)::int AS e, (SELECT count(*) FROM calls)::int AS c`))[0];
     const before = await count();
-    await authorize(root, { accountId: c.accountId, number: NUMBER, connectTime: AT }).set('Idempotency-Key', 'same-key').expect(200);
+    await authorize(root, { accountId: c.accountId, number: NUMBER, connectTime: AT }).expect(200);
     await authorize(root, { accountId: c.accountId, number: NUMBER, connectTime: AT }).expect(200);
     expect(await count()).toEqual(before);
     const account = await root.get(`/v1/accounts/${c.accountId}`).expect(200);

@@ -1,7 +1,6 @@
-import { Body, Controller, HttpCode, Post, SetMetadata } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentCaller } from '../auth/current-caller.decorator';
-import { OWN_IDEMPOTENCY } from '../common/idempotency/idempotency.interceptor';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { Caller } from '../tree/caller';
 import { AuthorizeService } from './authorize.service';
@@ -14,8 +13,6 @@ export class AuthorizeController {
 
   @Post()
   @HttpCode(200)
-  // A question, not a change: nothing is written, so no Idempotency-Key answer is stored either.
-  @SetMetadata(OWN_IDEMPOTENCY, true)
   @ApiOperation({
     summary: 'Before connecting a call: the longest duration every charged level can pay for.',
     description:
