@@ -1,3 +1,6 @@
+import fc from 'fast-check';
+import { Big, convert } from '../src/common/money';
+import { priceCall } from '../src/usage/rating';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -218,6 +221,50 @@ describe('call authorization (POST /v1/calls/authorize)', () => {
     }
     // Without the right, an invisible account is still a 404 (404 before 403).
     expectProblem(await authorize(c.b, { accountId: other.accountId, number: NUMBER }), 404);
+  });
+
+  it('property: the account’s price at maxDuration fits its credit and one second more does not (EUR tariff, USD account)', async () => {
+    const decimal = (max: number, scale: number) => fc.integer({ min: 0, max }).map((n) => new Big(n).div(10 ** scale).toFixed());
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          price: decimal(50_000, 4),
+          first: fc.integer({ min: 1, max: 120 }),
+          next: fc.integer({ min: 1, max: 60 }),
+          rateFee: decimal(50, 2),
+          tariffFee: decimal(50, 2),
+          freeSeconds: fc.integer({ min: 0, max: 60 }),
+          balance: decimal(5_000, 2),
+          creditLimit: decimal(1_000, 2),
+          eur: fc.integer({ min: 5_000, max: 20_000 }).map((n) => new Big(n).div(10_000).toFixed()),
+        }),
+        async (p) => {
+          const c = await chain({
+            x: { currency: 'EUR', price: p.price, first: p.first, next: p.next, rateFee: p.rateFee, tariffFee: p.tariffFee, freeSeconds: p.freeSeconds, balance: p.balance, creditLimit: p.creditLimit },
+          });
+          // B sells to the account: B's table converts the EUR price into the account's USD.
+          await c.b.put('/v1/exchange-rates/EUR', { rate: p.eur }).expect(200);
+          const res = await authorize(root, { accountId: c.accountId, number: NUMBER, connectTime: AT }).expect(200);
+          const available = new Big(p.balance).plus(p.creditLimit);
+          const terms = { connectFee: p.tariffFee, freeSeconds: p.freeSeconds };
+          const rate = { prefix: '44', price: p.price, firstInterval: p.first, nextInterval: p.next, connectFee: p.rateFee, effectiveFrom: new Date(0) };
+          const fits = (d: number) => {
+            const usd = convert(priceCall(terms, rate, d).amount, p.eur);
+            return usd.eq(0) || usd.lte(available);
+          };
+          const { maxDuration, authorized, limitedBy } = res.body;
+          expect(fits(maxDuration)).toBe(true);
+          expect(authorized).toBe(maxDuration > 0);
+          if (maxDuration < 86400) {
+            expect(fits(maxDuration + 1)).toBe(false);
+            expect(limitedBy).toEqual({ type: 'account', id: c.accountId });
+          } else {
+            expect(limitedBy).toBeNull();
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
   });
 
   it('answers a 400 with pointers for bad input', async () => {
