@@ -55,6 +55,7 @@ const TABLE: Row[] = [
   ['getRoutingGroup', 'get', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.read'],
   ['updateRoutingGroup', 'patch', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write', () => ({ policy: 'weighted' })],
   ['deleteRoutingGroup', 'delete', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write'],
+  ['authorizeCall', 'post', () => '/v1/calls/authorize', 'usage.post', (o) => ({ accountId: o.account, number: '4420' })],
 ];
 
 describe('permissions: every endpoint that needs a right', () => {

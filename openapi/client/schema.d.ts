@@ -122,6 +122,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account’s monthly statement (an account of the caller or of a customer below it).
+         * @description The month runs from local midnight of its first day to local midnight of the next month’s first day in the holder’s time zone (`from`, `to`: those instants in UTC, daylight-saving changes included). `totals` sums the month’s ledger entries per action, signed as on the entries (debits and usage negative); `openingBalance` + Σ `totals` = `closingBalance`, and a month’s closing balance is the next month’s opening balance. `usage` counts the calls charged to the holder in the month and their seconds. All amounts in the holder’s currency. A month in the future is empty.
+         */
+        get: operations["getAccountStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -274,6 +294,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/calls/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Before connecting a call: the longest duration every charged level can pay for.
+         * @description Right `usage.post`. Each level from the account up is priced exactly as the posting prices it (its rate at `connectTime`, free seconds, billing intervals, connect fees, converted with its seller’s exchange-rate table) and must stay within its available credit (balance + credit limit). `maxDuration` is the smallest of the levels’ maxima (at most 86,400); `limitedBy` names the level that gives it. A level with no tariff, rate or exchange rate for the call limits it to 0; a level whose price is zero never limits. Only the levels at or below the caller are considered: the root sees the whole chain. Nothing is written.
+         */
+        post: operations["authorizeCall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/currencies": {
         parameters: {
             query?: never;
@@ -363,6 +403,26 @@ export interface paths {
          * @description Revoking a right here removes it at once from the whole subtree below, since effective rights are intersected down the tree.
          */
         put: operations["replaceCustomerPermissions"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A customer’s monthly statement (itself or a customer below it).
+         * @description The month runs from local midnight of its first day to local midnight of the next month’s first day in the holder’s time zone (`from`, `to`: those instants in UTC, daylight-saving changes included). `totals` sums the month’s ledger entries per action, signed as on the entries (debits and usage negative); `openingBalance` + Σ `totals` = `closingBalance`, and a month’s closing balance is the next month’s opening balance. `usage` counts the calls charged to the holder in the month and their seconds. All amounts in the holder’s currency. A month in the future is empty.
+         */
+        get: operations["getCustomerStatement"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -801,6 +861,24 @@ export interface components {
             items: components["schemas"]["AuditEventDto"][];
             nextCursor: string | null;
         };
+        AuthorizeCallDto: {
+            /**
+             * Format: uuid
+             * @description The calling account: in the caller’s subtree or its own.
+             */
+            accountId: string;
+            /**
+             * Format: date-time
+             * @description When the call connects (prices the call with the rates in effect then); seconds and a zone required. Default: now.
+             * @example 2026-03-01T12:00:00Z
+             */
+            connectTime?: string;
+            /**
+             * @description The dialled digits, `+` optional.
+             * @example +442071234567
+             */
+            number: string;
+        };
         BalanceOperationDto: {
             /**
              * @description add_funds: a payment received; credit: a credit or refund; debit: a charge.
@@ -915,6 +993,23 @@ export interface components {
         BatchResultDto: {
             /** @description The ledger entries written, in the order of `operations`. */
             items: components["schemas"]["LedgerEntryDto"][];
+        };
+        CallAuthorizationDto: {
+            /** @description Whether the call may connect: `maxDuration` > 0. */
+            authorized: boolean;
+            /** @description The party whose available credit (or missing rate, tariff or exchange rate) gives the smallest maximum; null when nothing limits the call below 86,400 seconds. */
+            limitedBy: components["schemas"]["CallPartyDto"] | null;
+            /**
+             * @description The longest duration in whole seconds that every level’s available credit covers (at most 86,400).
+             * @example 3600
+             */
+            maxDuration: number;
+        };
+        CallPartyDto: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            type: "account" | "customer";
         };
         CreateAccountDto: {
             /**
@@ -1522,6 +1617,82 @@ export interface components {
              * @example 1.0825
              */
             rate: string;
+        };
+        StatementDto: {
+            /**
+             * @description The balance after the last entry before `to`: openingBalance + Σ totals.
+             * @example 82.66
+             */
+            closingBalance: string;
+            /**
+             * @description The holder’s base currency: every amount is in it.
+             * @example EUR
+             */
+            currency: string;
+            /**
+             * Format: date-time
+             * @description The month’s first instant (local midnight of its first day).
+             * @example 2026-02-28T23:00:00.000Z
+             */
+            from: string;
+            holder: components["schemas"]["StatementHolderDto"];
+            /** @example 2026-03 */
+            month: string;
+            /**
+             * @description The balance after the last entry before `from` (0 without one).
+             * @example 100.00
+             */
+            openingBalance: string;
+            /**
+             * @description The holder’s time zone: the month’s days are its days.
+             * @example Europe/Berlin
+             */
+            timeZone: string;
+            /**
+             * Format: date-time
+             * @description The next month’s first instant (excluded).
+             * @example 2026-03-31T22:00:00.000Z
+             */
+            to: string;
+            /** @description Σ of the month’s entries per action (every action present, "0.00" when none). */
+            totals: components["schemas"]["StatementTotalsDto"];
+            usage: components["schemas"]["StatementUsageDto"];
+        };
+        StatementHolderDto: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            type: "customer" | "account";
+        };
+        StatementTotalsDto: {
+            /** @example 50.00 */
+            add_funds: string;
+            /** @example 0.00 */
+            credit: string;
+            /**
+             * @description Negative (debits take money away).
+             * @example -5.00
+             */
+            debit: string;
+            /** @example 0.00 */
+            opening_balance: string;
+            /**
+             * @description Negative: the charges of rated calls.
+             * @example -12.34
+             */
+            usage: string;
+        };
+        StatementUsageDto: {
+            /**
+             * @description Calls charged to the holder in the month (charges of zero make no entry and are not counted).
+             * @example 42
+             */
+            calls: number;
+            /**
+             * @description Their durations, summed, in seconds.
+             * @example 3600
+             */
+            seconds: number;
         };
         SystemSettingsDto: {
             /**
@@ -2452,6 +2623,77 @@ export interface operations {
             };
         };
     };
+    getAccountStatement: {
+        parameters: {
+            query?: {
+                /** @description The month, in the holder’s time zone. Default: the current month there. */
+                month?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     listApiKeys: {
         parameters: {
             query?: {
@@ -3140,6 +3382,94 @@ export interface operations {
                      *     }
                      */
                     "application/problem+json": components["schemas"]["BatchRefusedProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    authorizeCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AuthorizeCallDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallAuthorizationDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */
@@ -3991,6 +4321,77 @@ export interface operations {
             };
             /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getCustomerStatement: {
+        parameters: {
+            query?: {
+                /** @description The month, in the holder’s time zone. Default: the current month there. */
+                month?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -103,3 +103,28 @@ export function priceCall(tariff: Pick<TariffTerms, 'connectFee' | 'freeSeconds'
   const perMinute = divideHalfEven(units(rate.price) * BigInt(billed), 60n);
   return { billedSeconds: billed, amount: roundMoney(fromUnits(units(tariff.connectFee) + units(rate.connectFee) + perMinute)) };
 }
+
+/**
+ * The longest duration in whole seconds, 0 to `cap`, that a level can pay for (call
+ * authorization, SPEC §13): the largest `d` with `fits(priceCall(tariff, rate, d).amount)`.
+ * `fits` must hold for a zero amount (nothing billed costs nothing) and be monotone in the
+ * amount; prices are monotone in the duration, so a binary search over the exact pricing
+ * finds it (at most 17 prices for a day), with no float anywhere.
+ */
+export function longestAffordable(
+  tariff: Pick<TariffTerms, 'connectFee' | 'freeSeconds'>,
+  rate: RateTerms,
+  fits: (amount: Big) => boolean,
+  cap: number = MAX_CALL_SECONDS,
+): number {
+  const affordable = (duration: number) => fits(priceCall(tariff, rate, duration).amount);
+  if (affordable(cap)) return cap;
+  let low = 0; // affordable: a call of 0 seconds bills nothing
+  let high = cap; // not affordable
+  while (high - low > 1) {
+    const middle = low + Math.floor((high - low) / 2);
+    if (affordable(middle)) low = middle;
+    else high = middle;
+  }
+  return low;
+}

@@ -1,7 +1,14 @@
 import { Module } from '@nestjs/common';
+import { AccountsModule } from '../accounts/accounts.module';
 import { BalancesModule } from '../balances/balances.module';
 import { CurrenciesModule } from '../currencies/currencies.module';
+import { CustomersModule } from '../customers/customers.module';
+import { AuthorizeController } from './authorize.controller';
+import { AuthorizeService } from './authorize.service';
 import { ChainsRepository } from './chains.repository';
+import { StatementsController } from './statements.controller';
+import { StatementsRepository } from './statements.repository';
+import { StatementsService } from './statements.service';
 
 /**
  * Usage (SPEC §13): calls posted and rated at every level of the tree, their views, usage
@@ -9,8 +16,8 @@ import { ChainsRepository } from './chains.repository';
  * is `call-view.ts`; what rating reads is `chains.repository.ts`.
  */
 @Module({
-  imports: [BalancesModule, CurrenciesModule],
-  controllers: [],
-  providers: [ChainsRepository],
+  imports: [BalancesModule, CurrenciesModule, CustomersModule, AccountsModule],
+  controllers: [AuthorizeController, StatementsController],
+  providers: [ChainsRepository, AuthorizeService, StatementsService, StatementsRepository],
 })
 export class UsageModule {}
