@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { BalancesModule } from '../balances/balances.module';
 import { CurrenciesModule } from '../currencies/currencies.module';
+import { CallsController } from './calls.controller';
+import { CallsRepository } from './calls.repository';
+import { CallsService } from './calls.service';
 import { ChainsRepository } from './chains.repository';
 
 /**
@@ -10,7 +13,7 @@ import { ChainsRepository } from './chains.repository';
  */
 @Module({
   imports: [BalancesModule, CurrenciesModule],
-  controllers: [],
-  providers: [ChainsRepository],
+  controllers: [CallsController],
+  providers: [ChainsRepository, CallsRepository, CallsService],
 })
 export class UsageModule {}
