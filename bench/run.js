@@ -18,6 +18,7 @@ const { startDatabase, startCanopy, rssMiB } = require('./lib');
 const { httpBaseline, authenticatedBaseline } = require('./http-baseline');
 const { balancesBench, seedPostingCustomers } = require('./balances');
 const { batchBench } = require('./batch');
+const { callsBench } = require('./calls');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
 const { soakBench } = require('./soak');
@@ -130,6 +131,7 @@ async function main() {
       results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
     }
     await step('rates', () => ratesBench({ canopy, duration }));
+    results.calls = await step('calls', () => callsBench({ canopy, db, duration, limit: results.balances?.limit }));
     if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {
     await canopy.stop();

@@ -223,6 +223,23 @@ describe('POST /v1/calls', () => {
     expect(res.body.items[0]).toMatchObject({ status: 'refused', problem: { status: 422, type: expect.stringContaining('missing-exchange-rate'), party: { type: 'customer', id: r3.id } } });
   });
 
+  it('refuses a call one of whose postings is refused (a balance out of range) while the others of the batch rate; nothing of it is left', async () => {
+    const full = await createAccount(r2, r2, { tariffId: ta });
+    // No operation reaches that far (amounts have at most 22 digits): the balance is set in SQL.
+    await t.dataSource.query(`UPDATE accounts SET balance = -999999999999999999999999999999.9 WHERE id = $1`, [full.id]);
+    const bad = call({ accountId: full.id });
+    const good = call();
+    const res = await post(root, [bad, good]).expect(200);
+    expect(res.body.items[0]).toMatchObject({ status: 'refused', problem: { status: 422, type: expect.stringContaining('amount-out-of-range'), party: { type: 'account', id: full.id } } });
+    expect(res.body.items[1]).toMatchObject({ status: 'rated' });
+    const [left] = await t.dataSource.query(
+      `SELECT (SELECT count(*) FROM calls WHERE call_id = $1)::int AS calls, (SELECT count(*) FROM call_charges c JOIN calls k ON k.id = c.call_uuid WHERE k.call_id = $1)::int AS charges,
+              (SELECT count(*) FROM ledger_entries WHERE notes = $1)::int AS entries, (SELECT count(*) FROM ledger_entries WHERE notes = $2)::int AS good`,
+      [bad.callId, good.callId],
+    );
+    expect(left).toEqual({ calls: 0, charges: 0, entries: 0, good: 3 });
+  });
+
   it('replays a call posted again (also inside one batch) with the same result, and refuses other fields under its callId with 409', async () => {
     const c = call();
     const first = await post(root, [c]).expect(200);
