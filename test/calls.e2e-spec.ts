@@ -264,8 +264,11 @@ describe('POST /v1/calls', () => {
     await r1.patch(`/v1/customers/${r2.id}`, { timeZone: 'Asia/Tokyo' }).expect(200);
     const c = call({ connectTime: '2026-03-15T23:30:00Z', duration: 120 });
     await post(root, [c]).expect(200);
-    const events = await t.dataSource.query(`SELECT action, target_type, changes FROM audit_events WHERE action = 'usage.calls-posted' ORDER BY seq DESC LIMIT 1`);
-    expect(events[0]).toMatchObject({ target_type: 'call', changes: { after: { rated: 1, replayed: 0, refused: 0, posted: 1 } } });
+    const events = await root.get('/v1/audit-events?targetType=call&limit=1').expect(200);
+    expect(events.body.items[0]).toMatchObject({ action: 'usage.calls-posted', targetType: 'call', actor: root.id, changes: { after: { rated: 1, replayed: 0, refused: 0, posted: 1 } } });
+    // No audit event per usage entry.
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'balance.usage'`);
+    expect(n).toBe(0);
     const rows: Array<{ seller_id: string; time_zone: string; day: string; calls: number; seconds: number }> = await t.dataSource.query(
       `SELECT seller_id, time_zone, day::text, calls::int, seconds::int FROM usage_daily WHERE account_id = $1 AND day >= '2026-03-15'`,
       [account.id],

@@ -815,7 +815,7 @@ export interface components {
             requestId: string | null;
             targetId: string | null;
             /** @enum {string} */
-            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
         };
         AuditEventPageDto: {
             items: components["schemas"]["AuditEventDto"][];
@@ -2844,7 +2844,7 @@ export interface operations {
                 from?: string;
                 limit?: number;
                 targetId?: string;
-                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
                 to?: string;
             };
             header?: never;
