@@ -313,9 +313,12 @@ export class BalancesService implements BeforeApplicationShutdown {
    * conversion is asked for; the write). 'independent': a refused posting (404, 403,
    * validation, conversion, credit, range) writes nothing and the others still apply.
    * 'all-or-none': if any is refused, nothing at all is written (nor any claim answered).
+   * `tables`: the billing customers' exchange-rate tables already read by the caller in this
+   * transaction (usage: the sellers' tables it rated with, so that the entries convert
+   * exactly as the charges it records); read here when absent or missing one.
    */
-  async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none'): Promise<PostingOutcome[]> {
-    return this.postSet(tx, requests, mode);
+  async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none', tables?: Map<string, CurrencyTable>): Promise<PostingOutcome[]> {
+    return this.postSet(tx, requests, mode, undefined, tables);
   }
 
   /** `post`, and, when every posting applies, the answer `answerAll` gives (from the entries' ids) recorded by the same statement. */
@@ -324,6 +327,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     requests: PostingRequest[],
     mode: 'independent' | 'all-or-none',
     answerAll?: (entryIds: string[]) => ClaimAnswer,
+    known?: Map<string, CurrencyTable>,
   ): Promise<PostingOutcome[]> {
     if (!requests.length) return [];
     const holderKey = (kind: HolderKind, id: string) => `${kind}:${id.toLowerCase()}`;
@@ -342,7 +346,8 @@ export class BalancesService implements BeforeApplicationShutdown {
       const holder = reached[i];
       if (holder && r.input.currency !== undefined && r.input.currency !== holder.baseCurrency) converting.add(holder.billingCustomerId);
     });
-    const tables = await this.conversion.tablesOf([...converting], tx);
+    const tables = await this.conversion.tablesOf([...converting].filter((id) => !known?.has(id)), tx);
+    for (const [id, table] of known ?? []) tables.set(id, table);
 
     const running = new Map<string, Running>();
     const outcomes: Array<PostingOutcome | DecidedEntry> = requests.map((r, i) => {
@@ -382,7 +387,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       entries: s.entries,
     }));
     if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
-    const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null)) ?? []) : [];
+    const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null, 'ids')) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
     const createdAt = new Map(written.map((row) => [row.id, row.created_at]));
     return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: createdAt.get(o.id)!.toISOString() } } : o));

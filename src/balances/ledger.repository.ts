@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ClaimRef, completeClaimsSql, FreshKey, freshKeySql } from '../common/idempotency/idempotency.repository';
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
-import { sqlState, SqlParams } from '../database/sql';
+import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
 import { preparedQuery } from '../database/prepared';
 import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
@@ -130,7 +130,7 @@ export async function unscopedAppendOpening(tx: Tx, kind: HolderKind, holderId: 
   );
 }
 
-const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(values)}::${type}[]`;
+const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**
  * THE posting statement, for one entry or thousands: each holder's balance update (`hc`,
@@ -139,7 +139,7 @@ const array = (params: SqlParams, values: unknown[], type: string) => `${params.
  * written only for holders updated. Holders were locked in id order before (the transaction),
  * or the statement runs alone with one holder.
  */
-function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null): string {
+function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null, returning: 'entries' | 'ids'): string {
   const limit = `${params.add(MONEY_LIMIT.toFixed())}::numeric`;
   const hv = `unnest(${array(params, holders.map((h) => h.id), 'uuid')}, ${array(params, holders.map((h) => h.kind === 'account'), 'bool')},
       ${array(params, holders.map((h) => h.total), 'numeric')}, ${array(params, holders.map((h) => h.minChecked), 'numeric')},
@@ -219,7 +219,7 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     ), f AS (${fresh.insert}),
     k AS (${completeClaimsSql(answered, { callerId: 'r.caller_id', key: 'r.key', token: 'r.token' }, { status: 'r.status', body: 'r.body::jsonb', headers: `'{}'::jsonb`, ledgerEntryId: 'r.entry_id' })}),
     a AS (${event})
-    SELECT * FROM e`;
+    SELECT ${returning === 'ids' ? 'e.id, e.created_at' : '*'} FROM e`;
 }
 
 /**
@@ -295,11 +295,19 @@ export class LedgerRepository {
    * THE posting statement (see postingSql) in `tx`, or alone on the pool when `tx` is null
    * (one entry on a fresh key: undefined when a concurrent request took the key or the
    * statement met a deadlock, so that the transactional posting gives the exact answer).
-   * The entries written, in order.
+   * The entries written, in order (`returning: 'ids'`: only their ids and creation times,
+   * all a set decided under lock needs back).
    */
-  async post(tx: Tx | null, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null): Promise<StoredLedgerRow[] | undefined> {
+  async post(
+    tx: Tx | null,
+    holders: HolderChange[],
+    entries: EntryRow[],
+    answers: ClaimAnswer[],
+    freshKey: FreshKey | null,
+    returning: 'entries' | 'ids' = 'entries',
+  ): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
-    const sql = postingSql(params, holders, entries, answers, freshKey);
+    const sql = postingSql(params, holders, entries, answers, freshKey, returning);
     if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values);
     try {
       return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { preparedQuery } from '../database/prepared';
-import { SqlParams } from '../database/sql';
+import { arrayLiteral, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { CallRow, ChargeRow } from './call-view';
 
@@ -46,7 +46,7 @@ export interface ChargeDraft {
   duration: number;
 }
 
-const arr = (params: SqlParams, values: unknown[], type: string) => `${params.add(values)}::${type}[]`;
+const arr = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**
  * The calls a poster posted and their charges (`calls`, `call_charges`, `usage_daily`), as
@@ -114,47 +114,47 @@ export class CallsRepository {
     return found;
   }
 
-  /**
-   * Writes the charge rows of rated calls and adds them to the daily rollup, in ONE
-   * statement whatever their number: each charge row is also its seller's row, summed into
-   * `usage_daily` per seller, local day in the seller's time zone, account and prefix (rows
-   * upserted in key order, so that concurrent postings lock them in one order).
-   */
+  /** The charge rows of rated calls, in one statement whatever their number. */
   async writeCharges(tx: Tx, charges: ChargeDraft[]): Promise<void> {
     if (!charges.length) return;
     const params = new SqlParams();
-    const col = <K extends keyof ChargeDraft>(key: K, type: string, map: (v: ChargeDraft[K]) => unknown = (v) => v) =>
-      arr(
-        params,
-        charges.map((c) => map(c[key])),
-        type,
-      );
+    const col = this.columns(params, charges);
     await preparedQuery(
       tx,
-      `WITH s AS (
-         SELECT * FROM unnest(${col('callUuid', 'uuid')}, ${col('level', 'int')}, ${col('partyKind', 'text')}, ${col('partyId', 'uuid')},
-                              ${col('partyDepth', 'int')}, ${col('sellerId', 'uuid')}, ${col('tariffId', 'uuid')}, ${col('prefix', 'text')},
-                              ${col('price', 'numeric')}, ${col('billedSeconds', 'int')}, ${col('amount', 'numeric')}, ${col('currency', 'text')},
-                              ${col('exchangeRate', 'numeric')}, ${col('convertedAmount', 'numeric')}, ${col('chargedCurrency', 'text')},
-                              ${col('ledgerEntryId', 'uuid')}, ${col('revenue', 'numeric')}, ${col('sellerCost', 'numeric')}, ${col('sellerCurrency', 'text')},
-                              ${col('sellerTimeZone', 'text')}, ${col('accountId', 'uuid')}, ${col('customerId', 'uuid')}, ${col('customerPath', 'text')},
-                              ${col('number', 'text')}, ${col('connectTime', 'timestamptz', (d) => (d as Date).toISOString())}, ${col('duration', 'int')})
-                AS s(call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds, amount, currency,
-                     exchange_rate, converted_amount, charged_currency, ledger_entry_id, revenue, seller_cost, seller_currency, seller_tz,
-                     account_id, customer_id, customer_path, number, connect_time, duration)
-       ), charged AS (
-         INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
-                                   amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id, revenue, seller_cost,
-                                   seller_currency, account_id, customer_id, customer_path, number, connect_time, duration)
-         SELECT call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
-                amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id, revenue, seller_cost,
-                seller_currency, account_id, customer_id, customer_path, number, connect_time, duration
-           FROM s
-       )
-       INSERT INTO usage_daily AS u (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
+      `INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
+                                 amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id, revenue, seller_cost,
+                                 seller_currency, account_id, customer_id, customer_path, number, connect_time, duration)
+       SELECT * FROM unnest(${col('callUuid', 'uuid')}, ${col('level', 'int')}, ${col('partyKind', 'text')}, ${col('partyId', 'uuid')},
+                            ${col('partyDepth', 'int')}, ${col('sellerId', 'uuid')}, ${col('tariffId', 'uuid')}, ${col('prefix', 'text')},
+                            ${col('price', 'numeric')}, ${col('billedSeconds', 'int')}, ${col('amount', 'numeric')}, ${col('currency', 'text')},
+                            ${col('exchangeRate', 'numeric')}, ${col('convertedAmount', 'numeric')}, ${col('chargedCurrency', 'text')},
+                            ${col('ledgerEntryId', 'uuid')}, ${col('revenue', 'numeric')}, ${col('sellerCost', 'numeric')}, ${col('sellerCurrency', 'text')},
+                            ${col('accountId', 'uuid')}, ${col('customerId', 'uuid')}, ${col('customerPath', 'text')}, ${col('number', 'text')},
+                            ${col('connectTime', 'timestamptz', (d) => (d as Date).toISOString())}, ${col('duration', 'int')})`,
+      params.values,
+    );
+  }
+
+  /**
+   * Adds charge rows to the sellers' daily rollup (`usage_daily`) in one statement: each row
+   * is its seller's, summed per seller, local day in the seller's time zone, account and
+   * prefix. Rows are upserted in key order, so that concurrent postings lock them in one
+   * order; the posting runs it after the charged holders are locked (a key inserted by a
+   * transaction still in flight would otherwise make it wait for that whole transaction).
+   */
+  async addToDaily(tx: Tx, charges: ChargeDraft[]): Promise<void> {
+    if (!charges.length) return;
+    const params = new SqlParams();
+    const col = this.columns(params, charges);
+    await preparedQuery(
+      tx,
+      `INSERT INTO usage_daily AS u (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
        SELECT seller_id, seller_tz, (connect_time AT TIME ZONE seller_tz)::date, account_id, min(customer_id::text)::uuid, min(customer_path), prefix,
               count(*), sum(duration), sum(billed_seconds), sum(revenue), sum(seller_cost)
-         FROM s
+         FROM unnest(${col('sellerId', 'uuid')}, ${col('sellerTimeZone', 'text')}, ${col('connectTime', 'timestamptz', (d) => (d as Date).toISOString())},
+                     ${col('accountId', 'uuid')}, ${col('customerId', 'uuid')}, ${col('customerPath', 'text')}, ${col('prefix', 'text')},
+                     ${col('duration', 'int')}, ${col('billedSeconds', 'int')}, ${col('revenue', 'numeric')}, ${col('sellerCost', 'numeric')})
+              AS s(seller_id, seller_tz, connect_time, account_id, customer_id, customer_path, prefix, duration, billed_seconds, revenue, seller_cost)
         GROUP BY seller_id, seller_tz, (connect_time AT TIME ZONE seller_tz)::date, account_id, prefix
         ORDER BY 1, 2, 3, 4, 7
        ON CONFLICT (seller_id, time_zone, day, account_id, prefix) DO UPDATE
@@ -162,5 +162,15 @@ export class CallsRepository {
               revenue = u.revenue + excluded.revenue, cost = u.cost + excluded.cost`,
       params.values,
     );
+  }
+
+  /** A column of the charges as an array parameter. */
+  private columns(params: SqlParams, charges: ChargeDraft[]) {
+    return <K extends keyof ChargeDraft>(key: K, type: string, map: (v: ChargeDraft[K]) => unknown = (v) => v) =>
+      arr(
+        params,
+        charges.map((c) => map(c[key])),
+        type,
+      );
   }
 }

@@ -186,7 +186,7 @@ export class CallsService {
         }
         fresh.push({ index, claim: claims[i], chain });
       });
-      const rated = await this.rate(tx, caller, fresh);
+      const { rated, tables } = await this.rate(tx, caller, fresh);
       const ratedOk = new Map<number, Rated>();
       for (const { index, claim } of fresh) {
         const r = rated.get(index)!;
@@ -204,9 +204,9 @@ export class CallsService {
         ratedOk.delete(index);
       }
 
-      // The charge rows and the sellers' daily rollup, naming the ledger entries the posting
-      // below writes (ids chosen here); written before the charged holders are locked, so
-      // that the locks of the levels every call shares are held only by the posting itself.
+      // The charge rows, naming the ledger entries the posting below writes (ids chosen here);
+      // written before the charged holders are locked, so that the locks of the levels every
+      // call shares are held for the posting and the rollup only.
       const requests: PostingRequest[] = [];
       const owners: Array<{ index: number; level: ChainLevel }> = [];
       for (const [index, r] of ratedOk) {
@@ -227,13 +227,20 @@ export class CallsService {
           owners.push({ index, level: r.chain.levels[level] });
         });
       }
-      await this.calls.writeCharges(tx, [...ratedOk.values()].flatMap((r) => r.charges));
+      const charges = [...ratedOk.values()].flatMap((r) => r.charges);
+      await this.calls.writeCharges(tx, charges);
       await this.calls.dropClaims(tx, caller.customerId, dropped);
 
-      // Charging: every level of every call, all or none. A refused posting (a holder gone
-      // meanwhile, a balance out of range) refuses its call: the transaction is rolled back
-      // and run again without it, so that nothing of it is left behind.
-      const outcomes: PostingOutcome[] = await this.balances.post(tx, requests, 'all-or-none');
+      // The answers, before the locks (the entries' ids are known).
+      for (const [index, r] of ratedOk) {
+        out.set(index, { callId: r.claim.callId, status: 'rated', call: toCallView(viewer, callRow(r.claim), r.charges.map(chargeRow)) });
+      }
+
+      // Charging: every level of every call, all or none, converted with the very tables the
+      // charges were rated with. A refused posting (a holder gone meanwhile, a balance out of
+      // range) refuses its call: the transaction is rolled back and run again without it, so
+      // that nothing of it is left behind.
+      const outcomes: PostingOutcome[] = await this.balances.post(tx, requests, 'all-or-none', tables);
       const refusedNow = new Map<number, ProblemError>();
       outcomes.forEach((o, i) => {
         if (!o.applied && !o.withheld && !refusedNow.has(owners[i].index)) {
@@ -241,12 +248,10 @@ export class CallsService {
         }
       });
       if (refusedNow.size) throw new RefusedCalls(refusedNow);
+      await this.calls.addToDaily(tx, charges);
 
       // ── Every rated call of this request is known here (`ratedOk`), charged, inside its
       // transaction: issue 14's `call.rated` event (one per call) is written HERE.
-      for (const [index, r] of ratedOk) {
-        out.set(index, { callId: r.claim.callId, status: 'rated', call: toCallView(viewer, callRow(r.claim), r.charges.map(chargeRow)) });
-      }
       const counts = { rated: ratedOk.size, replayed: 0, refused: 0 };
       for (const item of out.values()) if (item.status !== 'rated') counts[item.status]++;
       return {
@@ -268,7 +273,7 @@ export class CallsService {
     tx: Tx,
     caller: Caller,
     fresh: Array<{ index: number; claim: CallClaim; chain: AccountChain }>,
-  ): Promise<Map<number, Rated | ProblemError>> {
+  ): Promise<{ rated: Map<number, Rated | ProblemError>; tables: Map<string, CurrencyTable> }> {
     const wanted = new Map<string, RateWanted>();
     const sellers = new Set<string>();
     for (const { claim, chain } of fresh) {
@@ -293,7 +298,7 @@ export class CallsService {
         rated.set(index, error);
       }
     }
-    return rated;
+    return { rated, tables };
   }
 
   private rateCall(caller: Caller, claim: CallClaim, chain: AccountChain, rates: Map<string, RateTerms | undefined>, tables: Map<string, CurrencyTable>): ChargeDraft[] {
