@@ -63,7 +63,7 @@ function noRate(level: ChainLevel, visible: boolean, number: string): ProblemErr
 
 const rateKey = (tariffId: string, number: string, at: Date) => `${tariffId}|${number.startsWith('+') ? number.slice(1) : number}|${at.getTime()}`;
 
-/** A call rated in this request: its claim and its charges (ledger entry ids filled once posted). */
+/** A call rated in this request: its claim and its charges (their ledger entries' ids chosen before the posting). */
 interface Rated {
   claim: CallClaim;
   charges: ChargeDraft[];
@@ -120,7 +120,6 @@ export class CallsService {
       for (const [index, item] of decided) results[index] = item;
       break;
     }
-
 
     for (const { index, call, of } of repeats) {
       const original = results[of];
