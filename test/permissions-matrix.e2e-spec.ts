@@ -56,6 +56,7 @@ const TABLE: Row[] = [
   ['updateRoutingGroup', 'patch', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write', () => ({ policy: 'weighted' })],
   ['deleteRoutingGroup', 'delete', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write'],
   ['authorizeCall', 'post', () => '/v1/calls/authorize', 'usage.post', (o) => ({ accountId: o.account, number: '4420' })],
+  ['postCalls', 'post', () => '/v1/calls', 'usage.post', (o) => ({ calls: [{ callId: 'c-1', accountId: o.account, number: '441', connectTime: '2026-01-01T00:00:00Z', duration: 1 }] })],
 ];
 
 describe('permissions: every endpoint that needs a right', () => {

@@ -38,6 +38,28 @@ export class SqlParams {
   }
 }
 
+/** Element types whose text never needs quoting inside an array literal (no comma, brace, quote, space or backslash). */
+const PLAIN_ELEMENTS = new Set(['uuid', 'numeric', 'int', 'bigint', 'bool', 'timestamptz']);
+
+/**
+ * An array parameter as PostgreSQL's array literal, for set-based statements that carry
+ * thousands of values a column (`unnest($1::uuid[], …)`): elements of plain types (ids,
+ * decimal strings, numbers, booleans, ISO instants) are joined as they are; text is quoted
+ * and escaped. node-postgres would quote and escape every element of every array, which was
+ * a large share of a posting's time at thousands of entries. `null`/`undefined` is NULL.
+ */
+export function arrayLiteral(values: readonly unknown[], type: string): string {
+  const plain = PLAIN_ELEMENTS.has(type);
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (plain) parts[i] = v instanceof Date ? v.toISOString() : String(v);
+    else parts[i] = `"${String(v).replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return `{${parts.join(',')}}`;
+}
+
 /**
  * A LIKE/ILIKE pattern that matches `text` literally: `contains` anywhere or as a `prefix`.
  * The default escape character of LIKE is the backslash.

@@ -5,6 +5,9 @@ import { CurrenciesModule } from '../currencies/currencies.module';
 import { CustomersModule } from '../customers/customers.module';
 import { AuthorizeController } from './authorize.controller';
 import { AuthorizeService } from './authorize.service';
+import { CallsController } from './calls.controller';
+import { CallsRepository } from './calls.repository';
+import { CallsService } from './calls.service';
 import { ChainsRepository } from './chains.repository';
 import { StatementsController } from './statements.controller';
 import { StatementsRepository } from './statements.repository';
@@ -17,7 +20,7 @@ import { StatementsService } from './statements.service';
  */
 @Module({
   imports: [BalancesModule, CurrenciesModule, CustomersModule, AccountsModule],
-  controllers: [AuthorizeController, StatementsController],
-  providers: [ChainsRepository, AuthorizeService, StatementsService, StatementsRepository],
+  controllers: [CallsController, AuthorizeController, StatementsController],
+  providers: [ChainsRepository, CallsRepository, CallsService, AuthorizeService, StatementsService, StatementsRepository],
 })
 export class UsageModule {}
