@@ -1,6 +1,11 @@
 import { Module } from '@nestjs/common';
 import { BalancesModule } from '../balances/balances.module';
 import { CurrenciesModule } from '../currencies/currencies.module';
+import { AccountsModule } from '../accounts/accounts.module';
+import { CustomersModule } from '../customers/customers.module';
+import { CallViewsRepository } from './call-views.repository';
+import { CallViewsService } from './call-views.service';
+import { CallsController } from './calls.controller';
 import { ChainsRepository } from './chains.repository';
 
 /**
@@ -9,8 +14,8 @@ import { ChainsRepository } from './chains.repository';
  * is `call-view.ts`; what rating reads is `chains.repository.ts`.
  */
 @Module({
-  imports: [BalancesModule, CurrenciesModule],
-  controllers: [],
-  providers: [ChainsRepository],
+  imports: [BalancesModule, CurrenciesModule, AccountsModule, CustomersModule],
+  controllers: [CallsController],
+  providers: [ChainsRepository, CallViewsRepository, CallViewsService],
 })
 export class UsageModule {}
