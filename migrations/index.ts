@@ -15,6 +15,7 @@ import { CurrencyCodes1764100900000 } from './1764100900000-CurrencyCodes';
 import { CallerChanges1764200000000 } from './1764200000000-CallerChanges';
 import { NameSearch1764200100000 } from './1764200100000-NameSearch';
 import { Usage1764300000000 } from './1764300000000-Usage';
+import { UsageViews1764300300000 } from './1764300300000-UsageViews';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -30,4 +31,5 @@ export const MIGRATIONS: Function[] = [
   CallerChanges1764200000000,
   NameSearch1764200100000,
   Usage1764300000000,
+  UsageViews1764300300000,
 ];

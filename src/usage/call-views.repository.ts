@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
-import { Keyset, KeyColumn } from '../database/keyset';
+import { Keyset } from '../database/keyset';
 import { likePattern, SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { pathUnderCondition } from '../tree/scope';
@@ -50,6 +50,12 @@ export interface UsageRange {
   from: string;
   to: string;
   groupBy: UsageGroupBy;
+}
+
+/** A usage group's key: the column grouped on and its SQL type (for the cursor's comparison). */
+interface GroupKey {
+  sql: string;
+  type: 'uuid' | 'text' | 'date';
 }
 
 const CALL_COLUMNS = `c.id, c.call_id, c.account_id, c.customer_id, c.number, c.connect_time, c.duration`;
@@ -203,11 +209,11 @@ export class CallViewsRepository {
   /** A page of groups from the daily rollup (`usage_daily`), in key order. */
   async usageFromRollup(caller: Caller, range: UsageRange, cursor: string | undefined, limit: number): Promise<Page<UsageRow>> {
     const params = new SqlParams();
-    const key: Record<UsageGroupBy, KeyColumn> = {
+    const key: Record<UsageGroupBy, GroupKey> = {
       account: { sql: 'u.account_id', type: 'uuid' },
       customer: { sql: 'u.customer_id', type: 'uuid' },
-      prefix: { sql: 'u.prefix', type: 'string' },
-      day: { sql: `to_char(u.day, 'YYYY-MM-DD')`, type: 'string' },
+      prefix: { sql: 'u.prefix', type: 'text' },
+      day: { sql: 'u.day', type: 'date' },
     };
     const where = [
       `u.seller_id = ${params.add(range.sellerId)}`,
@@ -232,11 +238,11 @@ export class CallViewsRepository {
   async usageFromCharges(caller: Caller, range: UsageRange, cursor: string | undefined, limit: number): Promise<Page<UsageRow>> {
     const params = new SqlParams();
     const tz = params.add(range.timeZone);
-    const key: Record<UsageGroupBy, KeyColumn> = {
+    const key: Record<UsageGroupBy, GroupKey> = {
       account: { sql: 'd.account_id', type: 'uuid' },
       customer: { sql: 'd.customer_id', type: 'uuid' },
-      prefix: { sql: 'd.prefix', type: 'string' },
-      day: { sql: `to_char((d.connect_time AT TIME ZONE ${tz})::date, 'YYYY-MM-DD')`, type: 'string' },
+      prefix: { sql: 'd.prefix', type: 'text' },
+      day: { sql: `(d.connect_time AT TIME ZONE ${tz})::date`, type: 'date' },
     };
     const where = [
       `d.seller_id = ${params.add(range.sellerId)}`,
@@ -257,9 +263,15 @@ export class CallViewsRepository {
     );
   }
 
+  /**
+   * Groups in key order, paged on the key (a report is a bounded list of groups, not of
+   * rows, so it is keyed here rather than through `Keyset`: the key is grouped on in its own
+   * type, so that the rollup's indexes deliver the groups in order). The cursor (issued
+   * through `Cursors`, bound to the grouping) holds the last key as text.
+   */
   private async groups(
     groupBy: UsageGroupBy,
-    key: KeyColumn,
+    key: GroupKey,
     sums: string,
     from: string,
     where: string[],
@@ -267,16 +279,16 @@ export class CallViewsRepository {
     cursor: string | undefined,
     limit: number,
   ): Promise<Page<UsageRow>> {
-    // The cursor names the grouping: a key of another grouping would not mean anything here.
-    const keyset = new Keyset(`usage:${groupBy}`, [key]);
-    const after = await keyset.after(this.cursors, cursor, params);
-    if (after) where.push(after);
+    const list = `usage:${groupBy}`;
+    const after = await this.cursors.decode<[string]>(list, cursor, ['string']);
+    if (after) where.push(`${key.sql} > ${params.add(after[0])}::${key.type}`);
+    const text = key.type === 'date' ? `to_char(${key.sql}, 'YYYY-MM-DD')` : `${key.sql}::text`;
     const rows: UsageRow[] = await this.dataSource.query(
-      `SELECT ${key.sql}::text AS key, ${sums}, ${keyset.select()}
+      `SELECT ${text} AS key, ${sums}
          FROM ${from} WHERE ${where.join(' AND ')}
-        GROUP BY ${key.sql} ${keyset.orderAndLimit(limit, params)}`,
+        GROUP BY ${key.sql} ORDER BY ${key.sql} LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return keyset.page(this.cursors, rows, limit, (row) => row);
+    return this.cursors.page(list, rows, limit, (row) => row, (row) => [row.key]);
   }
 }
