@@ -274,6 +274,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post 1–1000 calls: each rated and charged at every level of its account’s chain.
+         * @description Right `usage.post`; every account in the caller’s subtree or its own. Each call is rated at every level below the root with that level’s tariff (the rate in effect at `connectTime`) and charged as a `usage` ledger entry (overdraft allowed), all levels of a call together or none. Calls are independent: the answer lists one result per call in request order — `rated`, `replayed` (the same `callId` posted before with the same fields: the original result) or `refused` with its problem (400 with pointers such as `/calls/3/duration`, 404 account, 409 call-conflict, 422 no-rate / missing-exchange-rate / amount-out-of-range). A refused call leaves nothing behind. `callId` is idempotent per poster, forever. Bodies up to 2 MiB.
+         */
+        post: operations["postCalls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/currencies": {
         parameters: {
             query?: never;
@@ -916,6 +936,118 @@ export interface components {
             /** @description The ledger entries written, in the order of `operations`. */
             items: components["schemas"]["LedgerEntryDto"][];
         };
+        CallChargeDto: {
+            /**
+             * @description The charge in the tariff’s currency (connect fees + price × billedSeconds / 60, half-even to 8 places).
+             * @example 0.02
+             */
+            amount: string;
+            /** @example 60 */
+            billedSeconds: number;
+            /**
+             * @description The party’s base currency.
+             * @example USD
+             */
+            chargedCurrency: string;
+            /**
+             * @description The charge in the party’s base currency (converted with the seller’s exchange-rate table).
+             * @example 0.02
+             */
+            convertedAmount: string;
+            /**
+             * @description The tariff’s currency.
+             * @example USD
+             */
+            currency: string;
+            /**
+             * Format: uuid
+             * @description The `usage` ledger entry; null when the charge is zero.
+             */
+            ledgerEntryId: string | null;
+            /** @description Who was charged: the account, or a customer on its path. */
+            party: components["schemas"]["CallPartyDto"];
+            /**
+             * @description The prefix of the rate that priced the call at this level.
+             * @example 4420
+             */
+            prefix: string;
+            /**
+             * @description The rate’s price per minute, in the tariff’s currency.
+             * @example 0.02
+             */
+            price: string;
+            /**
+             * Format: uuid
+             * @description The tariff the party is sold on (owned by its seller).
+             */
+            tariffId: string;
+        };
+        CallDto: {
+            /** Format: uuid */
+            accountId: string;
+            /**
+             * @description The poster’s own id of the call.
+             * @example switch-7f3a-000123
+             */
+            callId: string;
+            /** @description From the account up, only parties in the viewer’s subtree and the viewer itself. */
+            charges: components["schemas"]["CallChargeDto"][];
+            /** Format: date-time */
+            connectTime: string;
+            /**
+             * Format: uuid
+             * @description The account’s customer.
+             */
+            customerId: string;
+            /**
+             * @description Seconds.
+             * @example 61
+             */
+            duration: number;
+            /** Format: uuid */
+            id: string;
+            /** @example +442071234567 */
+            number: string;
+            viewer: components["schemas"]["CallViewerDto"];
+        };
+        CallPartyDto: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            type: "account" | "customer";
+        };
+        CallResultDto: {
+            /** @description The call as the poster sees it (rated and replayed). */
+            call?: components["schemas"]["CallDto"];
+            /** @example switch-7f3a-000123 */
+            callId: string;
+            /** @description Why the call was refused: 400 validation-error (with `errors` pointing into the body, e.g. `/calls/3/duration`), 404 not-found (account), 409 call-conflict (the same callId with other fields), 422 no-rate, missing-exchange-rate or amount-out-of-range. */
+            problem?: components["schemas"]["ProblemDto"];
+            /**
+             * @description rated: charged now; replayed: posted before with the same fields (the original result); refused: nothing was charged (see `problem`).
+             * @enum {string}
+             */
+            status: "rated" | "replayed" | "refused";
+        };
+        CallViewerDto: {
+            /**
+             * @description What the viewer itself was charged (0 for the root).
+             * @example 0.02
+             */
+            cost: string;
+            /** @example USD */
+            currency: string;
+            /**
+             * @description revenue − cost.
+             * @example 0.01
+             */
+            margin: string;
+            /**
+             * @description What the party directly below the viewer was charged on this call.
+             * @example 0.03
+             */
+            revenue: string;
+        };
         CreateAccountDto: {
             /**
              * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
@@ -1405,6 +1537,41 @@ export interface components {
             description: string;
             /** @enum {string} */
             name: "customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post";
+        };
+        PostCallDto: {
+            /**
+             * Format: uuid
+             * @description The account that made the call: in the poster’s subtree or its own.
+             */
+            accountId: string;
+            /**
+             * @description The poster’s own id of the call: idempotent per poster, forever.
+             * @example switch-7f3a-000123
+             */
+            callId: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 with a time zone; rates in effect at this instant price the call.
+             * @example 2026-03-01T12:00:00Z
+             */
+            connectTime: string;
+            /**
+             * @description Whole seconds.
+             * @example 61
+             */
+            duration: number;
+            /**
+             * @description The dialled digits, `+` optional.
+             * @example +442071234567
+             */
+            number: string;
+        };
+        PostCallsRequestDto: {
+            calls: components["schemas"]["PostCallDto"][];
+        };
+        PostCallsResultDto: {
+            /** @description One result per posted call, in request order. */
+            items: components["schemas"]["CallResultDto"][];
         };
         ProblemDto: {
             /** @example The request is invalid. */
@@ -3140,6 +3307,86 @@ export interface operations {
                      *     }
                      */
                     "application/problem+json": components["schemas"]["BatchRefusedProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    postCalls: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostCallsRequestDto"];
+            };
+        };
+        responses: {
+            /** @description One result per call, in request order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostCallsResultDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
             /** @description Unexpected error; the problem carries a request id. */

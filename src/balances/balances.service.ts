@@ -39,16 +39,31 @@ export class InsufficientFundsProblem extends ProblemError {
  * postings may mix callers), answering the idempotency claim `completes` if given, its audit
  * event carrying `context` (the current request's when absent).
  */
+/**
+ * What a posting does: a balance operation as the API takes it, or (internally only, the
+ * public DTO refuses it) a `usage` charge of a rated call (SPEC §13): negative, never
+ * credit-checked (the call has happened), under the right `usage.post`.
+ */
+export type PostingInput = Omit<BalanceOperationDto, 'action'> & { action: BalanceOperationDto['action'] | 'usage' };
+
 export interface PostingRequest {
   caller: Caller;
   kind: HolderKind;
   id: string;
-  input: BalanceOperationDto;
+  input: PostingInput;
   idempotencyKey: string | null;
   /** The idempotency claim the posting answers (its entry, or its refusal, recorded with the money), if any. */
   completes?: ClaimRef;
   /** requestId/clientAddress for its audit event. */
   context?: RequestContext;
+  /**
+   * The caller's reach was checked by the caller's service, not here: the holder is locked
+   * and charged whoever it is (usage charges the levels above the poster, and the poster
+   * itself). Only for `usage`.
+   */
+  uncheckedReach?: boolean;
+  /** False: no audit event of its own (usage: one event per request, written by the usage service). Default true. */
+  audited?: boolean;
 }
 
 /**
@@ -189,7 +204,7 @@ export class BalancesService implements BeforeApplicationShutdown {
    * completed. Anything else (a replay, a refusal, a conversion, a 404/403, a concurrent
    * duplicate) is null: the transaction decides.
    */
-  private async postAlone(caller: Caller, kind: HolderKind, id: string, input: BalanceOperationDto, key: string, print: string): Promise<OperationResult | null> {
+  private async postAlone(caller: Caller, kind: HolderKind, id: string, input: PostingInput, key: string, print: string): Promise<OperationResult | null> {
     if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
     if (kind === 'customer' && id.toLowerCase() === caller.customerId) return null;
     const amount = new Big(input.amount);
@@ -209,6 +224,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       actorId: caller.customerId,
       idempotencyKey: key,
       rateText: ONE_RATE,
+      audited: true,
       auditChanges: null,
       requestId: request?.requestId ?? null,
       clientAddress: request?.clientAddress ?? null,
@@ -230,7 +246,7 @@ export class BalancesService implements BeforeApplicationShutdown {
   }
 
   /** One operation as one transaction of the write path: claim, then THE posting (which records the answer and the audit event). */
-  private async inTransaction(caller: Caller, kind: HolderKind, id: string, input: BalanceOperationDto, key: string, print: string): Promise<OperationResult> {
+  private async inTransaction(caller: Caller, kind: HolderKind, id: string, input: PostingInput, key: string, print: string): Promise<OperationResult> {
     const context = currentRequest();
     return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
@@ -309,14 +325,15 @@ export class BalancesService implements BeforeApplicationShutdown {
   ): Promise<PostingOutcome[]> {
     if (!requests.length) return [];
     const holderKey = (kind: HolderKind, id: string) => `${kind}:${id.toLowerCase()}`;
-    const isSelf = (r: PostingRequest) => r.kind === 'customer' && r.id.toLowerCase() === r.caller.customerId;
+    const isSelf = (r: PostingRequest) => !r.uncheckedReach && r.kind === 'customer' && r.id.toLowerCase() === r.caller.customerId;
     const locked = new Map<string, LockedHolder>();
     for (const holder of await this.entries.lockHolders(tx, requests.filter((r) => !isSelf(r)))) locked.set(holderKey(holder.kind, holder.id), holder);
 
     // Reach and right, as the single operation answers them: 404, then 403.
     const reached = requests.map((r) => {
       const holder = locked.get(holderKey(r.kind, r.id));
-      return holder && pathInScope(r.caller, holder.subjectPath, r.kind === 'customer' ? 'descendants' : 'self-and-descendants') ? holder : undefined;
+      if (!holder || r.uncheckedReach) return holder;
+      return pathInScope(r.caller, holder.subjectPath, r.kind === 'customer' ? 'descendants' : 'self-and-descendants') ? holder : undefined;
     });
     const converting = new Set<string>();
     requests.forEach((r, i) => {
@@ -372,11 +389,13 @@ export class BalancesService implements BeforeApplicationShutdown {
   /** Decides one posting against the holders' running state (updated when it applies): its entry, or a thrown refusal. */
   private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>): DecidedEntry {
     const { caller, input } = r;
-    if (r.kind === 'customer' && r.id.toLowerCase() === caller.customerId) {
+    const usage = input.action === 'usage';
+    if (usage !== Boolean(r.uncheckedReach)) throw new Error('a usage posting (and only it) skips the reach check here');
+    if (!usage && r.kind === 'customer' && r.id.toLowerCase() === caller.customerId) {
       throw notADescendant('Only a customer above the target may operate on its balance; a customer never operates on its own.');
     }
     if (!holder) throw notVisible(r.kind);
-    requirePermission(caller, 'balances.operate');
+    requirePermission(caller, usage ? 'usage.post' : 'balances.operate');
     if (input.allowOverdraft !== undefined && input.action !== 'debit') {
       throw new ValidationProblem([{ pointer: '/allowOverdraft', detail: 'allowOverdraft applies to debits only' }]);
     }
@@ -388,7 +407,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       ({ exchangeRate, converted } = this.conversion.convertWith(tables.get(holder.billingCustomerId)!, amount, input.currency!, holder.baseCurrency));
       if (converted.eq(0)) throw amountTooSmall();
     }
-    const delta = input.action === 'debit' ? converted.neg() : converted;
+    const delta = input.action === 'debit' || usage ? converted.neg() : converted;
     const key = `${holder.kind}:${holder.id}`;
     let state = running.get(key);
     if (!state) {
@@ -446,6 +465,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       actorId: caller.customerId,
       idempotencyKey: r.idempotencyKey,
       rateText,
+      audited: r.audited !== false,
       auditChanges: JSON.stringify({
         after: {
           [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,

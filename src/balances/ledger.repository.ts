@@ -63,6 +63,8 @@ export interface EntryRow {
   idempotencyKey: string | null;
   /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
   rateText: string;
+  /** Whether the statement writes the entry's own audit event (usage entries: one event per request instead). */
+  audited: boolean;
   /**
    * The audit event's changes as JSON, when the balance after is known before the statement
    * (decided under lock); null: the statement builds them (the one-statement posting).
@@ -152,9 +154,9 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
       ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
-      ${array(params, entries.map((e) => e.clientAddress), 'text')})
+      ${array(params, entries.map((e) => e.clientAddress), 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')})
       WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
-                           request_id, client_address, ord)`;
+                           request_id, client_address, audited, ord)`;
   const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
       ${array(params, answers.map((a) => (a.body === null ? null : JSON.stringify(a.body))), 'text')}, ${array(params, answers.map((a) => a.ledgerEntryId), 'uuid')})
@@ -191,7 +193,7 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       requestId: 'p.request_id::varchar',
       clientAddress: 'p.client_address::varchar',
     },
-    'p JOIN h ON h.id = p.holder_id',
+    'p JOIN h ON h.id = p.holder_id WHERE p.audited',
   );
   return `WITH v AS (SELECT * FROM ${hv}),
     p AS (SELECT * FROM ${p}),
@@ -231,21 +233,26 @@ export class LedgerRepository {
 
   /**
    * Locks, in one statement, every holder named that lies within the reach of the caller
-   * asking for it: customers strictly below it, accounts of it or below. Customers first, then
-   * accounts, each in id order, so that concurrent postings cannot deadlock on each other.
+   * asking for it: customers strictly below it, accounts of it or below (or, with
+   * `uncheckedReach`, whoever it is: the caller's service checked what it may charge).
+   * Customers first, then accounts, each in id order, so that concurrent postings cannot
+   * deadlock on each other.
    */
-  async lockHolders(tx: Tx, wanted: Array<{ caller: Caller; kind: HolderKind; id: string }>): Promise<LockedHolder[]> {
+  async lockHolders(tx: Tx, wanted: Array<{ caller: Caller; kind: HolderKind; id: string; uncheckedReach?: boolean }>): Promise<LockedHolder[]> {
     const params = new SqlParams();
     const byCaller = (kind: HolderKind) => {
-      const groups = new Map<string, { caller: Caller; ids: Set<string> }>();
+      const groups = new Map<string, { caller: Caller | null; ids: Set<string> }>();
       for (const w of wanted) {
         if (w.kind !== kind) continue;
-        const group = groups.get(w.caller.customerId) ?? { caller: w.caller, ids: new Set<string>() };
+        const groupKey = w.uncheckedReach ? '' : w.caller.customerId;
+        const group = groups.get(groupKey) ?? { caller: w.uncheckedReach ? null : w.caller, ids: new Set<string>() };
         group.ids.add(w.id);
-        groups.set(w.caller.customerId, group);
+        groups.set(groupKey, group);
       }
       return [...groups.values()];
     };
+    const reach = (alias: string, caller: Caller | null, mode: 'descendants' | 'self-and-descendants') =>
+      caller ? ` AND ${subtreeCondition(alias, caller, params, mode)}` : '';
     const customers = byCaller('customer');
     const accounts = byCaller('account');
     const ids = (group: { ids: Set<string> }) => `${params.add([...group.ids])}::uuid[]`;
@@ -254,7 +261,7 @@ export class LedgerRepository {
       parts.push(`lc AS (
         SELECT 'customer' AS kind, h.id, h.base_currency, h.balance, h.credit_limit, h.parent_id AS billing_id, h.path AS subject_path
           FROM customers h
-         WHERE ${customers.map((g) => `(h.id = ANY (${ids(g)}) AND ${subtreeCondition('h', g.caller, params, 'descendants')})`).join(' OR ')}
+         WHERE ${customers.map((g) => `(h.id = ANY (${ids(g)})${reach('h', g.caller, 'descendants')})`).join(' OR ')}
          ORDER BY h.id FOR UPDATE)`);
     }
     if (accounts.length) {
@@ -262,7 +269,7 @@ export class LedgerRepository {
         SELECT 'account' AS kind, h.id, c.base_currency, h.balance, h.credit_limit, h.customer_id AS billing_id, c.path AS subject_path
           FROM accounts h JOIN customers c ON c.id = h.customer_id
          WHERE h.deleted_at IS NULL
-           AND (${accounts.map((g) => `(h.id = ANY (${ids(g)}) AND ${subtreeCondition('c', g.caller, params, 'self-and-descendants')})`).join(' OR ')})
+           AND (${accounts.map((g) => `(h.id = ANY (${ids(g)})${reach('c', g.caller, 'self-and-descendants')})`).join(' OR ')})
          ORDER BY h.id FOR UPDATE OF h)`);
     }
     if (!parts.length) return [];

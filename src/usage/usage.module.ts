@@ -6,6 +6,8 @@ import { CustomersModule } from '../customers/customers.module';
 import { CallViewsRepository } from './call-views.repository';
 import { CallViewsService } from './call-views.service';
 import { CallsController } from './calls.controller';
+import { CallsRepository } from './calls.repository';
+import { CallsService } from './calls.service';
 import { ChainsRepository } from './chains.repository';
 
 /**
@@ -16,6 +18,6 @@ import { ChainsRepository } from './chains.repository';
 @Module({
   imports: [BalancesModule, CurrenciesModule, AccountsModule, CustomersModule],
   controllers: [CallsController],
-  providers: [ChainsRepository, CallViewsRepository, CallViewsService],
+  providers: [ChainsRepository, CallsRepository, CallsService, CallViewsRepository, CallViewsService],
 })
 export class UsageModule {}

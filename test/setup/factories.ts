@@ -84,3 +84,18 @@ export async function restrictedActor(t: TestApp, owner: Actor, permissions: str
     delete: (url) => auth(t.http().delete(url)) as never,
   };
 }
+
+/** Creates an account of `customer` (by `actor`, the customer itself or above), on a new tariff of the customer's unless `tariffId` is given. */
+export async function createAccount(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<{ id: string; tariffId: string }> {
+  const tariffId = (body.tariffId as string | undefined) ?? (await createTariff(customer));
+  const res = await actor.post('/v1/accounts', {
+    customerId: customer.id,
+    username: uniqueName('sip'),
+    webPassword: 'web-password-1',
+    voipPassword: 'voip-password-1',
+    tariffId,
+    ...body,
+  });
+  if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
