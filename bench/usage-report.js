@@ -13,6 +13,7 @@
  * each seller's revenue and cost). No ledger entries are written and no balance changes: the
  * report never reads them. The tariffs' rates are not seeded either (nothing here rates).
  */
+const { randomBytes } = require('node:crypto');
 const { performance } = require('node:perf_hooks');
 const { Client } = require('pg');
 const { login, ROOT_PASSWORD } = require('./lib');
@@ -89,56 +90,75 @@ async function seedTree(canopy, client) {
   return { token, reseller, rootId: rows[0].id, t0: t0.id, t1: t1.id };
 }
 
-/** 1M calls, their three charges each, and the rollup of every seller, in SQL. */
+/**
+ * 1M calls, their three charges each, and the rollup of every seller, in SQL. Call ids are
+ * made in connect-time order (newest first) so that every index of `calls` and
+ * `call_charges` is filled at its end rather than at random places.
+ */
 async function seedCalls(client, seeded) {
-  // Per call: account, prefix, number, time (the last DAYS days, newest first), duration, and per level price and amount (60/60).
+  const run = randomBytes(4).toString('hex');
+  // Per call: account, prefix, number, time (the last DAYS days, newest first), duration, billed seconds (60/60).
   await client.query(
     `CREATE TEMP TABLE bench_calls AS
-     SELECT gen_random_uuid() AS id, i, a.id AS account_id, s.id AS sub_id, s.tariff_id AS sub_tariff,
-            p.prefix, p.k, p.prefix || lpad((i % 1000000)::text, 8, '0') AS number,
+     SELECT ('${run}-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid AS id, i, a.id AS account_id, s.id AS sub_id, s.tariff_id AS sub_tariff,
+            c.path AS sub_path, p.prefix, p.k, p.prefix || lpad((i % 1000000)::text, 8, '0') AS number,
             now() - make_interval(secs => i * ($2 * 86400.0 / $1)) AS connect_time,
             (i * 37) % 600 AS duration,
             CASE WHEN (i * 37) % 600 = 0 THEN 0 ELSE ceil(((i * 37) % 600) / 60.0)::int * 60 END AS billed
        FROM generate_series(1, $1) AS i
        JOIN bench_accounts a ON a.n = i % ${ACCOUNTS}
        JOIN bench_subs s ON s.n = a.sub
-       JOIN (SELECT k - 1 AS k, prefix FROM unnest($3::text[]) WITH ORDINALITY AS x(prefix, k)) p ON p.k = i % ${PREFIXES.length}`,
+       JOIN customers c ON c.id = s.id
+       JOIN (SELECT k - 1 AS k, prefix FROM unnest($3::text[]) WITH ORDINALITY AS x(prefix, k)) p ON p.k = i % ${PREFIXES.length}
+      ORDER BY i`,
     [CALLS, DAYS, PREFIXES],
   );
-  // Prices per minute: the account pays 0.02·(k+1), the sub-customer 0.015·(k+1), the reseller 0.01·(k+1).
-  const price = (level) => `(${['0.02', '0.015', '0.01'][level]} * (b.k + 1))`;
-  const amount = (level) => `round(${price(level)} * b.billed / 60, 8)`;
   await client.query(
     `INSERT INTO calls (id, poster_id, call_id, account_id, customer_id, customer_path, number, connect_time, duration)
-     SELECT b.id, $1, 'usage-bench-' || b.i, b.account_id, b.sub_id, c.path, b.number, b.connect_time, b.duration
-       FROM bench_calls b JOIN customers c ON c.id = b.sub_id`,
+     SELECT b.id, $1, 'usage-bench-${run}-' || lpad(b.i::text, 7, '0'), b.account_id, b.sub_id, b.sub_path, b.number, b.connect_time, b.duration
+       FROM bench_calls b`,
     [seeded.rootId],
   );
-  const levels = [
-    // level, party kind, party, depth, seller, tariff, revenue = own amount, seller's cost = the next level's amount
-    [0, `'account'`, 'b.account_id', 3, 'b.sub_id', 'b.sub_tariff', amount(1)],
-    [1, `'customer'`, 'b.sub_id', 2, `'${seeded.reseller.id}'::uuid`, `'${seeded.t1}'::uuid`, amount(2)],
-    [2, `'customer'`, `'${seeded.reseller.id}'::uuid`, 1, `'${seeded.rootId}'::uuid`, `'${seeded.t0}'::uuid`, '0'],
+  // Prices per minute at level L (0 the account, 1 its sub-customer, 2 the reseller): (0.02, 0.015, 0.01)[L] · (k+1); amounts 60/60.
+  await client.query(
+    `INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
+                               amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id,
+                               revenue, seller_cost, seller_currency, account_id, customer_id, customer_path, number, connect_time, duration)
+     SELECT b.id, l.level, CASE l.level WHEN 0 THEN 'account' ELSE 'customer' END,
+            CASE l.level WHEN 0 THEN b.account_id WHEN 1 THEN b.sub_id ELSE $1::uuid END, 3 - l.level,
+            CASE l.level WHEN 0 THEN b.sub_id WHEN 1 THEN $1::uuid ELSE $2::uuid END,
+            CASE l.level WHEN 0 THEN b.sub_tariff WHEN 1 THEN $3::uuid ELSE $4::uuid END,
+            b.prefix, l.price * (b.k + 1), b.billed, l.price * (b.k + 1) * b.billed / 60, 'USD', 1, l.price * (b.k + 1) * b.billed / 60, 'USD', NULL,
+            l.price * (b.k + 1) * b.billed / 60, COALESCE(l.next_price * (b.k + 1) * b.billed / 60, 0), 'USD',
+            b.account_id, b.sub_id, b.sub_path, b.number, b.connect_time, b.duration
+       FROM bench_calls b
+      CROSS JOIN (VALUES (0, 0.02, 0.015), (1, 0.015, 0.01), (2, 0.01, NULL)) AS l(level, price, next_price)`,
+    [seeded.reseller.id, seeded.rootId, seeded.t1, seeded.t0],
+  );
+  // The rollup: each level's charge is its seller's row, summed per local day in the seller's zone, account and prefix
+  // (the prefix fixes the price, so a group's amounts are its price times its billed seconds).
+  const zones = await client.query(`SELECT id, time_zone FROM customers WHERE id = ANY($1::uuid[])`, [[seeded.reseller.id, seeded.rootId]]);
+  const zoneOf = new Map(zones.rows.map((r) => [r.id, r.time_zone]));
+  const subZones = (await client.query(`SELECT DISTINCT c.time_zone FROM bench_subs s JOIN customers c ON c.id = s.id`)).rows.map((r) => r.time_zone);
+  const rollups = [
+    ...subZones.map((tz) => ({ seller: 'a.sub_id', tz, price: '0.02', cost: '0.015', only: tz })),
+    { seller: `'${seeded.reseller.id}'::uuid`, tz: zoneOf.get(seeded.reseller.id), price: '0.015', cost: '0.01', only: null },
+    { seller: `'${seeded.rootId}'::uuid`, tz: zoneOf.get(seeded.rootId), price: '0.01', cost: '0', only: null },
   ];
-  for (const [level, kind, party, depth, seller, tariff, sellerCost] of levels) {
+  for (const r of rollups) {
     await client.query(
-      `INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
-                                 amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id,
-                                 revenue, seller_cost, seller_currency, account_id, customer_id, customer_path, number, connect_time, duration)
-       SELECT b.id, ${level}, ${kind}, ${party}, ${depth}, ${seller}, ${tariff}, b.prefix, ${price(level)}, b.billed,
-              ${amount(level)}, 'USD', 1, ${amount(level)}, 'USD', NULL,
-              ${amount(level)}, ${sellerCost}, 'USD', b.account_id, b.sub_id, c.path, b.number, b.connect_time, b.duration
-         FROM bench_calls b JOIN customers c ON c.id = b.sub_id`,
+      `WITH g AS (
+         SELECT b.account_id, b.prefix, b.k, (b.connect_time AT TIME ZONE $1)::date AS day, count(*) AS n, sum(b.duration) AS seconds, sum(b.billed) AS billed
+           FROM bench_calls b ${r.only ? 'JOIN bench_subs s ON s.id = b.sub_id JOIN customers c ON c.id = s.id WHERE c.time_zone = $2' : ''}
+          GROUP BY 1, 2, 3, 4)
+       INSERT INTO usage_daily (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
+       SELECT ${r.seller}, $1, g.day, g.account_id, a.sub_id, c.path, g.prefix, g.n, g.seconds, g.billed,
+              ${r.price} * (g.k + 1) * g.billed / 60, ${r.cost} * (g.k + 1) * g.billed / 60
+         FROM g JOIN bench_accounts ba ON ba.id = g.account_id JOIN LATERAL (SELECT s.id AS sub_id FROM bench_subs s WHERE s.n = ba.sub) a ON true
+         JOIN customers c ON c.id = a.sub_id`,
+      r.only ? [r.tz, r.only] : [r.tz],
     );
   }
-  await client.query(
-    `INSERT INTO usage_daily (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
-     SELECT cc.seller_id, s.time_zone, (cc.connect_time AT TIME ZONE s.time_zone)::date, cc.account_id, cc.customer_id, cc.customer_path, cc.prefix,
-            count(*), sum(cc.duration), sum(cc.billed_seconds), sum(cc.revenue), sum(cc.seller_cost)
-       FROM call_charges cc JOIN customers s ON s.id = cc.seller_id
-      WHERE cc.call_uuid IN (SELECT id FROM bench_calls)
-      GROUP BY 1, 2, 3, 4, 5, 6, 7`,
-  );
   await client.query('ANALYZE calls; ANALYZE call_charges; ANALYZE usage_daily');
 }
 
@@ -162,6 +182,8 @@ async function usageBench({ canopy, databaseUrl }) {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
+    // The seeding session sorts and hashes millions of rows and keeps a 1M-row temporary table: in memory.
+    await client.query(`SET work_mem = '256MB'; SET temp_buffers = '512MB'`);
     const started = performance.now();
     const seeded = await seedTree(canopy, client);
     await seedCalls(client, seeded);

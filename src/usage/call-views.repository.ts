@@ -16,11 +16,12 @@ export interface VisibleCall {
 
 /**
  * Which calls a list reads, all within the caller's subtree:
- * - `sold`: the calls sold by `sellerId` (the caller, or a customer found visible): with
- *   `ownOnly`, those of its own accounts (the level-0 rows it sold), else its whole subtree's;
- * - `account`: the calls of one account found visible.
+ * - `sold`: the calls sold by `sellerId` (the caller, or a customer found visible): its whole
+ *   subtree's (`call_charges_seller`);
+ * - `own`: the calls of the own accounts of a customer (the caller or one found visible), `calls_customer`;
+ * - `account`: the calls of one account found visible (`calls_account`).
  */
-export type CallSource = { kind: 'sold'; sellerId: string; ownOnly: boolean } | { kind: 'account'; accountId: string };
+export type CallSource = { kind: 'sold'; sellerId: string } | { kind: 'own'; customerId: string } | { kind: 'account'; accountId: string };
 
 export interface CallListFilter {
   source: CallSource;
@@ -72,7 +73,7 @@ const SOLD_KEYSET = new Keyset(
   ],
   'desc',
 );
-const ACCOUNT_KEYSET = new Keyset(
+const CALLS_KEYSET = new Keyset(
   'calls',
   [
     { sql: 'c.connect_time', type: 'timestamp' },
@@ -120,10 +121,13 @@ export class CallViewsRepository {
     const params = new SqlParams();
     let sql: string;
     let keyset: Keyset;
-    if (filter.source.kind === 'account') {
-      // calls_account: (account_id, connect_time DESC, id)
-      keyset = ACCOUNT_KEYSET;
-      const where = [`c.account_id = ${params.add(filter.source.accountId)}`, pathUnderCondition('c.customer_path', caller.path, params)];
+    if (filter.source.kind !== 'sold') {
+      // calls_account: (account_id, connect_time DESC, id); calls_customer: (customer_id, connect_time DESC, id)
+      keyset = CALLS_KEYSET;
+      const where = [
+        filter.source.kind === 'account' ? `c.account_id = ${params.add(filter.source.accountId)}` : `c.customer_id = ${params.add(filter.source.customerId)}`,
+        pathUnderCondition('c.customer_path', caller.path, params),
+      ];
       this.common(where, 'c', filter, params);
       const after = await keyset.after(this.cursors, cursor, params);
       if (after) where.push(after);
@@ -132,7 +136,6 @@ export class CallViewsRepository {
       // call_charges_seller: (seller_id, connect_time DESC, call_uuid)
       keyset = SOLD_KEYSET;
       const where = [`d.seller_id = ${params.add(filter.source.sellerId)}`, pathUnderCondition('d.customer_path', caller.path, params)];
-      if (filter.source.ownOnly) where.push('d.level = 0');
       this.common(where, 'd', filter, params);
       const after = await keyset.after(this.cursors, cursor, params);
       if (after) where.push(after);

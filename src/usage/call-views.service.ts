@@ -54,9 +54,9 @@ export class CallViewsService {
       source = { kind: 'account', accountId: account.id };
     } else if (query.customerId) {
       const customer = await requireAccess(this.customers, caller, query.customerId, { what: 'customer' });
-      source = { kind: 'sold', sellerId: customer.id, ownOnly: query.scope !== 'subtree' };
+      source = query.scope === 'subtree' ? { kind: 'sold', sellerId: customer.id } : { kind: 'own', customerId: customer.id };
     } else {
-      source = { kind: 'sold', sellerId: caller.customerId, ownOnly: query.scope === 'own' };
+      source = query.scope === 'own' ? { kind: 'own', customerId: caller.customerId } : { kind: 'sold', sellerId: caller.customerId };
     }
     const number = query.number?.replace(/^\+/, '');
     const page = await this.views.list(caller, { source, from, to, numberPrefix: number }, query.cursor, limit);
