@@ -97,9 +97,21 @@ async function seedTree(canopy, client) {
  */
 async function seedCalls(client, seeded) {
   const run = randomBytes(4).toString('hex');
-  // Per call: account, prefix, number, time (the last DAYS days, newest first), duration, billed seconds (60/60).
+  const phases = [];
+  let last = performance.now();
+  const phase = (name) => {
+    const now = performance.now();
+    phases.push(`${name} ${((now - last) / 1000).toFixed(1)} s`);
+    last = now;
+  };
+  // Per call: account, prefix, number, time (the last DAYS days, newest first), duration, billed seconds (60/60), and the
+  // price per minute and amount at level L (0 the account, 1 its sub-customer, 2 the reseller): (0.02, 0.015, 0.01)[L] · (k+1).
   await client.query(
     `CREATE TEMP TABLE bench_calls AS
+     SELECT x.*, 0.02 * (x.k + 1) AS p0, 0.015 * (x.k + 1) AS p1, 0.01 * (x.k + 1) AS p2,
+            round(0.02 * (x.k + 1) * x.billed / 60, 8) AS a0, round(0.015 * (x.k + 1) * x.billed / 60, 8) AS a1,
+            round(0.01 * (x.k + 1) * x.billed / 60, 8) AS a2
+       FROM (
      SELECT ('${run}-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid AS id, i, a.id AS account_id, s.id AS sub_id, s.tariff_id AS sub_tariff,
             c.path AS sub_path, p.prefix, p.k, p.prefix || lpad((i % 1000000)::text, 8, '0') AS number,
             now() - make_interval(secs => i * ($2 * 86400.0 / $1)) AS connect_time,
@@ -110,16 +122,17 @@ async function seedCalls(client, seeded) {
        JOIN bench_subs s ON s.n = a.sub
        JOIN customers c ON c.id = s.id
        JOIN (SELECT k - 1 AS k, prefix FROM unnest($3::text[]) WITH ORDINALITY AS x(prefix, k)) p ON p.k = i % ${PREFIXES.length}
-      ORDER BY i`,
+      ORDER BY i) x`,
     [CALLS, DAYS, PREFIXES],
   );
+  phase('prepare');
   await client.query(
     `INSERT INTO calls (id, poster_id, call_id, account_id, customer_id, customer_path, number, connect_time, duration)
      SELECT b.id, $1, 'usage-bench-${run}-' || lpad(b.i::text, 7, '0'), b.account_id, b.sub_id, b.sub_path, b.number, b.connect_time, b.duration
        FROM bench_calls b`,
     [seeded.rootId],
   );
-  // Prices per minute at level L (0 the account, 1 its sub-customer, 2 the reseller): (0.02, 0.015, 0.01)[L] · (k+1); amounts 60/60.
+  phase('calls');
   await client.query(
     `INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
                                amount, currency, exchange_rate, converted_amount, charged_currency, ledger_entry_id,
@@ -128,13 +141,14 @@ async function seedCalls(client, seeded) {
             CASE l.level WHEN 0 THEN b.account_id WHEN 1 THEN b.sub_id ELSE $1::uuid END, 3 - l.level,
             CASE l.level WHEN 0 THEN b.sub_id WHEN 1 THEN $1::uuid ELSE $2::uuid END,
             CASE l.level WHEN 0 THEN b.sub_tariff WHEN 1 THEN $3::uuid ELSE $4::uuid END,
-            b.prefix, l.price * (b.k + 1), b.billed, l.price * (b.k + 1) * b.billed / 60, 'USD', 1, l.price * (b.k + 1) * b.billed / 60, 'USD', NULL,
-            l.price * (b.k + 1) * b.billed / 60, COALESCE(l.next_price * (b.k + 1) * b.billed / 60, 0), 'USD',
+            b.prefix, CASE l.level WHEN 0 THEN b.p0 WHEN 1 THEN b.p1 ELSE b.p2 END, b.billed, l.amount, 'USD', 1, l.amount, 'USD', NULL,
+            l.amount, l.cost, 'USD',
             b.account_id, b.sub_id, b.sub_path, b.number, b.connect_time, b.duration
        FROM bench_calls b
-      CROSS JOIN (VALUES (0, 0.02, 0.015), (1, 0.015, 0.01), (2, 0.01, NULL)) AS l(level, price, next_price)`,
+      CROSS JOIN LATERAL (VALUES (0, b.a0, b.a1), (1, b.a1, b.a2), (2, b.a2, 0)) AS l(level, amount, cost)`,
     [seeded.reseller.id, seeded.rootId, seeded.t1, seeded.t0],
   );
+  phase('charges');
   // The rollup: each level's charge is its seller's row, summed per local day in the seller's zone, account and prefix
   // (the prefix fixes the price, so a group's amounts are its price times its billed seconds).
   const zones = await client.query(`SELECT id, time_zone FROM customers WHERE id = ANY($1::uuid[])`, [[seeded.reseller.id, seeded.rootId]]);
@@ -159,7 +173,10 @@ async function seedCalls(client, seeded) {
       r.only ? [r.tz, r.only] : [r.tz],
     );
   }
+  phase('rollup');
   await client.query('ANALYZE calls; ANALYZE call_charges; ANALYZE usage_daily');
+  phase('analyze');
+  return phases;
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -186,7 +203,7 @@ async function usageBench({ canopy, databaseUrl }) {
     await client.query(`SET work_mem = '256MB'; SET temp_buffers = '512MB'`);
     const started = performance.now();
     const seeded = await seedTree(canopy, client);
-    await seedCalls(client, seeded);
+    const phases = await seedCalls(client, seeded);
     const seedSeconds = (performance.now() - started) / 1000;
     const { rows: counts } = await client.query(
       `SELECT (SELECT count(*) FROM usage_daily WHERE seller_id = $1)::int AS rollup, (SELECT count(*) FROM call_charges WHERE seller_id = $1)::int AS sold`,
@@ -200,7 +217,7 @@ async function usageBench({ canopy, databaseUrl }) {
     process.stdout.write(
       `\n## Usage report (GET /v1/usage over ${CALLS.toLocaleString('en')} calls, ${ACCOUNTS.toLocaleString('en')} accounts)\n\n` +
         `The calls were written with SQL, not posted (calls, three charges each, the daily rollup; no ledger entries): ` +
-        `seeded in ${seedSeconds.toFixed(1)} s. The reseller sold ${counts[0].sold.toLocaleString('en')} charges; its rollup holds ` +
+        `seeded in ${seedSeconds.toFixed(1)} s (${phases.join(', ')}). The reseller sold ${counts[0].sold.toLocaleString('en')} charges; its rollup holds ` +
         `${counts[0].rollup.toLocaleString('en')} rows (local day × account × prefix). Report ${from} … ${to} (Europe/Paris), ${RUNS} sequential requests each, first page of 50 groups:\n\n` +
         `| groupBy | groups on the page | p50 ms | p99 ms |\n|---|---:|---:|---:|\n`,
     );
