@@ -18,6 +18,7 @@ const { startDatabase, startCanopy, rssMiB } = require('./lib');
 const { httpBaseline, authenticatedBaseline } = require('./http-baseline');
 const { balancesBench, seedPostingCustomers } = require('./balances');
 const { batchBench } = require('./batch');
+const { callsBench } = require('./calls');
 const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
 const { soakBench } = require('./soak');
@@ -60,6 +61,19 @@ function summary(r) {
   ratioRow('3. postings over 1,000 customers, 16 clients, vs raw SQL', r.balances?.figures.spread[16], r.balances?.limit?.spread[16], '/s', 0.5);
   ratioRow('3. postings on one hot customer, 16 clients, vs raw SQL', r.balances?.figures.hot[16], r.balances?.limit?.hot[16], '/s', 0.6);
   ratioRow('4. postings through 1,000-operation batches vs single-posting raw SQL (spread, 16)', r.batch?.postingsPerSecond, r.balances?.limit?.spread[16], '/s', 5);
+  {
+    // Issue 13: calls rated and charged at five levels, ≥ 5,000 calls/s; its ratio against the single-posting raw-SQL limit.
+    const c = r.calls;
+    const ratio = c?.stick ? c.callsPerSecond / c.stick : undefined;
+    rows.push([
+      '13. calls rated and charged (5 levels) through 1,000-call batches vs single-posting raw SQL (spread, 16)',
+      c ? `${fmt(c.callsPerSecond)} calls/s` : 'n/a',
+      c?.stick ? `${fmt(c.stick)} /s` : 'n/a',
+      ratio === undefined ? 'n/a' : fmt(ratio, 2),
+      '≥ 5,000 calls/s',
+      c ? (c.callsPerSecond >= 5000 ? 'yes' : 'no') : '—',
+    ]);
+  }
   belowRow('5. subtree first page p99 (100k customers, depth 12, 10 clients)', r.tree?.figures.firstPage.p99, 'ms', 20);
   belowRow('5. subtree second page (cursor) p99', r.tree?.figures.secondPage.p99, 'ms', 20);
   const search = r.tree?.figures.search;
@@ -132,6 +146,7 @@ async function main() {
       results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
     }
     await step('rates', () => ratesBench({ canopy, duration }));
+    results.calls = await step('calls', () => callsBench({ canopy, db, duration, limit: results.balances?.limit }));
     results.usage = await step('usage report', () => usageBench({ canopy, databaseUrl: db.url }));
     if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {

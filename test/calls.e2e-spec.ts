@@ -223,6 +223,23 @@ describe('POST /v1/calls', () => {
     expect(res.body.items[0]).toMatchObject({ status: 'refused', problem: { status: 422, type: expect.stringContaining('missing-exchange-rate'), party: { type: 'customer', id: r3.id } } });
   });
 
+  it('refuses a call one of whose postings is refused (a balance out of range) while the others of the batch rate; nothing of it is left', async () => {
+    const full = await createAccount(r2, r2, { tariffId: ta });
+    // No operation reaches that far (amounts have at most 22 digits): the balance is set in SQL.
+    await t.dataSource.query(`UPDATE accounts SET balance = -999999999999999999999999999999.9 WHERE id = $1`, [full.id]);
+    const bad = call({ accountId: full.id });
+    const good = call();
+    const res = await post(root, [bad, good]).expect(200);
+    expect(res.body.items[0]).toMatchObject({ status: 'refused', problem: { status: 422, type: expect.stringContaining('amount-out-of-range'), party: { type: 'account', id: full.id } } });
+    expect(res.body.items[1]).toMatchObject({ status: 'rated' });
+    const [left] = await t.dataSource.query(
+      `SELECT (SELECT count(*) FROM calls WHERE call_id = $1)::int AS calls, (SELECT count(*) FROM call_charges c JOIN calls k ON k.id = c.call_uuid WHERE k.call_id = $1)::int AS charges,
+              (SELECT count(*) FROM ledger_entries WHERE notes = $1)::int AS entries, (SELECT count(*) FROM ledger_entries WHERE notes = $2)::int AS good`,
+      [bad.callId, good.callId],
+    );
+    expect(left).toEqual({ calls: 0, charges: 0, entries: 0, good: 3 });
+  });
+
   it('replays a call posted again (also inside one batch) with the same result, and refuses other fields under its callId with 409', async () => {
     const c = call();
     const first = await post(root, [c]).expect(200);
@@ -247,8 +264,11 @@ describe('POST /v1/calls', () => {
     await r1.patch(`/v1/customers/${r2.id}`, { timeZone: 'Asia/Tokyo' }).expect(200);
     const c = call({ connectTime: '2026-03-15T23:30:00Z', duration: 120 });
     await post(root, [c]).expect(200);
-    const events = await t.dataSource.query(`SELECT action, target_type, changes FROM audit_events WHERE action = 'usage.calls-posted' ORDER BY seq DESC LIMIT 1`);
-    expect(events[0]).toMatchObject({ target_type: 'call', changes: { after: { rated: 1, replayed: 0, refused: 0, posted: 1 } } });
+    const events = await root.get('/v1/audit-events?targetType=call&limit=1').expect(200);
+    expect(events.body.items[0]).toMatchObject({ action: 'usage.calls-posted', targetType: 'call', actor: root.id, changes: { after: { rated: 1, replayed: 0, refused: 0, posted: 1 } } });
+    // No audit event per usage entry.
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'balance.usage'`);
+    expect(n).toBe(0);
     const rows: Array<{ seller_id: string; time_zone: string; day: string; calls: number; seconds: number }> = await t.dataSource.query(
       `SELECT seller_id, time_zone, day::text, calls::int, seconds::int FROM usage_daily WHERE account_id = $1 AND day >= '2026-03-15'`,
       [account.id],

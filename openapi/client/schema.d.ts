@@ -856,7 +856,7 @@ export interface components {
             requestId: string | null;
             targetId: string | null;
             /** @enum {string} */
-            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
         };
         AuditEventPageDto: {
             items: components["schemas"]["AuditEventDto"][];
@@ -2963,7 +2963,7 @@ export interface operations {
                 from?: string;
                 limit?: number;
                 targetId?: string;
-                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group";
+                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
                 to?: string;
             };
             header?: never;

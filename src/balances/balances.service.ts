@@ -64,6 +64,8 @@ export interface PostingRequest {
   uncheckedReach?: boolean;
   /** False: no audit event of its own (usage: one event per request, written by the usage service). Default true. */
   audited?: boolean;
+  /** The id its entry gets, chosen beforehand (usage writes the charge rows naming their entries before posting them); else a fresh one. */
+  entryId?: string;
 }
 
 /**
@@ -436,7 +438,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     if (checked && (state.minChecked === null || prefix.lt(state.minChecked))) state.minChecked = prefix;
     const context = r.context ?? currentRequest();
     const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
-    const id = randomUUID();
+    const id = r.entryId ?? randomUUID();
     // The entry as answered, but for its creation time (the statement's): the same values the
     // statement writes (rows locked, so the balance after is the one written).
     const answer: Omit<LedgerEntryDto, 'createdAt'> = {
@@ -466,7 +468,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       idempotencyKey: r.idempotencyKey,
       rateText,
       audited: r.audited !== false,
-      auditChanges: JSON.stringify({
+      auditChanges: r.audited === false ? null : JSON.stringify({
         after: {
           [holder.kind === 'customer' ? 'customerId' : 'accountId']: holder.id,
           amount: answer.amount,

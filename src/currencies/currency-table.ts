@@ -18,6 +18,9 @@ export class MissingExchangeRateProblem extends ProblemError {
  * base currency. The base currency itself is 1; any other missing rate is missing, never 1.
  */
 export class CurrencyTable {
+  /** Cross rates already computed (a table is a snapshot: they never change; dividing is the slow part). */
+  private readonly crossRates = new Map<string, Big>();
+
   constructor(
     readonly baseCurrency: string,
     private readonly rates: ReadonlyMap<string, string>,
@@ -36,11 +39,15 @@ export class CurrencyTable {
    */
   crossRate(from: string, to: string): Big {
     if (from === to) return new Big(1);
+    const known = this.crossRates.get(`${from}>${to}`);
+    if (known) return known;
     const fromRate = this.rateOf(from);
     if (!fromRate) throw new MissingExchangeRateProblem(from);
     const toRate = this.rateOf(to);
     if (!toRate) throw new MissingExchangeRateProblem(to);
-    return divideRates(fromRate, toRate);
+    const rate = divideRates(fromRate, toRate);
+    this.crossRates.set(`${from}>${to}`, rate);
+    return rate;
   }
 
   /** Like crossRate, but null instead of a problem (for display). */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { PostingRequest, BalancesService, PostingOutcome } from '../balances/balances.service';
 import { AmountOutOfRangeProblem, Big, fitsMoney } from '../common/money';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
-import { currentRequest } from '../common/request-context';
+import { currentRequest, RequestContext } from '../common/request-context';
 import { Tx, Writes } from '../database/writes';
 import { ConversionService } from '../currencies/conversion.service';
 import { CurrencyTable } from '../currencies/currency-table';
@@ -17,6 +17,14 @@ import { CallResultDto } from './dto/post-calls.dto';
 import { priceCall, RateTerms } from './rating';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const ZERO = new Big(0).toFixed(8);
+
+/** Thrown to roll a run of the posting transaction back: these calls (by index) were refused by the posting. */
+class RefusedCalls extends Error {
+  constructor(readonly calls: Map<number, ProblemError>) {
+    super('calls refused by the posting');
+  }
+}
 
 /** The problem members of a refused call as answered inside its item. */
 function problemBody(problem: ProblemError): CallResultDto['problem'] {
@@ -98,120 +106,21 @@ export class CallsService {
     const viewer: CallViewer = { customerId: caller.customerId, depth: caller.depth, baseCurrency: caller.baseCurrency };
     const context = currentRequest();
 
-    if (unique.length) {
-      const decided = await this.writes.change(caller.customerId, async (tx) => {
-        const out = new Map<number, CallResultDto>();
-        const chains = await this.chains.unscopedChainsOf(tx, [...new Set(unique.map((u) => u.call.accountId))]);
-        const chainOf = (call: PostedCall) => {
-          const chain = chains.get(call.accountId);
-          return chain && pathInScope(caller, chain.customerPath, 'self-and-descendants') ? chain : undefined;
-        };
-        const claims = unique.map(({ call }): CallClaim => {
-          const chain = chainOf(call);
-          return { id: randomUUID(), ...call, customerId: chain?.customerId ?? NIL_UUID, customerPath: chain?.customerPath ?? '' };
-        });
-        const claimed = await this.calls.claim(tx, caller.customerId, claims);
-
-        // Posted before (or by a concurrent request, now committed): replayed, or a conflict.
-        const posted = await this.calls.unscopedPosted(
-          tx,
-          caller.customerId,
-          unique.filter((u) => !claimed.has(u.call.callId)).map((u) => u.call.callId),
-        );
-        const fresh: Array<{ index: number; claim: CallClaim; chain: AccountChain }> = [];
-        const dropped: string[] = [];
-        unique.forEach(({ index, call }, i) => {
-          if (!claimed.has(call.callId)) {
-            const before = posted.get(call.callId);
-            if (!before) throw new Error(`call ${call.callId} neither claimed nor found`);
-            out.set(
-              index,
-              sameCall(call, before.call)
-                ? { callId: call.callId, status: 'replayed', call: toCallView(viewer, before.call, before.charges) }
-                : refusedItem(call.callId, callConflict(call.callId)),
-            );
-            return;
-          }
-          const chain = chainOf(call);
-          if (!chain) {
-            out.set(index, refusedItem(call.callId, notVisible('account')));
-            dropped.push(call.callId);
-            return;
-          }
-          fresh.push({ index, claim: claims[i], chain });
-        });
-
-        const rated = await this.rate(tx, caller, fresh);
-        const ratedOk = new Map<number, Rated>();
-        for (const { index, claim } of fresh) {
-          const r = rated.get(index)!;
-          if (r instanceof ProblemError) {
-            out.set(index, refusedItem(claim.callId, r));
-            dropped.push(claim.callId);
-          } else ratedOk.set(index, r);
-        }
-
-        // Charging: every level's posting of the calls still standing, all or none; a refused
-        // posting drops its call (refused), and the rest is posted again.
-        for (;;) {
-          const requests: PostingRequest[] = [];
-          const owners: Array<{ index: number; charge: ChargeDraft; level: ChainLevel }> = [];
-          for (const [index, r] of ratedOk) {
-            r.charges.forEach((charge, level) => {
-              charge.ledgerEntryId = null;
-              if (new Big(charge.convertedAmount).eq(0)) return;
-              requests.push({
-                caller,
-                kind: charge.partyKind,
-                id: charge.partyId,
-                input: { action: 'usage', amount: charge.amount, currency: charge.currency, notes: r.claim.callId },
-                idempotencyKey: null,
-                context,
-                uncheckedReach: true,
-                audited: false,
-              });
-              owners.push({ index, charge, level: r.chain.levels[level] });
-            });
-          }
-          const outcomes: PostingOutcome[] = await this.balances.post(tx, requests, 'all-or-none');
-          const refusedNow = new Map<number, ProblemError>();
-          outcomes.forEach((o, i) => {
-            if (!o.applied && !o.withheld && !refusedNow.has(owners[i].index)) {
-              refusedNow.set(owners[i].index, levelProblem(owners[i].level, owners[i].level.depth >= caller.depth, o.problem));
-            }
-          });
-          if (!refusedNow.size) {
-            outcomes.forEach((o, i) => {
-              if (o.applied) owners[i].charge.ledgerEntryId = o.entry.id;
-            });
-            break;
-          }
-          for (const [index, problem] of refusedNow) {
-            const r = ratedOk.get(index)!;
-            out.set(index, refusedItem(r.claim.callId, problem));
-            dropped.push(r.claim.callId);
-            ratedOk.delete(index);
-          }
-        }
-
-        // ── Every rated call of this request is known here, inside its transaction: issue 14's
-        // `call.rated` event (one per call in `ratedOk`) is written HERE, with the charges below.
-        await this.calls.writeCharges(tx, [...ratedOk.values()].flatMap((r) => r.charges));
-        await this.calls.dropClaims(tx, caller.customerId, dropped);
-        for (const [index, r] of ratedOk) {
-          out.set(index, { callId: r.claim.callId, status: 'rated', call: toCallView(viewer, callRow(r.claim), r.charges.map(chargeRow)) });
-        }
-        const counts = { rated: ratedOk.size, replayed: 0, refused: 0 };
-        for (const item of out.values()) if (item.status !== 'rated') counts[item.status]++;
-        return {
-          result: out,
-          audit: ratedOk.size
-            ? { action: 'usage.calls-posted', targetType: 'call' as const, targetId: null, subjectPath: caller.path, after: { ...counts, posted: inputs.length } }
-            : [],
-        };
-      });
+    // Calls refused by the posting in an earlier run of the transaction (rolled back, run again without them).
+    const excluded = new Map<number, ProblemError>();
+    while (unique.length) {
+      let decided: Map<number, CallResultDto>;
+      try {
+        decided = await this.attempt(caller, unique, excluded, viewer, context);
+      } catch (error) {
+        if (!(error instanceof RefusedCalls)) throw error;
+        for (const [index, problem] of error.calls) excluded.set(index, problem);
+        continue;
+      }
       for (const [index, item] of decided) results[index] = item;
+      break;
     }
+
 
     for (const { index, call, of } of repeats) {
       const original = results[of];
@@ -225,6 +134,128 @@ export class CallsService {
       }
     }
     return results;
+  }
+
+  /** One run of the posting transaction (run again without the calls a posting refused: see `RefusedCalls`). */
+  private async attempt(
+    caller: Caller,
+    unique: Array<{ index: number; call: PostedCall }>,
+    excluded: Map<number, ProblemError>,
+    viewer: CallViewer,
+    context: RequestContext | undefined,
+  ): Promise<Map<number, CallResultDto>> {
+    return this.writes.change(caller.customerId, async (tx) => {
+
+      const out = new Map<number, CallResultDto>();
+      const chains = await this.chains.unscopedChainsOf(tx, [...new Set(unique.map((u) => u.call.accountId))]);
+      const chainOf = (call: PostedCall) => {
+        const chain = chains.get(call.accountId);
+        return chain && pathInScope(caller, chain.customerPath, 'self-and-descendants') ? chain : undefined;
+      };
+      const claims = unique.map(({ call }): CallClaim => {
+        const chain = chainOf(call);
+        return { id: randomUUID(), ...call, customerId: chain?.customerId ?? NIL_UUID, customerPath: chain?.customerPath ?? '' };
+      });
+      const claimed = await this.calls.claim(tx, caller.customerId, claims);
+
+      // Posted before (or by a concurrent request, now committed): replayed, or a conflict.
+      const posted = await this.calls.unscopedPosted(
+        tx,
+        caller.customerId,
+        unique.filter((u) => !claimed.has(u.call.callId)).map((u) => u.call.callId),
+      );
+      const fresh: Array<{ index: number; claim: CallClaim; chain: AccountChain }> = [];
+      const dropped: string[] = [];
+      unique.forEach(({ index, call }, i) => {
+        if (!claimed.has(call.callId)) {
+          const before = posted.get(call.callId);
+          if (!before) throw new Error(`call ${call.callId} neither claimed nor found`);
+          out.set(
+            index,
+            sameCall(call, before.call)
+              ? { callId: call.callId, status: 'replayed', call: toCallView(viewer, before.call, before.charges) }
+              : refusedItem(call.callId, callConflict(call.callId)),
+          );
+          return;
+        }
+        const chain = chainOf(call);
+        if (!chain) {
+          out.set(index, refusedItem(call.callId, notVisible('account')));
+          dropped.push(call.callId);
+          return;
+        }
+        fresh.push({ index, claim: claims[i], chain });
+      });
+      const rated = await this.rate(tx, caller, fresh);
+      const ratedOk = new Map<number, Rated>();
+      for (const { index, claim } of fresh) {
+        const r = rated.get(index)!;
+        if (r instanceof ProblemError) {
+          out.set(index, refusedItem(claim.callId, r));
+          dropped.push(claim.callId);
+        } else ratedOk.set(index, r);
+      }
+
+      for (const [index, problem] of excluded) {
+        const r = ratedOk.get(index);
+        if (!r) continue;
+        out.set(index, refusedItem(r.claim.callId, problem));
+        dropped.push(r.claim.callId);
+        ratedOk.delete(index);
+      }
+
+      // The charge rows and the sellers' daily rollup, naming the ledger entries the posting
+      // below writes (ids chosen here); written before the charged holders are locked, so
+      // that the locks of the levels every call shares are held only by the posting itself.
+      const requests: PostingRequest[] = [];
+      const owners: Array<{ index: number; level: ChainLevel }> = [];
+      for (const [index, r] of ratedOk) {
+        r.charges.forEach((charge, level) => {
+          if (charge.convertedAmount === ZERO) return;
+          charge.ledgerEntryId = randomUUID();
+          requests.push({
+            caller,
+            kind: charge.partyKind,
+            id: charge.partyId,
+            input: { action: 'usage', amount: charge.amount, currency: charge.currency, notes: r.claim.callId },
+            idempotencyKey: null,
+            context,
+            uncheckedReach: true,
+            audited: false,
+            entryId: charge.ledgerEntryId,
+          });
+          owners.push({ index, level: r.chain.levels[level] });
+        });
+      }
+      await this.calls.writeCharges(tx, [...ratedOk.values()].flatMap((r) => r.charges));
+      await this.calls.dropClaims(tx, caller.customerId, dropped);
+
+      // Charging: every level of every call, all or none. A refused posting (a holder gone
+      // meanwhile, a balance out of range) refuses its call: the transaction is rolled back
+      // and run again without it, so that nothing of it is left behind.
+      const outcomes: PostingOutcome[] = await this.balances.post(tx, requests, 'all-or-none');
+      const refusedNow = new Map<number, ProblemError>();
+      outcomes.forEach((o, i) => {
+        if (!o.applied && !o.withheld && !refusedNow.has(owners[i].index)) {
+          refusedNow.set(owners[i].index, levelProblem(owners[i].level, owners[i].level.depth >= caller.depth, o.problem));
+        }
+      });
+      if (refusedNow.size) throw new RefusedCalls(refusedNow);
+
+      // ── Every rated call of this request is known here (`ratedOk`), charged, inside its
+      // transaction: issue 14's `call.rated` event (one per call) is written HERE.
+      for (const [index, r] of ratedOk) {
+        out.set(index, { callId: r.claim.callId, status: 'rated', call: toCallView(viewer, callRow(r.claim), r.charges.map(chargeRow)) });
+      }
+      const counts = { rated: ratedOk.size, replayed: 0, refused: 0 };
+      for (const item of out.values()) if (item.status !== 'rated') counts[item.status]++;
+      return {
+        result: out,
+        audit: ratedOk.size
+          ? { action: 'usage.calls-posted', targetType: 'call' as const, targetId: null, subjectPath: caller.path, after: { ...counts, posted: unique.length } }
+          : [],
+      };
+    });
   }
 
   /**
@@ -250,7 +281,8 @@ export class CallsService {
       }
     }
     const keys = [...wanted.keys()];
-    const [found, tables] = [await this.chains.unscopedRatesFor(tx, [...wanted.values()]), await this.conversion.tablesOf([...sellers], tx)];
+    const found = await this.chains.unscopedRatesFor(tx, [...wanted.values()]);
+    const tables = await this.conversion.tablesOf([...sellers], tx);
     const rates = new Map<string, RateTerms | undefined>(keys.map((k, i) => [k, found[i]]));
     const rated = new Map<number, Rated | ProblemError>();
     for (const { index, claim, chain } of fresh) {

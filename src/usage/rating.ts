@@ -1,4 +1,4 @@
-import { Big, roundMoney } from '../common/money';
+import { Big } from '../common/money';
 
 /**
  * Rating one level of a call (SPEC §13), as pure functions: no database, no caller. The
@@ -79,9 +79,10 @@ function divideHalfEven(numerator: bigint, divisor: bigint): bigint {
   return quotient;
 }
 
-/** Integer units of 10^-8 back to Big. */
+/** Integer units of 10^-8 (≥ 0) back to Big, exactly (as text: no division). */
 function fromUnits(value: bigint): Big {
-  return new Big(value.toString()).div(1e8);
+  const digits = value.toString().padStart(9, '0');
+  return new Big(`${digits.slice(0, -8)}.${digits.slice(-8)}`);
 }
 
 /** What one level of a call costs, in the tariff's currency. */
@@ -101,5 +102,5 @@ export function priceCall(tariff: Pick<TariffTerms, 'connectFee' | 'freeSeconds'
   const billed = billedSeconds(duration, tariff.freeSeconds, rate);
   if (billed === 0) return { billedSeconds: 0, amount: new Big(0) };
   const perMinute = divideHalfEven(units(rate.price) * BigInt(billed), 60n);
-  return { billedSeconds: billed, amount: roundMoney(fromUnits(units(tariff.connectFee) + units(rate.connectFee) + perMinute)) };
+  return { billedSeconds: billed, amount: fromUnits(units(tariff.connectFee) + units(rate.connectFee) + perMinute) };
 }
