@@ -19,7 +19,7 @@ import { startTestApp, TestApp } from './setup/test-app';
  *
  * Reproduce a failure with FC_SEED=<seed> (and FC_PATH=<path>) from the report.
  */
-const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 12);
+const NUM_RUNS = Number(process.env.FC_NUM_RUNS ?? 10);
 const PAST = '2025-01-01T00:00:00Z';
 const PREFIXES = ['1', '44', '4420'];
 const NUMBERS = ['+4420123', '4499', '+15551234', '442'];
