@@ -7,6 +7,7 @@ import { CustomersRepository } from '../customers/customers.repository';
 import { requireAccess } from '../database/access';
 import { parseDateTime } from '../tariffs/rates/rate-rules';
 import { Caller } from '../tree/caller';
+import { pathInScope } from '../tree/scope';
 import { toCallView } from './call-view';
 import { CallListFilter, CallViewsRepository, UsageRange, UsageRow, VisibleCall } from './call-views.repository';
 import { CallDto } from './dto/call.dto';
@@ -48,7 +49,8 @@ export class CallViewsService {
       if (query.customerId && query.customerId !== account.customer_id) {
         // Both filters: the account must be one of that customer's (or its subtree's) accounts.
         const customer = await requireAccess(this.customers, caller, query.customerId, { what: 'customer' });
-        const inside = query.scope === 'subtree' ? account.customer_path.startsWith(customer.path) : false;
+        const base = { ...caller, customerId: customer.id, path: customer.path, depth: customer.depth };
+        const inside = query.scope === 'subtree' && pathInScope(base, account.customer_path, 'self-and-descendants');
         if (!inside) return { items: [], nextCursor: null };
       }
       source = { kind: 'account', accountId: account.id };
