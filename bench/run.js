@@ -23,6 +23,7 @@ const { ratesBench } = require('./rates');
 const { treeBench } = require('./tree');
 const { soakBench } = require('./soak');
 const { startupBench } = require('./startup');
+const { usageBench } = require('./usage-report');
 
 /** Everything from this heading on in RESULTS.md is written by hand and survives a run. */
 const HISTORY_HEADING = '## What each change bought';
@@ -100,6 +101,7 @@ function summary(r) {
   } else {
     rows.push([`6. RSS over the soak`, 'n/a', '—', '—', 'no growth', '—']);
   }
+  belowRow('13. GET /v1/usage over 1M calls, 10,000 accounts: slowest p99 (groupBy account, customer, day, prefix)', r.usage?.worst, 'ms', 500);
   process.stdout.write('\n## Summary: the six figures of issue 12\n\n| figure | Canopy | measuring stick | ratio | target | met? |\n|---|---:|---:|---:|---|---|\n');
   for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
 }
@@ -145,6 +147,7 @@ async function main() {
     }
     await step('rates', () => ratesBench({ canopy, duration }));
     results.calls = await step('calls', () => callsBench({ canopy, db, duration, limit: results.balances?.limit }));
+    results.usage = await step('usage report', () => usageBench({ canopy, databaseUrl: db.url }));
     if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {
     await canopy.stop();

@@ -87,6 +87,24 @@ describe('forged cursors (property)', () => {
       await root.post(`/v1/accounts/${accounts[0]}/balance-operations`, { action: 'add_funds', amount: '1' }).set('Idempotency-Key', randomUUID()).expect(201);
     }
     for (const [currency, rate] of [['EUR', '1.1'], ['EUR', '1.2'], ['GBP', '1.3']]) await root.put(`/v1/exchange-rates/${currency}`, { rate }).expect(200);
+    // Two rated calls on two days: the call list and the usage report (per day) have two items each.
+    const sold = await createTariff(root);
+    await root.post(`/v1/tariffs/${sold}/rates`, { prefix: '4', price: '0.01', effectiveFrom: '2025-01-01T00:00:00Z' }).expect(201);
+    const caller = await createCustomer(t, root, { tariffId: sold });
+    const own = await createTariff(caller);
+    await caller.post(`/v1/tariffs/${own}/rates`, { prefix: '4', price: '0.02', effectiveFrom: '2025-01-01T00:00:00Z' }).expect(201);
+    const callerAccount = await root.post('/v1/accounts', {
+      customerId: caller.id,
+      username: uniqueName('sip'),
+      webPassword: 'password-123',
+      voipPassword: 'voip-secret',
+      tariffId: own,
+    });
+    expect(callerAccount.status).toBe(201);
+    const posted = await root.post('/v1/calls', {
+      calls: ['2026-01-10T10:00:00Z', '2026-01-11T10:00:00Z'].map((connectTime, i) => ({ callId: `cursor-${i}`, accountId: callerAccount.body.id, number: '+4420', connectTime, duration: 60 })),
+    });
+    expect(posted.body.items.map((item: { status: string }) => item.status)).toEqual(['rated', 'rated']);
 
     lists.push(
       { template: '/v1/customers', url: '/v1/customers', kind: 'customers' },
@@ -105,6 +123,8 @@ describe('forged cursors (property)', () => {
       { template: '/v1/time-zones', url: '/v1/time-zones', kind: 'time-zones' },
       { template: '/v1/languages', url: '/v1/languages', kind: 'languages' },
       { template: '/v1/currencies', url: '/v1/currencies', kind: 'currencies' },
+      { template: '/v1/calls', url: '/v1/calls', kind: 'calls' },
+      { template: '/v1/usage', url: '/v1/usage', query: { from: '2026-01-01', to: '2026-01-31', groupBy: 'day' }, kind: 'usage' },
     );
     for (const list of lists) {
       const first = await root.get(list.url).query({ ...list.query, limit: 1 });

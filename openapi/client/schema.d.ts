@@ -301,13 +301,34 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List the calls of the caller’s subtree (or of an account, a customer, a subtree), newest first.
+         * @description Each call as the caller sees it: the charges of its subtree and itself only, and its own revenue, cost and margin. Ordered by `connectTime`, newest first (then by id).
+         */
+        get: operations["listCalls"];
         put?: never;
         /**
          * Post 1–1000 calls: each rated and charged at every level of its account’s chain.
          * @description Right `usage.post`; every account in the caller’s subtree or its own. Each call is rated at every level below the root with that level’s tariff (the rate in effect at `connectTime`) and charged as a `usage` ledger entry (overdraft allowed), all levels of a call together or none. Calls are independent: the answer lists one result per call in request order — `rated`, `replayed` (the same `callId` posted before with the same fields: the original result) or `refused` with its problem (400 with pointers such as `/calls/3/duration`, 404 account, 409 call-conflict, 422 no-rate / missing-exchange-rate / amount-out-of-range). A refused call leaves nothing behind. `callId` is idempotent per poster, forever. Bodies up to 2 MiB.
          */
         post: operations["postCalls"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/calls/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a call of the caller’s subtree (or of its own accounts), as the caller sees it. */
+        get: operations["getCall"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -774,6 +795,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage per account, customer, day or prefix, from the caller’s side (or a visible customer’s, `customerId`).
+         * @description Calls, seconds, billed seconds, revenue, cost and margin per group over a range of days in the caller’s time zone (default: the current month so far; at most 366 days). Groups come in key order, paged.
+         */
+        get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1098,6 +1139,10 @@ export interface components {
             /** @example +442071234567 */
             number: string;
             viewer: components["schemas"]["CallViewerDto"];
+        };
+        CallPageDto: {
+            items: components["schemas"]["CallDto"][];
+            nextCursor: string | null;
         };
         CallPartyDto: {
             /** Format: uuid */
@@ -2030,6 +2075,80 @@ export interface components {
             description?: string;
             freeSeconds?: number;
             name?: string;
+        };
+        UsageGroupDto: {
+            /**
+             * @description Seconds billed at the side’s own rates (after free seconds and intervals).
+             * @example 7320
+             */
+            billedSeconds: number;
+            /**
+             * @description Rated calls (those of zero duration included).
+             * @example 120
+             */
+            calls: number;
+            /**
+             * @description What the side was charged itself for these calls (0 for the root).
+             * @example 12.50
+             */
+            cost: string;
+            /**
+             * @description The side’s base currency.
+             * @example USD
+             */
+            currency: string;
+            /**
+             * @description The group: an account id, a customer id, a date `YYYY-MM-DD` or a prefix (per `groupBy`).
+             * @example 2025-01-31
+             */
+            key: string;
+            /**
+             * @description revenue − cost.
+             * @example 12.50
+             */
+            margin: string;
+            /**
+             * @description What the side charged the parties directly below it.
+             * @example 12.50
+             */
+            revenue: string;
+            /**
+             * @description Their duration, in seconds.
+             * @example 7260
+             */
+            seconds: number;
+        };
+        UsagePageDto: {
+            /**
+             * @description That customer’s base currency: every amount is in it.
+             * @example USD
+             */
+            currency: string;
+            /**
+             * Format: uuid
+             * @description The customer whose business is reported (the caller, or `customerId`).
+             */
+            customerId: string;
+            /**
+             * Format: date
+             * @example 2025-01-01
+             */
+            from: string;
+            /** @enum {string} */
+            groupBy: "account" | "customer" | "day" | "prefix";
+            /** @description Groups with at least one call, in order of `key`. */
+            items: components["schemas"]["UsageGroupDto"][];
+            nextCursor: string | null;
+            /**
+             * @description The caller’s time zone: the days of the range and of `groupBy=day`.
+             * @example Europe/Paris
+             */
+            timeZone: string;
+            /**
+             * Format: date
+             * @example 2025-01-31
+             */
+            to: string;
         };
     };
     responses: never;
@@ -3567,6 +3686,97 @@ export interface operations {
             };
         };
     };
+    listCalls: {
+        parameters: {
+            query?: {
+                /** @description Only the calls of this account (one the caller sees; else 404). */
+                accountId?: string;
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                /** @description Only the calls of this customer’s own accounts (or, with `scope=subtree`, of its whole subtree); the caller or a customer below it, else 404. */
+                customerId?: string;
+                /** @description Calls connected at or after this instant (RFC 3339, with a zone). */
+                from?: string;
+                limit?: number;
+                /** @description Calls whose dialled number starts with these digits (a leading `+` is ignored, here and on the number). */
+                number?: string;
+                /** @description `own`: the calls of the accounts of the customer itself (`customerId`, or the caller); `subtree`: also those of every customer below it. Default: `own` with `customerId`, `subtree` without (all the calls the caller sees). */
+                scope?: "own" | "subtree";
+                /** @description Calls connected before this instant (RFC 3339, with a zone). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     postCalls: {
         parameters: {
             query?: never;
@@ -3618,6 +3828,74 @@ export interface operations {
             };
             /** @description Request body too large. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getCall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6931,6 +7209,93 @@ export interface operations {
             /** @description Unexpected error; the problem carries a request id. */
             500: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getUsage: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                /** @description Report this customer’s business (the calls it sold: its subtree’s) instead of the caller’s; the caller or a customer below it, else 404. Days stay in the caller’s time zone. */
+                customerId?: string;
+                /** @description First day (in the caller’s time zone), included. Default: the first day of `to`’s month. */
+                from?: string;
+                /** @description `account`: the account that made the call; `customer`: that account’s customer; `day`: the local date of `connectTime` in the caller’s time zone; `prefix`: the prefix of the reported side’s own rate (the rate it sold the call at). */
+                groupBy?: "account" | "customer" | "day" | "prefix";
+                limit?: number;
+                /** @description Last day (in the caller’s time zone), included. Default: today there. At most 366 days from `from`. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsagePageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

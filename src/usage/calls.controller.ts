@@ -1,22 +1,36 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { BodyLimit } from '../common/body-limit';
 import { ApiProblems } from '../common/openapi/api-problems.decorator';
+import { UuidParam } from '../common/openapi/uuid-param';
+import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
+import { CallViewsService } from './call-views.service';
 import { callsInput, MAX_CALLS_PER_REQUEST } from './calls-input';
 import { CallsService } from './calls.service';
+import { CallDto } from './dto/call.dto';
+import { CallListQueryDto, CallPageDto } from './dto/call-query.dto';
 import { PostCallsRequestDto, PostCallsResultDto } from './dto/post-calls.dto';
+import { UsagePageDto, UsageQueryDto } from './dto/usage.dto';
 
 /** 1,000 calls with the longest callIds (128 characters, each up to 6 bytes as a JSON escape) stay below this. */
 export const CALLS_BODY_LIMIT = 2 * 1024 * 1024;
 
+/**
+ * Calls (SPEC §13): posting them, and their views and the usage report, where each caller
+ * sees its own business and nothing above it.
+ */
 @ApiTags('calls')
-@Controller('v1/calls')
+@Controller('v1')
 export class CallsController {
-  constructor(private readonly calls: CallsService) {}
+  constructor(
+    private readonly calls: CallsService,
+    private readonly views: CallViewsService,
+  ) {}
 
-  @Post()
+  @Post('calls')
   @HttpCode(200)
   @BodyLimit(CALLS_BODY_LIMIT)
   @ApiOperation({
@@ -35,5 +49,39 @@ export class CallsController {
   @ApiProblems(400, 403, 413)
   async postCalls(@CurrentCaller() caller: Caller, @Body() body: unknown): Promise<PostCallsResultDto> {
     return { items: await this.calls.post(caller, callsInput(body)) };
+  }
+
+  @Get('calls')
+  @ExpensiveEndpoint('call-lists')
+  @ApiOperation({
+    summary: 'List the calls of the caller’s subtree (or of an account, a customer, a subtree), newest first.',
+    description:
+      'Each call as the caller sees it: the charges of its subtree and itself only, and its own revenue, cost and margin. Ordered by `connectTime`, newest first (then by id).',
+  })
+  @ApiOkResponse({ type: CallPageDto })
+  @ApiProblems(400, 404, 429)
+  listCalls(@CurrentCaller() caller: Caller, @Query() query: CallListQueryDto): Promise<CallPageDto> {
+    return this.views.list(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
+  }
+
+  @Get('calls/:id')
+  @ApiOperation({ summary: 'Get a call of the caller’s subtree (or of its own accounts), as the caller sees it.' })
+  @ApiOkResponse({ type: CallDto })
+  @ApiProblems(400, 404)
+  getCall(@CurrentCaller() caller: Caller, @UuidParam() id: string): Promise<CallDto> {
+    return this.views.get(caller, id);
+  }
+
+  @Get('usage')
+  @ExpensiveEndpoint('usage-reports')
+  @ApiOperation({
+    summary: 'Usage per account, customer, day or prefix, from the caller’s side (or a visible customer’s, `customerId`).',
+    description:
+      'Calls, seconds, billed seconds, revenue, cost and margin per group over a range of days in the caller’s time zone (default: the current month so far; at most 366 days). Groups come in key order, paged.',
+  })
+  @ApiOkResponse({ type: UsagePageDto })
+  @ApiProblems(400, 404, 429)
+  getUsage(@CurrentCaller() caller: Caller, @Query() query: UsageQueryDto): Promise<UsagePageDto> {
+    return this.views.usage(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
   }
 }

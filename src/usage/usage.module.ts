@@ -5,6 +5,8 @@ import { CurrenciesModule } from '../currencies/currencies.module';
 import { CustomersModule } from '../customers/customers.module';
 import { AuthorizeController } from './authorize.controller';
 import { AuthorizeService } from './authorize.service';
+import { CallViewsRepository } from './call-views.repository';
+import { CallViewsService } from './call-views.service';
 import { CallsController } from './calls.controller';
 import { CallsRepository } from './calls.repository';
 import { CallsService } from './calls.service';
@@ -21,6 +23,6 @@ import { StatementsService } from './statements.service';
 @Module({
   imports: [BalancesModule, CurrenciesModule, CustomersModule, AccountsModule],
   controllers: [CallsController, AuthorizeController, StatementsController],
-  providers: [ChainsRepository, CallsRepository, CallsService, AuthorizeService, StatementsService, StatementsRepository],
+  providers: [ChainsRepository, CallsRepository, CallsService, CallViewsRepository, CallViewsService, AuthorizeService, StatementsService, StatementsRepository],
 })
 export class UsageModule {}
