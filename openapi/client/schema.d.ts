@@ -809,6 +809,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             maxSessions: number;
             /** Format: uuid */
             routingGroupId: string | null;
@@ -1053,6 +1058,11 @@ export interface components {
              */
             language?: string;
             /**
+             * @description In `currency`, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
+            /**
              * @description Concurrent calls allowed.
              * @default 1
              */
@@ -1116,6 +1126,11 @@ export interface components {
              * @example en
              */
             language?: string;
+            /**
+             * @description In the base currency, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             /** @description Unique among siblings. */
             name: string;
             /**
@@ -1275,6 +1290,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             name: string;
             /**
              * Format: uuid
@@ -1518,6 +1538,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             name: string;
             /**
              * Format: uuid
@@ -1832,6 +1857,11 @@ export interface components {
             creditLimit?: string;
             /** @example en */
             language?: string;
+            /**
+             * @description ≥ 0, in `currency` (see `balance.low`); null removes it.
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             maxSessions?: number;
             /**
              * Format: uuid
@@ -1859,6 +1889,11 @@ export interface components {
             creditLimit?: string;
             /** @example en */
             language?: string;
+            /**
+             * @description ≥ 0, in the base currency (see `balance.low`); null removes it.
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             name?: string;
             /**
              * Format: uuid
