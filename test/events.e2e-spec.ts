@@ -96,6 +96,52 @@ describe('events of changes', () => {
     for (const e of events) expect((await root.get(`/v1/events?types=${e.type}&limit=1`)).status).toBe(200);
   });
 
+  it('the other audited changes: rates, exchange rates, API keys, permissions, routing groups, settings, logins, /v1/me', async () => {
+    const from = await lastSequence(root);
+    const tariffId = await createTariff(a);
+    const rate = await a.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '49', price: '0.02' }).expect(201);
+    await a.patch(`/v1/tariffs/${tariffId}/rates/${rate.body.id}`, { price: '0.03' }).expect(200);
+    await a.delete(`/v1/tariffs/${tariffId}/rates/${rate.body.id}`).expect(204);
+    await a.put('/v1/exchange-rates/EUR', { rate: '1.1' }).expect(200);
+    await a.delete('/v1/exchange-rates/EUR').expect(204);
+    const key = await a.post('/v1/api-keys', { name: uniqueName('k') }).expect(201);
+    await a.delete(`/v1/api-keys/${key.body.id}`).expect(204);
+    const perms = await root.get(`/v1/customers/${a.id}/permissions`).expect(200);
+    await root.put(`/v1/customers/${a.id}/permissions`, { permissions: perms.body.permissions }).expect(200);
+    const group = await root.post('/v1/routing-groups', { name: uniqueName('g'), policy: 'priority' }).expect(201);
+    await root.patch(`/v1/routing-groups/${group.body.id}`, { name: uniqueName('g2') }).expect(200);
+    await root.delete(`/v1/routing-groups/${group.body.id}`).expect(204);
+    await root.patch('/v1/system/settings', { maxDepth: 12 }).expect(200);
+    await t.http().post('/v1/auth/login').send({ login: a.login, password: 'wrong-password' }).expect(401);
+    await t.http().post('/v1/auth/login').send({ login: a.login, password: a.password }).expect(200);
+    await a.patch('/v1/me', { timeZone: 'Europe/Paris' }).expect(200);
+
+    const events = await eventsUntil(from, 'customer.updated', a.id);
+    const summary = events.map((e) => `${e.type} ${e.subject.type}`);
+    expect(summary).toEqual([
+      'tariff.created tariff',
+      'rate.created rate',
+      'rate.updated rate',
+      'rate.deleted rate',
+      'exchange-rate.updated exchange-rate',
+      'exchange-rate.deleted exchange-rate',
+      'api-key.created api-key',
+      'api-key.revoked api-key',
+      'permissions.replaced permissions',
+      'routing-group.created routing-group',
+      'routing-group.updated routing-group',
+      'routing-group.deleted routing-group',
+      'system-settings.updated system-settings',
+      'session.created session',
+      'customer.updated customer',
+    ]);
+    const key0 = events.find((e) => e.type === 'api-key.created')!;
+    expect(key0.data.changes.after.apiKey).toBe('***');
+    expect(events.find((e) => e.type === 'exchange-rate.updated')!).toMatchObject({ subject: { id: 'EUR' }, data: { changes: { after: { rate: '1.1' } } } });
+    // The customer's own change through /v1/me is a customer.updated made by itself.
+    expect(events[events.length - 1]).toMatchObject({ actor: a.id, data: { changes: { after: { timeZone: 'Europe/Paris' } } } });
+  });
+
   it('balance.changed per ledger entry, a batch included, with the entry as the API shows it', async () => {
     const from = await lastSequence(root);
     const single = await operate(root, 'customers', a.id, { action: 'add_funds', amount: '10', notes: 'top-up' }).expect(201);
