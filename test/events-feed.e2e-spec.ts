@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.factory';
 import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot } from './setup/factories';
-import { feed, FeedEvent, feedUntil, lastSequence } from './setup/events';
+import { feed, FeedEvent, feedUntil, settledSequence } from './setup/events';
 import { startTestApp, TestApp } from './setup/test-app';
 
 describe('GET /v1/events', () => {
@@ -219,8 +219,9 @@ describe('the feed read while 16 writers post on two instances', () => {
       }
     };
 
-    const start = await lastSequence(root);
-    const startC = await lastSequence(parents[0]);
+    // The readers start after the seed's events (and the markers that settle them).
+    const startC = await settledSequence(parents[0]);
+    const start = await settledSequence(root);
     const rootReader = reader(root, start);
     const subtreeReader = reader(parents[0], startC);
     await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));
