@@ -14,7 +14,7 @@ describe('GET /v1/events', () => {
   let root: Actor;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ METRICS_TOKEN: 'events-metrics-token-0123' });
     root = await loginRoot(t);
   });
   afterAll(() => t.close());
@@ -49,6 +49,20 @@ describe('GET /v1/events', () => {
     expect(created.length).toBeGreaterThanOrEqual(3);
     expect(created.every((e) => e.type === 'tariff.created')).toBe(true);
     expect(await feed(root, 0, '&types=balance.low')).toEqual([]);
+  });
+
+  it('counts the events its relay moved on /metrics (one instance: all of them)', async () => {
+    const tariffId = await createTariff(root);
+    const events = await feedUntil(root, (e) => e.some((x) => x.subject.id === tariffId));
+    const expected = `canopy_events_relayed_total ${events[events.length - 1].sequence}\n`;
+    // The relay counts once its commit has returned, which may be just after a reader sees it.
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes(expected); i++) {
+      if (i) await new Promise((resolve) => setTimeout(resolve, 50));
+      text = (await t.http().get('/metrics').set('authorization', 'Bearer events-metrics-token-0123').expect(200)).text;
+    }
+    expect(text).toContain(expected);
+    expect(text).toContain('canopy_event_relay_failures_total 0\n');
   });
 
   it('refuses bad parameters with a 400 naming them', async () => {
