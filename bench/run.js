@@ -144,6 +144,7 @@ async function main() {
       );
       results.balances = await step('balances', () => balancesBench({ canopy, db, posting, duration }));
       results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
+      results.events = await step('events', () => require('./events').eventsBench({ canopy, db, posting, duration }));
     }
     await step('rates', () => ratesBench({ canopy, duration }));
     results.calls = await step('calls', () => callsBench({ canopy, db, duration, limit: results.balances?.limit }));

@@ -17,6 +17,7 @@ import { NameSearch1764200100000 } from './1764200100000-NameSearch';
 import { Usage1764300000000 } from './1764300000000-Usage';
 import { Statements1764300200000 } from './1764300200000-Statements';
 import { UsageViews1764300300000 } from './1764300300000-UsageViews';
+import { Events1764400000000 } from './1764400000000-Events';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -34,4 +35,5 @@ export const MIGRATIONS: Function[] = [
   Usage1764300000000,
   Statements1764300200000,
   UsageViews1764300300000,
+  Events1764400000000,
 ];
