@@ -269,26 +269,20 @@ describe('events of changes', () => {
   });
 
   it('call.rated once per call (its level-0 charge), without charges', async () => {
-    // POST /v1/calls is issue 13's; the call is written here as its posting writes it: the
-    // call, then its charges (one per level) in one statement.
+    // Rated through POST /v1/calls: a's account on a's tariff, a on the root's.
     const tariffId = await createTariff(a);
+    await a.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '44', price: '0.01', effectiveFrom: '2026-01-01T00:00:00.000Z' }).expect(201);
+    const aTariff: string = (await root.get(`/v1/customers/${a.id}`).expect(200)).body.tariffId;
+    await root.post(`/v1/tariffs/${aTariff}/rates`, { prefix: '4', price: '0.005', effectiveFrom: '2026-01-01T00:00:00.000Z' }).expect(201);
     const account = await a
       .post('/v1/accounts', { customerId: a.id, username: uniqueName('sip'), webPassword: 'password-123', voipPassword: 'voip-secret-1', tariffId })
       .expect(201);
     const from = await settledSequence(root);
-    const callUuid = randomUUID();
-    const path: string = (await t.dataSource.query(`SELECT path FROM customers WHERE id = $1`, [a.id]))[0].path;
-    await t.dataSource.query(
-      `WITH c AS (INSERT INTO calls (id, poster_id, call_id, account_id, customer_id, customer_path, number, connect_time, duration)
-                  VALUES ($1, $2, 'sw-call-1', $3, $4, $5, '441234', '2026-01-02T03:04:05.678Z', 61) RETURNING id)
-       INSERT INTO call_charges (call_uuid, level, party_kind, party_id, party_depth, seller_id, tariff_id, prefix, price, billed_seconds,
-                                 amount, currency, exchange_rate, converted_amount, charged_currency, revenue, seller_cost, seller_currency,
-                                 account_id, customer_id, customer_path, number, connect_time, duration)
-       SELECT c.id, l.level, l.kind, l.party, l.level, l.seller, $6, '44', 0.01, 61, 0.0101, 'USD', 1, 0.0101, 'USD', 0.0101, 0, 'USD',
-              $3, $4, $5, '441234', '2026-01-02T03:04:05.678Z', 61
-         FROM c, (VALUES (0, 'account', $3::uuid, $4::uuid), (1, 'customer', $4::uuid, $2::uuid)) AS l(level, kind, party, seller)`,
-      [callUuid, root.id, account.body.id, a.id, path, tariffId],
-    );
+    const posted = await root
+      .post('/v1/calls', { calls: [{ callId: 'sw-call-1', accountId: account.body.id, number: '441234', connectTime: '2026-01-02T03:04:05.678Z', duration: 61 }] })
+      .expect(200);
+    expect(posted.body.items[0].status).toBe('rated');
+    const callUuid: string = posted.body.items[0].call.id;
     const events = await eventsUntil(from, 'call.rated', callUuid);
     const rated = only(events, 'call.rated', callUuid);
     expect(rated).toHaveLength(1);
