@@ -22,6 +22,7 @@ import { ReferenceModule } from './reference/reference.module';
 import { SystemModule } from './system/system.module';
 import { TariffsModule } from './tariffs/tariffs.module';
 import { UsageModule } from './usage/usage.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -46,6 +47,7 @@ export class AppModule {
         SystemModule,
         TariffsModule,
         UsageModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -19,7 +19,8 @@ export type AuditTargetType =
   | 'account'
   | 'permissions'
   | 'system-settings'
-  | 'routing-group';
+  | 'routing-group'
+  | 'webhook-endpoint';
 
 /** What a change did, as its audit event records it (SPEC §9). */
 export interface ChangeRecord {
