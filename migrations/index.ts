@@ -16,6 +16,7 @@ import { CallerChanges1764200000000 } from './1764200000000-CallerChanges';
 import { NameSearch1764200100000 } from './1764200100000-NameSearch';
 import { Usage1764300000000 } from './1764300000000-Usage';
 import { Statements1764300200000 } from './1764300200000-Statements';
+import { Events1764400000000 } from './1764400000000-Events';
 import { Webhooks1764400100000 } from './1764400100000-Webhooks';
 
 export const MIGRATIONS: Function[] = [
@@ -33,5 +34,6 @@ export const MIGRATIONS: Function[] = [
   NameSearch1764200100000,
   Usage1764300000000,
   Statements1764300200000,
+  Events1764400000000,
   Webhooks1764400100000,
 ];

@@ -14,6 +14,7 @@ import { CurrenciesModule } from './currencies/currencies.module';
 import { CustomersModule } from './customers/customers.module';
 import { DatabaseModule } from './database/database.module';
 import { DataSource } from './database/pool';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { Metrics } from './metrics/metrics';
 import { MetricsModule } from './metrics/metrics.module';
@@ -47,6 +48,7 @@ export class AppModule {
         SystemModule,
         TariffsModule,
         UsageModule,
+        EventsModule,
         WebhooksModule,
       ],
       providers: [

@@ -430,6 +430,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event feed of the caller’s subtree, oldest first.
+         * @description Events about the caller and its subtree in ascending `sequence`: gap-free over the whole system and never assigned below a sequence already readable, so a reader that polls with `after` = the last sequence it saw misses nothing and sees nothing twice (the sequences it sees skip only events outside its subtree or types). `types` filters (comma-separated). Actors above the caller show as null. No right is needed beyond authentication. Events appear shortly after their change commits (typically well under a second).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/exchange-rates": {
         parameters: {
             query?: never;
@@ -1317,6 +1337,40 @@ export interface components {
              * @example USD
              */
             currency: string;
+        };
+        EventDto: {
+            /**
+             * Format: uuid
+             * @description Who made the change; null when above the viewer (or the system).
+             */
+            actor: string | null;
+            /** @description The payload of the type (docs/events.md). */
+            data: Record<string, never>;
+            /**
+             * Format: uuid
+             * @description Unique per event (the webhook-id of its deliveries).
+             */
+            id: string;
+            /** Format: date-time */
+            occurredAt: string;
+            /** @description Position in the feed: gap-free, ascending in commit-safe order. */
+            sequence: number;
+            subject: components["schemas"]["EventSubjectDto"];
+            /** @enum {string} */
+            type: "customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "balance.changed" | "balance.low" | "call.rated";
+        };
+        EventPageDto: {
+            items: components["schemas"]["EventDto"][];
+            nextCursor: string | null;
+        };
+        EventSubjectDto: {
+            /** @example 6f0c… */
+            id: string | null;
+            /**
+             * @description What the event is about: customer, account, tariff, rate, exchange-rate, api-key, permissions, routing-group, system-settings, session, call.
+             * @example customer
+             */
+            type: string;
         };
         ExchangeRateChangeDto: {
             /** Format: date-time */
@@ -4392,6 +4446,71 @@ export interface operations {
             };
             /** @description No such object, or not visible to the caller (the two are indistinguishable). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description A sequence number: only events after it (sequence > after). Poll with the last sequence seen. */
+                after?: string;
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+                /** @description Comma-separated event types; only those. Known types: customer.created, customer.updated, customer.deleted, account.created, account.updated, account.deleted, tariff.created, tariff.updated, tariff.deleted, rate.created, rate.updated, rate.deleted, rates.replaced, exchange-rate.updated, exchange-rate.deleted, api-key.created, api-key.revoked, permissions.replaced, routing-group.created, routing-group.updated, routing-group.deleted, system-settings.updated, session.created, balance.changed, balance.low, call.rated. */
+                types?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -58,6 +58,10 @@ const schema = z.object({
   GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
   GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),
   GROUP_COMMIT_GROUPS_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
+  /** The event relay's poll (it also runs on every NOTIFY from the outbox triggers). */
+  EVENTS_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(100),
+  /** Most outbox rows the relay moves into the feed per transaction. */
+  EVENTS_RELAY_BATCH: z.coerce.number().int().min(1).max(100000).default(5000),
   /** Webhooks (README, "Webhooks"; docs/events.md). */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: booleanFromString.default(false),
   WEBHOOK_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(200),

@@ -42,6 +42,9 @@ export class CallerChanges implements OnApplicationShutdown {
   private retryMs = FIRST_RETRY_MS;
   private retryTimer?: NodeJS.Timeout;
   private pingTimer?: NodeJS.Timeout;
+  /** Other channels heard on the same connection (e.g. the event relay's), by name. */
+  private readonly channels = new Map<string, () => void>();
+  private connecting = false;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -57,7 +60,31 @@ export class CallerChanges implements OnApplicationShutdown {
   async start(subscriber: CallerChangeSubscriber): Promise<void> {
     if (this.subscriber || !this.dataSource.isInitialized) return;
     this.subscriber = subscriber;
-    await this.connect();
+    if (this.up) subscriber.listening(true);
+    else await this.ensureConnection();
+  }
+
+  /**
+   * Also LISTENs on `channel` on the same connection (the event relay's wake-ups): `heard` runs
+   * on each notification. A listener down loses them, so users must not depend on them alone
+   * (the relay also polls). Without an initialized data source it does nothing.
+   */
+  async listen(channel: string, heard: () => void): Promise<void> {
+    if (!/^[a-z_]+$/.test(channel)) throw new Error(`bad channel name ${channel}`);
+    if (!this.dataSource.isInitialized || this.channels.has(channel)) return;
+    this.channels.set(channel, heard);
+    if (this.up && this.client) await this.client.query(`LISTEN ${channel}`).catch((error: unknown) => this.lost(this.client!, error));
+    else await this.ensureConnection();
+  }
+
+  private async ensureConnection(): Promise<void> {
+    if (this.client || this.connecting) return;
+    this.connecting = true;
+    try {
+      await this.connect();
+    } finally {
+      this.connecting = false;
+    }
   }
 
   /** The changes `canopy.callers_changed` listed in a transaction this instance just committed. */
@@ -91,11 +118,13 @@ export class CallerChanges implements OnApplicationShutdown {
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
-      if (client === this.client && message.channel === CALLERS_CHANNEL && message.payload) this.subscriber?.changed([message.payload]);
+      if (client !== this.client) return;
+      if (message.channel === CALLERS_CHANNEL && message.payload) this.subscriber?.changed([message.payload]);
+      else this.channels.get(message.channel)?.();
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${CALLERS_CHANNEL}`);
+      await client.query([CALLERS_CHANNEL, ...this.channels.keys()].map((channel) => `LISTEN ${channel}`).join('; '));
     } catch (error) {
       this.lost(client, error);
       return;

@@ -1,32 +1,26 @@
+import { toEventDto } from '../events/event-view';
 import type { DeliveryWork } from './webhook-deliveries.repository';
 
-/** The event as a webhook carries it: `{id, sequence, type, occurredAt, subject, actor, data}` (the feed's shape). */
-export interface WebhookEventBody {
-  id: string;
-  sequence: number | null;
-  type: string;
-  occurredAt: string;
-  subject: { type: string; id: string | null };
-  actor: string | null;
-  data: unknown;
-}
-
 /**
- * The body of a delivery: a feed event rendered as the feed renders it for the endpoint's
- * owner (the actor null when it is not in the owner's subtree), or the stored body of an event
- * outside the feed (webhook.test). Until the events module is on this branch, its rendering
- * (`toEventDto`) is mirrored here.
+ * The body of a delivery: a feed event rendered exactly as the feed renders it for the
+ * endpoint's owner (`toEventDto`; the actor null when it is not in the owner's subtree), or
+ * the stored body of an event outside the feed (webhook.test).
  */
 export function deliveryBody(work: DeliveryWork): string {
-  if (work.payload) return JSON.stringify(work.payload);
-  const body: WebhookEventBody = {
-    id: work.event_id,
-    sequence: work.sequence === null ? null : Number(work.sequence),
-    type: work.type ?? work.event_type,
-    occurredAt: (work.occurred_at ?? work.created_at).toISOString(),
-    subject: { type: work.subject_type ?? '', id: work.subject_id },
-    actor: work.actor_visible ? work.actor_id : null,
-    data: work.data,
-  };
-  return JSON.stringify(body);
+  if (work.payload || work.sequence === null) return JSON.stringify(work.payload);
+  return JSON.stringify(
+    toEventDto(
+      {
+        sequence: work.sequence,
+        id: work.event_id,
+        type: work.type!,
+        occurred_at: work.occurred_at!,
+        subject_type: work.subject_type!,
+        subject_id: work.subject_id,
+        actor_id: work.actor_id,
+        data: work.data as Record<string, unknown>,
+      },
+      work.actor_visible ? work.actor_id : null,
+    ),
+  );
 }

@@ -218,7 +218,7 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
       return {
         result: undefined,
         audit: {
-          action: 'webhook-endpoint.disable',
+          action: 'webhook-endpoint.update',
           targetType: 'webhook-endpoint',
           targetId: endpointId,
           subjectPath: changed.after.owner_path,

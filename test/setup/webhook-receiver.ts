@@ -79,3 +79,13 @@ export async function eventually(condition: () => boolean | Promise<boolean>, ms
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Small timings: retries after tens of milliseconds, a job handed out again 2 s after its worker died. */
+export const FAST_WEBHOOKS = {
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+  WEBHOOK_DISPATCH_INTERVAL_MS: '50',
+  WEBHOOK_TIMEOUT_MS: '400',
+  WEBHOOK_RETRY_BASE_MS: '20',
+  WEBHOOK_RETRY_MAX_MS: '100',
+  WEBHOOK_JOB_EXPIRE_SECONDS: '2',
+};

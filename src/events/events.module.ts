@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { EventsController } from './events.controller';
+import { EventsRepository } from './events.repository';
+import { EventsService } from './events.service';
+import { EventRelay } from './relay';
+
+@Module({ controllers: [EventsController], providers: [EventsRepository, EventsService, EventRelay], exports: [EventsRepository] })
+export class EventsModule {}

@@ -1,0 +1,72 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/config';
+import { CallerChanges } from '../database/notifications';
+import { EventsRepository } from './events.repository';
+
+/** The channel the outbox triggers of migration 1764400000000 notify. */
+export const EVENTS_CHANNEL = 'canopy_events';
+
+/**
+ * The outbox relay, in every instance: on each NOTIFY from the outbox triggers and every
+ * `EVENTS_RELAY_INTERVAL_MS`, moves committed outbox rows into `events` (numbered, in
+ * batches of `EVENTS_RELAY_BATCH`) until none is ready. Instances take turns through an
+ * advisory lock; one that finds it taken leaves the work to the holder (and its own next
+ * poll). Stopped before the pool closes on shutdown.
+ */
+@Injectable()
+export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('EventRelay');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private failing = false;
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly notifications: CallerChanges,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.events.connected) return; // the OpenAPI export
+    this.timer = setInterval(() => this.wake(), this.config.EVENTS_RELAY_INTERVAL_MS);
+    this.timer.unref();
+    await this.notifications.listen(EVENTS_CHANNEL, () => this.wake());
+    this.wake();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Runs the relay now, or once more after the pass in progress. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.run().finally(() => (this.running = undefined));
+  }
+
+  private async run(): Promise<void> {
+    const batch = this.config.EVENTS_RELAY_BATCH;
+    do {
+      this.again = false;
+      try {
+        const moved = await this.events.relay(batch);
+        if (moved === batch) this.again = true; // more may be ready
+        if (this.failing) this.log.log('event relay recovered');
+        this.failing = false;
+      } catch (error) {
+        // The next wake-up retries (nothing is lost: the rows stay in the outbox).
+        if (!this.failing) this.log.warn(`event relay failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.failing = true;
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+}
