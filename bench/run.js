@@ -130,6 +130,7 @@ async function main() {
       results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
     }
     await step('rates', () => ratesBench({ canopy, duration }));
+    results.webhooks = await step('webhooks delivery of 10,000 events', () => require('./webhooks').webhooksBench({ db }));
     if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {
     await canopy.stop();

@@ -71,7 +71,7 @@ const schema = z.object({
   WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(24 * 30).default(72),
   WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().max(24 * 365).default(72),
   WEBHOOK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(32),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(200),
 });
 
 const refined = schema.superRefine((c, ctx) => {

@@ -56,6 +56,18 @@ export interface DeliveryWork {
   actor_visible: boolean;
 }
 
+/** One attempt as recorded, with the delivery's state after it. */
+export interface RecordedAttempt {
+  id: string;
+  n: number;
+  status: DeliveryStatus;
+  nextAttemptAt: Date | null;
+  attemptedAt: Date;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
 /** A pg-boss `db` that runs its statements on our transaction's connection. */
 export interface JobDb {
   executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -185,9 +197,9 @@ export class WebhookDeliveriesRepository {
     return { events: rows[0].events, deliveries: rows[0].deliveries };
   }
 
-  /** Everything one attempt needs; undefined when the delivery does not exist. */
-  async unscopedWork(id: string): Promise<DeliveryWork | undefined> {
-    const rows: DeliveryWork[] = await this.dataSource.query(
+  /** Everything the attempts of these deliveries need (those that exist). */
+  async unscopedWork(ids: string[]): Promise<DeliveryWork[]> {
+    return this.dataSource.query(
       `SELECT d.id, d.status, d.attempt_count, d.created_at, d.event_id, d.event_type, d.payload,
               w.id AS endpoint_id, w.url, w.secret, w.status AS endpoint_status, w.deleted_at IS NOT NULL AS endpoint_deleted,
               e.sequence::text AS sequence, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_id, e.data,
@@ -197,59 +209,71 @@ export class WebhookDeliveriesRepository {
          JOIN customers o ON o.id = w.owner_id
          LEFT JOIN events e ON e.id = d.event_id AND d.payload IS NULL
          LEFT JOIN customers a ON a.id = e.actor_id
-        WHERE d.id = $1`,
-      [id],
+        WHERE d.id = ANY ($1::uuid[])`,
+      [ids],
     );
-    return rows[0];
   }
 
   /**
-   * Records attempt `n` of a pending delivery and its new state, only if attempt n−1 was the
-   * last one recorded: of two runs of one attempt (a job handed out again after its expiry
-   * while the first still ran), only one is recorded. Returns false when it was not.
+   * Records attempts (attempt `n` of each pending delivery) and each delivery's new state, in
+   * one statement. An attempt is recorded only if attempt n−1 was the last one recorded: of
+   * two runs of one attempt (a job handed out again after its expiry while the first still
+   * ran), only one is recorded. Returns the ids of the deliveries recorded.
    */
-  async unscopedRecordAttempt(
-    tx: Tx,
-    id: string,
-    n: number,
-    attempt: { attemptedAt: Date; statusCode: number | null; error: string | null; durationMs: number },
-    next: { status: DeliveryStatus; nextAttemptAt: Date | null },
-  ): Promise<boolean> {
-    const updated = returnedRows<{ id: string }>(
-      await tx.query(
-        `UPDATE webhook_deliveries SET attempt_count = $2, status = $3, next_attempt_at = $4
-          WHERE id = $1 AND attempt_count = $2 - 1 AND status = 'pending' RETURNING id`,
-        [id, n, next.status, next.nextAttemptAt],
-      ),
+  async unscopedRecordAttempts(tx: Tx, attempts: RecordedAttempt[]): Promise<Set<string>> {
+    if (!attempts.length) return new Set();
+    const rows: Array<{ id: string }> = await tx.query(
+      `WITH i AS (
+         SELECT * FROM unnest($1::uuid[], $2::int[], $3::varchar[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::varchar[], $8::int[])
+           AS i(id, n, status, next_at, attempted_at, status_code, error, duration_ms)
+       ), recorded AS (
+         UPDATE webhook_deliveries d SET attempt_count = i.n, status = i.status, next_attempt_at = i.next_at
+           FROM i WHERE d.id = i.id AND d.attempt_count = i.n - 1 AND d.status = 'pending'
+         RETURNING d.id
+       ), attempts AS (
+         INSERT INTO webhook_attempts (delivery_id, n, attempted_at, status_code, error, duration_ms)
+         SELECT i.id, i.n, i.attempted_at, i.status_code, i.error, i.duration_ms FROM i JOIN recorded USING (id)
+       )
+       SELECT id FROM recorded`,
+      [
+        attempts.map((a) => a.id),
+        attempts.map((a) => a.n),
+        attempts.map((a) => a.status),
+        attempts.map((a) => a.nextAttemptAt),
+        attempts.map((a) => a.attemptedAt),
+        attempts.map((a) => a.statusCode),
+        attempts.map((a) => a.error),
+        attempts.map((a) => a.durationMs),
+      ],
     );
-    if (!updated.length) return false;
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Pending deliveries that will not be attempted (their endpoint was disabled or deleted). */
+  async unscopedAbandon(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    await this.dataSource.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL WHERE id = ANY ($1::uuid[]) AND status = 'pending'`, [ids]);
+  }
+
+  /**
+   * The endpoints' failure records after a set of attempts: cleared for those whose last
+   * attempt succeeded; for those whose last attempt failed, the time since which they have
+   * failed without a success in between (set to that failure if it was clear), returned.
+   * Only the first failure writes (no row lock per failed attempt of a busy endpoint).
+   */
+  async unscopedNoteOutcomes(tx: Tx, succeeded: string[], failed: Array<{ endpointId: string; at: Date }>): Promise<Array<{ id: string; failing_since: Date }>> {
+    if (!succeeded.length && !failed.length) return [];
     await tx.query(
-      `INSERT INTO webhook_attempts (delivery_id, n, attempted_at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [id, n, attempt.attemptedAt, attempt.statusCode, attempt.error, attempt.durationMs],
+      `WITH cleared AS (
+         UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY ($1::uuid[]) AND failing_since IS NOT NULL
+       ), f AS (
+         SELECT * FROM unnest($2::uuid[], $3::timestamptz[]) AS f(id, at)
+       )
+       UPDATE webhook_endpoints w SET failing_since = f.at FROM f WHERE w.id = f.id AND w.failing_since IS NULL`,
+      [succeeded, failed.map((f) => f.endpointId), failed.map((f) => f.at)],
     );
-    return true;
-  }
-
-  /** A pending delivery that will not be attempted (its endpoint was disabled or deleted). */
-  async unscopedAbandon(id: string): Promise<void> {
-    await this.dataSource.query(`UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL WHERE id = $1 AND status = 'pending'`, [id]);
-  }
-
-  /**
-   * The endpoint's failure record after an attempt: cleared by a success; after a failure, the
-   * time since which it has failed without a success in between (set now if it was clear).
-   */
-  async unscopedNoteOutcome(tx: Tx, endpointId: string, succeeded: boolean, at: Date): Promise<Date | null> {
-    if (succeeded) {
-      await tx.query(`UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL`, [endpointId]);
-      return null;
-    }
-    // Only the first failure writes (no row lock per failed attempt of a busy endpoint).
-    const rows: Array<{ failing_since: Date | null }> = await tx.query(
-      `WITH set AS (UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL RETURNING failing_since)
-       SELECT COALESCE((SELECT failing_since FROM set), (SELECT failing_since FROM webhook_endpoints WHERE id = $1)) AS failing_since`,
-      [endpointId, at],
-    );
-    return rows[0]?.failing_since ?? null;
+    if (!failed.length) return [];
+    // A statement of its own: it sees a failure record another transaction committed meanwhile.
+    return tx.query(`SELECT id, failing_since FROM webhook_endpoints WHERE id = ANY ($1::uuid[]) AND failing_since IS NOT NULL`, [failed.map((f) => f.endpointId)]);
   }
 }

@@ -85,14 +85,18 @@ export class WebhookQueue {
     return (await this.required().fetch<DeliveryJob>(DELIVERY_QUEUE, { batchSize: count })) as FetchedJob[];
   }
 
-  /** Completes a job in the transaction `db` runs on. */
-  async complete(id: string, db: JobDb): Promise<void> {
-    await (this.required().complete as unknown as (n: string, id: string, data: undefined, o: { db: JobDb }) => Promise<void>)(DELIVERY_QUEUE, id, undefined, { db });
+  /** Completes jobs in the transaction `db` runs on. */
+  async complete(ids: string[], db: JobDb): Promise<void> {
+    if (!ids.length) return;
+    // pg-boss's complete(name, ids, data, options): the `db` option is the fourth argument.
+    const complete = this.required().complete as unknown as (n: string, ids: string[], data: undefined, o: { db: JobDb }) => Promise<void>;
+    await complete.call(this.boss, DELIVERY_QUEUE, ids, undefined, { db });
   }
 
-  /** Hands a job back for pg-boss's retry (the worker could not record its attempt). */
-  async fail(id: string, error: unknown): Promise<void> {
-    await this.required().fail(DELIVERY_QUEUE, id, { message: error instanceof Error ? error.message : String(error) });
+  /** Hands jobs back for pg-boss's retry (the worker could not record their attempts). */
+  async fail(ids: string[], error: unknown): Promise<void> {
+    const fail = this.required().fail as unknown as (n: string, ids: string[], data: object) => Promise<void>;
+    await fail.call(this.boss, DELIVERY_QUEUE, ids, { message: error instanceof Error ? error.message : String(error) });
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Writes } from '../database/writes';
 import { deliveryBody } from './event-body';
-import { DeliveryStatus, WebhookDeliveriesRepository } from './webhook-deliveries.repository';
+import { DeliveryStatus, DeliveryWork, RecordedAttempt, WebhookDeliveriesRepository } from './webhook-deliveries.repository';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository';
 import { FetchedJob, WebhookQueue } from './webhook-queue';
 import { AttemptOutcome, WebhookSender } from './webhook-sender';
@@ -10,6 +10,10 @@ import { toWebhookEndpointDto } from './webhook-view';
 
 /** Events read per dispatcher transaction. */
 const DISPATCH_BATCH = 1000;
+/** Most jobs one worker batch takes (read, sent concurrently, recorded in one transaction). */
+const FETCH_BATCH = 100;
+
+const isSuccess = (outcome: AttemptOutcome) => outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
 const HOUR_MS = 3_600_000;
 
 /**
@@ -45,6 +49,7 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
   private pumpAgain = false;
   private maybeMoreJobs = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private jobsInFlight = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -138,17 +143,18 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
     try {
       do {
         this.pumpAgain = false;
-        while (!this.stopped && this.inFlight.size < this.config.WEBHOOK_CONCURRENCY) {
-          const wanted = this.config.WEBHOOK_CONCURRENCY - this.inFlight.size;
+        while (!this.stopped && this.jobsInFlight < this.config.WEBHOOK_CONCURRENCY) {
+          const wanted = Math.min(FETCH_BATCH, this.config.WEBHOOK_CONCURRENCY - this.jobsInFlight);
           const jobs = await this.queue.fetch(wanted);
           this.maybeMoreJobs = jobs.length === wanted;
-          for (const job of jobs) {
-            const running: Promise<void> = this.run(job).finally(() => {
-              this.inFlight.delete(running);
-              if (this.maybeMoreJobs) this.wakeWorker();
-            });
-            this.inFlight.add(running);
-          }
+          if (!jobs.length) break;
+          this.jobsInFlight += jobs.length;
+          const running: Promise<void> = this.runBatch(jobs).finally(() => {
+            this.jobsInFlight -= jobs.length;
+            this.inFlight.delete(running);
+            if (this.maybeMoreJobs) this.wakeWorker();
+          });
+          this.inFlight.add(running);
           if (jobs.length < wanted) break;
         }
       } while (this.pumpAgain && !this.stopped);
@@ -159,44 +165,59 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  /** One job: one attempt of one delivery. */
-  private async run(job: FetchedJob): Promise<void> {
-    const { deliveryId, attempt } = job.data;
+  /**
+   * A batch of jobs, each one attempt of one delivery: read together, sent concurrently, and
+   * recorded together in one transaction (the attempts, the deliveries' states, the
+   * endpoints' failure records, the next attempts' jobs and the completion of these jobs).
+   */
+  private async runBatch(jobs: FetchedJob[]): Promise<void> {
     try {
-      const work = await this.deliveries.unscopedWork(deliveryId);
-      if (!work || work.status !== 'pending' || work.attempt_count >= attempt) {
-        // Already recorded (this job ran before, its completion lost) or gone: nothing to send.
-        await this.queue.complete(job.id, this.deliveries.poolJobDb());
-        return;
+      const works = new Map((await this.deliveries.unscopedWork(jobs.map((j) => j.data.deliveryId))).map((w) => [w.id, w]));
+      const done: string[] = []; // jobs with nothing to send: already recorded (a job run twice) or gone
+      const abandoned: string[] = [];
+      const sends: Array<{ job: FetchedJob; work: DeliveryWork }> = [];
+      for (const job of jobs) {
+        const work = works.get(job.data.deliveryId);
+        if (!work || work.status !== 'pending' || work.attempt_count >= job.data.attempt) done.push(job.id);
+        else if (work.endpoint_deleted || work.endpoint_status !== 'enabled') {
+          abandoned.push(work.id);
+          done.push(job.id);
+        } else sends.push({ job, work });
       }
-      if (work.endpoint_deleted || work.endpoint_status !== 'enabled') {
-        await this.deliveries.unscopedAbandon(deliveryId);
-        await this.queue.complete(job.id, this.deliveries.poolJobDb());
-        return;
-      }
-      const outcome = await this.sender.send(work.url, work.secret, work.event_id, deliveryBody(work));
-      const succeeded = outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
-      const next = this.nextStep(succeeded, attempt, work.created_at, outcome);
-      const failingSince = await this.writes.unauditedTransaction(async (tx) => {
+      await this.deliveries.unscopedAbandon(abandoned);
+      const outcomes = await Promise.all(sends.map(({ work }) => this.sender.send(work.url, work.secret, work.event_id, deliveryBody(work))));
+      const attempts: RecordedAttempt[] = sends.map(({ job, work }, i) => ({
+        id: work.id,
+        n: job.data.attempt,
+        ...this.nextStep(isSuccess(outcomes[i]), job.data.attempt, work.created_at, outcomes[i]),
+        ...outcomes[i],
+      }));
+      const failing = await this.writes.unauditedTransaction(async (tx) => {
         const db = this.deliveries.jobDb(tx);
-        const recorded = await this.deliveries.unscopedRecordAttempt(tx, deliveryId, attempt, outcome, next);
-        let since: Date | null = null;
-        if (recorded) {
-          since = await this.deliveries.unscopedNoteOutcome(tx, work.endpoint_id, succeeded, outcome.attemptedAt);
-          if (next.status === 'pending' && next.nextAttemptAt) {
-            await this.queue.enqueue(db, [{ deliveryId, attempt: attempt + 1, startAfter: next.nextAttemptAt }]);
-          }
-        }
-        await this.queue.complete(job.id, db);
+        const recorded = await this.deliveries.unscopedRecordAttempts(tx, attempts);
+        // Each endpoint's last recorded outcome in this batch decides its failure record.
+        const last = new Map<string, { ok: boolean; at: Date }>();
+        sends.forEach(({ work }, i) => {
+          if (recorded.has(work.id)) last.set(work.endpoint_id, { ok: isSuccess(outcomes[i]), at: outcomes[i].attemptedAt });
+        });
+        const succeeded = [...last].filter(([, o]) => o.ok).map(([id]) => id);
+        const failed = [...last].filter(([, o]) => !o.ok).map(([endpointId, o]) => ({ endpointId, at: o.at }));
+        const since = await this.deliveries.unscopedNoteOutcomes(tx, succeeded, failed);
+        await this.queue.enqueue(
+          db,
+          attempts.filter((a) => recorded.has(a.id) && a.status === 'pending').map((a) => ({ deliveryId: a.id, attempt: a.n + 1, startAfter: a.nextAttemptAt! })),
+        );
+        await this.queue.complete([...done, ...sends.map((s) => s.job.id)], db);
         return since;
       });
-      if (!succeeded && failingSince && Date.now() - failingSince.getTime() >= this.config.WEBHOOK_DISABLE_AFTER_HOURS * HOUR_MS) {
-        await this.disable(work.endpoint_id, failingSince);
+      const limit = this.config.WEBHOOK_DISABLE_AFTER_HOURS * HOUR_MS;
+      for (const endpoint of failing) {
+        if (Date.now() - new Date(endpoint.failing_since).getTime() >= limit) await this.disable(endpoint.id, new Date(endpoint.failing_since));
       }
     } catch (error) {
-      if (this.stopped) return; // the job comes back after its expiry
-      this.log.warn(`webhook delivery ${deliveryId}: ${error instanceof Error ? error.message : String(error)}`);
-      await this.queue.fail(job.id, error).catch(() => undefined);
+      if (this.stopped) return; // the jobs come back after their expiry
+      this.log.warn(`webhook deliveries: ${error instanceof Error ? error.message : String(error)}`);
+      await this.queue.fail(jobs.map((j) => j.id), error).catch(() => undefined);
     }
   }
 
@@ -212,11 +233,11 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
   private async disable(endpointId: string, failingSince: Date): Promise<void> {
     const reason = `Deliveries have failed continuously since ${failingSince.toISOString()}; re-enable with PATCH {"status": "enabled"}.`;
     const cutoff = new Date(Date.now() - this.config.WEBHOOK_DISABLE_AFTER_HOURS * HOUR_MS);
-    await this.writes.change(null, async (tx) => {
+    const disabled = await this.writes.change(null, async (tx) => {
       const changed = await this.endpoints.unscopedDisableFailing(tx, endpointId, cutoff, reason);
-      if (!changed) return { result: undefined, audit: [] };
+      if (!changed) return { result: false, audit: [] };
       return {
-        result: undefined,
+        result: true,
         audit: {
           action: 'webhook-endpoint.update',
           targetType: 'webhook-endpoint',
@@ -227,6 +248,6 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
         },
       };
     });
-    this.log.warn(`webhook endpoint ${endpointId} disabled: ${reason}`);
+    if (disabled) this.log.warn(`webhook endpoint ${endpointId} disabled: ${reason}`);
   }
 }
