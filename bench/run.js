@@ -128,6 +128,7 @@ async function main() {
       );
       results.balances = await step('balances', () => balancesBench({ canopy, db, posting, duration }));
       results.batch = await step('batches', () => batchBench({ canopy, posting, duration }));
+      results.events = await step('events', () => require('./events').eventsBench({ canopy, db, posting, duration }));
     }
     await step('rates', () => ratesBench({ canopy, duration }));
     results.webhooks = await step('webhooks delivery of 10,000 events', () => require('./webhooks').webhooksBench({ db }));

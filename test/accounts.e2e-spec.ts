@@ -74,7 +74,7 @@ describe('accounts', () => {
       expect(Object.keys(res.body).sort()).toEqual(
         [
           'availableCredit', 'balance', 'createdAt', 'creditLimit', 'currency', 'customerId', 'display', 'id', 'language',
-          'maxSessions', 'routingGroupId', 'status', 'tariffId', 'timeZone', 'updatedAt', 'username', 'version',
+          'lowBalanceThreshold', 'maxSessions', 'routingGroupId', 'status', 'tariffId', 'timeZone', 'updatedAt', 'username', 'version',
         ].sort(),
       );
       expect(res.body).toMatchObject({
@@ -88,6 +88,7 @@ describe('accounts', () => {
         availableCredit: '0.00',
         currency: 'USD',
         display: { currency: 'USD', balance: '0.00', creditLimit: '0.00' },
+        lowBalanceThreshold: null,
         maxSessions: 1,
         status: 'active',
         routingGroupId: null,

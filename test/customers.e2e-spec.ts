@@ -50,6 +50,7 @@ describe('customers', () => {
         creditLimit: '100.00',
         availableCredit: '112.50',
         display: { currency: 'USD', balance: '12.50', creditLimit: '100.00' },
+        lowBalanceThreshold: null,
         status: 'active',
         routingGroupId: null,
         createdAt: expect.any(String),

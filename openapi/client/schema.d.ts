@@ -883,6 +883,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             maxSessions: number;
             /** Format: uuid */
             routingGroupId: string | null;
@@ -1127,6 +1132,11 @@ export interface components {
              */
             language?: string;
             /**
+             * @description In `currency`, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
+            /**
              * @description Concurrent calls allowed.
              * @default 1
              */
@@ -1190,6 +1200,11 @@ export interface components {
              * @example en
              */
             language?: string;
+            /**
+             * @description In the base currency, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             /** @description Unique among siblings. */
             name: string;
             /**
@@ -1396,6 +1411,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             name: string;
             /**
              * Format: uuid
@@ -1639,6 +1659,11 @@ export interface components {
             id: string;
             /** @example en */
             language: string;
+            /**
+             * @description A `balance.low` event is emitted when the balance falls below it (null: none).
+             * @example 10.00
+             */
+            lowBalanceThreshold: string | null;
             name: string;
             /**
              * Format: uuid
@@ -1953,6 +1978,11 @@ export interface components {
             creditLimit?: string;
             /** @example en */
             language?: string;
+            /**
+             * @description ≥ 0, in `currency` (see `balance.low`); null removes it.
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             maxSessions?: number;
             /**
              * Format: uuid
@@ -1980,6 +2010,11 @@ export interface components {
             creditLimit?: string;
             /** @example en */
             language?: string;
+            /**
+             * @description ≥ 0, in the base currency (see `balance.low`); null removes it.
+             * @example 10.00
+             */
+            lowBalanceThreshold?: string | null;
             name?: string;
             /**
              * Format: uuid

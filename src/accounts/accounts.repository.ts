@@ -21,6 +21,8 @@ export interface AccountRow {
   language: string;
   balance: string;
   credit_limit: string;
+  /** null: no low-balance alert. */
+  low_balance_threshold: string | null;
   max_sessions: number;
   status: AccountStatus;
   routing_group_id: string | null;
@@ -35,7 +37,7 @@ export interface AccountRow {
 
 /** Selected from `accounts a JOIN customers c ON c.id = a.customer_id`. */
 const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tariff_id, a.time_zone, a.language,
-  a.balance, a.credit_limit, a.max_sessions, a.status, a.routing_group_id, a.version, a.created_at, a.updated_at,
+  a.balance, a.credit_limit, a.low_balance_threshold, a.max_sessions, a.status, a.routing_group_id, a.version, a.created_at, a.updated_at,
   c.path AS customer_path, c.base_currency AS currency`;
 
 /** Secrets (the web password hash, the VoIP password) never leave through here. */
@@ -58,6 +60,7 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
     balance: formatMoney(balance),
     creditLimit: formatMoney(creditLimit),
     availableCredit: formatMoney(balance.plus(creditLimit)),
+    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatMoney(row.low_balance_threshold),
     currency,
     display: { currency: viewerTable.baseCurrency, balance: shown(balance), creditLimit: shown(creditLimit) },
     maxSessions: row.max_sessions,
@@ -80,6 +83,8 @@ export interface NewAccount {
   /** The opening balance, 8 decimals. */
   balance: string;
   creditLimit: string;
+  /** null: no low-balance alert. */
+  lowBalanceThreshold: string | null;
   maxSessions: number;
   status: AccountStatus;
   routingGroupId: string | null;
@@ -94,6 +99,8 @@ export interface AccountChanges {
   timeZone?: string;
   language?: string;
   creditLimit?: string;
+  /** null clears it. */
+  lowBalanceThreshold?: string | null;
   maxSessions?: number;
   status?: AccountStatus;
   routingGroupId?: string | null;
@@ -172,11 +179,11 @@ export class AccountsRepository implements Visible<AccountRow> {
     const rows: AccountRow[] = await tx.query(
       `WITH a AS (
          INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, tariff_id, time_zone, language,
-                               balance, credit_limit, max_sessions, status, routing_group_id)
+                               balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold)
          SELECT o.id, ${params.add(account.username)}, ${params.add(account.webPasswordHash)}, ${params.add(account.voipPassword)},
                 ${params.add(account.tariffId)}::uuid, ${params.add(account.timeZone)}, ${params.add(account.language)},
                 ${params.add(account.balance)}::numeric, ${params.add(account.creditLimit)}::numeric, ${params.add(account.maxSessions)}::integer,
-                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid
+                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid, ${params.add(account.lowBalanceThreshold)}::numeric
            FROM customers o
           WHERE o.id = ${params.add(customerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}
          RETURNING *)
@@ -202,6 +209,7 @@ export class AccountsRepository implements Visible<AccountRow> {
     put('credit_limit', changes.creditLimit, '::numeric');
     put('max_sessions', changes.maxSessions, '::integer');
     put('status', changes.status);
+    if (changes.lowBalanceThreshold !== undefined) set.push(`low_balance_threshold = ${params.add(changes.lowBalanceThreshold)}::numeric`);
     if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
     const rows = returnedRows<AccountRow>(
       await tx.query(

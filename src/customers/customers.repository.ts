@@ -35,6 +35,8 @@ export interface CustomerRow {
   balance_text: string;
   credit_limit_text: string;
   available_credit_text: string;
+  /** `low_balance_threshold` formatted (null: none). */
+  low_balance_threshold_text: string | null;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface CustomerRow {
 const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
   c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
   c.created_at, c.updated_at, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
-  ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text`;
+  ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text, ${formatMoneySql('c.low_balance_threshold')} AS low_balance_threshold_text`;
 
 /**
  * The shape a viewer sees: its own record has no parent (SPEC §1), and money is also shown
@@ -74,6 +76,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     balance: row.balance_text,
     creditLimit: row.credit_limit_text,
     availableCredit: row.available_credit_text,
+    lowBalanceThreshold: row.low_balance_threshold_text,
     display,
     status: row.status,
     routingGroupId: row.routing_group_id,
@@ -96,6 +99,8 @@ export interface NewCustomer {
   /** The opening balance (also kept as `opening_balance`), 8 decimals. */
   balance: string;
   creditLimit: string;
+  /** null: no low-balance alert. */
+  lowBalanceThreshold: string | null;
   status: CustomerStatus;
   permissions: string[];
   routingGroupId: string | null;
@@ -110,6 +115,8 @@ export interface CustomerChanges {
   webLogin?: string;
   passwordHash?: string;
   creditLimit?: string;
+  /** null clears it. */
+  lowBalanceThreshold?: string | null;
   status?: CustomerStatus;
   routingGroupId?: string | null;
   /** Ends the customer's access tokens (they carry the epoch they were issued in). */
@@ -211,14 +218,14 @@ export class CustomersRepository implements Visible<CustomerRow> {
        next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id FROM parent)
        INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
                                    web_password_hash, base_currency, balance, opening_balance, credit_limit, status,
-                                   permissions, routing_group_id)
+                                   permissions, routing_group_id, low_balance_threshold)
        OVERRIDING SYSTEM VALUE
        SELECT next.node_id, parent.id, parent.path || next.node_id || '/', parent.depth + 1,
               ${params.add(customer.name)}, ${params.add(customer.tariffId)}, ${params.add(customer.timeZone)},
               ${params.add(customer.language)}, ${params.add(customer.webLogin)}, ${params.add(customer.passwordHash)},
               ${params.add(customer.baseCurrency)}, ${params.add(customer.balance)}::numeric, ${params.add(customer.balance)}::numeric,
               ${params.add(customer.creditLimit)}::numeric, ${params.add(customer.status)}, ${params.add(customer.permissions)}::text[],
-              ${params.add(customer.routingGroupId)}::uuid
+              ${params.add(customer.routingGroupId)}::uuid, ${params.add(customer.lowBalanceThreshold)}::numeric
          FROM parent, next
        RETURNING ${CUSTOMER_COLUMNS}`,
       params.values,
@@ -241,6 +248,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
     put('web_password_hash', changes.passwordHash);
     put('credit_limit', changes.creditLimit, '::numeric');
     put('status', changes.status);
+    if (changes.lowBalanceThreshold !== undefined) set.push(`low_balance_threshold = ${params.add(changes.lowBalanceThreshold)}::numeric`);
     if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
     if (changes.endSessions) set.push('auth_epoch = auth_epoch + 1');
     const rows = returnedRows<CustomerRow>(

@@ -42,6 +42,7 @@ function auditView(row: CustomerRow): Record<string, unknown> {
     webLogin: row.web_login,
     baseCurrency: row.base_currency,
     creditLimit: row.credit_limit,
+    lowBalanceThreshold: row.low_balance_threshold_text,
     status: row.status,
     routingGroupId: row.routing_group_id,
   };
@@ -111,6 +112,7 @@ export class CustomersService {
             baseCurrency: input.baseCurrency ?? settings.defaultBaseCurrency ?? parent.base_currency,
             balance: balance.toFixed(8),
             creditLimit: creditLimit.toFixed(8),
+            lowBalanceThreshold: input.lowBalanceThreshold ?? null,
             status: input.status ?? 'active',
             permissions: settings.defaultPermissions,
             routingGroupId: input.routingGroupId ?? null,
@@ -182,6 +184,7 @@ export class CustomersService {
             webLogin: input.webLogin,
             passwordHash,
             creditLimit: input.creditLimit,
+            lowBalanceThreshold: input.lowBalanceThreshold,
             status: input.status,
             routingGroupId: input.routingGroupId,
             endSessions: cutsAccess,

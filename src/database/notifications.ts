@@ -106,6 +106,7 @@ export class CallerChanges implements OnApplicationShutdown {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    clearTimeout(this.retryTimer); // one connection attempt at a time
     const options = this.dataSource.options as { url?: string };
     const client = new Client({
       connectionString: options.url,
@@ -129,7 +130,11 @@ export class CallerChanges implements OnApplicationShutdown {
       this.lost(client, error);
       return;
     }
-    if (client !== this.client) return; // lost (or shut down) meanwhile
+    if (client !== this.client) {
+      // lost (or shut down, or replaced) meanwhile
+      client.end().catch(() => undefined);
+      return;
+    }
     this.retryMs = FIRST_RETRY_MS;
     clearInterval(this.pingTimer);
     // A connection that silently stops answering (a cut network) counts as lost too.

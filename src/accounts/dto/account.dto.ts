@@ -1,6 +1,7 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../common/money';
 import { PageQueryDto } from '../../common/pagination';
 import { IsLanguage, IsMoney, IsTimeZone, MoneyProperty, normalizeText, OptionalMoneyProperty, Reject } from '../../common/validation';
 import { DisplayDto } from '../../customers/dto/customer.dto';
@@ -71,6 +72,17 @@ export class CreateAccountDto {
   @IsMoney()
   creditLimit?: string;
 
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    pattern: NON_NEGATIVE_DECIMAL_PATTERN.source,
+    example: '10.00',
+    description: 'In `currency`, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).',
+  })
+  @IsOptional()
+  @IsMoney()
+  lowBalanceThreshold?: string | null;
+
   @ApiPropertyOptional({ minimum: 0, maximum: MAX_SESSIONS_LIMIT, default: 1, description: 'Concurrent calls allowed.' })
   @IsOptional()
   @IsInt()
@@ -128,6 +140,17 @@ export class UpdateAccountDto {
   @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0.' })
   @IsMoney()
   creditLimit?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    pattern: NON_NEGATIVE_DECIMAL_PATTERN.source,
+    example: '10.00',
+    description: '≥ 0, in `currency` (see `balance.low`); null removes it.',
+  })
+  @IsOptional()
+  @IsMoney()
+  lowBalanceThreshold?: string | null;
 
   @ApiPropertyOptional({ minimum: 0, maximum: MAX_SESSIONS_LIMIT })
   @IsOptional()
@@ -199,6 +222,8 @@ export class AccountDto {
   creditLimit!: string;
   @MoneyProperty({ description: 'balance + creditLimit.' })
   availableCredit!: string;
+  @ApiProperty({ type: String, nullable: true, example: '10.00', description: 'A `balance.low` event is emitted when the balance falls below it (null: none).' })
+  lowBalanceThreshold!: string | null;
   @ApiProperty({ example: 'USD', description: 'The owning customer’s base currency (accounts have none of their own).' })
   currency!: string;
   @ApiProperty({

@@ -1,6 +1,7 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../common/money';
 import { PageQueryDto } from '../../common/pagination';
 import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsName, normalizeText, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
 
@@ -59,6 +60,17 @@ export class CreateCustomerDto {
   @IsMoney()
   creditLimit?: string;
 
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    pattern: NON_NEGATIVE_DECIMAL_PATTERN.source,
+    example: '10.00',
+    description: 'In the base currency, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).',
+  })
+  @IsOptional()
+  @IsMoney()
+  lowBalanceThreshold?: string | null;
+
   @ApiPropertyOptional({ enum: CUSTOMER_STATUSES, default: 'active' })
   @IsOptional()
   @IsIn(CUSTOMER_STATUSES)
@@ -108,6 +120,17 @@ export class UpdateCustomerDto {
   @OptionalMoneyProperty({ description: 'Credit limit, ≥ 0.' })
   @IsMoney()
   creditLimit?: string;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    pattern: NON_NEGATIVE_DECIMAL_PATTERN.source,
+    example: '10.00',
+    description: '≥ 0, in the base currency (see `balance.low`); null removes it.',
+  })
+  @IsOptional()
+  @IsMoney()
+  lowBalanceThreshold?: string | null;
 
   @ApiPropertyOptional({
     enum: CUSTOMER_STATUSES,
@@ -182,6 +205,8 @@ export class CustomerDto {
   creditLimit!: string;
   @MoneyProperty({ description: 'balance + creditLimit.' })
   availableCredit!: string;
+  @ApiProperty({ type: String, nullable: true, example: '10.00', description: 'A `balance.low` event is emitted when the balance falls below it (null: none).' })
+  lowBalanceThreshold!: string | null;
   @ApiProperty({
     type: DisplayDto,
     description: 'Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table.',
