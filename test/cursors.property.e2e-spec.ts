@@ -98,6 +98,7 @@ describe('forged cursors (property)', () => {
       { template: '/v1/customers/{id}/balance-operations', url: `/v1/customers/${a.id}/balance-operations`, kind: 'customer-ledger' },
       { template: '/v1/accounts/{id}/balance-operations', url: `/v1/accounts/${accounts[0]}/balance-operations`, kind: 'account-ledger' },
       { template: '/v1/audit-events', url: '/v1/audit-events', kind: 'audit' },
+      { template: '/v1/events', url: '/v1/events', kind: 'events' },
       { template: '/v1/exchange-rates', url: '/v1/exchange-rates', kind: 'exchange-rates' },
       { template: '/v1/exchange-rates/{currency}/history', url: '/v1/exchange-rates/EUR/history', kind: 'exchange-rate-history' },
       { template: '/v1/api-keys', url: '/v1/api-keys', kind: 'api-keys' },

@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.factory';
 import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot } from './setup/factories';
-import { feed, FeedEvent, feedUntil, lastSequence } from './setup/events';
+import { feed, FeedEvent, feedUntil, settledSequence } from './setup/events';
 import { startTestApp, TestApp } from './setup/test-app';
 
 describe('GET /v1/events', () => {
@@ -14,7 +14,7 @@ describe('GET /v1/events', () => {
   let root: Actor;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ METRICS_TOKEN: 'events-metrics-token-0123' });
     root = await loginRoot(t);
   });
   afterAll(() => t.close());
@@ -49,6 +49,20 @@ describe('GET /v1/events', () => {
     expect(created.length).toBeGreaterThanOrEqual(3);
     expect(created.every((e) => e.type === 'tariff.created')).toBe(true);
     expect(await feed(root, 0, '&types=balance.low')).toEqual([]);
+  });
+
+  it('counts the events its relay moved on /metrics (one instance: all of them)', async () => {
+    const tariffId = await createTariff(root);
+    const events = await feedUntil(root, (e) => e.some((x) => x.subject.id === tariffId));
+    const expected = `canopy_events_relayed_total ${events[events.length - 1].sequence}\n`;
+    // The relay counts once its commit has returned, which may be just after a reader sees it.
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes(expected); i++) {
+      if (i) await new Promise((resolve) => setTimeout(resolve, 50));
+      text = (await t.http().get('/metrics').set('authorization', 'Bearer events-metrics-token-0123').expect(200)).text;
+    }
+    expect(text).toContain(expected);
+    expect(text).toContain('canopy_event_relay_failures_total 0\n');
   });
 
   it('refuses bad parameters with a 400 naming them', async () => {
@@ -219,8 +233,9 @@ describe('the feed read while 16 writers post on two instances', () => {
       }
     };
 
-    const start = await lastSequence(root);
-    const startC = await lastSequence(parents[0]);
+    // The readers start after the seed's events (and the markers that settle them).
+    const startC = await settledSequence(parents[0]);
+    const start = await settledSequence(root);
     const rootReader = reader(root, start);
     const subtreeReader = reader(parents[0], startC);
     await Promise.all(Array.from({ length: 16 }, (_, w) => writer(w)));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
-import { feed, feedUntil, FeedEvent, lastSequence } from './setup/events';
+import { feed, feedUntil, FeedEvent, settledSequence } from './setup/events';
 import { startTestApp, TestApp } from './setup/test-app';
 
 const DECK_HEADER = 'prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom';
@@ -31,7 +31,7 @@ describe('events of changes', () => {
   const only = (events: FeedEvent[], type: string, subjectId: string) => events.filter((e) => e.type === type && e.subject.id === subjectId);
 
   it('customer.created, .updated and .deleted carry the audited change (secrets masked) and the actor', async () => {
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const tariffId = await createTariff(root);
     const created = await root
       .post('/v1/customers', { name: uniqueName(), tariffId, webLogin: uniqueName('l'), webPassword: 'password-123', lowBalanceThreshold: '5' })
@@ -56,7 +56,7 @@ describe('events of changes', () => {
   });
 
   it('account.*, tariff.*, rate.created and rates.replaced (a CSV deck) appear with their subjects', async () => {
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const tariffId = await createTariff(a, { name: uniqueName('t') });
     await a.patch(`/v1/tariffs/${tariffId}`, { description: 'changed' }).expect(200);
     const rate = await a.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '44', price: '0.01' }).expect(201);
@@ -97,7 +97,7 @@ describe('events of changes', () => {
   });
 
   it('the other audited changes: rates, exchange rates, API keys, permissions, routing groups, settings, logins, /v1/me', async () => {
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const tariffId = await createTariff(a);
     const rate = await a.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '49', price: '0.02' }).expect(201);
     await a.patch(`/v1/tariffs/${tariffId}/rates/${rate.body.id}`, { price: '0.03' }).expect(200);
@@ -143,7 +143,7 @@ describe('events of changes', () => {
   });
 
   it('balance.changed per ledger entry, a batch included, with the entry as the API shows it', async () => {
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const single = await operate(root, 'customers', a.id, { action: 'add_funds', amount: '10', notes: 'top-up' }).expect(201);
     const batch = await root
       .post('/v1/balance-operations/batch', {
@@ -181,7 +181,7 @@ describe('events of changes', () => {
   });
 
   it('a refused posting and a refused batch emit nothing', async () => {
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const poor = await createCustomer(t, root, { balance: '1' });
     const seen = await eventsUntil(from, 'balance.changed', poor.id);
     const before = seen[seen.length - 1].sequence;
@@ -206,7 +206,7 @@ describe('events of changes', () => {
 
   it('balance.low fires once when 40 concurrent debits cross the threshold, and again after rising to it and falling', async () => {
     const holder = await createCustomer(t, root, { balance: '100', lowBalanceThreshold: '50' });
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const debits = await Promise.all(Array.from({ length: 40 }, () => operate(root, 'customers', holder.id, { action: 'debit', amount: '2' })));
     expect(debits.map((r) => r.status)).toEqual(Array(40).fill(201));
     let events = await eventsUntil(from, 'balance.changed', holder.id, 40);
@@ -242,7 +242,7 @@ describe('events of changes', () => {
       .post('/v1/accounts', { customerId: a.id, username: uniqueName('sip'), webPassword: 'password-123', voipPassword: 'voip-secret-1', tariffId, balance: '10', lowBalanceThreshold: '0' })
       .expect(201);
     const id: string = account.body.id;
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const debits = await Promise.all(Array.from({ length: 40 }, () => operate(a, 'accounts', id, { action: 'debit', amount: '1', allowOverdraft: true })));
     expect(debits.map((r) => r.status)).toEqual(Array(40).fill(201));
     const events = await eventsUntil(from, 'balance.changed', id, 40);
@@ -258,7 +258,7 @@ describe('events of changes', () => {
       expectProblem(res, 400);
       expect(JSON.stringify(res.body.errors)).toContain('lowBalanceThreshold');
     }
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     await root.patch(`/v1/customers/${a.id}`, { lowBalanceThreshold: '12.345' }).expect(200);
     expect((await root.get(`/v1/customers/${a.id}`).expect(200)).body.lowBalanceThreshold).toBe('12.345');
     expect((await a.get('/v1/me').expect(200)).body.lowBalanceThreshold).toBe('12.345');
@@ -275,7 +275,7 @@ describe('events of changes', () => {
     const account = await a
       .post('/v1/accounts', { customerId: a.id, username: uniqueName('sip'), webPassword: 'password-123', voipPassword: 'voip-secret-1', tariffId })
       .expect(201);
-    const from = await lastSequence(root);
+    const from = await settledSequence(root);
     const callUuid = randomUUID();
     const path: string = (await t.dataSource.query(`SELECT path FROM customers WHERE id = $1`, [a.id]))[0].path;
     await t.dataSource.query(

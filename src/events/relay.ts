@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { CallerChanges } from '../database/notifications';
+import { Metrics } from '../metrics/metrics';
 import { EventsRepository } from './events.repository';
 
 /** The channel the outbox triggers of migration 1764400000000 notify. */
@@ -25,6 +26,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   constructor(
     private readonly events: EventsRepository,
     private readonly notifications: CallerChanges,
+    private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -58,11 +60,13 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
       this.again = false;
       try {
         const moved = await this.events.relay(batch);
+        if (moved) this.metrics.eventsRelayed.inc(moved);
         if (moved === batch) this.again = true; // more may be ready
         if (this.failing) this.log.log('event relay recovered');
         this.failing = false;
       } catch (error) {
         // The next wake-up retries (nothing is lost: the rows stay in the outbox).
+        this.metrics.eventRelayFailures.inc();
         if (!this.failing) this.log.warn(`event relay failed: ${error instanceof Error ? error.message : String(error)}`);
         this.failing = true;
         return;

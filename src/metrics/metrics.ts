@@ -37,6 +37,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly eventsRelayed = new Counter({
+    name: 'canopy_events_relayed_total',
+    help: 'Outbox rows this instance\'s event relay numbered into the feed (docs/events.md).',
+    registers: [this.registry],
+  });
+
+  readonly eventRelayFailures = new Counter({
+    name: 'canopy_event_relay_failures_total',
+    help: 'Event relay passes that failed (retried on the next wake-up; nothing is lost).',
+    registers: [this.registry],
+  });
+
   readonly dbPool: Gauge<'state'>;
 
   /** One finished HTTP request: `route` is the route template, `elapsedMs` Fastify's elapsedTime. */

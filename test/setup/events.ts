@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Actor } from './factories';
 
 /** An event as the feed answers it. */
@@ -38,8 +39,15 @@ export async function feedUntil(actor: Actor, done: (events: FeedEvent[]) => boo
   }
 }
 
-/** The last sequence of `actor`'s feed now (0: none). */
-export async function lastSequence(actor: Actor): Promise<number> {
-  const events = await feed(actor);
-  return events.length ? events[events.length - 1].sequence : 0;
+/**
+ * The feed of `actor` up to now, settled: a marker change (a tariff of the actor's) is made
+ * and awaited in the feed; every change committed before it has a lower sequence, so events
+ * after the returned sequence are of later work only.
+ */
+export async function settledSequence(actor: Actor): Promise<number> {
+  const marker = await actor.post('/v1/tariffs', { name: `marker-${randomUUID()}`, currency: 'USD' }).expect(201);
+  const events = await feedUntil(actor, (e) => e.some((x) => x.subject.id === marker.body.id));
+  const found = events.find((e) => e.subject.id === marker.body.id);
+  if (!found) throw new Error('the marker never reached the feed');
+  return found.sequence;
 }
