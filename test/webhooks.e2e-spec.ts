@@ -109,17 +109,26 @@ describe('webhook endpoints', () => {
     const eventId = sent.body.event.id;
     await eventually(() => receiver.delivered().has(eventId), 10000, 'the test event');
     const received = receiver.delivered().get(eventId)!;
-    expect(WebhookReceiver.verify(created.body.secret, received)).toMatchObject({ id: eventId, type: 'webhook.test', subject: { type: 'webhook-endpoint', id: created.body.id } });
+    expect(WebhookReceiver.verify(created.body.secret, received)).toMatchObject({ id: eventId, type: 'webhook.test', subject: { type: 'webhook-endpoint', id: created.body.id }, actor: c.id });
+    // Sent by the parent, the actor is above the owner: null, as the owner's feed would show it.
+    const byParent = await a.post(`/v1/webhook-endpoints/${created.body.id}/test`).expect(202);
+    await eventually(() => receiver.delivered().has(byParent.body.event.id), 10000, 'the parent’s test event');
+    expect(JSON.parse(receiver.delivered().get(byParent.body.event.id)!.body).actor).toBeNull();
     expect(() => WebhookReceiver.verify(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, received)).toThrow();
     await eventually(
       async () => (await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200)).body.items[0]?.status === 'delivered',
       5000,
       'the delivery recorded',
     );
+    await eventually(
+      async () => (await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200)).body.items.every((d: { status: string }) => d.status === 'delivered'),
+      5000,
+      'both deliveries recorded',
+    );
     const list = await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200);
-    expect(list.body.items).toHaveLength(1);
-    expect(list.body.items[0]).toMatchObject({ id: sent.body.id, status: 'delivered', attemptCount: 1, nextAttemptAt: null, event: { id: eventId, type: 'webhook.test' } });
-    expect(list.body.items[0].attempts).toEqual([{ n: 1, attemptedAt: expect.any(String), statusCode: 204, error: null, durationMs: expect.any(Number) }]);
+    expect(list.body.items).toHaveLength(2);
+    expect(list.body.items[1]).toMatchObject({ id: sent.body.id, status: 'delivered', attemptCount: 1, nextAttemptAt: null, event: { id: eventId, type: 'webhook.test' } });
+    expect(list.body.items[1].attempts).toEqual([{ n: 1, attemptedAt: expect.any(String), statusCode: 204, error: null, durationMs: expect.any(Number) }]);
     // The test event is not in the feed.
     const feed = await t.dataSource.query(`SELECT count(*)::int AS n FROM events WHERE id = $1`, [eventId]);
     expect(feed[0].n).toBe(0);

@@ -173,8 +173,9 @@ export class WebhookDeliveriesRepository {
        ev AS (
          SELECT e.* FROM events e, pos WHERE e.sequence > pos.sequence ORDER BY e.sequence LIMIT $1
        ), ins AS (
-         INSERT INTO webhook_deliveries (endpoint_id, event_id, event_sequence, event_type, next_attempt_at)
-         SELECT w.id, ev.id, ev.sequence, ev.type, now()
+         -- clock_timestamp(): deliveries of one step keep the feed's order in the newest-first list
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, event_sequence, event_type, next_attempt_at, created_at)
+         SELECT w.id, ev.id, ev.sequence, ev.type, now(), clock_timestamp()
            FROM ev
            JOIN webhook_endpoints w ON w.deleted_at IS NULL AND w.status = 'enabled' AND ev.type = ANY (w.event_types)
                                    AND ev.occurred_at >= w.created_at
@@ -201,7 +202,7 @@ export class WebhookDeliveriesRepository {
   async unscopedWork(ids: string[]): Promise<DeliveryWork[]> {
     return this.dataSource.query(
       `SELECT d.id, d.status, d.attempt_count, d.created_at, d.event_id, d.event_type, d.payload,
-              w.id AS endpoint_id, w.url, w.secret, w.status AS endpoint_status, w.deleted_at IS NOT NULL AS endpoint_deleted,
+              w.id AS endpoint_id, w.url, w.secret, w.status AS endpoint_status, (w.deleted_at IS NOT NULL OR o.deleted_at IS NOT NULL) AS endpoint_deleted,
               e.sequence::text AS sequence, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_id, e.data,
               COALESCE(starts_with(a.path, o.path), false) AS actor_visible
          FROM webhook_deliveries d

@@ -148,7 +148,8 @@ export class WebhookEndpointsService {
           type: TEST_EVENT_TYPE,
           occurredAt: new Date().toISOString(),
           subject: { type: 'webhook-endpoint', id: endpoint.id },
-          actor: caller.customerId,
+          // As the owner sees it: the caller when it is the owner, null when it is above.
+          actor: caller.customerId === endpoint.owner_id ? caller.customerId : null,
           data: { message: 'A test event sent with POST /v1/webhook-endpoints/{id}/test.' },
         },
       });
