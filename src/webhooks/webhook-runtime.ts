@@ -75,7 +75,8 @@ export class WebhookRuntime implements OnApplicationBootstrap, BeforeApplication
     clearTimeout(this.pollTimer);
     await this.dispatching;
     // Attempts in flight end within their timeout; what is cut short comes back after its job's expiry.
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, this.config.WEBHOOK_TIMEOUT_MS + 1000).unref())]);
+    const wait = Math.min(this.config.WEBHOOK_TIMEOUT_MS + 1000, this.config.SHUTDOWN_GRACE_SECONDS * 1000);
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, wait).unref())]);
     await this.queue.stop().catch((error: unknown) => this.log.warn(`job queue stop: ${String(error)}`));
     this.sender.close();
   }
