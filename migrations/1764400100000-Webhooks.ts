@@ -65,7 +65,8 @@ export class Webhooks1764400100000 implements MigrationInterface {
         id boolean PRIMARY KEY DEFAULT true CHECK (id),
         sequence bigint NOT NULL
       )`);
-    await q.query(`INSERT INTO webhook_dispatch_position (sequence) VALUES (0)`);
+    // Endpoints receive events that occur after they are made: the dispatcher starts at the feed's end.
+    await q.query(`INSERT INTO webhook_dispatch_position (sequence) SELECT COALESCE(max(sequence), 0) FROM events`);
 
     await q.query(`
       UPDATE system_settings SET default_permissions = default_permissions || ARRAY['webhooks.manage']
