@@ -67,8 +67,9 @@ export class Events1764400000000 implements MigrationInterface {
     // The audit action → the event type: `x.create` → `x.created` (update, delete, replace,
     // revoke alike); a rate deck (replace or merge) → `rates.replaced`; a customer's change of
     // itself (`me.update`) → `customer.updated`; an exchange rate set → `exchange-rate.updated`;
-    // a login → `session.created`. Posting audit rows (`balance.*`) and failed logins are not
-    // events (the ledger trigger covers postings).
+    // a login → `session.created`. Posting audit rows (`balance.*`), posted calls (`usage.*`: one
+    // `call.rated` per call comes from the charges) and failed logins are not events (the ledger
+    // trigger covers postings).
     await q.query(`
       CREATE FUNCTION event_type_of_audit(action text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
         SELECT CASE
@@ -89,7 +90,7 @@ export class Events1764400000000 implements MigrationInterface {
                jsonb_build_object('target', jsonb_build_object('type', s.type, 'id', a.target_id), 'changes', a.changes)
           FROM new_rows a
           CROSS JOIN LATERAL (SELECT CASE WHEN a.action LIKE 'rate-deck.%' THEN 'tariff' ELSE a.target_type END AS type) s
-         WHERE a.action NOT LIKE 'balance.%' AND a.action <> 'session.login-failed'
+         WHERE a.action NOT LIKE 'balance.%' AND a.action NOT LIKE 'usage.%' AND a.action <> 'session.login-failed'
          ORDER BY a.seq;
         GET DIAGNOSTICS written = ROW_COUNT;
         IF written > 0 THEN PERFORM pg_notify('${CHANNEL}', ''); END IF;

@@ -18,6 +18,7 @@ import { Usage1764300000000 } from './1764300000000-Usage';
 import { Statements1764300200000 } from './1764300200000-Statements';
 import { UsageViews1764300300000 } from './1764300300000-UsageViews';
 import { Events1764400000000 } from './1764400000000-Events';
+import { Webhooks1764400100000 } from './1764400100000-Webhooks';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -36,4 +37,5 @@ export const MIGRATIONS: Function[] = [
   Statements1764300200000,
   UsageViews1764300300000,
   Events1764400000000,
+  Webhooks1764400100000,
 ];

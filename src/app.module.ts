@@ -23,6 +23,7 @@ import { ReferenceModule } from './reference/reference.module';
 import { SystemModule } from './system/system.module';
 import { TariffsModule } from './tariffs/tariffs.module';
 import { UsageModule } from './usage/usage.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule {
@@ -48,6 +49,7 @@ export class AppModule {
         TariffsModule,
         UsageModule,
         EventsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -29,9 +29,10 @@ const BODIES: Record<string, { body?: unknown; csv?: string; query?: Record<stri
   uploadRateDeck: { csv: 'prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom\n99,1,1,1,0,2020-01-01T00:00:00.000Z\n' },
   updateRate: { body: { price: '9' } },
   lookupRate: { query: { number: '4420' } },
+  updateWebhookEndpoint: { body: { description: 'hijacked', status: 'disabled' } },
 };
 
-const TABLES = ['customers', 'accounts', 'tariffs', 'rates', 'exchange_rates', 'exchange_rate_history', 'ledger_entries', 'api_keys', 'audit_events', 'refresh_tokens'];
+const TABLES = ['customers', 'accounts', 'tariffs', 'rates', 'exchange_rates', 'exchange_rate_history', 'ledger_entries', 'api_keys', 'audit_events', 'refresh_tokens', 'webhook_endpoints', 'webhook_deliveries'];
 
 interface Victim {
   name: string;
@@ -40,6 +41,7 @@ interface Victim {
   rateId: string;
   accountId: string;
   apiKeyId: string;
+  webhookId: string;
 }
 
 const targets = Object.entries(spec.paths).flatMap(([route, item]) =>
@@ -81,7 +83,8 @@ describe('object-level authorization matrix', () => {
         .expect(201);
       const key = await customer.post('/v1/api-keys', { name: 'victim' }).expect(201);
       await customer.put('/v1/exchange-rates/EUR', { rate: '1.5' }).expect(200);
-      victims.push({ name, customer, tariffId, rateId: rate.body.id, accountId: account.body.id, apiKeyId: key.body.id });
+      const webhook = await customer.post('/v1/webhook-endpoints', { url: 'https://93.184.215.14/hooks', events: ['balance.low'] }).expect(201);
+      victims.push({ name, customer, tariffId, rateId: rate.body.id, accountId: account.body.id, apiKeyId: key.body.id, webhookId: webhook.body.id });
     }
   });
   afterAll(() => t.close());
@@ -105,6 +108,7 @@ describe('object-level authorization matrix', () => {
           if (route.startsWith('/v1/accounts')) return victim.accountId;
           if (route.startsWith('/v1/tariffs')) return victim.tariffId;
           if (route.startsWith('/v1/api-keys')) return victim.apiKeyId;
+          if (route.startsWith('/v1/webhook-endpoints')) return victim.webhookId;
           return victim.customer.id;
         };
         const extra = BODIES[op.operationId] ?? {};

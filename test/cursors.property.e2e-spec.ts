@@ -62,7 +62,7 @@ describe('forged cursors (property)', () => {
   const lists: List[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({ RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000' });
+    t = await startTestApp({ RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000', WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
     root = await loginRoot(t);
     const a = await createCustomer(t, root, { balance: '5' });
     await createCustomer(t, root);
@@ -105,6 +105,10 @@ describe('forged cursors (property)', () => {
       calls: ['2026-01-10T10:00:00Z', '2026-01-11T10:00:00Z'].map((connectTime, i) => ({ callId: `cursor-${i}`, accountId: callerAccount.body.id, number: '+4420', connectTime, duration: 60 })),
     });
     expect(posted.body.items.map((item: { status: string }) => item.status)).toEqual(['rated', 'rated']);
+    // Webhook endpoints (a closed local port: the test deliveries fail at once) and two deliveries of one.
+    const hooks: string[] = [];
+    for (let i = 0; i < 2; i++) hooks.push((await root.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hooks', events: ['balance.low'] }).expect(201)).body.id);
+    for (let i = 0; i < 2; i++) await root.post(`/v1/webhook-endpoints/${hooks[0]}/test`).expect(202);
 
     lists.push(
       { template: '/v1/customers', url: '/v1/customers', kind: 'customers' },
@@ -120,6 +124,8 @@ describe('forged cursors (property)', () => {
       { template: '/v1/exchange-rates', url: '/v1/exchange-rates', kind: 'exchange-rates' },
       { template: '/v1/exchange-rates/{currency}/history', url: '/v1/exchange-rates/EUR/history', kind: 'exchange-rate-history' },
       { template: '/v1/api-keys', url: '/v1/api-keys', kind: 'api-keys' },
+      { template: '/v1/webhook-endpoints', url: '/v1/webhook-endpoints', kind: 'webhook-endpoints' },
+      { template: '/v1/webhook-endpoints/{id}/deliveries', url: `/v1/webhook-endpoints/${hooks[0]}/deliveries`, kind: 'webhook-deliveries' },
       { template: '/v1/permissions', url: '/v1/permissions', kind: 'permissions' },
       { template: '/v1/time-zones', url: '/v1/time-zones', kind: 'time-zones' },
       { template: '/v1/languages', url: '/v1/languages', kind: 'languages' },

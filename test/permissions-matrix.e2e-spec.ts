@@ -22,6 +22,7 @@ interface Objects {
   account: string;
   apiKey: string;
   routingGroup: string;
+  webhook: string;
 }
 
 type Row = [operationId: string, method: 'get' | 'post' | 'put' | 'patch' | 'delete', url: (o: Objects) => string, right: string, body?: (o: Objects) => object | string];
@@ -55,6 +56,10 @@ const TABLE: Row[] = [
   ['getRoutingGroup', 'get', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.read'],
   ['updateRoutingGroup', 'patch', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write', () => ({ policy: 'weighted' })],
   ['deleteRoutingGroup', 'delete', (o) => `/v1/routing-groups/${o.routingGroup}`, 'system.write'],
+  ['createWebhookEndpoint', 'post', () => '/v1/webhook-endpoints', 'webhooks.manage', () => ({ url: 'https://93.184.215.14/hooks', events: ['balance.low'] })],
+  ['updateWebhookEndpoint', 'patch', (o) => `/v1/webhook-endpoints/${o.webhook}`, 'webhooks.manage', () => ({ description: 'x' })],
+  ['deleteWebhookEndpoint', 'delete', (o) => `/v1/webhook-endpoints/${o.webhook}`, 'webhooks.manage'],
+  ['sendWebhookTest', 'post', (o) => `/v1/webhook-endpoints/${o.webhook}/test`, 'webhooks.manage'],
   ['authorizeCall', 'post', () => '/v1/calls/authorize', 'usage.post', (o) => ({ accountId: o.account, number: '4420' })],
   ['postCalls', 'post', () => '/v1/calls', 'usage.post', (o) => ({ calls: [{ callId: 'c-1', accountId: o.account, number: '441', connectTime: '2026-01-01T00:00:00Z', duration: 1 }] })],
 ];
@@ -73,7 +78,8 @@ describe('permissions: every endpoint that needs a right', () => {
     const key = await owner.post('/v1/api-keys', { name: 'own' }).expect(201);
     await owner.put(`/v1/exchange-rates/GBP?customerId=${child.id}`, { rate: '1.3' }).expect(200);
     const ownTariff = await createTariff(owner);
-    return { customer: child.id, tariff: ownTariff, rate: rate.body.id, account: account.body.id, apiKey: key.body.id, routingGroup };
+    const webhook = await owner.post('/v1/webhook-endpoints', { url: 'https://93.184.215.14/hooks', events: ['balance.low'] }).expect(201);
+    return { customer: child.id, tariff: ownTariff, rate: rate.body.id, account: account.body.id, apiKey: key.body.id, routingGroup, webhook: webhook.body.id };
   }
 
   beforeAll(async () => {

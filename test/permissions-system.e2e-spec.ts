@@ -13,6 +13,7 @@ const DEFAULTS = [
   'balances.operate',
   'permissions.grant',
   'api-keys.manage',
+  'webhooks.manage',
 ];
 
 describe('permissions and system-wide settings', () => {

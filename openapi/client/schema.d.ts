@@ -835,6 +835,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the webhook endpoints of the caller and its subtree, oldest first. */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint; the signing secret is in this response only.
+         * @description The endpoint receives, as signed POSTs (Standard Webhooks), the events of its owner’s subtree whose types it lists. The secret (`secret`, `whsec_…`) is shown in this first response only; a replay under the same `Idempotency-Key` answers the record **without `secret`**. See docs/events.md, "Webhooks".
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook endpoint (never its secret). */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint: nothing more is sent to it (attempts under way end). */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /** Change a webhook endpoint; `{"status": "enabled"}` re-enables one disabled after failing. */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint’s deliveries, newest first: status, attempts and the next try. */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a `webhook.test` event to this endpoint only (not in the feed); answers its delivery. */
+        post: operations["sendWebhookTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -941,7 +1015,7 @@ export interface components {
             requestId: string | null;
             targetId: string | null;
             /** @enum {string} */
-            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
+            targetType: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call" | "webhook-endpoint";
         };
         AuditEventPageDto: {
             items: components["schemas"]["AuditEventDto"][];
@@ -1274,7 +1348,7 @@ export interface components {
             /** @example billing-sync */
             name: string;
             /** @description Rights of the key, at most the creator’s. Omitted: all of the creator’s rights, now and later (when the creator is itself an API-key session: that key’s rights). */
-            permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         CreateCustomerDto: {
             /**
@@ -1356,6 +1430,38 @@ export interface components {
              */
             prefix: string;
         };
+        CreatedWebhookEndpointDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: uuid
+             * @description The owner: the endpoint receives the events of its subtree.
+             */
+            customerId: string;
+            description: string;
+            /** @description Why the endpoint is disabled (null when enabled). */
+            disabledReason: string | null;
+            events: string[];
+            /**
+             * Format: date-time
+             * @description Deliveries have failed without a success since then (null: the last attempt succeeded).
+             */
+            failingSince: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The signing secret (Standard Webhooks, `whsec_` + base64), shown in this response only; absent when the request is replayed under the same Idempotency-Key.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret?: string;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            /** Format: date-time */
+            updatedAt: string;
+            url: string;
+            /** @description Version for If-Match (also the ETag). */
+            version: number;
+        };
         CreateRateDto: {
             /**
              * @description Charged once per connected call, ≥ 0.
@@ -1418,6 +1524,21 @@ export interface components {
              * @description Owner: a visible customer; default the caller.
              */
             ownerId?: string;
+        };
+        CreateWebhookEndpointDto: {
+            /**
+             * Format: uuid
+             * @description Owner: the caller (default) or a visible descendant; the endpoint receives the events of the owner’s subtree.
+             */
+            customerId?: string;
+            description?: string;
+            /** @description The event types sent to this endpoint (at least one; see `GET /v1/events` for their payloads). */
+            events: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
+            /**
+             * @description `https://` (or `http://`) URL, at most 2,048 characters. Hosts that are or resolve to private, loopback, link-local or unique-local addresses are refused (400 naming `/url`) unless the server runs with `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`; the host is resolved again for every delivery.
+             * @example https://billing.example.com/canopy-hooks
+             */
+            url: string;
         };
         CurrencyDto: {
             /** @example EUR */
@@ -1500,9 +1621,9 @@ export interface components {
             /** Format: uuid */
             customerId: string;
             /** @description What it may actually do: its grants ∩ its parent’s effective rights. */
-            effective: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            effective: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
             /** @description What was granted to the customer. */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         DeckErrorDto: {
             /** @example price must be a decimal ≥ 0 with at most 8 fraction digits */
@@ -1548,7 +1669,7 @@ export interface components {
             sequence: number;
             subject: components["schemas"]["EventSubjectDto"];
             /** @enum {string} */
-            type: "customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "balance.changed" | "balance.low" | "call.rated";
+            type: "customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated";
         };
         EventPageDto: {
             items: components["schemas"]["EventDto"][];
@@ -1721,7 +1842,7 @@ export interface components {
              */
             parentId: string | null;
             /** @description Effective permissions. */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -1749,7 +1870,7 @@ export interface components {
         PermissionInfoDto: {
             description: string;
             /** @enum {string} */
-            name: "customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post";
+            name: "customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post";
         };
         PostCallDto: {
             /**
@@ -1877,7 +1998,7 @@ export interface components {
         };
         ReplacePermissionsDto: {
             /** @description The complete new set of grants (at most the caller’s own rights). */
-            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         RoutingGroupDto: {
             /** Format: date-time */
@@ -1991,7 +2112,7 @@ export interface components {
              */
             defaultLanguage: string | null;
             /** @description Grants of new customers. */
-            defaultPermissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            defaultPermissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
             /**
              * @description Time zone of new customers; null: the parent’s.
              * @example Europe/Paris
@@ -2154,7 +2275,7 @@ export interface components {
             defaultBaseCurrency?: string | null;
             defaultLanguage?: string | null;
             /** @description Only rights the caller holds itself (else 403 naming the first that it does not). */
-            defaultPermissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "system.read" | "system.write" | "usage.post")[];
+            defaultPermissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
             defaultTimeZone?: string | null;
             maxDepth?: number;
         };
@@ -2164,6 +2285,18 @@ export interface components {
             description?: string;
             freeSeconds?: number;
             name?: string;
+        };
+        UpdateWebhookEndpointDto: {
+            description?: string;
+            /** @description The event types sent to this endpoint (at least one; see `GET /v1/events` for their payloads). */
+            events?: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
+            /**
+             * @description `enabled` re-enables an endpoint disabled after failing (its failure record starts afresh); `disabled` stops deliveries.
+             * @enum {string}
+             */
+            status?: "enabled" | "disabled";
+            /** @description `https://` (or `http://`) URL, at most 2,048 characters. Hosts that are or resolve to private, loopback, link-local or unique-local addresses are refused (400 naming `/url`) unless the server runs with `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`; the host is resolved again for every delivery. */
+            url?: string;
         };
         UsageGroupDto: {
             /**
@@ -2238,6 +2371,81 @@ export interface components {
              * @example 2025-01-31
              */
             to: string;
+        };
+        WebhookAttemptDto: {
+            /** Format: date-time */
+            attemptedAt: string;
+            durationMs: number;
+            /** @description Why no answer came (a timeout, a refused connection, a refused address). */
+            error: string | null;
+            /** @description 1 for the first attempt. */
+            n: number;
+            /** @description The HTTP status answered (null: no answer, see `error`). */
+            statusCode: number | null;
+        };
+        WebhookDeliveryDto: {
+            attemptCount: number;
+            /** @description The latest attempts (at most 25), oldest first. */
+            attempts: components["schemas"]["WebhookAttemptDto"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            endpointId: string;
+            event: components["schemas"]["WebhookDeliveryEventDto"];
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (null once delivered or given up).
+             */
+            nextAttemptAt: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+        };
+        WebhookDeliveryEventDto: {
+            /**
+             * Format: uuid
+             * @description Also the `webhook-id` header of every attempt.
+             */
+            id: string;
+            /** @description Its sequence in the feed (null for `webhook.test`). */
+            sequence: number | null;
+            type: string;
+        };
+        WebhookDeliveryPageDto: {
+            items: components["schemas"]["WebhookDeliveryDto"][];
+            nextCursor: string | null;
+        };
+        WebhookEndpointDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: uuid
+             * @description The owner: the endpoint receives the events of its subtree.
+             */
+            customerId: string;
+            description: string;
+            /** @description Why the endpoint is disabled (null when enabled). */
+            disabledReason: string | null;
+            events: string[];
+            /**
+             * Format: date-time
+             * @description Deliveries have failed without a success since then (null: the last attempt succeeded).
+             */
+            failingSince: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            /** Format: date-time */
+            updatedAt: string;
+            url: string;
+            /** @description Version for If-Match (also the ETag). */
+            version: number;
+        };
+        WebhookEndpointPageDto: {
+            items: components["schemas"]["WebhookEndpointDto"][];
+            nextCursor: string | null;
         };
     };
     responses: never;
@@ -3288,7 +3496,7 @@ export interface operations {
                 from?: string;
                 limit?: number;
                 targetId?: string;
-                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call";
+                targetType?: "customer" | "tariff" | "rate" | "exchange-rate" | "api-key" | "balance-operation" | "session" | "account" | "permissions" | "system-settings" | "routing-group" | "call" | "webhook-endpoint";
                 to?: string;
             };
             header?: never;
@@ -5037,7 +5245,7 @@ export interface operations {
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
-                /** @description Comma-separated event types; only those. Known types: customer.created, customer.updated, customer.deleted, account.created, account.updated, account.deleted, tariff.created, tariff.updated, tariff.deleted, rate.created, rate.updated, rate.deleted, rates.replaced, exchange-rate.updated, exchange-rate.deleted, api-key.created, api-key.revoked, permissions.replaced, routing-group.created, routing-group.updated, routing-group.deleted, system-settings.updated, session.created, balance.changed, balance.low, call.rated. */
+                /** @description Comma-separated event types; only those. Known types: customer.created, customer.updated, customer.deleted, account.created, account.updated, account.deleted, tariff.created, tariff.updated, tariff.deleted, rate.created, rate.updated, rate.deleted, rates.replaced, exchange-rate.updated, exchange-rate.deleted, api-key.created, api-key.revoked, permissions.replaced, routing-group.created, routing-group.updated, routing-group.deleted, system-settings.updated, session.created, webhook-endpoint.created, webhook-endpoint.updated, webhook-endpoint.deleted, balance.changed, balance.low, call.rated. */
                 types?: string;
             };
             header?: never;
@@ -7429,6 +7637,590 @@ export interface operations {
             };
             /** @description Too many requests; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                /** @description Only endpoints of this visible customer. */
+                customerId?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookEndpointDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; a mismatch answers 412. */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description If-Match does not match the current ETag. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPageDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    sendWebhookTest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

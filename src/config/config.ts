@@ -62,11 +62,24 @@ const schema = z.object({
   EVENTS_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(100),
   /** Most outbox rows the relay moves into the feed per transaction. */
   EVENTS_RELAY_BATCH: z.coerce.number().int().min(1).max(100000).default(5000),
+  /** Webhooks (README, "Webhooks"; docs/events.md). */
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: booleanFromString.default(false),
+  WEBHOOK_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(10000),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3600000).default(5000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).max(86400000).default(3600000),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().positive().max(24 * 30).default(72),
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce.number().positive().max(24 * 365).default(72),
+  WEBHOOK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(200),
 });
 
 const refined = schema.superRefine((c, ctx) => {
   if (c.METRICS_PORT !== undefined && c.METRICS_PORT === c.PORT) {
     ctx.addIssue({ code: 'custom', path: ['METRICS_PORT'], message: 'must differ from PORT (metrics get their own listener on 127.0.0.1)' });
+  }
+  if (c.WEBHOOK_JOB_EXPIRE_SECONDS * 1000 < c.WEBHOOK_TIMEOUT_MS + 1000) {
+    ctx.addIssue({ code: 'custom', path: ['WEBHOOK_JOB_EXPIRE_SECONDS'], message: 'must exceed WEBHOOK_TIMEOUT_MS by at least a second (a job still running must not be handed to another worker)' });
   }
   if (c.NODE_ENV === 'production' && !c.DATABASE_URL) {
     ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production (the embedded PostgreSQL is for development)' });

@@ -20,7 +20,8 @@ export type AuditTargetType =
   | 'permissions'
   | 'system-settings'
   | 'routing-group'
-  | 'call';
+  | 'call'
+  | 'webhook-endpoint';
 
 /** What a change did, as its audit event records it (SPEC §9). */
 export interface ChangeRecord {

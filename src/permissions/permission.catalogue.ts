@@ -11,6 +11,7 @@ export const PERMISSIONS = {
   'balances.operate': 'Post payments, credits and debits to sub-customers and accounts.',
   'permissions.grant': 'Read and replace the permissions of sub-customers.',
   'api-keys.manage': 'Create and revoke API keys.',
+  'webhooks.manage': 'Create, change and delete webhook endpoints, and send them test events.',
   'system.read': 'Read system-wide settings and routing groups.',
   'system.write': 'Change system-wide settings and routing groups.',
   'usage.post': 'Post rated calls of accounts in the subtree, and authorize calls before they connect.',

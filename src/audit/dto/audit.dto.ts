@@ -3,7 +3,7 @@ import { Type } from 'class-transformer';
 import { IsDate, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
 
-export const AUDIT_TARGET_TYPES = ['customer', 'tariff', 'rate', 'exchange-rate', 'api-key', 'balance-operation', 'session', 'account', 'permissions', 'system-settings', 'routing-group', 'call'];
+export const AUDIT_TARGET_TYPES = ['customer', 'tariff', 'rate', 'exchange-rate', 'api-key', 'balance-operation', 'session', 'account', 'permissions', 'system-settings', 'routing-group', 'call', 'webhook-endpoint'];
 
 export class AuditQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: AUDIT_TARGET_TYPES })

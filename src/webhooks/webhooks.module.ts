@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { CustomersModule } from '../customers/customers.module';
+import { WebhookDeliveriesRepository } from './webhook-deliveries.repository';
+import { WebhookEndpointsRepository } from './webhook-endpoints.repository';
+import { WebhookEndpointsService } from './webhook-endpoints.service';
+import { WebhookRuntime } from './webhook-runtime';
+import { WebhooksController } from './webhooks.controller';
+
+@Module({
+  imports: [CustomersModule],
+  controllers: [WebhooksController],
+  providers: [WebhookEndpointsRepository, WebhookDeliveriesRepository, WebhookEndpointsService, WebhookRuntime],
+})
+export class WebhooksModule {}
