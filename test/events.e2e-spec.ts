@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { feed, feedUntil, FeedEvent, settledSequence } from './setup/events';
 import { startTestApp, TestApp } from './setup/test-app';
+import { EVENT_TYPES } from '../src/events/event-types';
 
 const DECK_HEADER = 'prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom';
 
@@ -16,7 +17,7 @@ describe('events of changes', () => {
   let a: Actor;
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' });
     root = await loginRoot(t);
     a = await createCustomer(t, root, { name: 'A', balance: '100' });
   });
@@ -296,6 +297,13 @@ describe('events of changes', () => {
       connectTime: '2026-01-02T03:04:05.678Z',
       duration: 61,
     });
+    // Posting calls is audited (usage.calls-posted) but is not an event type: the feed holds
+    // only types a reader may filter on and an endpoint may subscribe to.
+    const webhook = await root.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/canopy', events: ['webhook-endpoint.created'] });
+    expect(webhook.status).toBe(201);
+    const all = await feedUntil(root, (e) => e.some((x) => x.subject.id === webhook.body.id), from);
+    expect(all.filter((e) => e.subject.id === webhook.body.id).map((e) => e.type)).toEqual(['webhook-endpoint.created']);
+    expect(all.map((e) => e.type).filter((type) => !(EVENT_TYPES as readonly string[]).includes(type))).toEqual([]);
     // The account's customer sees it; the actor above it does not show.
     const seen = await feed(a, from, '&types=call.rated');
     expect(seen.map((e) => [e.subject.id, e.actor])).toEqual([[callUuid, null]]);

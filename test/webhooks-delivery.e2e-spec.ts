@@ -1,7 +1,13 @@
 import pino from 'pino';
 import { randomUUID } from 'node:crypto';
 import { createApp } from '../src/app.factory';
-import { EVENT_TYPES } from '../src/events/event-types';
+import { EVENT_TYPES as ALL_EVENT_TYPES } from '../src/events/event-types';
+
+/**
+ * The workload's types: every type but the endpoints' own (whether an endpoint receives the
+ * event of its own creation depends on when the dispatcher reaches it; not what these prove).
+ */
+const EVENT_TYPES = ALL_EVENT_TYPES.filter((type) => !type.startsWith('webhook-endpoint.'));
 import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
 import { feed, FeedEvent } from './setup/events';
