@@ -1,15 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
-import { CallerChanges } from '../database/notifications';
 import { Metrics } from '../metrics/metrics';
 import { EventsRepository } from './events.repository';
 
-/** The channel the outbox triggers of migration 1764400000000 notify. */
-export const EVENTS_CHANNEL = 'canopy_events';
-
 /**
- * The outbox relay, in every instance: on each NOTIFY from the outbox triggers and every
- * `EVENTS_RELAY_INTERVAL_MS`, moves committed outbox rows into `events` (numbered, in
+ * The outbox relay, in every instance: every `EVENTS_RELAY_INTERVAL_MS` (the triggers send no
+ * NOTIFY: its commit-time lock serialized the postings' commits), moves committed outbox rows into `events` (numbered, in
  * batches of `EVENTS_RELAY_BATCH`) until none is ready. Instances take turns through an
  * advisory lock; one that finds it taken leaves the work to the holder (and its own next
  * poll). Stopped before the pool closes on shutdown.
@@ -25,7 +21,6 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
 
   constructor(
     private readonly events: EventsRepository,
-    private readonly notifications: CallerChanges,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -34,7 +29,6 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
     if (!this.events.connected) return; // the OpenAPI export
     this.timer = setInterval(() => this.wake(), this.config.EVENTS_RELAY_INTERVAL_MS);
     this.timer.unref();
-    await this.notifications.listen(EVENTS_CHANNEL, () => this.wake());
     this.wake();
   }
 
