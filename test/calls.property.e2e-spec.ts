@@ -1,12 +1,6 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import fc from 'fast-check';
-import pino from 'pino';
-import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { createApp } from '../src/app.factory';
-import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createAccount, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
-import { startTestApp, TestApp } from './setup/test-app';
+import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 /**
  * Properties of POST /v1/calls on random trees, tariffs and calls (SPEC §13): every charged
@@ -226,7 +220,7 @@ describe('POST /v1/calls properties', () => {
   }, 120000);
 
   it('two instances posting the same calls at once charge them once', async () => {
-    const second = await startSecond(t);
+    const second = await startSecondInstance(t);
     try {
       await fc.assert(
         fc.asyncProperty(treeSpec, callsSpec, async (tree, specs) => {
@@ -261,18 +255,3 @@ describe('POST /v1/calls properties', () => {
   }, 120000);
 });
 
-/** A second instance of the app (its own pool) on the first one's database. */
-async function startSecond(first: TestApp): Promise<{ http: () => ReturnType<typeof request>; close(): Promise<void> }> {
-  const config = first.config;
-  const dataSource: DataSource = createDataSource(config.DATABASE_URL!, config.DB_POOL_SIZE, boundsFromConfig(config));
-  await dataSource.initialize();
-  const app: NestFastifyApplication = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    http: () => request(app.getHttpServer()),
-    async close() {
-      await app.close();
-      await dataSource.destroy();
-    },
-  };
-}

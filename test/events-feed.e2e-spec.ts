@@ -1,13 +1,7 @@
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import request from 'supertest';
-import { DataSource } from 'typeorm';
-import { createApp } from '../src/app.factory';
-import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, createTariff, expectProblem, loginRoot } from './setup/factories';
 import { feed, FeedEvent, feedUntil, settledSequence } from './setup/events';
-import { startTestApp, TestApp } from './setup/test-app';
+import { startSecondInstance, SecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 describe('GET /v1/events', () => {
   let t: TestApp;
@@ -142,26 +136,7 @@ describe('GET /v1/events', () => {
   });
 });
 
-interface Second {
-  http: () => ReturnType<typeof request>;
-  close(): Promise<void>;
-}
 
-/** A second instance of the app on the first one's database (as behind a load balancer). */
-async function startSecond(first: TestApp): Promise<Second> {
-  const config = first.config;
-  const dataSource: DataSource = createDataSource(config.DATABASE_URL!, config.DB_POOL_SIZE, boundsFromConfig(config));
-  await dataSource.initialize();
-  const app: NestFastifyApplication = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    http: () => request(app.getHttpServer()),
-    async close() {
-      await app.close();
-      await dataSource.destroy();
-    },
-  };
-}
 
 /**
  * The feed's guarantee under load: 16 writers spread over two instances (each with its own
@@ -170,12 +145,12 @@ async function startSecond(first: TestApp): Promise<Second> {
  */
 describe('the feed read while 16 writers post on two instances', () => {
   let t: TestApp;
-  let second: Second;
+  let second: SecondInstance;
   let root: Actor;
 
   beforeAll(async () => {
     t = await startTestApp({ DB_POOL_SIZE: '12', EVENTS_RELAY_INTERVAL_MS: '20' });
-    second = await startSecond(t);
+    second = await startSecondInstance(t);
     root = await loginRoot(t);
   });
   afterAll(async () => {

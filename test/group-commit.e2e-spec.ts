@@ -1,14 +1,8 @@
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { Client } from 'pg';
-import request from 'supertest';
-import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DataSource } from 'typeorm';
-import { createApp } from '../src/app.factory';
-import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
-import { startTestApp, TestApp } from './setup/test-app';
+import { startSecondInstance, SecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 const METRICS_TOKEN = 'group-commit-metrics-token';
 
@@ -32,11 +26,11 @@ describe('group commit of balance operations', () => {
   });
   afterAll(() => t.close());
 
-  const op = (customerId: string, body: object, key: string = randomUUID(), app: TestApp | Second = t) =>
+  const op = (customerId: string, body: object, key: string = randomUUID(), app: TestApp | SecondInstance = t) =>
     app.http().post(`/v1/customers/${customerId}/balance-operations`).set('authorization', `Bearer ${root.token}`).set('Idempotency-Key', key).send(body);
 
   /** Postings written in committed groups (of two or more) and retried alone after a failed group, so far. */
-  async function grouped(app: TestApp | Second = t): Promise<{ committed: number; groups: number; retried: number }> {
+  async function grouped(app: TestApp | SecondInstance = t): Promise<{ committed: number; groups: number; retried: number }> {
     const text = (await app.http().get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
     return {
@@ -182,7 +176,7 @@ describe('group commit of balance operations', () => {
   });
 
   it('keeps the money right with two instances posting at once on the same holders', async () => {
-    const b = await startSecond(t);
+    const b = await startSecondInstance(t);
     try {
       const c = await createCustomer(t, root, { balance: '10.00', creditLimit: '15.00' });
       const d = await createCustomer(t, root, { creditLimit: '5.00' });
@@ -218,23 +212,4 @@ describe('group commit of balance operations', () => {
 
 const formatted = (n: number) => (n < 0 ? `-${Math.abs(n)}.00` : `${n}.00`);
 
-/** A second instance of the app (its own pool and group committer) on the first one's database. */
-interface Second {
-  http: () => ReturnType<typeof request>;
-  close(): Promise<void>;
-}
 
-async function startSecond(first: TestApp): Promise<Second> {
-  const config = first.config;
-  const dataSource: DataSource = createDataSource(config.DATABASE_URL!, config.DB_POOL_SIZE, boundsFromConfig(config));
-  await dataSource.initialize();
-  const app: NestFastifyApplication = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return {
-    http: () => request(app.getHttpServer()),
-    async close() {
-      await app.close();
-      await dataSource.destroy();
-    },
-  };
-}

@@ -1,6 +1,4 @@
-import pino from 'pino';
 import { randomUUID } from 'node:crypto';
-import { createApp } from '../src/app.factory';
 import { EVENT_TYPES as ALL_EVENT_TYPES } from '../src/events/event-types';
 
 /**
@@ -8,10 +6,9 @@ import { EVENT_TYPES as ALL_EVENT_TYPES } from '../src/events/event-types';
  * event of its own creation depends on when the dispatcher reaches it; not what these prove).
  */
 const EVENT_TYPES = ALL_EVENT_TYPES.filter((type) => !type.startsWith('webhook-endpoint.'));
-import { boundsFromConfig, createDataSource } from '../src/database/data-source';
 import { Actor, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
 import { feed, FeedEvent } from './setup/events';
-import { startTestApp, TestApp } from './setup/test-app';
+import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 import { eventually, FAST_WEBHOOKS, WebhookReceiver } from './setup/webhook-receiver';
 
 /** A random workload of customers, accounts and balance operations in three subtrees. */
@@ -238,16 +235,7 @@ describe('two instances on one database', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ ...FAST_WEBHOOKS, RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000' });
-    const dataSource = createDataSource(t.config.DATABASE_URL!, 5, boundsFromConfig(t.config));
-    await dataSource.initialize();
-    const app = await createApp({ config: t.config, dataSource, logger: pino({ level: 'silent' }) });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    second = {
-      async close() {
-        await app.close();
-        await dataSource.destroy();
-      },
-    };
+    second = await startSecondInstance(t);
   });
   afterAll(async () => {
     await second.close();

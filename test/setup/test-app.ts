@@ -55,3 +55,24 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     },
   };
 }
+
+/** Another instance of the app (its own pool, committer, relay and workers) on `first`'s database, as behind a load balancer. */
+export interface SecondInstance {
+  http: () => ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+export async function startSecondInstance(first: TestApp): Promise<SecondInstance> {
+  const config = first.config;
+  const dataSource = createDataSource(config.DATABASE_URL!, config.DB_POOL_SIZE, boundsFromConfig(config));
+  await dataSource.initialize();
+  const app = await createApp({ config, dataSource, logger: pino({ level: config.LOG_LEVEL }) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    http: () => request(app.getHttpServer()),
+    async close() {
+      await app.close();
+      await dataSource.destroy();
+    },
+  };
+}
