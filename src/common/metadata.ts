@@ -32,13 +32,13 @@ export function metadataError(value: unknown): string | undefined {
 }
 
 /** class-validator: the property is valid metadata (the message names what is wrong). */
-export function IsMetadata(options?: ValidationOptions) {
-  return (object: object, propertyName: string) =>
+export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
+  return (object: object, propertyName: string | symbol) =>
     registerDecorator({
       name: 'isMetadata',
       target: object.constructor,
-      propertyName,
-      options: { message: (args) => `${propertyName} ${metadataError(args.value) ?? 'is invalid'}`, ...options },
+      propertyName: String(propertyName),
+      options: { message: (args) => `${String(propertyName)} ${metadataError(args.value) ?? 'is invalid'}`, ...options },
       validator: { validate: (value: unknown) => metadataError(value) === undefined },
     });
 }
