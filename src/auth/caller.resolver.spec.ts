@@ -11,6 +11,7 @@ describe('CallerResolver with the caller cache', () => {
     path: '/1/7/',
     depth: 1,
     base_currency: 'USD',
+    language: 'en',
     suspended: false,
     auth_epoch: 1,
     chain: [['customers.create', 'permissions.grant']],

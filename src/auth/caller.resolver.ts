@@ -72,6 +72,7 @@ function toCaller(row: CallerRow, apiKeyId: string | null): Caller {
     path: row.path,
     depth: row.depth,
     baseCurrency: row.base_currency,
+    language: row.language,
     isRoot: row.depth === 0,
     permissions,
     exchangeRates: new Map(Object.entries(row.rates ?? {})),

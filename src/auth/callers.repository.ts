@@ -8,6 +8,7 @@ export interface CallerRow {
   path: string;
   depth: number;
   base_currency: string;
+  language: string;
   /** The customer or an ancestor is suspended (effective status, from the path). */
   suspended: boolean | null;
   auth_epoch: number;
@@ -44,7 +45,7 @@ export class CallersRepository {
    */
   async unscopedFindCaller(customerId: string, apiKeyId: string | null): Promise<CallerRow | undefined> {
     const rows: CallerRow[] = await this.dataSource.query(
-      `SELECT c.id, c.path, c.depth, c.base_currency, c.auth_epoch, p.chain, p.suspended,
+      `SELECT c.id, c.path, c.depth, c.base_currency, c.language, c.auth_epoch, p.chain, p.suspended,
               k.permissions AS key_permissions, k.expires_at AS key_expires_at,
               (k.id IS NOT NULL AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())) AS key_live,
               (SELECT json_object_agg(r.currency, r.rate::text) FROM exchange_rates r WHERE r.customer_id = c.id) AS rates

@@ -11,6 +11,8 @@ export interface Caller {
   path: string;
   depth: number;
   baseCurrency: string;
+  /** The caller's language (a code from /v1/languages): problem details are written in it. */
+  language: string;
   isRoot: boolean;
   permissions: ReadonlySet<Permission>;
   /** The caller's own exchange-rate table (currency → rate), read with the caller: for `display`. */
