@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import argon2 from 'argon2';
-import { randomInt } from 'node:crypto';
 import { appendOpeningBalances } from '../balances/ledger';
 import { Big, formatMoney } from '../common/money';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
@@ -10,24 +8,9 @@ import { Writes } from '../database/writes';
 import { RoutingGroupsService } from '../system/routing-groups.service';
 import { TariffsRepository } from '../tariffs/tariffs.repository';
 import { Caller, requirePermission } from '../tree/caller';
+import { hashPins, randomPin } from './account-batches.pins';
 import { AccountBatchesRepository } from './account-batches.repository';
 import { AccountBatchDto, CreateAccountBatchDto, PIN_LENGTH, SEQUENCE_DIGITS } from './dto/account-batch.dto';
-
-/**
- * The cost of a card PIN's web-password hash: argon2id like every password, in the same
- * encoded form (`$argon2id$v=19$m=256,p=1,t=2$salt$hash`, a random 16-byte salt each), so
- * whatever verifies passwords (`PasswordHasher.verify`, which reads the cost from the hash)
- * verifies a PIN with no change; but at 256 KiB and 2 passes instead of `PASSWORD_HASH_*`
- * (19 MiB, 2 passes: ~100 ms a hash, 10,000 would take minutes). What it trades: an offline
- * guess costs ~0.5 ms instead of ~50 ms, so an 8-digit PIN (10^8) falls to a stolen hash in
- * about 14 core-hours instead of ~2 core-months. It costs card accounts nothing real: their
- * PIN is also their VoIP password, which the accounts table holds as SIP digest needs it
- * (as `voipPassword` always is), so whoever can read hashes can read the PIN itself.
- */
-export const PIN_HASH_OPTIONS = { type: argon2.argon2id as 2, memoryCost: 256, timeCost: 2, parallelism: 1 } as const;
-
-/** Hashes in flight at once: enough to keep libuv's 4 threads busy, few enough that other requests' work is not queued behind 10,000. */
-const HASHES_IN_FLIGHT = 4;
 
 const usernameTaken = (username: string, pointer: string) =>
   new ConflictProblem('username-taken', 'Username taken', 'Another live account already uses this username.', {
@@ -37,29 +20,11 @@ const usernameTaken = (username: string, pointer: string) =>
 const tariffNotOwned = () =>
   new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the account’s customer' }]);
 
-/** A random PIN of `length` digits (leading zeros kept), from the operating system's CSPRNG. */
-export function randomPin(length: number): string {
-  return String(randomInt(0, 10 ** length)).padStart(length, '0');
-}
-
 /** `count` usernames: the prefix, then the numbers from `first`, zero-padded to at least 6 digits. */
 export function numberedUsernames(prefix: string, first: bigint, count: number): string[] {
   const names = new Array<string>(count);
   for (let i = 0; i < count; i++) names[i] = prefix + (first + BigInt(i)).toString().padStart(SEQUENCE_DIGITS, '0');
   return names;
-}
-
-async function hashAll(pins: readonly string[]): Promise<string[]> {
-  const hashes = new Array<string>(pins.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < pins.length) {
-      const i = next++;
-      hashes[i] = await argon2.hash(pins[i], PIN_HASH_OPTIONS);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(HASHES_IN_FLIGHT, pins.length) }, worker));
-  return hashes;
 }
 
 /** accounts.create, and balances.operate for a non-zero opening balance (SPEC §6), as for one account. */
@@ -102,9 +67,9 @@ export class AccountBatchesService {
       }
     });
 
-    // No connection is held while hashing.
+    // No connection is held while hashing (see account-batches.pins.ts for the hash).
     const pins = Array.from({ length: input.count }, () => randomPin(pinLength));
-    const hashes = await hashAll(pins);
+    const hashes = await hashPins(pins);
 
     return this.writes.change(caller.customerId, async (tx) => {
       // FOR SHARE: the customer cannot be deleted while its accounts are being added.
