@@ -4948,6 +4948,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "count": 2,
+                     *       "items": [
+                     *         {
+                     *           "id": "3f0c6a52-8d0e-4c55-9a43-1b6f0e7d2a10",
+                     *           "pin": "04718265",
+                     *           "username": "card-000001"
+                     *         },
+                     *         {
+                     *           "id": "a41d7c0e-59b2-4f7e-8c1d-2e6f3b9a8d45",
+                     *           "pin": "93305127",
+                     *           "username": "card-000002"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountBatchDto"];
                     /**
                      * @example id,username,pin
@@ -5003,6 +5020,15 @@ export interface operations {
             };
             /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

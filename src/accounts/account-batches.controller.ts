@@ -13,6 +13,7 @@ import { AccountBatchDto, CardDto, CreateAccountBatchDto } from './dto/account-b
 
 const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 export const CARDS_CSV_HEADER = 'id,username,pin';
+const EXAMPLE_CARD = { id: '3f0c6a52-8d0e-4c55-9a43-1b6f0e7d2a10', username: 'card-000001', pin: '04718265' };
 
 /** The batch as CSV: a header line, then one line per card (ids, usernames and PINs never need quoting). */
 export function cardsCsv(batch: AccountBatchDto): string {
@@ -71,14 +72,17 @@ export class AccountBatchesController {
   @ApiCreatedResponse({
     description: 'The new accounts, in sequence order.',
     content: {
-      'application/json': { schema: { $ref: getSchemaPath(AccountBatchDto) } },
+      'application/json': {
+        schema: { $ref: getSchemaPath(AccountBatchDto) },
+        example: { count: 2, items: [EXAMPLE_CARD, { id: 'a41d7c0e-59b2-4f7e-8c1d-2e6f3b9a8d45', username: 'card-000002', pin: '93305127' }] },
+      },
       'text/csv': {
         schema: { type: 'string' },
-        example: `${CARDS_CSV_HEADER}\n3f0c6a52-8d0e-4c55-9a43-1b6f0e7d2a10,card-000001,04718265\n`,
+        example: `${CARDS_CSV_HEADER}\n${EXAMPLE_CARD.id},${EXAMPLE_CARD.username},${EXAMPLE_CARD.pin}\n`,
       },
     },
   })
-  @ApiProblems(400, 403, 404, 409)
+  @ApiProblems(400, 403, 404, 409, 429)
   async createAccountBatch(
     @CurrentCaller() caller: Caller,
     @UuidParam() id: string,
