@@ -149,6 +149,7 @@ async function main() {
     await step('rates', () => ratesBench({ canopy, duration }));
     results.calls = await step('calls', () => callsBench({ canopy, db, duration, limit: results.balances?.limit }));
     results.usage = await step('usage report', () => usageBench({ canopy, databaseUrl: db.url }));
+    results.cards = await step('cards (10,000 prepaid accounts in one request)', () => require('./cards').cardsBench({ canopy }));
     results.webhooks = await step('webhooks delivery of 10,000 events', () => require('./webhooks').webhooksBench({ db }));
     if (posting) results.soak = await step('soak', () => soakBench({ canopy, posting, tree: results.tree, seconds: soakSeconds }));
   } finally {

@@ -19,6 +19,7 @@ const SYSTEM_WIDE = /^\/v1\/routing-groups/;
 
 const BODIES: Record<string, { body?: unknown; csv?: string; query?: Record<string, string> }> = {
   updateAccount: { body: { maxSessions: 2 } },
+  createAccountBatch: { body: { count: 2, usernamePrefix: 'card-', tariffId: '00000000-0000-4000-8000-000000000000' } },
   createAccountBalanceOperation: { body: { action: 'add_funds', amount: '1' } },
   createCustomerBalanceOperation: { body: { action: 'add_funds', amount: '1' } },
   updateCustomer: { body: { name: 'hijacked' } },

@@ -33,6 +33,7 @@ const TABLE: Row[] = [
   ['updateCustomer', 'patch', (o) => `/v1/customers/${o.customer}`, 'customers.update', () => ({ name: 'renamed' })],
   ['deleteCustomer', 'delete', (o) => `/v1/customers/${o.customer}`, 'customers.delete'],
   ['createAccount', 'post', () => '/v1/accounts', 'accounts.create', (o) => ({ username: uniqueName(), webPassword: 'password-1', voipPassword: 'voip-pass-1', tariffId: o.tariff })],
+  ['createAccountBatch', 'post', (o) => `/v1/customers/${o.customer}/account-batches`, 'accounts.create', (o) => ({ count: 2, usernamePrefix: `${uniqueName()}-`, tariffId: o.tariff })],
   ['updateAccount', 'patch', (o) => `/v1/accounts/${o.account}`, 'accounts.update', () => ({ maxSessions: 3 })],
   ['deleteAccount', 'delete', (o) => `/v1/accounts/${o.account}`, 'accounts.delete'],
   ['createTariff', 'post', () => '/v1/tariffs', 'tariffs.manage', () => ({ name: uniqueName(), currency: 'USD' })],

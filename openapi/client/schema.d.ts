@@ -409,6 +409,28 @@ export interface paths {
         patch: operations["updateCustomer"];
         trace?: never;
     };
+    "/v1/customers/{id}/account-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a batch of prepaid-card accounts (1–10,000) with generated usernames and random PINs, all or none.
+         * @description Each account gets the username `usernamePrefix` + a sequence number zero-padded to at least 6 digits (`card-000001`), numbered after the highest number a live account with that prefix already has (or from `firstNumber`), and a random PIN (`pinLength` digits, default 8, from a cryptographic generator) as both its VoIP and web password. Everything else is as for `POST /v1/accounts`, the same for every account. All or none, in one transaction: a username already taken is a `409 username-taken` naming it, and nothing is written. A non-zero `balance` is each account’s opening ledger entry and needs `balances.operate`.
+         *
+         *     **The PINs are in this answer only**: JSON, or CSV (`id,username,pin`) with `Accept: text/csv`. They are not in the audit trail or the logs, and an idempotent replay (same `Idempotency-Key` and body) answers the batch as JSON with `pin: null` (and only while the caller still holds `accounts.create`). A client that lost the answer sets new passwords with PATCH or deletes the accounts.
+         */
+        post: operations["createAccountBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{id}/balance-operations": {
         parameters: {
             query?: never;
@@ -913,6 +935,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AccountBatchDto: {
+            /**
+             * @description How many accounts were created.
+             * @example 1000
+             */
+            count: number;
+            /** @description The new accounts in sequence order. */
+            items: components["schemas"]["CardDto"][];
+        };
         AccountDto: {
             /**
              * @description balance + creditLimit.
@@ -1281,6 +1312,82 @@ export interface components {
              */
             revenue: string;
         };
+        CardDto: {
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description The account’s PIN, its VoIP and web password: digits (keep leading zeros). In this first answer only; `null` in an idempotent replay, which never holds PINs.
+             * @example 04718265
+             */
+            pin: string | null;
+            /** @example card-000001 */
+            username: string;
+        };
+        CreateAccountBatchDto: {
+            /**
+             * @description Opening balance of each account, in the customer’s base currency (may be negative down to -creditLimit); each non-zero one is the account’s first ledger entry, so it needs `balances.operate` (403 naming it). Default 0.
+             * @example 12.50
+             */
+            balance?: string;
+            /**
+             * @description How many accounts (cards) to create, all or none.
+             * @example 1000
+             */
+            count: number;
+            /**
+             * @description Credit limit of each account, ≥ 0. Default 0.
+             * @example 12.50
+             */
+            creditLimit?: string;
+            /** @description The first sequence number. Default: one after the highest number already used by a live account with this prefix (1 when there is none). Given explicitly, a username already in use is a `409 username-taken` naming it, and nothing is written. */
+            firstNumber?: number;
+            /**
+             * @description A code from /v1/languages; default the customer’s.
+             * @example en
+             */
+            language?: string;
+            /**
+             * @description `balance.low` threshold of each account (see POST /v1/accounts). Default null (none).
+             * @example 1.00
+             */
+            lowBalanceThreshold?: string | null;
+            /**
+             * @description Concurrent calls allowed per account.
+             * @default 1
+             */
+            maxSessions?: number;
+            /**
+             * @description Digits of each random PIN.
+             * @default 8
+             */
+            pinLength?: number;
+            /**
+             * Format: uuid
+             * @description A routing group (see /v1/routing-groups).
+             */
+            routingGroupId?: string;
+            /**
+             * @description `blocked` issues the cards unusable until activated one by one (PATCH).
+             * @default active
+             * @enum {string}
+             */
+            status?: "active" | "blocked";
+            /**
+             * Format: uuid
+             * @description A tariff owned by the customer, for every account of the batch.
+             */
+            tariffId: string;
+            /**
+             * @description IANA name; default the customer’s.
+             * @example Europe/Paris
+             */
+            timeZone?: string;
+            /**
+             * @description Each username is this prefix followed by a sequence number zero-padded to at least 6 digits (`card-000001`). 1–32 letters, digits or `. _ @ + -`, not ending with a digit.
+             * @example card-
+             */
+            usernamePrefix: string;
+        };
         CreateAccountDto: {
             /**
              * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
@@ -1533,7 +1640,7 @@ export interface components {
             customerId?: string;
             description?: string;
             /** @description The event types sent to this endpoint (at least one; see `GET /v1/events` for their payloads). */
-            events: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
+            events: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "account-batch.created" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
             /**
              * @description `https://` (or `http://`) URL, at most 2,048 characters. Hosts that are or resolve to private, loopback, link-local or unique-local addresses are refused (400 naming `/url`) unless the server runs with `WEBHOOK_ALLOW_PRIVATE_TARGETS=true`; the host is resolved again for every delivery.
              * @example https://billing.example.com/canopy-hooks
@@ -1669,7 +1776,7 @@ export interface components {
             sequence: number;
             subject: components["schemas"]["EventSubjectDto"];
             /** @enum {string} */
-            type: "customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated";
+            type: "customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "account-batch.created" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated";
         };
         EventPageDto: {
             items: components["schemas"]["EventDto"][];
@@ -2289,7 +2396,7 @@ export interface components {
         UpdateWebhookEndpointDto: {
             description?: string;
             /** @description The event types sent to this endpoint (at least one; see `GET /v1/events` for their payloads). */
-            events?: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
+            events?: ("customer.created" | "customer.updated" | "customer.deleted" | "account.created" | "account.updated" | "account.deleted" | "account-batch.created" | "tariff.created" | "tariff.updated" | "tariff.deleted" | "rate.created" | "rate.updated" | "rate.deleted" | "rates.replaced" | "exchange-rate.updated" | "exchange-rate.deleted" | "api-key.created" | "api-key.revoked" | "permissions.replaced" | "routing-group.created" | "routing-group.updated" | "routing-group.deleted" | "system-settings.updated" | "session.created" | "webhook-endpoint.created" | "webhook-endpoint.updated" | "webhook-endpoint.deleted" | "balance.changed" | "balance.low" | "call.rated")[];
             /**
              * @description `enabled` re-enables an endpoint disabled after failing (its failure record starts afresh); `disabled` stops deliveries.
              * @enum {string}
@@ -4820,6 +4927,137 @@ export interface operations {
             };
         };
     };
+    createAccountBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAccountBatchDto"];
+            };
+        };
+        responses: {
+            /** @description The new accounts, in sequence order. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 2,
+                     *       "items": [
+                     *         {
+                     *           "id": "3f0c6a52-8d0e-4c55-9a43-1b6f0e7d2a10",
+                     *           "pin": "04718265",
+                     *           "username": "card-000001"
+                     *         },
+                     *         {
+                     *           "id": "a41d7c0e-59b2-4f7e-8c1d-2e6f3b9a8d45",
+                     *           "pin": "93305127",
+                     *           "username": "card-000002"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountBatchDto"];
+                    /**
+                     * @example id,username,pin
+                     *     3f0c6a52-8d0e-4c55-9a43-1b6f0e7d2a10,card-000001,04718265
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The caller lacks the permission named in the problem. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such object, or not visible to the caller (the two are indistinguishable). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     listCustomerBalanceOperations: {
         parameters: {
             query?: {
@@ -5245,7 +5483,7 @@ export interface operations {
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 limit?: number;
-                /** @description Comma-separated event types; only those. Known types: customer.created, customer.updated, customer.deleted, account.created, account.updated, account.deleted, tariff.created, tariff.updated, tariff.deleted, rate.created, rate.updated, rate.deleted, rates.replaced, exchange-rate.updated, exchange-rate.deleted, api-key.created, api-key.revoked, permissions.replaced, routing-group.created, routing-group.updated, routing-group.deleted, system-settings.updated, session.created, webhook-endpoint.created, webhook-endpoint.updated, webhook-endpoint.deleted, balance.changed, balance.low, call.rated. */
+                /** @description Comma-separated event types; only those. Known types: customer.created, customer.updated, customer.deleted, account.created, account.updated, account.deleted, account-batch.created, tariff.created, tariff.updated, tariff.deleted, rate.created, rate.updated, rate.deleted, rates.replaced, exchange-rate.updated, exchange-rate.deleted, api-key.created, api-key.revoked, permissions.replaced, routing-group.created, routing-group.updated, routing-group.deleted, system-settings.updated, session.created, webhook-endpoint.created, webhook-endpoint.updated, webhook-endpoint.deleted, balance.changed, balance.low, call.rated. */
                 types?: string;
             };
             header?: never;

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import argon2 from 'argon2';
+import { isPinHash, verifyPinHash } from '../accounts/account-batches.pins';
 import { APP_CONFIG, AppConfig } from '../config/config';
 
 /** argon2id (the `argon2` package) for web passwords and API-key secrets. */
@@ -22,6 +23,8 @@ export class PasswordHasher {
   }
 
   async verify(hash: string, secret: string): Promise<boolean> {
+    // Prepaid-card accounts' PINs have a cheaper salted hash of their own (account-batches.pins.ts).
+    if (isPinHash(hash)) return verifyPinHash(hash, secret);
     try {
       return await argon2.verify(hash, secret);
     } catch {

@@ -130,6 +130,36 @@ export async function unscopedAppendOpening(tx: Tx, kind: HolderKind, holderId: 
   );
 }
 
+/**
+ * The opening balances of many holders of one kind just created together with the same
+ * amount (a batch of prepaid cards, `POST /v1/customers/{id}/account-batches`): their first
+ * ledger entries in one set-based INSERT, in the order given. Unscoped, as
+ * `unscopedAppendOpening`: the creator's transaction checked access and created the holders.
+ */
+export async function unscopedAppendOpenings(
+  tx: Tx,
+  kind: HolderKind,
+  holderIds: readonly string[],
+  amount: string,
+  currency: string,
+  actorId: string,
+): Promise<void> {
+  if (holderIds.length === 0) return;
+  const params = new SqlParams();
+  const ids = `${params.add(arrayLiteral(holderIds, 'uuid'))}::uuid[]`;
+  const holder = kind === 'customer' ? ['o.holder_id', 'NULL::uuid'] : ['NULL::uuid', 'o.holder_id'];
+  const a = params.add(amount);
+  // Counted, not returned: thousands of rows need not travel back.
+  await tx.query(
+    `WITH written AS (${ledgerInsert(
+      `(SELECT h.holder_id FROM unnest(${ids}) WITH ORDINALITY AS h(holder_id, ord) ORDER BY h.ord) AS o`,
+      `${holder[0]}, ${holder[1]}, 'opening_balance', ${a}::numeric, ${params.add(currency)}::text, 1, ${a}::numeric, ${a}::numeric,
+       NULL, ${params.add(actorId)}::uuid, NULL`,
+    )}) SELECT count(*) FROM written`,
+    params.values,
+  );
+}
+
 const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**

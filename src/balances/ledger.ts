@@ -1,7 +1,7 @@
 import { formatMoney, formatRate } from '../common/money';
 import type { Tx } from '../database/writes';
 import { LedgerEntryDto } from './dto/balance-operation.dto';
-import { LedgerRow, unscopedAppendOpening } from './ledger.repository';
+import { HolderKind, LedgerRow, unscopedAppendOpening, unscopedAppendOpenings } from './ledger.repository';
 
 export type { LedgerRow } from './ledger.repository';
 
@@ -34,4 +34,20 @@ export async function appendOpeningBalance(
 ): Promise<void> {
   if (balance.eq(0)) return;
   await unscopedAppendOpening(tx, holder.kind, holder.id, balance.toFixed(8), currency, actorId);
+}
+
+/**
+ * The same opening balance for many holders created together (a batch of prepaid cards):
+ * each one's first ledger entry, written by one set-based statement. Nothing for a zero balance.
+ */
+export async function appendOpeningBalances(
+  tx: Tx,
+  kind: HolderKind,
+  holderIds: readonly string[],
+  balance: { eq(n: number): boolean; toFixed(dp: number): string },
+  currency: string,
+  actorId: string,
+): Promise<void> {
+  if (balance.eq(0)) return;
+  await unscopedAppendOpenings(tx, kind, holderIds, balance.toFixed(8), currency, actorId);
 }

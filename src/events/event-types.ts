@@ -10,6 +10,7 @@ export const EVENT_TYPES = [
   'account.created',
   'account.updated',
   'account.deleted',
+  'account-batch.created',
   'tariff.created',
   'tariff.updated',
   'tariff.deleted',
