@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { feedUntil, settledSequence } from './setup/events';
 import { Actor, createAccount, createCustomer, expectProblem, loginRoot } from './setup/factories';
 import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 
@@ -275,6 +276,25 @@ describe('external references and metadata on balance operations', () => {
       expect(page.body.items[2].externalReference).toBeNull();
       // The customer itself sees its own ledger with the same metadata.
       expect((await c.get(path).expect(200)).body.items[1].metadata).toEqual(metadata);
+    });
+
+    it('reaches balance.changed events with the external reference, as the API shows the entry', async () => {
+      const owner = await createCustomer(t, root);
+      const account = await createAccount(root, owner);
+      const from = await settledSequence(root);
+      const entry = await op(root, holderPath('accounts', account.id), {
+        action: 'add_funds',
+        amount: '3',
+        externalReference: 'evt-1',
+        metadata: { order: 'A-17' },
+      }).expect(201);
+      const plain = await op(root, holderPath('accounts', account.id), { action: 'add_funds', amount: '1' }).expect(201);
+      const events = await feedUntil(root, (e) => e.some((x) => x.type === 'balance.changed' && x.data.entry.id === plain.body.id), from);
+      const changed = events.filter((e) => e.type === 'balance.changed' && e.subject.id === account.id);
+      expect(changed.map((e) => [e.data.entry.id, e.data.entry.externalReference, e.data.entry.metadata])).toEqual([
+        [entry.body.id, 'evt-1', { order: 'A-17' }],
+        [plain.body.id, null, {}],
+      ]);
     });
 
     it('takes the limits exactly: 50 keys of 40 characters, values of 500', async () => {

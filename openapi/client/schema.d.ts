@@ -1060,6 +1060,21 @@ export interface components {
              * @example EUR
              */
             currency?: string;
+            /**
+             * @description Your own permanent de-duplication key for this target (e.g. a bank’s payment id), compared exactly: a second operation on the same customer or account with the same reference is a `409 duplicate-reference` naming the existing entry (`existingEntryId`), however much later, whatever its Idempotency-Key. The same reference on another target is another operation.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference?: string;
+            /**
+             * @description Your own data, kept on the ledger entry: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             notes?: string;
         };
         BatchItemErrorDto: {
@@ -1070,6 +1085,16 @@ export interface components {
             availableCredit?: string;
             /** @example The debit would take available credit below zero (available: 12.50). */
             detail: string;
+            /**
+             * @description `duplicate-reference`: the earlier operation of this batch with the same target and external reference.
+             * @example /operations/3
+             */
+            duplicateOf?: string;
+            /**
+             * Format: uuid
+             * @description `duplicate-reference`: the ledger entry that already has this target and external reference.
+             */
+            existingEntryId?: string;
             /**
              * @description JSON pointer to the refused operation.
              * @example /operations/17
@@ -1114,6 +1139,21 @@ export interface components {
              * @description The customer to operate on (strictly below the caller). Exactly one of `customerId` and `accountId`.
              */
             customerId?: string;
+            /**
+             * @description Your own permanent de-duplication key for this target (e.g. a bank’s payment id), compared exactly: a second operation on the same customer or account with the same reference is a `409 duplicate-reference` naming the existing entry (`existingEntryId`), however much later, whatever its Idempotency-Key. The same reference on another target is another operation.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference?: string;
+            /**
+             * @description Your own data, kept on the ledger entry: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             notes?: string;
         };
         BatchRefusedProblemDto: {
@@ -1145,6 +1185,15 @@ export interface components {
              *         "action": "debit",
              *         "amount": "12.50",
              *         "currency": "EUR"
+             *       },
+             *       {
+             *         "action": "add_funds",
+             *         "amount": "40.00",
+             *         "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+             *         "externalReference": "bank-tx-0042",
+             *         "metadata": {
+             *           "invoice": "INV-7"
+             *         }
              *       }
              *     ]
              */
@@ -1781,10 +1830,24 @@ export interface components {
              * @example 1.0825
              */
             exchangeRate: string;
+            /**
+             * @description The operation’s external reference; null when none.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference: string | null;
             /** Format: uuid */
             id: string;
             /** @description The Idempotency-Key it was posted with; null when the actor is above the viewer. */
             idempotencyKey: string | null;
+            /**
+             * @description The operation’s metadata; `{}` when none.
+             * @example {
+             *       "invoice": "INV-2026-0042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             notes: string | null;
         };
         LedgerPageDto: {
@@ -3018,6 +3081,8 @@ export interface operations {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description The entry with exactly this external reference (at most one). */
+                externalReference?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
                 limit?: number;
@@ -4826,6 +4891,8 @@ export interface operations {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description The entry with exactly this external reference (at most one). */
+                externalReference?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
                 limit?: number;
