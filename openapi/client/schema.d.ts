@@ -108,12 +108,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account’s ledger, newest first. */
+        /**
+         * The account’s ledger, newest first.
+         * @description Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).
+         */
         get: operations["listAccountBalanceOperations"];
         put?: never;
         /**
          * Add funds to, credit or debit an account (its customer or anyone above it may).
-         * @description Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         * @description Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.
          */
         post: operations["createAccountBalanceOperation"];
         delete?: never;
@@ -285,7 +288,7 @@ export interface paths {
         put?: never;
         /**
          * Apply 1–1000 balance operations on customers and accounts, all or none.
-         * @description Each operation is what `POST /v1/customers/{id}/balance-operations` (with `customerId`) or `POST /v1/accounts/{id}/balance-operations` (with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), its problem type, detail and members such as `availableCredit`. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.
+         * @description Each operation is what `POST /v1/customers/{id}/balance-operations` (with `customerId`) or `POST /v1/accounts/{id}/balance-operations` (with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), its problem type, detail and members such as `availableCredit`. An `externalReference` already on the target’s ledger (`existingEntryId`), or given for the same target by an earlier operation of the batch (`duplicateOf`), is a `duplicate-reference` item. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.
          */
         post: operations["createBalanceOperationBatch"];
         delete?: never;
@@ -416,12 +419,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The customer’s ledger, newest first. */
+        /**
+         * The customer’s ledger, newest first.
+         * @description Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).
+         */
         get: operations["listCustomerBalanceOperations"];
         put?: never;
         /**
          * Add funds to, credit or debit a sub-customer (only from strictly above it).
-         * @description Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         * @description Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.
          */
         post: operations["createCustomerBalanceOperation"];
         delete?: never;
