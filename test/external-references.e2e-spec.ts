@@ -385,15 +385,16 @@ describe('external references and metadata on balance operations', () => {
       expect(tooLong.body.errors).toEqual([expect.objectContaining({ parameter: 'externalReference' })]);
     });
 
-    it('is answered from the reference index, not by reading the holder’s ledger', async () => {
-      const c = await createCustomer(t, root);
+    it.each(['customer', 'account'] as const)('is answered from the reference index, not by reading the holder’s ledger (%s)', async (kind) => {
+      const owner = await createCustomer(t, root);
+      const holderId = kind === 'customer' ? owner.id : (await createAccount(root, owner)).id;
       // A long ledger: 20,000 entries with references (written directly, as years of payments would be).
       await t.dataSource.query(
-        `INSERT INTO ledger_entries (customer_id, action, amount, currency, exchange_rate, converted_amount, balance_after, actor_id, external_reference)
+        `INSERT INTO ledger_entries (${kind}_id, action, amount, currency, exchange_rate, converted_amount, balance_after, actor_id, external_reference)
          SELECT $1, 'add_funds', 1, 'USD', 1, 1, g, $2, 'ref-' || g FROM generate_series(1, 20000) g`,
-        [c.id, root.id],
+        [holderId, root.id],
       );
-      await t.dataSource.query(`UPDATE customers SET balance = 20000 WHERE id = $1`, [c.id]);
+      await t.dataSource.query(`UPDATE ${kind === 'customer' ? 'customers' : 'accounts'} SET balance = 20000 WHERE id = $1`, [holderId]);
       await t.dataSource.query('ANALYZE ledger_entries');
       const recorded: Array<{ sql: string; params: unknown[] }> = [];
       const query = t.dataSource.query.bind(t.dataSource);
@@ -403,7 +404,7 @@ describe('external references and metadata on balance operations', () => {
       }) as typeof t.dataSource.query;
       let res;
       try {
-        res = await root.get(`${holderPath('customers', c.id)}?externalReference=ref-12345`).expect(200);
+        res = await root.get(`${holderPath(kind === 'customer' ? 'customers' : 'accounts', holderId)}?externalReference=ref-12345`).expect(200);
       } finally {
         t.dataSource.query = query;
       }
@@ -411,7 +412,7 @@ describe('external references and metadata on balance operations', () => {
       const statement = recorded.find((r) => /FROM ledger_entries/.test(r.sql) && /external_reference =/.test(r.sql));
       if (!statement) throw new Error('no ledger list statement was sent');
       const rows: Array<{ 'QUERY PLAN': Array<{ Plan: Plan }> }> = await t.dataSource.query(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
-      expect(planIndexes(rows[0]['QUERY PLAN'][0].Plan)).toContain('ledger_entries_customer_reference');
+      expect(planIndexes(rows[0]['QUERY PLAN'][0].Plan)).toContain(`ledger_entries_${kind}_reference`);
     });
   });
 });
