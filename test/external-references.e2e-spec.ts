@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { buildCallChain } from './setup/call-chain';
 import { feedUntil, settledSequence } from './setup/events';
 import { Actor, createAccount, createCustomer, expectProblem, loginRoot } from './setup/factories';
 import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
@@ -357,6 +358,20 @@ describe('external references and metadata on balance operations', () => {
       const odd = 'Überweisung 2026/03 #7 "a,b" {x}';
       expect((await op(root, holderPath('customers', c.id), { action: 'add_funds', amount: '1', externalReference: odd }).expect(201)).body.externalReference).toBe(odd);
       expect((await root.get(`${holderPath('customers', c.id)}?externalReference=${encodeURIComponent(odd)}`).expect(200)).body.items).toHaveLength(1);
+    });
+  });
+
+  describe('usage charges', () => {
+    it('are posted as before beside operations with references: no reference, {} metadata', async () => {
+      const chain = await buildCallChain(t);
+      await op(chain.r2, holderPath('accounts', chain.a.id), { action: 'add_funds', amount: '50', externalReference: 'top-up-1', metadata: { k: 'v' } }).expect(201);
+      await chain.post([{ callId: `ref-call-${randomUUID()}`, accountId: chain.a.id, number: '+442071234567', connectTime: '2026-01-15T10:05:00Z', duration: 60 }]);
+      const ledger = await chain.r2.get(holderPath('accounts', chain.a.id)).expect(200);
+      const usage = ledger.body.items.filter((e: { action: string }) => e.action === 'usage');
+      expect(usage.length).toBeGreaterThanOrEqual(3);
+      for (const entry of usage) expect(entry).toMatchObject({ externalReference: null, metadata: {} });
+      expect(ledger.body.items[0]).toMatchObject({ action: 'usage', amount: '3.00' });
+      expect(ledger.body.items[1]).toMatchObject({ action: 'add_funds', externalReference: 'top-up-1', metadata: { k: 'v' } });
     });
   });
 
