@@ -251,7 +251,8 @@ describe('balance operation batches', () => {
       [{ customerId: c.id, accountId: randomUUID(), action: 'credit', amount: '1' }, '/operations/1'],
       [{ action: 'credit', amount: '1' }, '/operations/1'],
       [{ customerId: c.id, action: 'credit', amount: '1', allowOverdraft: true }, '/operations/1/allowOverdraft'],
-      [{ customerId: c.id, action: 'credit', amount: '1', externalReference: 'bank-1' }, '/operations/1/externalReference'],
+      [{ customerId: c.id, action: 'credit', amount: '1', externalReference: '' }, '/operations/1/externalReference'],
+      [{ customerId: c.id, action: 'credit', amount: '1', metadata: { a: 1 } }, '/operations/1/metadata'],
       [{ customerId: c.id, action: 'credit', amount: '1', balance: '5' }, '/operations/1/balance'],
     ];
     const before = await snapshot();

@@ -175,6 +175,8 @@ describe('events of changes', () => {
           balanceAfter: entry.balanceAfter,
           notes: entry.notes,
           createdAt: entry.createdAt,
+          externalReference: null,
+          metadata: {},
         },
       });
     });

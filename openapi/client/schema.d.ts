@@ -108,12 +108,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account’s ledger, newest first. */
+        /**
+         * The account’s ledger, newest first.
+         * @description Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).
+         */
         get: operations["listAccountBalanceOperations"];
         put?: never;
         /**
          * Add funds to, credit or debit an account (its customer or anyone above it may).
-         * @description Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         * @description Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.
          */
         post: operations["createAccountBalanceOperation"];
         delete?: never;
@@ -285,7 +288,7 @@ export interface paths {
         put?: never;
         /**
          * Apply 1–1000 balance operations on customers and accounts, all or none.
-         * @description Each operation is what `POST /v1/customers/{id}/balance-operations` (with `customerId`) or `POST /v1/accounts/{id}/balance-operations` (with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), its problem type, detail and members such as `availableCredit`. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.
+         * @description Each operation is what `POST /v1/customers/{id}/balance-operations` (with `customerId`) or `POST /v1/accounts/{id}/balance-operations` (with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), its problem type, detail and members such as `availableCredit`. An `externalReference` already on the target’s ledger (`existingEntryId`), or given for the same target by an earlier operation of the batch (`duplicateOf`), is a `duplicate-reference` item. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.
          */
         post: operations["createBalanceOperationBatch"];
         delete?: never;
@@ -438,12 +441,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The customer’s ledger, newest first. */
+        /**
+         * The customer’s ledger, newest first.
+         * @description Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).
+         */
         get: operations["listCustomerBalanceOperations"];
         put?: never;
         /**
          * Add funds to, credit or debit a sub-customer (only from strictly above it).
-         * @description Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.
+         * @description Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.
          */
         post: operations["createCustomerBalanceOperation"];
         delete?: never;
@@ -1091,6 +1097,21 @@ export interface components {
              * @example EUR
              */
             currency?: string;
+            /**
+             * @description Your own permanent de-duplication key for this target (e.g. a bank’s payment id), compared exactly: a second operation on the same customer or account with the same reference is a `409 duplicate-reference` naming the existing entry (`existingEntryId`), however much later, whatever its Idempotency-Key. The same reference on another target is another operation.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference?: string;
+            /**
+             * @description Your own data, kept on the ledger entry: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             notes?: string;
         };
         BatchItemErrorDto: {
@@ -1101,6 +1122,16 @@ export interface components {
             availableCredit?: string;
             /** @example The debit would take available credit below zero (available: 12.50). */
             detail: string;
+            /**
+             * @description `duplicate-reference`: the earlier operation of this batch with the same target and external reference.
+             * @example /operations/3
+             */
+            duplicateOf?: string;
+            /**
+             * Format: uuid
+             * @description `duplicate-reference`: the ledger entry that already has this target and external reference.
+             */
+            existingEntryId?: string;
             /**
              * @description JSON pointer to the refused operation.
              * @example /operations/17
@@ -1145,6 +1176,21 @@ export interface components {
              * @description The customer to operate on (strictly below the caller). Exactly one of `customerId` and `accountId`.
              */
             customerId?: string;
+            /**
+             * @description Your own permanent de-duplication key for this target (e.g. a bank’s payment id), compared exactly: a second operation on the same customer or account with the same reference is a `409 duplicate-reference` naming the existing entry (`existingEntryId`), however much later, whatever its Idempotency-Key. The same reference on another target is another operation.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference?: string;
+            /**
+             * @description Your own data, kept on the ledger entry: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             notes?: string;
         };
         BatchRefusedProblemDto: {
@@ -1176,6 +1222,15 @@ export interface components {
              *         "action": "debit",
              *         "amount": "12.50",
              *         "currency": "EUR"
+             *       },
+             *       {
+             *         "action": "add_funds",
+             *         "amount": "40.00",
+             *         "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+             *         "externalReference": "bank-tx-0042",
+             *         "metadata": {
+             *           "invoice": "INV-7"
+             *         }
              *       }
              *     ]
              */
@@ -1888,10 +1943,24 @@ export interface components {
              * @example 1.0825
              */
             exchangeRate: string;
+            /**
+             * @description The operation’s external reference; null when none.
+             * @example bank-tx-2026-03-01-0042
+             */
+            externalReference: string | null;
             /** Format: uuid */
             id: string;
             /** @description The Idempotency-Key it was posted with; null when the actor is above the viewer. */
             idempotencyKey: string | null;
+            /**
+             * @description The operation’s metadata; `{}` when none.
+             * @example {
+             *       "invoice": "INV-2026-0042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             notes: string | null;
         };
         LedgerPageDto: {
@@ -3125,6 +3194,8 @@ export interface operations {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description The entry with exactly this external reference (at most one). */
+                externalReference?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
                 limit?: number;
@@ -5064,6 +5135,8 @@ export interface operations {
                 action?: "opening_balance" | "add_funds" | "credit" | "debit" | "usage";
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description The entry with exactly this external reference (at most one). */
+                externalReference?: string;
                 /** @description Entries at or after this time. */
                 from?: string;
                 limit?: number;

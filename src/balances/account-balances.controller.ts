@@ -25,7 +25,7 @@ export class AccountBalancesController {
   @ApiOperation({
     summary: 'Add funds to, credit or debit an account (its customer or anyone above it may).',
     description:
-      'Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.',
+      'Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.',
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
   @ApiCreatedResponse({ type: LedgerEntryDto })
@@ -42,7 +42,7 @@ export class AccountBalancesController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'The account’s ledger, newest first.' })
+  @ApiOperation({ summary: 'The account’s ledger, newest first.', description: 'Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).' })
   @ApiOkResponse({ type: LedgerPageDto })
   @ApiProblems(400, 404)
   listAccountBalanceOperations(

@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
+import { Metadata } from '../common/metadata';
 import { AmountOutOfRangeProblem, Big, formatMoney, formatRate, MONEY_LIMIT } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { PROBLEM_TYPE_BASE, ProblemError, ValidationProblem } from '../common/problem/problem';
@@ -93,6 +94,36 @@ export interface BatchOperation {
 }
 
 
+/**
+ * A second operation on a target with an external reference it already has (SPEC §6): the
+ * entry that has it (on the ledger, or applied earlier in the same set of postings), or, in a
+ * batch, the earlier operation of the batch that gives it.
+ */
+export class DuplicateReferenceProblem extends ProblemError {
+  constructor(kind: HolderKind, reference: string, existing: { entryId: string } | { pointer: string }) {
+    super(
+      409,
+      'duplicate-reference',
+      'Duplicate reference',
+      'entryId' in existing
+        ? `The externalReference "${reference}" was already used on this ${kind}: it is ledger entry ${existing.entryId}. Nothing was written.`
+        : `The externalReference "${reference}" is also given for this ${kind} by ${existing.pointer} of this batch. Nothing was written.`,
+      'entryId' in existing ? { existingEntryId: existing.entryId } : { duplicateOf: existing.pointer },
+    );
+  }
+}
+
+/** Holder and external reference, as a key (null: no reference). */
+const referenceKey = (kind: HolderKind, id: string, reference: string | undefined | null) =>
+  reference === undefined || reference === null ? null : `${kind}:${id.toLowerCase()}:${reference}`;
+
+/** The external references of a set of postings: those already on the ledger, and those of postings decided so far. */
+interface References {
+  existing: Map<string, string>;
+  decided: Map<string, { entryId: string; index: number }>;
+  mode: 'independent' | 'all-or-none';
+}
+
 const refused = (problem: ProblemError, availableCredit?: string): PostingOutcome => ({
   applied: false,
   reason: problem.slug,
@@ -114,6 +145,10 @@ function refusalBody(problem: ProblemError, path: string): Record<string, unknow
 
 /** The path of a single balance operation on a holder (the `instance` of its refusal). */
 export const operationPath = (kind: HolderKind, id: string) => `/v1/${kind === 'customer' ? 'customers' : 'accounts'}/${id}/balance-operations`;
+
+/** Metadata as the posting statement takes it: JSON text, or null for none (stored as `{}`). */
+const metadataText = (metadata: Metadata | undefined | null): string | null =>
+  metadata === undefined || metadata === null || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
 
 /** formatRate(1): the rate of an entry in the holder's own currency. */
 const ONE_RATE = formatRate(new Big(1));
@@ -225,6 +260,8 @@ export class BalancesService implements BeforeApplicationShutdown {
       notes: input.notes ?? null,
       actorId: caller.customerId,
       idempotencyKey: key,
+      externalReference: input.externalReference ?? null,
+      metadata: metadataText(input.metadata),
       rateText: ONE_RATE,
       audited: true,
       auditChanges: null,
@@ -349,10 +386,21 @@ export class BalancesService implements BeforeApplicationShutdown {
     const tables = await this.conversion.tablesOf([...converting].filter((id) => !known?.has(id)), tx);
     for (const [id, table] of known ?? []) tables.set(id, table);
 
+    // External references already on the ledger of the holders reached (read under their locks).
+    const wanted = requests.flatMap((r, i) => {
+      const holder = reached[i];
+      return holder && r.input.externalReference != null ? [{ kind: holder.kind, id: holder.id, reference: r.input.externalReference }] : [];
+    });
+    const references: References = { existing: new Map(), decided: new Map(), mode };
+    for (const row of await this.entries.entriesWithReferences(tx, wanted)) references.existing.set(referenceKey(row.kind, row.holder_id, row.reference)!, row.id);
+
     const running = new Map<string, Running>();
     const outcomes: Array<PostingOutcome | DecidedEntry> = requests.map((r, i) => {
       try {
-        return this.decide(r, reached[i], tables, running);
+        const decided = this.decide(r, reached[i], tables, running, references);
+        const reference = referenceKey(decided.kind, decided.holderId, decided.externalReference);
+        if (reference) references.decided.set(reference, { entryId: decided.id, index: i });
+        return decided;
       } catch (error) {
         if (!(error instanceof ProblemError) || error.status >= 500) throw error;
         return refused(error);
@@ -394,7 +442,7 @@ export class BalancesService implements BeforeApplicationShutdown {
   }
 
   /** Decides one posting against the holders' running state (updated when it applies): its entry, or a thrown refusal. */
-  private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>): DecidedEntry {
+  private decide(r: PostingRequest, holder: LockedHolder | undefined, tables: Map<string, CurrencyTable>, running: Map<string, Running>, references: References): DecidedEntry {
     const { caller, input } = r;
     const usage = input.action === 'usage';
     if (usage !== Boolean(r.uncheckedReach)) throw new Error('a usage posting (and only it) skips the reach check here');
@@ -405,6 +453,21 @@ export class BalancesService implements BeforeApplicationShutdown {
     requirePermission(caller, usage ? 'usage.post' : 'balances.operate');
     if (input.allowOverdraft !== undefined && input.action !== 'debit') {
       throw new ValidationProblem([{ pointer: '/allowOverdraft', detail: 'allowOverdraft applies to debits only' }]);
+    }
+    // A reference the target already has: before any check of the money (it was done already).
+    const reference = referenceKey(holder.kind, holder.id, input.externalReference);
+    if (reference) {
+      const existing = references.existing.get(reference);
+      if (existing) throw new DuplicateReferenceProblem(holder.kind, input.externalReference!, { entryId: existing });
+      const earlier = references.decided.get(reference);
+      if (earlier) {
+        // Independent postings: the earlier one is written with this set. All or none: nothing is, as this one is refused.
+        throw new DuplicateReferenceProblem(
+          holder.kind,
+          input.externalReference!,
+          references.mode === 'independent' ? { entryId: earlier.entryId } : { pointer: `/operations/${earlier.index}` },
+        );
+      }
     }
     const amount = new Big(input.amount);
     let exchangeRate = new Big(1);
@@ -457,6 +520,8 @@ export class BalancesService implements BeforeApplicationShutdown {
       notes: input.notes ?? null,
       actor: caller.customerId,
       idempotencyKey: r.idempotencyKey,
+      externalReference: input.externalReference ?? null,
+      metadata: input.metadata ?? {},
     };
     return {
       id,
@@ -471,6 +536,8 @@ export class BalancesService implements BeforeApplicationShutdown {
       notes: input.notes ?? null,
       actorId: caller.customerId,
       idempotencyKey: r.idempotencyKey,
+      externalReference: input.externalReference ?? null,
+      metadata: metadataText(input.metadata),
       rateText,
       audited: r.audited !== false,
       auditChanges: r.audited === false ? null : JSON.stringify({
@@ -509,7 +576,15 @@ export class BalancesService implements BeforeApplicationShutdown {
     const keyset = new Keyset(`ledger:${holder.kind}:${holder.id}`, [{ sql: 'e.seq', type: 'bigint' }], 'desc');
     const params = new SqlParams();
     const after = await keyset.after(this.cursors, query.cursor, params);
-    const rows = await this.entries.list(caller, keyset, holder.kind, holder.id, { action: query.action, from: query.from, to: query.to, after }, limit, params);
+    const rows = await this.entries.list(
+      caller,
+      keyset,
+      holder.kind,
+      holder.id,
+      { action: query.action, from: query.from, to: query.to, externalReference: query.externalReference, after },
+      limit,
+      params,
+    );
     return keyset.page(this.cursors, rows, limit, toLedgerEntryDto);
   }
 }

@@ -49,7 +49,8 @@ export class BatchBalancesController {
       '(with `accountId`) takes, checked as there (visibility, `balances.operate`, conversion, credit). They apply in order — several ' +
       'on one target one after the other, each entry with its own `balanceAfter` — and all in one transaction: if any is refused, ' +
       'nothing is written and the answer is a `422 batch-refused` listing every refused operation with its pointer (`/operations/17`), ' +
-      'its problem type, detail and members such as `availableCredit`. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.',
+      'its problem type, detail and members such as `availableCredit`. An `externalReference` already on the target’s ledger (`existingEntryId`), or given ' +
+      'for the same target by an earlier operation of the batch (`duplicateOf`), is a `duplicate-reference` item. One `Idempotency-Key` covers the batch. Bodies up to 8 MiB.',
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
   @ApiBody({ type: BatchRequestDto })

@@ -1,11 +1,12 @@
+import { metadataError } from '../common/metadata';
 import { NON_NEGATIVE_DECIMAL_PATTERN } from '../common/money';
 import { ProblemValidationPipe } from '../common/problem/validation.pipe';
 import { isCurrencyCode } from '../reference/currency-data';
-import { OPERATION_ACTIONS } from './dto/balance-operation.dto';
+import { isExternalReference, OPERATION_ACTIONS } from './dto/balance-operation.dto';
 import { BatchOperationDto, BatchRequestDto, MAX_BATCH_OPERATIONS } from './dto/batch.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const KEYS = new Set(['customerId', 'accountId', 'action', 'amount', 'currency', 'notes', 'allowOverdraft']);
+const KEYS = new Set(['customerId', 'accountId', 'action', 'amount', 'currency', 'notes', 'allowOverdraft', 'externalReference', 'metadata']);
 const ACTIONS = new Set<string>(OPERATION_ACTIONS);
 
 /**
@@ -23,6 +24,8 @@ function plainlyValid(op: unknown): op is BatchOperationDto {
   if (o.currency !== undefined && !isCurrencyCode(o.currency)) return false;
   if (o.notes !== undefined && !(typeof o.notes === 'string' && o.notes.length <= 1024 && !o.notes.includes('\u0000'))) return false;
   if (o.allowOverdraft !== undefined && typeof o.allowOverdraft !== 'boolean') return false;
+  if (o.externalReference !== undefined && !isExternalReference(o.externalReference)) return false;
+  if (o.metadata !== undefined && metadataError(o.metadata) !== undefined) return false;
   return true;
 }
 

@@ -24,7 +24,7 @@ export class CustomerBalancesController {
   @SetMetadata(OWN_IDEMPOTENCY, true)
   @ApiOperation({
     summary: 'Add funds to, credit or debit a sub-customer (only from strictly above it).',
-    description: 'Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true.',
+    description: 'Money is a decimal string. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.',
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
   @ApiCreatedResponse({ type: LedgerEntryDto })
@@ -41,7 +41,7 @@ export class CustomerBalancesController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'The customer’s ledger, newest first.' })
+  @ApiOperation({ summary: 'The customer’s ledger, newest first.', description: 'Filters: `action`, `from`, `to`, and `externalReference` (exact; answered from the reference index).' })
   @ApiOkResponse({ type: LedgerPageDto })
   @ApiProblems(400, 404)
   listCustomerBalanceOperations(

@@ -24,6 +24,8 @@ export interface LedgerRow {
   /** actor_id when the actor lies in the viewer's subtree, else null. */
   visible_actor: string | null;
   idempotency_key: string | null;
+  external_reference: string | null;
+  metadata: Record<string, string>;
   created_at: Date;
 }
 
@@ -61,6 +63,10 @@ export interface EntryRow {
   notes: string | null;
   actorId: string;
   idempotencyKey: string | null;
+  /** The operation's external reference (unique per holder: a duplicate fails the statement on its index). */
+  externalReference: string | null;
+  /** The operation's metadata as JSON text; null: none (`{}`). */
+  metadata: string | null;
   /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
   rateText: string;
   /** Whether the statement writes the entry's own audit event (usage entries: one event per request instead). */
@@ -102,7 +108,7 @@ export interface ClaimAnswer {
 }
 
 const LEDGER_COLUMNS = `e.id, e.seq, e.action, e.amount, e.currency, e.exchange_rate, e.converted_amount, e.balance_after,
-  e.notes, e.idempotency_key, e.created_at`;
+  e.notes, e.idempotency_key, e.external_reference, e.metadata, e.created_at`;
 
 /** THE ledger INSERT (entries are immutable: the only write the ledger accepts), from `source` rows. */
 function ledgerInsert(source: string, values: string): string {
@@ -184,9 +190,10 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
       ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
-      ${array(params, entries.map((e) => e.clientAddress), 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')})
+      ${array(params, entries.map((e) => e.clientAddress), 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')},
+      ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')})
       WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
-                           request_id, client_address, audited, ord)`;
+                           request_id, client_address, audited, reference, metadata, ord)`;
   const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
       ${array(params, answers.map((a) => (a.body === null ? null : JSON.stringify(a.body))), 'text')}, ${array(params, answers.map((a) => a.ledgerEntryId), 'uuid')})
@@ -240,9 +247,10 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     ), h AS (SELECT * FROM hc UNION ALL SELECT * FROM ha),
     e AS (
       INSERT INTO ledger_entries AS e (id, customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
-                                       balance_after, notes, actor_id, idempotency_key)
+                                       balance_after, notes, actor_id, idempotency_key, external_reference, metadata)
       SELECT p.id, CASE WHEN p.is_account THEN NULL ELSE h.id END, CASE WHEN p.is_account THEN h.id END, p.action, p.amount,
-             COALESCE(p.currency, h.base_currency), p.rate, p.delta, h.before + p.prefix, p.notes, p.actor_id, p.key
+             COALESCE(p.currency, h.base_currency), p.rate, p.delta, h.before + p.prefix, p.notes, p.actor_id, p.key,
+             p.reference, COALESCE(p.metadata, '{}')::jsonb
         FROM p JOIN h ON h.id = p.holder_id
        ORDER BY p.ord
       RETURNING ${LEDGER_COLUMNS}
@@ -348,6 +356,31 @@ export class LedgerRepository {
     }
   }
 
+  /**
+   * The entries that already hold any of these external references on these holders (read
+   * under the holders' locks, so no other posting can add one meanwhile), from the holders'
+   * reference indexes.
+   */
+  async entriesWithReferences(tx: Tx, wanted: Array<{ kind: HolderKind; id: string; reference: string }>): Promise<Array<{ kind: HolderKind; holder_id: string; reference: string; id: string }>> {
+    if (!wanted.length) return [];
+    const params = new SqlParams();
+    const of = (kind: HolderKind) => {
+      const these = wanted.filter((w) => w.kind === kind);
+      return `unnest(${array(params, these.map((w) => w.id), 'uuid')}, ${array(params, these.map((w) => w.reference), 'text')}) AS w(id, reference)`;
+    };
+    return preparedQuery(
+      tx,
+      `SELECT 'customer' AS kind, e.customer_id AS holder_id, e.external_reference AS reference, e.id
+         FROM ${of('customer')} JOIN ledger_entries e ON e.customer_id = w.id AND e.external_reference = w.reference
+        WHERE e.customer_id IS NOT NULL AND e.external_reference IS NOT NULL
+       UNION ALL
+       SELECT 'account', e.account_id, e.external_reference, e.id
+         FROM ${of('account')} JOIN ledger_entries e ON e.account_id = w.id AND e.external_reference = w.reference
+        WHERE e.account_id IS NOT NULL AND e.external_reference IS NOT NULL`,
+      params.values,
+    );
+  }
+
   /** Entries by id, whoever may see them (the replay of a batch, which stored their ids). */
   async unscopedEntries(tx: Tx, entryIds: string[]): Promise<StoredLedgerRow[]> {
     return tx.query(`SELECT ${LEDGER_COLUMNS} FROM ledger_entries e WHERE e.id = ANY ($1::uuid[])`, [entryIds]);
@@ -368,12 +401,14 @@ export class LedgerRepository {
     keyset: Keyset,
     kind: HolderKind,
     holderId: string,
-    filter: { action?: string; from?: Date; to?: Date; after?: string },
+    filter: { action?: string; from?: Date; to?: Date; externalReference?: string; after?: string },
     limit: number,
     params: SqlParams,
   ): Promise<Array<LedgerRow & Record<string, unknown>>> {
     const where = [`e.${kind === 'customer' ? 'customer_id' : 'account_id'} = ${params.add(holderId)}`];
     if (filter.action) where.push(`e.action = ${params.add(filter.action)}`);
+    // Answered from ledger_entries_{customer,account}_reference (at most one row).
+    if (filter.externalReference !== undefined) where.push(`e.external_reference = ${params.add(filter.externalReference)}`);
     if (filter.from) where.push(`e.created_at >= ${params.add(filter.from)}`);
     if (filter.to) where.push(`e.created_at < ${params.add(filter.to)}`);
     if (filter.after) where.push(filter.after);

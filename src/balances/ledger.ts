@@ -17,6 +17,8 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
     notes: row.notes,
     actor: row.visible_actor,
     idempotencyKey: row.visible_actor ? row.idempotency_key : null,
+    externalReference: row.external_reference,
+    metadata: row.metadata ?? {},
     createdAt: row.created_at.toISOString(),
   };
 }

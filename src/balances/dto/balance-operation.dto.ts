@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsDate, IsIn, IsOptional, IsString, MaxLength, registerDecorator } from 'class-validator';
+import { Metadata, MetadataProperty } from '../../common/metadata';
 import { PageQueryDto } from '../../common/pagination';
 import { IsCurrencyCode, IsMoney, MoneyProperty } from '../../common/validation';
 
@@ -8,6 +9,30 @@ export const OPERATION_ACTIONS = ['add_funds', 'credit', 'debit'] as const;
 export type OperationAction = (typeof OPERATION_ACTIONS)[number];
 /** Every action a ledger entry can have: the operations, the opening balance, and `usage` (a rated call, SPEC §13). */
 export const ENTRY_ACTIONS = ['opening_balance', ...OPERATION_ACTIONS, 'usage'] as const;
+
+/** An external reference: 1–128 characters, none of them a control character (SPEC §6). */
+export const EXTERNAL_REFERENCE_MAX_LENGTH = 128;
+export const EXTERNAL_REFERENCE_PATTERN = /^\P{Cc}*$/u;
+const EXTERNAL_REFERENCE_MESSAGE = `externalReference must be a string of 1–${EXTERNAL_REFERENCE_MAX_LENGTH} characters, none of them a control character`;
+
+/** Whether `value` is an external reference (length in characters, as the database counts them). */
+export function isExternalReference(value: unknown): value is string {
+  if (typeof value !== 'string' || !EXTERNAL_REFERENCE_PATTERN.test(value)) return false;
+  const length = [...value].length;
+  return length >= 1 && length <= EXTERNAL_REFERENCE_MAX_LENGTH;
+}
+
+/** class-validator: one check, one message. */
+function IsExternalReference(): PropertyDecorator {
+  return (object: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isExternalReference',
+      target: object.constructor,
+      propertyName: String(propertyName),
+      options: { message: EXTERNAL_REFERENCE_MESSAGE },
+      validator: { validate: isExternalReference },
+    });
+}
 
 export class BalanceOperationDto {
   @ApiProperty({ enum: OPERATION_ACTIONS, description: 'add_funds: a payment received; credit: a credit or refund; debit: a charge.' })
@@ -33,6 +58,22 @@ export class BalanceOperationDto {
   @IsOptional()
   @IsBoolean()
   allowOverdraft?: boolean;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: EXTERNAL_REFERENCE_MAX_LENGTH,
+    example: 'bank-tx-2026-03-01-0042',
+    description:
+      'Your own permanent de-duplication key for this target (e.g. a bank’s payment id), compared exactly: a second operation on the same ' +
+      'customer or account with the same reference is a `409 duplicate-reference` naming the existing entry (`existingEntryId`), however much later, ' +
+      'whatever its Idempotency-Key. The same reference on another target is another operation.',
+  })
+  @IsOptional()
+  @IsExternalReference()
+  externalReference?: string;
+
+  @MetadataProperty('Your own data, kept on the ledger entry: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
+  metadata?: Metadata;
 }
 
 export class LedgerQueryDto extends PageQueryDto {
@@ -52,6 +93,12 @@ export class LedgerQueryDto extends PageQueryDto {
   @Type(() => Date)
   @IsDate({ message: 'to must be an ISO 8601 date-time' })
   to?: Date;
+
+  @ApiPropertyOptional({ maxLength: EXTERNAL_REFERENCE_MAX_LENGTH, description: 'The entry with exactly this external reference (at most one).' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(EXTERNAL_REFERENCE_MAX_LENGTH)
+  externalReference?: string;
 }
 
 export class LedgerEntryDto {
@@ -75,6 +122,15 @@ export class LedgerEntryDto {
   actor!: string | null;
   @ApiProperty({ type: String, nullable: true, description: 'The Idempotency-Key it was posted with; null when the actor is above the viewer.' })
   idempotencyKey!: string | null;
+  @ApiProperty({ type: String, nullable: true, maxLength: EXTERNAL_REFERENCE_MAX_LENGTH, example: 'bank-tx-2026-03-01-0042', description: 'The operation’s external reference; null when none.' })
+  externalReference!: string | null;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { invoice: 'INV-2026-0042' },
+    description: 'The operation’s metadata; `{}` when none.',
+  })
+  metadata!: Metadata;
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: string;
 }

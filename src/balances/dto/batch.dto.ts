@@ -27,6 +27,7 @@ export class BatchRequestDto {
     example: [
       { customerId: '6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f', action: 'add_funds', amount: '100.00', notes: 'bank transfer 2025-03-01' },
       { accountId: '0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70', action: 'debit', amount: '12.50', currency: 'EUR' },
+      { customerId: '6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f', action: 'add_funds', amount: '40.00', externalReference: 'bank-tx-0042', metadata: { invoice: 'INV-7' } },
     ],
   })
   @IsArray()
@@ -53,6 +54,10 @@ class BatchItemErrorDto {
   detail!: string;
   @ApiPropertyOptional({ description: 'Members of that problem, e.g. `availableCredit` (insufficient funds), `currency` (missing rate), `permission` (403).', example: '12.50' })
   availableCredit?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: '`duplicate-reference`: the ledger entry that already has this target and external reference.' })
+  existingEntryId?: string;
+  @ApiPropertyOptional({ description: '`duplicate-reference`: the earlier operation of this batch with the same target and external reference.', example: '/operations/3' })
+  duplicateOf?: string;
 }
 
 /** The 422 of a refused batch: nothing was written. */
