@@ -255,12 +255,22 @@ describe('problem language', () => {
     expect(localizeProblem(body, 'en')).toBe(body);
   });
 
+  it('keeps values verbatim, even ones that look like placeholders or nesting', () => {
+    const english = 'A call with callId "{{seconds}} $t(not-found) <b>" was already posted with other fields; a callId names one call, forever.';
+    expect(translateDetail(english, 'ru')).toBe(
+      'Звонок с callId «{{seconds}} $t(not-found) <b>» уже проведён с другими полями; callId навсегда обозначает один звонок.',
+    );
+  });
+
   it('translates a detail about a level of a call, and its inner detail', () => {
     expect(translateDetail('account 7f: The debit would take available credit below zero (available: 1.00).', 'fr')).toBe(
       'compte 7f : Le débit ferait passer le crédit disponible sous zéro (disponible : 1.00).',
     );
     expect(translateDetail('A level above you cannot be charged for this call (insufficient funds).', 'es')).toBe(
       'No se puede cobrar esta llamada a un nivel por encima de usted (fondos insuficientes).',
+    );
+    expect(translateDetail('A level above you cannot be charged for this call (missing exchange rate).', 'de')).toBe(
+      'Eine Ebene über Ihnen kann für diesen Anruf nicht belastet werden (Wechselkurs fehlt).',
     );
     expect(translateDetail('The rate deck was not loaded: 3 error(s) in 2 row(s). Nothing was changed.', 'pt')).toBe(
       'A tabela de tarifas não foi carregada: 3 erro(s) em 2 linha(s). Nada foi alterado.',

@@ -112,10 +112,12 @@ export function translateDetail(english: string, lng: string, depth = 0): string
     if (name === 'detail' || name === 'reason' || name === 'listed') values[name] = translateDetail(value, lng, depth + 1);
     else if (name === 'title') {
       const slug = titleSlugs.get(value);
-      values[name] = slug ? translator.t(slug, { ns: 'titles', lng }).toLowerCase() : value;
+      // Quoted in a sentence, lower case as the English code writes it (German keeps its nouns' capitals).
+      const title = slug ? translator.t(slug, { ns: 'titles', lng }) : value;
+      values[name] = slug && lng !== 'de' ? title.toLowerCase() : title;
     } else values[name] = value;
   }
-  return translator.t(found.key, { ns: 'details', lng, ...values });
+  return translator.t(found.key, { ns: 'details', lng, replace: values });
 }
 
 const slugOf = (type: unknown) => (typeof type === 'string' && type.startsWith(PROBLEM_TYPE_PREFIX) ? type.slice(PROBLEM_TYPE_PREFIX.length) : '');
