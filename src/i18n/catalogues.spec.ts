@@ -131,9 +131,9 @@ function scan(): Found[] {
 const placeholders = (text: string) => [...text.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]).sort();
 /**
  * A scanned detail with sample values where the code interpolates: a plain value, or a name the
- * code builds (a level of a call: "account x1", "a level above you").
+ * code builds (a kind of holder, "account"; a level of a call: "account x1", "a level above you").
  */
-const samples = (text: string) => ['x1', 'account x1', 'a level above you', 'A level above you'].map((v) => text.replace(/\{\{\}\}/g, v));
+const samples = (text: string) => ['x1', 'account', 'account x1', 'a level above you', 'A level above you'].map((v) => text.replace(/\{\{\}\}/g, v));
 
 describe('problem catalogues', () => {
   const found = scan();
