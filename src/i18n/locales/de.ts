@@ -97,7 +97,7 @@ export const de: Catalogue = {
     'idempotency-key-reused':
       'Dieser Idempotency-Key wurde bereits für eine andere Anfrage verwendet; nehmen Sie für eine neue Anfrage einen neuen Schlüssel.',
     'idempotency-key-in-flight': 'Eine Anfrage mit diesem Idempotency-Key wird noch bearbeitet; versuchen Sie es später erneut.',
-    'rate-limited': 'Dieser Endpunkt ist begrenzt; versuchen Sie es in {{seconds}} Sekunden erneut.',
+    'rate-limited': 'Für diesen Endpunkt gilt ein Anfragelimit; versuchen Sie es in {{seconds}} Sekunden erneut.',
     'bad-url': 'Die URL ist fehlerhaft.',
     'uri-too-long': 'Ein Pfadparameter ist zu lang.',
     'unsupported-media-type': 'Senden Sie die Tariftabelle als text/csv.',

@@ -29,7 +29,7 @@ export const fr: Catalogue = {
     'rate-exists': 'Tarif déjà existant',
     'rate-limited': 'Trop de requêtes',
     'routing-group-in-use': 'Groupe de routage utilisé',
-    'tariff-in-use': 'Grille utilisée',
+    'tariff-in-use': 'Grille tarifaire utilisée',
     'too-many-login-attempts': 'Trop de tentatives de connexion',
     unauthorized: 'Non authentifié',
     'unsupported-media-type': 'Type de média non pris en charge',
