@@ -128,6 +128,25 @@ describe('problem languages', () => {
     expect(noToken.body).toMatchObject({ type: ru.body.type, title: 'No autenticado', detail: 'Se requiere autenticación y ha fallado o no se ha proporcionado.' });
   });
 
+  it('translates the framework’s problems too: an unknown route; a body that is not JSON (by Accept-Language, title only)', async () => {
+    const route = await t.http().get('/v1/no-such-thing').set('Accept-Language', 'pt-BR, pt;q=0.9').expect(404);
+    expect(route.headers['content-language']).toBe('pt');
+    expect(route.body).toMatchObject({ type: `${TYPE}not-found`, title: 'Não encontrado', detail: 'Não existe nenhum recurso neste endereço.' });
+    // A body is parsed before the caller is known: its problems follow Accept-Language.
+    const malformed = await t
+      .http()
+      .post('/v1/tariffs')
+      .set('Authorization', `Bearer ${de.token}`)
+      .set('Accept-Language', 'es')
+      .set('Content-Type', 'application/json')
+      .send('{"name": ')
+      .expect(400);
+    expect(malformed.headers['content-language']).toBe('es');
+    expect(malformed.body).toMatchObject({ type: `${TYPE}bad-request`, title: 'Solicitud incorrecta' });
+    // The parser's own message is free text that no catalogue knows: it stays as the framework wrote it.
+    expect(typeof malformed.body.detail).toBe('string');
+  });
+
   it('prefers the caller’s language over Accept-Language; pt-BR is Portuguese, a language without a catalogue is English', async () => {
     const german = await de.get(`/v1/accounts/${randomUUID()}`).set('Accept-Language', 'ru').expect(404);
     expect(german.headers['content-language']).toBe('de');
