@@ -2471,6 +2471,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LiveDto"];
                 };
             };
@@ -2500,6 +2505,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "database": "up",
+                     *       "migrations": "current",
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ReadyDto"];
                 };
             };
@@ -2538,6 +2550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example string */
                     "text/plain": string;
                 };
             };
@@ -2594,6 +2607,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "availableCredit": "12.50",
+                     *           "balance": "12.50",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "creditLimit": "12.50",
+                     *           "currency": "USD",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "display": {
+                     *             "balance": "12.50",
+                     *             "creditLimit": "100.00",
+                     *             "currency": "USD"
+                     *           },
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "language": "en",
+                     *           "lowBalanceThreshold": "10.00",
+                     *           "maxSessions": 0,
+                     *           "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *           "status": "active",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *           "timeZone": "Europe/Paris",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "username": "alice@sip.example",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountPageDto"];
                 };
             };
@@ -2655,6 +2699,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                 *       "maxSessions": 2,
+                 *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                 *       "username": "alice@sip.example",
+                 *       "voipPassword": "alice-sip-secret",
+                 *       "webPassword": "alice-portal-secret"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateAccountDto"];
             };
         };
@@ -2665,6 +2719,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "0.00",
+                     *       "balance": "0.00",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "0.00",
+                     *       "currency": "EUR",
+                     *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "0.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": null,
+                     *       "maxSessions": 2,
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -2761,6 +2841,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "currency": "USD",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "maxSessions": 0,
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -2914,6 +3020,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "creditLimit": "12.50",
+                 *       "language": "en",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "maxSessions": 0,
+                 *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                 *       "status": "active",
+                 *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "timeZone": "Europe/Paris",
+                 *       "username": "string",
+                 *       "voipPassword": "stringst",
+                 *       "webPassword": "stringst"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateAccountDto"];
             };
         };
@@ -2924,6 +3045,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "currency": "USD",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "maxSessions": 0,
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -3037,6 +3184,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "opening_balance",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "amount": "12.50",
+                     *           "balanceAfter": "12.50",
+                     *           "convertedAmount": "-25.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0825",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "idempotencyKey": "string",
+                     *           "notes": "string"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerPageDto"];
                 };
             };
@@ -3103,6 +3270,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "add_funds",
+                 *       "amount": "5.00",
+                 *       "notes": "top-up at the shop"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BalanceOperationDto"];
             };
         };
@@ -3112,6 +3286,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "action": "add_funds",
+                     *       "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "amount": "5.00",
+                     *       "balanceAfter": "5.00",
+                     *       "convertedAmount": "5.00",
+                     *       "createdAt": "2026-03-01T10:00:00.000Z",
+                     *       "currency": "EUR",
+                     *       "exchangeRate": "1.0",
+                     *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *       "idempotencyKey": "shop-0042",
+                     *       "notes": "top-up at the shop"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerEntryDto"];
                 };
             };
@@ -3219,6 +3408,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "closingBalance": "82.66",
+                     *       "currency": "EUR",
+                     *       "from": "2026-02-28T23:00:00.000Z",
+                     *       "holder": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "type": "customer"
+                     *       },
+                     *       "month": "2026-03",
+                     *       "openingBalance": "100.00",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31T22:00:00.000Z",
+                     *       "totals": {
+                     *         "add_funds": "50.00",
+                     *         "credit": "0.00",
+                     *         "debit": "-5.00",
+                     *         "opening_balance": "0.00",
+                     *         "usage": "-12.34"
+                     *       },
+                     *       "usage": {
+                     *         "calls": 42,
+                     *         "seconds": 3600
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementDto"];
                 };
             };
@@ -3289,6 +3504,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "expiresAt": "2019-08-24T14:15:22Z",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "lastUsedAt": "2019-08-24T14:15:22Z",
+                     *           "name": "string",
+                     *           "permissions": [
+                     *             "string"
+                     *           ],
+                     *           "prefix": "cnp_a1B2c3D4e5F6"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyPageDto"];
                 };
             };
@@ -3341,6 +3574,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "expiresAt": "2019-08-24T14:15:22Z",
+                 *       "name": "billing-sync",
+                 *       "permissions": [
+                 *         "customers.create"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyDto"];
             };
         };
@@ -3350,6 +3592,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "string",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "expiresAt": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "lastUsedAt": "2019-08-24T14:15:22Z",
+                     *       "name": "string",
+                     *       "permissions": [
+                     *         "string"
+                     *       ],
+                     *       "prefix": "cnp_a1B2c3D4e5F6"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
@@ -3510,6 +3766,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "customer.update",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "at": "2019-08-24T14:15:22Z",
+                     *           "changes": {},
+                     *           "clientAddress": "string",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "requestId": "string",
+                     *           "targetId": "string",
+                     *           "targetType": "customer"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditEventPageDto"];
                 };
             };
@@ -3580,6 +3854,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "login": "acme-admin",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginDto"];
             };
         };
@@ -3589,6 +3869,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSJ9.c2lnbmF0dXJl",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -3659,6 +3947,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LogoutDto"];
             };
         };
@@ -3727,6 +4020,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshDto"];
             };
         };
@@ -3736,6 +4034,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "string",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "string",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -3797,6 +4103,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "apiKey": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyTokenDto"];
             };
         };
@@ -3806,6 +4117,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "string",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "string",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -3879,6 +4198,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "action": "add_funds",
+                 *           "amount": "100.00",
+                 *           "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                 *           "notes": "bank transfer 2026-03-01"
+                 *         },
+                 *         {
+                 *           "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                 *           "action": "credit",
+                 *           "amount": "5.00",
+                 *           "currency": "EUR",
+                 *           "notes": "goodwill credit"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["BatchRequestDto"];
             };
         };
@@ -3889,6 +4227,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "add_funds",
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "amount": "100.00",
+                     *           "balanceAfter": "125.00",
+                     *           "convertedAmount": "100.00",
+                     *           "createdAt": "2026-03-01T10:00:00.000Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0",
+                     *           "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *           "idempotencyKey": "batch-2026-03-01",
+                     *           "notes": "bank transfer 2026-03-01"
+                     *         },
+                     *         {
+                     *           "action": "credit",
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "amount": "5.00",
+                     *           "balanceAfter": "5.00",
+                     *           "convertedAmount": "5.00",
+                     *           "createdAt": "2026-03-01T10:00:00.000Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0",
+                     *           "id": "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f",
+                     *           "idempotencyKey": "batch-2026-03-01",
+                     *           "notes": "goodwill credit"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BatchResultDto"];
                 };
             };
@@ -4013,6 +4383,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
+                     *           "callId": "switch-7f3a-000123",
+                     *           "charges": [
+                     *             {
+                     *               "amount": "0.02",
+                     *               "billedSeconds": 60,
+                     *               "chargedCurrency": "USD",
+                     *               "convertedAmount": "0.02",
+                     *               "currency": "USD",
+                     *               "ledgerEntryId": "f7c6f831-1aa3-490f-8983-d6ae485a5bc7",
+                     *               "party": {
+                     *                 "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *                 "type": "account"
+                     *               },
+                     *               "prefix": "4420",
+                     *               "price": "0.02",
+                     *               "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8"
+                     *             }
+                     *           ],
+                     *           "connectTime": "2019-08-24T14:15:22Z",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "duration": 61,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "number": "+442071234567",
+                     *           "viewer": {
+                     *             "cost": "0.02",
+                     *             "currency": "USD",
+                     *             "margin": "0.01",
+                     *             "revenue": "0.03"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallPageDto"];
                 };
             };
@@ -4083,6 +4492,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "calls": [
+                 *         {
+                 *           "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                 *           "callId": "sw1-000123",
+                 *           "connectTime": "2026-03-01T12:00:00Z",
+                 *           "duration": 61,
+                 *           "number": "+442071234567"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["PostCallsRequestDto"];
             };
         };
@@ -4093,6 +4515,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "call": {
+                     *             "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *             "callId": "sw1-000123",
+                     *             "charges": [
+                     *               {
+                     *                 "amount": "0.0305",
+                     *                 "billedSeconds": 61,
+                     *                 "chargedCurrency": "EUR",
+                     *                 "convertedAmount": "0.0305",
+                     *                 "currency": "EUR",
+                     *                 "ledgerEntryId": "e5f6a7b8-c9d0-4e1f-9a2b-3c4d5e6f7a8b",
+                     *                 "party": {
+                     *                   "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *                   "type": "account"
+                     *                 },
+                     *                 "prefix": "4420",
+                     *                 "price": "0.03",
+                     *                 "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d"
+                     *               }
+                     *             ],
+                     *             "connectTime": "2026-03-01T12:00:00.000Z",
+                     *             "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *             "duration": 61,
+                     *             "id": "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a",
+                     *             "number": "+442071234567",
+                     *             "viewer": {
+                     *               "cost": "0.0203",
+                     *               "currency": "EUR",
+                     *               "margin": "0.0102",
+                     *               "revenue": "0.0305"
+                     *             }
+                     *           },
+                     *           "callId": "sw1-000123",
+                     *           "status": "rated"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostCallsResultDto"];
                 };
             };
@@ -4170,6 +4634,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
+                     *       "callId": "switch-7f3a-000123",
+                     *       "charges": [
+                     *         {
+                     *           "amount": "0.02",
+                     *           "billedSeconds": 60,
+                     *           "chargedCurrency": "USD",
+                     *           "convertedAmount": "0.02",
+                     *           "currency": "USD",
+                     *           "ledgerEntryId": "f7c6f831-1aa3-490f-8983-d6ae485a5bc7",
+                     *           "party": {
+                     *             "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *             "type": "account"
+                     *           },
+                     *           "prefix": "4420",
+                     *           "price": "0.02",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8"
+                     *         }
+                     *       ],
+                     *       "connectTime": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "duration": 61,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "number": "+442071234567",
+                     *       "viewer": {
+                     *         "cost": "0.02",
+                     *         "currency": "USD",
+                     *         "margin": "0.01",
+                     *         "revenue": "0.03"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallDto"];
                 };
             };
@@ -4231,6 +4729,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
+                 *       "connectTime": "2026-03-01T12:00:00Z",
+                 *       "number": "+442071234567"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AuthorizeCallDto"];
             };
         };
@@ -4240,6 +4745,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "authorized": true,
+                     *       "limitedBy": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "type": "account"
+                     *       },
+                     *       "maxDuration": 3600
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallAuthorizationDto"];
                 };
             };
@@ -4328,6 +4843,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "code": "EUR",
+                     *           "minorUnits": 2,
+                     *           "name": "Euro",
+                     *           "numericCode": "978"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CurrencyListDto"];
                 };
             };
@@ -4375,6 +4903,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "availableCredit": "50.00",
+                     *           "balance": "0.00",
+                     *           "baseCurrency": "EUR",
+                     *           "createdAt": "2026-03-01T09:30:00.000Z",
+                     *           "creditLimit": "50.00",
+                     *           "depth": 1,
+                     *           "display": {
+                     *             "balance": "0.00",
+                     *             "creditLimit": "50.00",
+                     *             "currency": "EUR"
+                     *           },
+                     *           "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "language": "de",
+                     *           "lowBalanceThreshold": "10.00",
+                     *           "name": "Acme Telecom",
+                     *           "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *           "routingGroupId": null,
+                     *           "status": "active",
+                     *           "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *           "timeZone": "Europe/Berlin",
+                     *           "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *           "version": 1,
+                     *           "webLogin": "acme-admin"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJrIjpbIkFjbWUgVGVsZWNvbSJdfQ.c2ln"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPageDto"];
                 };
             };
@@ -4445,6 +5005,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "baseCurrency": "EUR",
+                 *       "creditLimit": "50.00",
+                 *       "language": "de",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "name": "Acme Telecom",
+                 *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                 *       "timeZone": "Europe/Berlin",
+                 *       "webLogin": "acme-admin",
+                 *       "webPassword": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCustomerDto"];
             };
         };
@@ -4455,6 +5028,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "50.00",
+                     *       "balance": "0.00",
+                     *       "baseCurrency": "EUR",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "50.00",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "50.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "Acme Telecom",
+                     *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1,
+                     *       "webLogin": "acme-admin"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4560,6 +5159,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4722,6 +5348,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "creditLimit": "12.50",
+                 *       "language": "en",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "name": "string",
+                 *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                 *       "status": "active",
+                 *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "timeZone": "Europe/Paris",
+                 *       "webLogin": "string",
+                 *       "webPassword": "stringst"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateCustomerDto"];
             };
         };
@@ -4732,6 +5372,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4845,6 +5512,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "opening_balance",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "amount": "12.50",
+                     *           "balanceAfter": "12.50",
+                     *           "convertedAmount": "-25.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0825",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "idempotencyKey": "string",
+                     *           "notes": "string"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerPageDto"];
                 };
             };
@@ -4911,6 +5598,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "add_funds",
+                 *       "amount": "25.00",
+                 *       "currency": "EUR",
+                 *       "notes": "wire 2026-0001"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BalanceOperationDto"];
             };
         };
@@ -4920,6 +5615,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "action": "add_funds",
+                     *       "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "amount": "25.00",
+                     *       "balanceAfter": "25.00",
+                     *       "convertedAmount": "25.00",
+                     *       "createdAt": "2026-03-01T10:00:00.000Z",
+                     *       "currency": "EUR",
+                     *       "exchangeRate": "1.0",
+                     *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *       "idempotencyKey": "payment-2026-0001",
+                     *       "notes": "wire 2026-0001"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerEntryDto"];
                 };
             };
@@ -5024,6 +5734,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "effective": [
+                     *         "customers.create"
+                     *       ],
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPermissionsDto"];
                 };
             };
@@ -5087,6 +5808,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "permissions": [
+                 *         "customers.create"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReplacePermissionsDto"];
             };
         };
@@ -5096,6 +5824,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "effective": [
+                     *         "customers.create"
+                     *       ],
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPermissionsDto"];
                 };
             };
@@ -5185,6 +5924,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "closingBalance": "82.66",
+                     *       "currency": "EUR",
+                     *       "from": "2026-02-28T23:00:00.000Z",
+                     *       "holder": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "type": "customer"
+                     *       },
+                     *       "month": "2026-03",
+                     *       "openingBalance": "100.00",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31T22:00:00.000Z",
+                     *       "totals": {
+                     *         "add_funds": "50.00",
+                     *         "credit": "0.00",
+                     *         "debit": "-5.00",
+                     *         "opening_balance": "0.00",
+                     *         "usage": "-12.34"
+                     *       },
+                     *       "usage": {
+                     *         "calls": 42,
+                     *         "seconds": 3600
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementDto"];
                 };
             };
@@ -5259,6 +6024,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "data": {
+                     *             "entry": {
+                     *               "action": "add_funds",
+                     *               "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *               "amount": "25.00",
+                     *               "balanceAfter": "25.00",
+                     *               "convertedAmount": "25.00",
+                     *               "createdAt": "2026-03-01T10:00:00.000Z",
+                     *               "currency": "EUR",
+                     *               "exchangeRate": "1.0",
+                     *               "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *               "idempotencyKey": "payment-2026-0001",
+                     *               "notes": "wire 2026-0001"
+                     *             },
+                     *             "holder": {
+                     *               "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *               "type": "customer"
+                     *             }
+                     *           },
+                     *           "id": "f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b9c",
+                     *           "occurredAt": "2026-03-01T10:00:00.123Z",
+                     *           "sequence": 1042,
+                     *           "subject": {
+                     *             "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *             "type": "customer"
+                     *           },
+                     *           "type": "balance.changed"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJzIjoxMDQyfQ.c2ln"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventPageDto"];
                 };
             };
@@ -5322,6 +6124,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "baseCurrency": "USD",
+                     *           "currency": "EUR",
+                     *           "rate": "1.0825",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateListDto"];
                 };
             };
@@ -5389,6 +6205,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "rate": "1.0825"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SetExchangeRateDto"];
             };
         };
@@ -5398,6 +6219,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "baseCurrency": "USD",
+                     *       "currency": "EUR",
+                     *       "rate": "1.0825",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateDto"];
                 };
             };
@@ -5570,6 +6400,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "rate": "1.0825"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateHistoryDto"];
                 };
             };
@@ -5640,6 +6482,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "code": "pt-BR",
+                     *           "name": "Brazilian Portuguese",
+                     *           "nativeName": "português (Brasil)"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LanguageListDto"];
                 };
             };
@@ -5678,6 +6532,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "50.00",
+                     *       "balance": "0.00",
+                     *       "baseCurrency": "EUR",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "50.00",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "50.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "Acme Telecom",
+                     *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "permissions": [
+                     *         "customers.create",
+                     *         "customers.update",
+                     *         "accounts.create",
+                     *         "accounts.update",
+                     *         "balances.operate"
+                     *       ],
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1,
+                     *       "webLogin": "acme-admin"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
@@ -5724,6 +6611,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "currentPassword": "string",
+                 *       "language": "en",
+                 *       "newPassword": "stringst",
+                 *       "timeZone": "Europe/Paris"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateMeDto"];
             };
         };
@@ -5734,6 +6629,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
@@ -5831,6 +6756,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "description": "string",
+                     *           "name": "customers.create"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PermissionCatalogueDto"];
                 };
             };
@@ -5892,6 +6828,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "description": "string",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "name": "string",
+                     *           "policy": "least-cost",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupPageDto"];
                 };
             };
@@ -5953,6 +6905,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "name": "string",
+                 *       "policy": "least-cost"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateRoutingGroupDto"];
             };
         };
@@ -5962,6 +6921,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6048,6 +7018,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6219,6 +7200,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "name": "string",
+                 *       "policy": "least-cost"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateRoutingGroupDto"];
             };
         };
@@ -6228,6 +7216,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6330,6 +7329,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "defaultBaseCurrency": "USD",
+                     *       "defaultLanguage": "en",
+                     *       "defaultPermissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "defaultTimeZone": "Europe/Paris",
+                     *       "maxDepth": 16,
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["SystemSettingsDto"];
                 };
             };
@@ -6385,6 +7397,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "defaultBaseCurrency": "string",
+                 *       "defaultLanguage": "string",
+                 *       "defaultPermissions": [
+                 *         "customers.create"
+                 *       ],
+                 *       "defaultTimeZone": "string",
+                 *       "maxDepth": 2
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateSystemSettingsDto"];
             };
         };
@@ -6394,6 +7417,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "defaultBaseCurrency": "USD",
+                     *       "defaultLanguage": "en",
+                     *       "defaultPermissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "defaultTimeZone": "Europe/Paris",
+                     *       "maxDepth": 16,
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["SystemSettingsDto"];
                 };
             };
@@ -6484,6 +7520,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "connectFee": "12.50",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "USD",
+                     *           "description": "string",
+                     *           "freeSeconds": 0,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "name": "string",
+                     *           "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffPageDto"];
                 };
             };
@@ -6545,6 +7600,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "12.50",
+                 *       "currency": "USD",
+                 *       "description": "string",
+                 *       "freeSeconds": 0,
+                 *       "name": "string",
+                 *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateTariffDto"];
             };
         };
@@ -6554,6 +7619,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "currency": "USD",
+                     *       "description": "string",
+                     *       "freeSeconds": 0,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -6649,6 +7728,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "currency": "USD",
+                     *       "description": "string",
+                     *       "freeSeconds": 0,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -6811,6 +7904,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "12.50",
+                 *       "description": "string",
+                 *       "freeSeconds": 0,
+                 *       "name": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateTariffDto"];
             };
         };
@@ -6820,6 +7921,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "currency": "USD",
+                     *       "description": "string",
+                     *       "freeSeconds": 0,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -6931,6 +8046,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "connectFee": "0.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *           "firstInterval": 1,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "nextInterval": 1,
+                     *           "prefix": "4420",
+                     *           "price": "0.0125",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RatePageDto"];
                     /**
                      * @example prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom
@@ -7002,6 +8137,10 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom
+                 *     44,0.02,1,1,0,2025-01-01T00:00:00Z
+                 */
                 "text/csv": string;
             };
         };
@@ -7011,6 +8150,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": 0,
+                     *       "inserted": 0,
+                     *       "mode": "replace",
+                     *       "rows": 0,
+                     *       "total": 0,
+                     *       "unchanged": 0,
+                     *       "updated": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDeckResultDto"];
                 };
             };
@@ -7110,6 +8260,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "0",
+                 *       "effectiveFrom": "2025-01-01T00:00:00.000Z",
+                 *       "firstInterval": 1,
+                 *       "nextInterval": 1,
+                 *       "prefix": "4420",
+                 *       "price": "0.0125"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateRateDto"];
             };
         };
@@ -7119,6 +8279,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7215,6 +8390,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7370,6 +8560,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "0",
+                 *       "effectiveFrom": "2025-01-01T00:00:00.000Z",
+                 *       "firstInterval": 1,
+                 *       "nextInterval": 1,
+                 *       "prefix": "4420",
+                 *       "price": "0.0125"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateRateDto"];
             };
         };
@@ -7379,6 +8579,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7486,6 +8701,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7556,6 +8786,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "name": "Europe/Paris",
+                     *           "utcOffset": "+01:00"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TimeZoneListDto"];
                 };
             };
@@ -7605,6 +8846,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "currency": "EUR",
+                     *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "from": "2026-03-01",
+                     *       "groupBy": "account",
+                     *       "items": [
+                     *         {
+                     *           "billedSeconds": 7320,
+                     *           "calls": 120,
+                     *           "cost": "2.44",
+                     *           "currency": "EUR",
+                     *           "key": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *           "margin": "1.22",
+                     *           "revenue": "3.66",
+                     *           "seconds": 7260
+                     *         }
+                     *       ],
+                     *       "nextCursor": null,
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsagePageDto"];
                 };
             };
@@ -7686,6 +8950,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "description": "string",
+                     *           "disabledReason": "string",
+                     *           "events": [
+                     *             "string"
+                     *           ],
+                     *           "failingSince": "2019-08-24T14:15:22Z",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "status": "enabled",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "url": "string",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointPageDto"];
                 };
             };
@@ -7747,6 +9033,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                 *       "description": "string",
+                 *       "events": [
+                 *         "customer.created"
+                 *       ],
+                 *       "url": "https://billing.example.com/canopy-hooks"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateWebhookEndpointDto"];
             };
         };
@@ -7756,6 +9052,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedWebhookEndpointDto"];
                 };
             };
@@ -7842,6 +9156,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointDto"];
                 };
             };
@@ -7995,6 +9326,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "events": [
+                 *         "customer.created"
+                 *       ],
+                 *       "status": "enabled",
+                 *       "url": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
             };
         };
@@ -8004,6 +9345,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointDto"];
                 };
             };
@@ -8103,6 +9461,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "attemptCount": 0,
+                     *           "attempts": [
+                     *             {
+                     *               "attemptedAt": "2019-08-24T14:15:22Z",
+                     *               "durationMs": 0,
+                     *               "error": "string",
+                     *               "n": 0,
+                     *               "statusCode": 0
+                     *             }
+                     *           ],
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "endpointId": "c8d2c7e1-e4b1-4108-9e29-3429a36a1ef3",
+                     *           "event": {
+                     *             "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *             "sequence": 0,
+                     *             "type": "string"
+                     *           },
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "nextAttemptAt": "2019-08-24T14:15:22Z",
+                     *           "status": "pending"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryPageDto"];
                 };
             };
@@ -8171,6 +9558,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "attemptCount": 0,
+                     *       "attempts": [
+                     *         {
+                     *           "attemptedAt": "2019-08-24T14:15:22Z",
+                     *           "durationMs": 0,
+                     *           "error": "string",
+                     *           "n": 0,
+                     *           "statusCode": 0
+                     *         }
+                     *       ],
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "endpointId": "c8d2c7e1-e4b1-4108-9e29-3429a36a1ef3",
+                     *       "event": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "sequence": 0,
+                     *         "type": "string"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextAttemptAt": "2019-08-24T14:15:22Z",
+                     *       "status": "pending"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryDto"];
                 };
             };
