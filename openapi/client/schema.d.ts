@@ -3576,10 +3576,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "expiresAt": "2019-08-24T14:15:22Z",
                  *       "name": "billing-sync",
                  *       "permissions": [
-                 *         "customers.create"
+                 *         "accounts.update",
+                 *         "balances.operate"
                  *       ]
                  *     }
                  */
@@ -3594,14 +3594,15 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "apiKey": "string",
-                     *       "createdAt": "2019-08-24T14:15:22Z",
-                     *       "expiresAt": "2019-08-24T14:15:22Z",
-                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
-                     *       "lastUsedAt": "2019-08-24T14:15:22Z",
-                     *       "name": "string",
+                     *       "apiKey": "cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "expiresAt": null,
+                     *       "id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                     *       "lastUsedAt": null,
+                     *       "name": "billing-sync",
                      *       "permissions": [
-                     *         "string"
+                     *         "accounts.update",
+                     *         "balances.operate"
                      *       ],
                      *       "prefix": "cnp_a1B2c3D4e5F6"
                      *     }
@@ -4022,7 +4023,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "refreshToken": "string"
+                 *       "refreshToken": "rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ"
                  *     }
                  */
                 "application/json": components["schemas"]["RefreshDto"];
@@ -4036,9 +4037,9 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "accessToken": "string",
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSJ9.bmV3LXNpZ25hdHVyZQ",
                      *       "expiresIn": 900,
-                     *       "refreshToken": "string",
+                     *       "refreshToken": "rt_Bw7nQ2xLp9cHk4mZ-bmV4dC1vbmU",
                      *       "tokenType": "Bearer"
                      *     }
                      */
@@ -4105,7 +4106,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "apiKey": "string"
+                 *       "apiKey": "cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi"
                  *     }
                  */
                 "application/json": components["schemas"]["ApiKeyTokenDto"];
@@ -4119,9 +4120,9 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "accessToken": "string",
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSIsImtpZCI6ImFwaSJ9.c2lnbmF0dXJl",
                      *       "expiresIn": 900,
-                     *       "refreshToken": "string",
+                     *       "refreshToken": "rt_Kq1vN8sTzR3aWf6y-YXBpLWtleQ",
                      *       "tokenType": "Bearer"
                      *     }
                      */
@@ -4731,8 +4732,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
-                 *       "connectTime": "2026-03-01T12:00:00Z",
+                 *       "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
                  *       "number": "+442071234567"
                  *     }
                  */
@@ -4749,10 +4749,10 @@ export interface operations {
                      * @example {
                      *       "authorized": true,
                      *       "limitedBy": {
-                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
                      *         "type": "account"
                      *       },
-                     *       "maxDuration": 3600
+                     *       "maxDuration": 100
                      *     }
                      */
                     "application/json": components["schemas"]["CallAuthorizationDto"];
@@ -4912,7 +4912,6 @@ export interface operations {
                      *           "baseCurrency": "EUR",
                      *           "createdAt": "2026-03-01T09:30:00.000Z",
                      *           "creditLimit": "50.00",
-                     *           "depth": 1,
                      *           "display": {
                      *             "balance": "0.00",
                      *             "creditLimit": "50.00",
@@ -6224,8 +6223,8 @@ export interface operations {
                      *       "baseCurrency": "USD",
                      *       "currency": "EUR",
                      *       "rate": "1.0825",
-                     *       "updatedAt": "2019-08-24T14:15:22Z",
-                     *       "version": 0
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 3
                      *     }
                      */
                     "application/json": components["schemas"]["ExchangeRateDto"];
@@ -6552,9 +6551,16 @@ export interface operations {
                      *       "permissions": [
                      *         "customers.create",
                      *         "customers.update",
+                     *         "customers.delete",
                      *         "accounts.create",
                      *         "accounts.update",
-                     *         "balances.operate"
+                     *         "accounts.delete",
+                     *         "tariffs.manage",
+                     *         "exchange-rates.manage",
+                     *         "balances.operate",
+                     *         "permissions.grant",
+                     *         "api-keys.manage",
+                     *         "webhooks.manage"
                      *       ],
                      *       "routingGroupId": null,
                      *       "status": "active",
@@ -6613,10 +6619,8 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "currentPassword": "string",
-                 *       "language": "en",
-                 *       "newPassword": "stringst",
-                 *       "timeZone": "Europe/Paris"
+                 *       "language": "de",
+                 *       "timeZone": "Europe/Berlin"
                  *     }
                  */
                 "application/json": components["schemas"]["UpdateMeDto"];
@@ -7602,12 +7606,10 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "connectFee": "12.50",
-                 *       "currency": "USD",
-                 *       "description": "string",
+                 *       "connectFee": "0.01",
+                 *       "currency": "EUR",
                  *       "freeSeconds": 0,
-                 *       "name": "string",
-                 *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc"
+                 *       "name": "Retail EUR"
                  *     }
                  */
                 "application/json": components["schemas"]["CreateTariffDto"];
@@ -7621,16 +7623,16 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "connectFee": "12.50",
-                     *       "createdAt": "2019-08-24T14:15:22Z",
-                     *       "currency": "USD",
-                     *       "description": "string",
+                     *       "connectFee": "0.01",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "currency": "EUR",
+                     *       "description": "",
                      *       "freeSeconds": 0,
-                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
-                     *       "name": "string",
-                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
-                     *       "updatedAt": "2019-08-24T14:15:22Z",
-                     *       "version": 0
+                     *       "id": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "name": "Retail EUR",
+                     *       "ownerId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1
                      *     }
                      */
                     "application/json": components["schemas"]["TariffDto"];
@@ -8262,12 +8264,11 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "connectFee": "0",
-                 *       "effectiveFrom": "2025-01-01T00:00:00.000Z",
-                 *       "firstInterval": 1,
-                 *       "nextInterval": 1,
+                 *       "effectiveFrom": "2026-01-01T00:00:00Z",
+                 *       "firstInterval": 60,
+                 *       "nextInterval": 6,
                  *       "prefix": "4420",
-                 *       "price": "0.0125"
+                 *       "price": "0.03"
                  *     }
                  */
                 "application/json": components["schemas"]["CreateRateDto"];
@@ -8282,16 +8283,16 @@ export interface operations {
                     /**
                      * @example {
                      *       "connectFee": "0.00",
-                     *       "createdAt": "2019-08-24T14:15:22Z",
-                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
-                     *       "firstInterval": 1,
-                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
-                     *       "nextInterval": 1,
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "effectiveFrom": "2026-01-01T00:00:00.000Z",
+                     *       "firstInterval": 60,
+                     *       "id": "18d67269-3a4b-4c5d-9e6f-7a8b9c0d1e2f",
+                     *       "nextInterval": 6,
                      *       "prefix": "4420",
-                     *       "price": "0.0125",
-                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
-                     *       "updatedAt": "2019-08-24T14:15:22Z",
-                     *       "version": 0
+                     *       "price": "0.03",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1
                      *     }
                      */
                     "application/json": components["schemas"]["RateDto"];

@@ -9,9 +9,10 @@ import { sample } from 'openapi-sampler';
  * the root, with an account alice@sip.example. Every other operation gets an example made
  * from its schemas by openapi-sampler (which uses the `example`s the DTOs declare). A
  * hand-written response is completed with the required fields it does not give, sampled
- * from the schema, so a field added later cannot make it wrong. `npm run openapi:lint`
+ * from the schema, so a required field added later cannot make it wrong. `npm run openapi:lint`
  * checks every example against its schema; test/openapi-examples.e2e-spec.ts checks that
- * every operation has them.
+ * every operation has them, and sends the hand-written requests to the real API (only the ids
+ * replaced): each is accepted and answers at least the fields its example shows.
  */
 
 export interface HandWrittenExample {
@@ -94,8 +95,46 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
       refreshToken: 'rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ',
     },
   },
+  refresh: {
+    request: { refreshToken: 'rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ' },
+    response: {
+      accessToken: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSJ9.bmV3LXNpZ25hdHVyZQ',
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      refreshToken: 'rt_Bw7nQ2xLp9cHk4mZ-bmV4dC1vbmU',
+    },
+  },
+  exchangeApiKey: {
+    request: { apiKey: 'cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi' },
+    response: {
+      accessToken: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSIsImtpZCI6ImFwaSJ9.c2lnbmF0dXJl',
+      tokenType: 'Bearer',
+      expiresIn: 900,
+      refreshToken: 'rt_Kq1vN8sTzR3aWf6y-YXBpLWtleQ',
+    },
+  },
   getMe: {
-    response: { ...ACME, permissions: ['customers.create', 'customers.update', 'accounts.create', 'accounts.update', 'balances.operate'] },
+    response: {
+      ...ACME,
+      // The default set a new customer gets.
+      permissions: [
+        'customers.create',
+        'customers.update',
+        'customers.delete',
+        'accounts.create',
+        'accounts.update',
+        'accounts.delete',
+        'tariffs.manage',
+        'exchange-rates.manage',
+        'balances.operate',
+        'permissions.grant',
+        'api-keys.manage',
+        'webhooks.manage',
+      ],
+    },
+  },
+  updateMe: {
+    request: { timeZone: 'Europe/Berlin', language: 'de' },
   },
   createCustomer: {
     request: {
@@ -112,7 +151,7 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
     response: ACME,
   },
   listCustomers: {
-    response: { items: [{ ...ACME, depth: 1 }], nextCursor: 'eyJrIjpbIkFjbWUgVGVsZWNvbSJdfQ.c2ln' },
+    response: { items: [ACME], nextCursor: 'eyJrIjpbIkFjbWUgVGVsZWNvbSJdfQ.c2ln' },
   },
   createAccount: {
     request: {
@@ -124,6 +163,54 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
       maxSessions: 2,
     },
     response: ALICE,
+  },
+  createApiKey: {
+    request: { name: 'billing-sync', permissions: ['accounts.update', 'balances.operate'] },
+    response: {
+      id: '9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d',
+      name: 'billing-sync',
+      prefix: 'cnp_a1B2c3D4e5F6',
+      apiKey: 'cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi',
+      permissions: ['accounts.update', 'balances.operate'],
+      expiresAt: null,
+      lastUsedAt: null,
+      createdAt: CREATED_AT,
+    },
+  },
+  createTariff: {
+    request: { name: 'Retail EUR', currency: 'EUR', connectFee: '0.01', freeSeconds: 0 },
+    response: {
+      id: TARIFF_ID,
+      ownerId: ROOT_ID,
+      name: 'Retail EUR',
+      currency: 'EUR',
+      description: '',
+      connectFee: '0.01',
+      freeSeconds: 0,
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      version: 1,
+    },
+  },
+  createRate: {
+    request: { prefix: '4420', price: '0.03', firstInterval: 60, nextInterval: 6, effectiveFrom: '2026-01-01T00:00:00Z' },
+    response: {
+      id: '18d67269-3a4b-4c5d-9e6f-7a8b9c0d1e2f',
+      tariffId: TARIFF_ID,
+      prefix: '4420',
+      price: '0.03',
+      firstInterval: 60,
+      nextInterval: 6,
+      connectFee: '0.00',
+      effectiveFrom: '2026-01-01T00:00:00.000Z',
+      createdAt: CREATED_AT,
+      updatedAt: CREATED_AT,
+      version: 1,
+    },
+  },
+  setExchangeRate: {
+    request: { rate: '1.0825' },
+    response: { currency: 'EUR', baseCurrency: 'USD', rate: '1.0825', updatedAt: CREATED_AT, version: 3 },
   },
   createCustomerBalanceOperation: {
     request: { action: 'add_funds', amount: '25.00', currency: 'EUR', notes: 'wire 2026-0001' },
@@ -155,6 +242,10 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
         },
       ],
     },
+  },
+  authorizeCall: {
+    request: { accountId: ACCOUNT_ID, number: '+442071234567' },
+    response: { authorized: true, maxDuration: 100, limitedBy: { type: 'account', id: ACCOUNT_ID } },
   },
   postCalls: {
     request: {
