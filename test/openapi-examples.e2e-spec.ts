@@ -78,9 +78,14 @@ describe('OpenAPI document: tags in the order a portal developer meets them', ()
     expect(firstOfEach).toEqual(order);
   });
 
-  it('within a tag, a collection comes before its items, and one path reads before it writes', () => {
+  it('within a tag, operations come in the order of use: log in first, a collection before its items, one path reads before it writes', () => {
     const customers = operations.filter(({ operation }) => operation.tags?.includes('customers')).map(({ operation }) => operation.operationId);
     expect(customers.slice(0, 5)).toEqual(['listCustomers', 'createCustomer', 'getCustomer', 'updateCustomer', 'deleteCustomer']);
+    const inTag = (tag: string) => operations.filter(({ operation }) => operation.tags?.includes(tag)).map(({ operation }) => operation.operationId);
+    expect(inTag('auth').slice(0, 3)).toEqual(['login', 'refresh', 'exchangeApiKey']);
+    expect(inTag('auth').at(-1)).toBe('logout');
+    expect(inTag('balances').slice(0, 2)).toEqual(['listCustomerBalanceOperations', 'createCustomerBalanceOperation']);
+    expect(inTag('calls').slice(0, 3)).toEqual(['authorizeCall', 'listCalls', 'postCalls']);
     expect(operations[0].operation.operationId).toBe('login');
   });
 });

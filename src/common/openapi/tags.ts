@@ -37,12 +37,31 @@ export const TAGS: ReadonlyArray<{ name: string; description: string }> = [
   { name: 'health', description: 'Liveness, readiness and Prometheus metrics, for operators.' },
 ];
 
+/**
+ * Paths that come first in their tag, in this order, where the order of their names is not
+ * the order of use: log in before logging out; a customer's money before an account's, one
+ * operation before a batch; a call is authorized, then posted, then read. The others follow
+ * by path.
+ */
+const LEADING_PATHS = [
+  '/v1/auth/login',
+  '/v1/auth/refresh',
+  '/v1/auth/token',
+  '/v1/customers/{id}/balance-operations',
+  '/v1/customers/{id}/statement',
+  '/v1/accounts/{id}/balance-operations',
+  '/v1/accounts/{id}/statement',
+  '/v1/calls/authorize',
+  '/v1/calls',
+];
+
 /** Methods in the order a reader expects them on one path: read, create, replace, change, remove. */
 const METHOD_ORDER = ['get', 'post', 'put', 'patch', 'delete', 'options', 'head', 'trace'];
 
 /**
  * Declares the tags (with their descriptions) and orders `paths` so that, within a tag, the
- * operations come by path (a collection before its items) and, on one path, by METHOD_ORDER:
+ * operations come by LEADING_PATHS, then by path (a collection before its items) and, on one
+ * path, by METHOD_ORDER:
  * Swagger UI lists a tag's operations in the document's order, and the committed JSON keeps
  * it (see stableStringify). Tags no operation uses are left out; tags not in TAGS go last.
  */
@@ -58,9 +77,10 @@ export function orderDocument(document: OpenAPIObject): void {
       ...Object.entries(item).filter(([key]) => !METHOD_ORDER.includes(key)),
       ...METHOD_ORDER.filter((method) => method in item).map((method) => [method, (item as Record<string, unknown>)[method]]),
     ]);
-    return { path, item: ordered, rank: tagRank(tags) };
+    const lead = LEADING_PATHS.indexOf(path);
+    return { path, item: ordered, rank: tagRank(tags), lead: lead < 0 ? LEADING_PATHS.length : lead };
   });
-  entries.sort((a, b) => a.rank - b.rank || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  entries.sort((a, b) => a.rank - b.rank || a.lead - b.lead || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   document.paths = Object.fromEntries(entries.map((e) => [e.path, e.item]));
   document.tags = [
     ...TAGS.filter((tag) => used.has(tag.name)).map((tag) => ({ ...tag })),
