@@ -234,4 +234,19 @@ describe('OpenAPI document: the hand-written examples work against the real API'
     const key = await send('createApiKey', () => asAcme.post('/v1/api-keys', request('createApiKey')));
     await send('exchangeApiKey', () => t.http().post('/v1/auth/token').send({ apiKey: key.apiKey }));
   });
+
+  it('the problem examples of 401, 404, 412 and 413 show the type, title and status the API answers', async () => {
+    const root = await loginRoot(t);
+    const problemOf = (id: string, status: number) => {
+      const operation = operations.find(({ operation: o }) => o.operationId === id)!.operation;
+      const example = operation.responses[String(status)].content!['application/problem+json'].example as Record<string, unknown>;
+      return { type: example.type, title: example.title, status: example.status };
+    };
+    const answered = (res: { body: Record<string, unknown> }) => ({ type: res.body.type, title: res.body.title, status: res.body.status });
+
+    expect(answered(await t.http().get('/v1/me'))).toEqual(problemOf('getMe', 401));
+    expect(answered(await root.get('/v1/customers/6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f'))).toEqual(problemOf('getCustomer', 404));
+    expect(answered(await root.patch('/v1/me', { timeZone: 'UTC' }).set('If-Match', '"999"'))).toEqual(problemOf('updateMe', 412));
+    expect(answered(await root.post('/v1/customers', { name: 'x'.repeat(1024 * 1024 + 1) }))).toEqual(problemOf('createCustomer', 413));
+  });
 });

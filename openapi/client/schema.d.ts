@@ -2485,6 +2485,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/health/live",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2521,6 +2531,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/health/ready",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2560,6 +2580,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/metrics",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2569,6 +2598,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/metrics",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2578,6 +2616,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/metrics",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2656,6 +2704,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2665,6 +2722,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2674,6 +2740,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2685,6 +2761,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2763,6 +2848,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2781,6 +2875,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2799,6 +2902,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2808,6 +2920,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2819,6 +2941,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2885,6 +3016,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2894,6 +3034,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2903,6 +3052,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2914,6 +3073,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2954,6 +3122,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2972,6 +3149,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2981,6 +3167,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2990,6 +3185,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3001,6 +3206,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3089,6 +3303,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3107,6 +3330,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3125,6 +3357,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3134,6 +3375,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3143,6 +3393,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3154,6 +3414,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3222,6 +3491,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3231,6 +3509,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3240,6 +3527,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3251,6 +3548,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3319,6 +3625,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3337,6 +3652,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3355,6 +3679,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3373,6 +3706,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3384,6 +3727,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3452,6 +3804,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3461,6 +3822,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3470,6 +3840,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3481,6 +3861,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3540,6 +3929,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3549,6 +3947,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3560,6 +3968,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3625,6 +4042,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3643,6 +4069,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3652,6 +4087,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3663,6 +4108,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3700,6 +4154,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3718,6 +4181,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3727,6 +4199,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3738,6 +4220,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3803,6 +4294,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/audit-events",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3812,6 +4312,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/audit-events",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3830,6 +4339,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/audit-events",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3841,6 +4360,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3896,6 +4424,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3905,6 +4442,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3923,6 +4469,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/login",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3934,6 +4490,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3978,6 +4543,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/logout",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3987,6 +4561,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/logout",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3996,6 +4579,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/logout",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4007,6 +4600,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4061,6 +4663,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4070,6 +4681,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4079,6 +4699,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4090,6 +4720,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4144,6 +4783,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/token",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4153,6 +4801,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/token",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4171,6 +4828,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/token",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4182,6 +4849,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4278,6 +4954,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4296,6 +4981,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4338,6 +5032,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4349,6 +5053,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4441,6 +5154,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4450,6 +5172,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4468,6 +5199,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4479,6 +5220,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4576,6 +5326,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4594,6 +5353,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/calls",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4603,6 +5371,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4614,6 +5392,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4687,6 +5474,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4696,6 +5492,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4705,6 +5510,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4716,6 +5531,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4773,6 +5597,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4791,6 +5624,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4800,6 +5642,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4809,6 +5660,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4820,6 +5681,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4874,6 +5744,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/currencies",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4952,6 +5832,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4961,6 +5850,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4979,6 +5877,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4990,6 +5898,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5071,6 +5988,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5089,6 +6015,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5107,6 +6042,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5125,6 +6069,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5136,6 +6090,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5203,6 +6166,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5212,6 +6184,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5221,6 +6202,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5232,6 +6223,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5272,6 +6272,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5290,6 +6299,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5308,6 +6326,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5317,6 +6344,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5328,6 +6365,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5416,6 +6462,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5434,6 +6489,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5452,6 +6516,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5461,6 +6534,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5470,6 +6552,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5481,6 +6573,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5549,6 +6650,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5558,6 +6668,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5567,6 +6686,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5578,6 +6707,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5647,6 +6785,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5665,6 +6812,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5683,6 +6839,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5701,6 +6866,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5712,6 +6887,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5762,6 +6946,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5771,6 +6964,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5780,6 +6982,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5791,6 +7003,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5852,6 +7073,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5870,6 +7100,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5879,6 +7118,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5888,6 +7136,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5899,6 +7157,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5967,6 +7234,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5976,6 +7252,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5985,6 +7270,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5996,6 +7291,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6078,6 +7382,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/events",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6087,6 +7400,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/events",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6098,6 +7421,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6155,6 +7487,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6164,6 +7505,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6173,6 +7523,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6184,6 +7544,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6245,6 +7614,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6263,6 +7641,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6272,6 +7659,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6281,6 +7677,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6292,6 +7698,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6333,6 +7748,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6351,6 +7775,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6360,6 +7793,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6371,6 +7814,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6429,6 +7881,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6438,6 +7899,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6447,6 +7917,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6458,6 +7938,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6511,6 +8000,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/languages",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6580,6 +8079,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/me",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6589,6 +8097,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/me",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6600,6 +8118,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6681,6 +8208,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/me",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6699,6 +8235,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/me",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6708,6 +8253,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/me",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6726,6 +8280,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/me",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6737,6 +8301,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6789,6 +8362,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6798,6 +8380,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6809,6 +8401,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6866,6 +8467,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6884,6 +8494,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6895,6 +8515,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6954,6 +8583,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6981,6 +8619,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6990,6 +8637,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7001,6 +8658,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7051,6 +8717,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7069,6 +8744,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7078,6 +8762,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7089,6 +8783,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7129,6 +8832,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7147,6 +8859,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7165,6 +8886,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7174,6 +8904,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7185,6 +8925,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7249,6 +8998,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7267,6 +9025,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7285,6 +9052,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7294,6 +9070,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7303,6 +9088,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7314,6 +9109,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7355,6 +9159,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7373,6 +9186,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/system/settings",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7384,6 +9207,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7452,6 +9284,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7470,6 +9311,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7479,6 +9329,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7488,6 +9347,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/system/settings",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7499,6 +9368,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7561,6 +9439,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7570,6 +9457,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7579,6 +9475,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7590,6 +9496,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7653,6 +9568,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7671,6 +9595,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7689,6 +9622,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7698,6 +9640,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7709,6 +9661,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7762,6 +9723,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7771,6 +9741,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7780,6 +9759,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7791,6 +9780,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7831,6 +9829,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7849,6 +9856,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7867,6 +9883,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7876,6 +9901,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7887,6 +9922,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7955,6 +9999,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7973,6 +10026,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7991,6 +10053,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8000,6 +10071,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8009,6 +10089,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8020,6 +10110,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8091,6 +10190,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8100,6 +10208,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8109,6 +10226,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8120,6 +10247,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8181,6 +10317,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8199,6 +10344,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8208,6 +10362,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8217,6 +10380,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Send the rate deck as text/csv.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "https://canopy.dev/problems/unsupported-media-type"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8235,6 +10407,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8246,6 +10428,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8313,6 +10504,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8331,6 +10531,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8349,6 +10558,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8358,6 +10576,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8369,6 +10597,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8424,6 +10661,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8433,6 +10679,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8442,6 +10697,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8453,6 +10718,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8494,6 +10768,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8512,6 +10795,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8521,6 +10813,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8530,6 +10831,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8541,6 +10852,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8613,6 +10933,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8631,6 +10960,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8649,6 +10987,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8658,6 +11005,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8667,6 +11023,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8678,6 +11044,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8735,6 +11110,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8744,6 +11128,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8753,6 +11146,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8764,6 +11167,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8816,6 +11228,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/time-zones",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8888,6 +11310,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/usage",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8897,6 +11328,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/usage",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8915,6 +11355,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/usage",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8926,6 +11376,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8991,6 +11450,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9000,6 +11468,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9009,6 +11486,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9020,6 +11507,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9089,6 +11585,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9107,6 +11612,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9116,6 +11630,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9125,6 +11648,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9136,6 +11669,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9192,6 +11734,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9201,6 +11752,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9210,6 +11770,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9221,6 +11791,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9261,6 +11840,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9279,6 +11867,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9288,6 +11885,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9297,6 +11903,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9308,6 +11924,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9381,6 +12006,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9399,6 +12033,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9408,6 +12051,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9417,6 +12069,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9426,6 +12087,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9437,6 +12108,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9509,6 +12189,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9518,6 +12207,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9527,6 +12225,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9538,6 +12246,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9601,6 +12318,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9619,6 +12345,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9637,6 +12372,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9646,6 +12390,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -9657,6 +12411,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };

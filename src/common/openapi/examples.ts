@@ -1,5 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { sample } from 'openapi-sampler';
+import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
 
 /**
  * An example request and response on every operation of the document.
@@ -316,7 +317,11 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
 
 type Json = Record<string, unknown>;
 type Media = { schema?: unknown; example?: unknown; examples?: unknown };
-type Operation = { operationId?: string; requestBody?: { content?: Record<string, Media> }; responses?: Record<string, { content?: Record<string, Media> }> };
+type Operation = {
+  operationId?: string;
+  requestBody?: { content?: Record<string, Media> };
+  responses?: Record<string, { description?: string; content?: Record<string, Media> }>;
+};
 
 const JSON_TYPE = 'application/json';
 const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -331,7 +336,42 @@ function complete(mine: unknown, sampled: unknown): unknown {
   return out;
 }
 
-/** Adds `example` to every request body and success response that has content and no example yet. */
+/**
+ * The problem a status stands for when an operation can answer it for one reason only, with
+ * its fixed title; a response whose description names its problem type in backticks
+ * (`` `overloaded` ``) gets that one. Other error responses keep Swagger UI's own sample.
+ */
+const PROBLEMS: Record<string, { slug: string; title: string; detail: string }> = {
+  '401': { slug: 'unauthorized', title: 'Unauthorized', detail: 'Authentication is required and has failed or has not been provided.' },
+  '404': { slug: 'not-found', title: 'Not Found', detail: 'The resource does not exist.' },
+  '412': { slug: 'precondition-failed', title: 'Precondition failed', detail: 'The If-Match header does not match the current version.' },
+  '413': { slug: 'payload-too-large', title: 'Payload Too Large', detail: 'Request body is too large' },
+  '415': { slug: 'unsupported-media-type', title: 'Unsupported Media Type', detail: 'Send the rate deck as text/csv.' },
+  '500': {
+    slug: 'internal-error',
+    title: 'Internal Server Error',
+    detail: 'An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.',
+  },
+  overloaded: {
+    slug: 'overloaded',
+    title: 'Service overloaded',
+    detail: 'The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).',
+  },
+};
+
+function problemExample(status: string, description: string, path: string): unknown {
+  const named = /`([a-z]+(?:-[a-z]+)*)`/.exec(description)?.[1];
+  const problem = (named && PROBLEMS[named]) || (named ? undefined : PROBLEMS[status]);
+  if (!problem) return undefined;
+  const example: Json = { type: `https://canopy.dev/problems/${problem.slug}`, title: problem.title, status: Number(status), detail: problem.detail, instance: path };
+  if (status === '500') example.requestId = '4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b';
+  return example;
+}
+
+/**
+ * Adds `example` to every request body and success response that has content and no example
+ * yet, and to the error responses whose problem is known (see PROBLEMS).
+ */
 export function addExamples(document: OpenAPIObject): void {
   const draw = (schema: unknown, direction: 'request' | 'response', requiredOnly = false) =>
     sample(
@@ -339,20 +379,30 @@ export function addExamples(document: OpenAPIObject): void {
       { quiet: true, skipReadOnly: direction === 'request', skipWriteOnly: direction === 'response', skipNonRequired: requiredOnly },
       document,
     );
-  for (const item of Object.values(document.paths)) {
+  for (const [path, item] of Object.entries(document.paths)) {
     for (const operation of Object.values(item as Record<string, Operation>)) {
       if (!isObject(operation) || !operation.responses) continue;
       const mine = EXAMPLES[operation.operationId ?? ''] ?? {};
-      for (const [type, media] of Object.entries(operation.requestBody?.content ?? {})) {
+      const body = operation.requestBody ? (operation.requestBody.content = { ...operation.requestBody.content }) : {};
+      for (const [type, media] of Object.entries(body)) {
         if (media.example !== undefined || media.examples !== undefined) continue;
-        media.example = type === JSON_TYPE && mine.request !== undefined ? mine.request : draw(media.schema, 'request');
+        body[type] = { ...media, example: type === JSON_TYPE && mine.request !== undefined ? mine.request : draw(media.schema, 'request') };
       }
       for (const [status, response] of Object.entries(operation.responses)) {
+        if (/^[45]\d\d$/.test(status)) {
+          const media = response.content?.[PROBLEM_CONTENT_TYPE];
+          const example = media && media.example === undefined ? problemExample(status, response.description ?? '', path) : undefined;
+          // Copies: the error responses of one operation may share their content.
+          if (media && example !== undefined) response.content = { ...response.content, [PROBLEM_CONTENT_TYPE]: { ...media, example } };
+          continue;
+        }
         if (!/^2\d\d$/.test(status)) continue;
-        for (const [type, media] of Object.entries(response.content ?? {})) {
+        const content = (response.content = { ...response.content });
+        for (const [type, media] of Object.entries(content)) {
           if (media.example !== undefined || media.examples !== undefined) continue;
-          media.example =
+          const example =
             type === JSON_TYPE && mine.response !== undefined ? complete(mine.response, draw(media.schema, 'response', true)) : draw(media.schema, 'response');
+          content[type] = { ...media, example };
         }
       }
     }
