@@ -103,7 +103,14 @@ export async function createApp(deps: AppDependencies): Promise<NestFastifyAppli
   if (!deps.withoutDocs) {
     const document = buildOpenApiDocument(app);
     applyResponseSchemas(app, fastify, document, deps.config.NODE_ENV === 'test');
-    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json', yamlDocumentUrl: 'docs/yaml' });
+    SwaggerModule.setup('docs', app, document, {
+      jsonDocumentUrl: 'docs/json',
+      yamlDocumentUrl: 'docs/yaml',
+      customSiteTitle: 'Canopy API',
+      // Everything the page needs is served from here (swagger-ui-dist), and the online
+      // validator badge, which would fetch from a third party, is off: the page needs no network.
+      swaggerOptions: { validatorUrl: 'none', displayOperationId: true, displayRequestDuration: true },
+    });
   }
   await app.init();
   await fastify.ready();

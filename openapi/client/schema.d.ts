@@ -2647,6 +2647,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LiveDto"];
                 };
             };
@@ -2656,6 +2661,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/health/live",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2676,6 +2691,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "database": "up",
+                     *       "migrations": "current",
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ReadyDto"];
                 };
             };
@@ -2685,6 +2707,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/health/ready",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2714,6 +2746,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /** @example string */
                     "text/plain": string;
                 };
             };
@@ -2723,6 +2756,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/metrics",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2732,6 +2774,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/metrics",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2741,6 +2792,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/metrics",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2770,6 +2831,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "availableCredit": "12.50",
+                     *           "balance": "12.50",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "creditLimit": "12.50",
+                     *           "currency": "USD",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "display": {
+                     *             "balance": "12.50",
+                     *             "creditLimit": "100.00",
+                     *             "currency": "USD"
+                     *           },
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "language": "en",
+                     *           "lowBalanceThreshold": "10.00",
+                     *           "maxSessions": 0,
+                     *           "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *           "status": "active",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *           "timeZone": "Europe/Paris",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "username": "alice@sip.example",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountPageDto"];
                 };
             };
@@ -2788,6 +2880,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2797,6 +2898,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2806,6 +2916,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2817,6 +2937,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2831,6 +2960,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                 *       "maxSessions": 2,
+                 *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                 *       "username": "alice@sip.example",
+                 *       "voipPassword": "alice-sip-secret",
+                 *       "webPassword": "alice-portal-secret"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateAccountDto"];
             };
         };
@@ -2841,6 +2980,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "0.00",
+                     *       "balance": "0.00",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "0.00",
+                     *       "currency": "EUR",
+                     *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "0.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": null,
+                     *       "maxSessions": 2,
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -2859,6 +3024,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2877,6 +3051,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2895,6 +3078,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2904,6 +3096,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2915,6 +3117,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2937,6 +3148,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "currency": "USD",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "maxSessions": 0,
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -2955,6 +3192,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2964,6 +3210,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2973,6 +3228,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -2984,6 +3249,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3024,6 +3298,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3042,6 +3325,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3051,6 +3343,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3060,6 +3361,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3071,6 +3382,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3090,6 +3410,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "creditLimit": "12.50",
+                 *       "language": "en",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "maxSessions": 0,
+                 *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                 *       "status": "active",
+                 *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "timeZone": "Europe/Paris",
+                 *       "username": "string",
+                 *       "voipPassword": "stringst",
+                 *       "webPassword": "stringst"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateAccountDto"];
             };
         };
@@ -3100,6 +3435,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "currency": "USD",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "maxSessions": 0,
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "username": "alice@sip.example",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccountDto"];
                 };
             };
@@ -3118,6 +3479,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3136,6 +3506,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3154,6 +3533,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3163,6 +3551,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3172,6 +3569,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3183,6 +3590,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3215,6 +3631,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "opening_balance",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "amount": "12.50",
+                     *           "balanceAfter": "12.50",
+                     *           "convertedAmount": "-25.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0825",
+                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "idempotencyKey": "string",
+                     *           "metadata": {
+                     *             "invoice": "INV-2026-0042"
+                     *           },
+                     *           "notes": "string"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerPageDto"];
                 };
             };
@@ -3233,6 +3673,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3242,6 +3691,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3251,6 +3709,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3262,6 +3730,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3281,6 +3758,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "add_funds",
+                 *       "amount": "5.00",
+                 *       "notes": "top-up at the shop"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BalanceOperationDto"];
             };
         };
@@ -3290,6 +3774,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "action": "add_funds",
+                     *       "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "amount": "5.00",
+                     *       "balanceAfter": "5.00",
+                     *       "convertedAmount": "5.00",
+                     *       "createdAt": "2026-03-01T10:00:00.000Z",
+                     *       "currency": "EUR",
+                     *       "exchangeRate": "1.0",
+                     *       "externalReference": "bank-tx-2026-03-01-0042",
+                     *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *       "idempotencyKey": "shop-0042",
+                     *       "metadata": {
+                     *         "invoice": "INV-2026-0042"
+                     *       },
+                     *       "notes": "top-up at the shop"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerEntryDto"];
                 };
             };
@@ -3308,6 +3811,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3326,6 +3838,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3344,6 +3865,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3362,6 +3892,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3373,6 +3913,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3397,6 +3946,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "closingBalance": "82.66",
+                     *       "currency": "EUR",
+                     *       "from": "2026-02-28T23:00:00.000Z",
+                     *       "holder": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "type": "customer"
+                     *       },
+                     *       "month": "2026-03",
+                     *       "openingBalance": "100.00",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31T22:00:00.000Z",
+                     *       "totals": {
+                     *         "add_funds": "50.00",
+                     *         "credit": "0.00",
+                     *         "debit": "-5.00",
+                     *         "opening_balance": "0.00",
+                     *         "usage": "-12.34"
+                     *       },
+                     *       "usage": {
+                     *         "calls": 42,
+                     *         "seconds": 3600
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementDto"];
                 };
             };
@@ -3415,6 +3990,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3424,6 +4008,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3433,6 +4026,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/accounts/{id}/statement",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3444,6 +4047,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3467,6 +4079,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "expiresAt": "2019-08-24T14:15:22Z",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "lastUsedAt": "2019-08-24T14:15:22Z",
+                     *           "name": "string",
+                     *           "permissions": [
+                     *             "string"
+                     *           ],
+                     *           "prefix": "cnp_a1B2c3D4e5F6"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyPageDto"];
                 };
             };
@@ -3485,6 +4115,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3494,6 +4133,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3505,6 +4154,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3519,6 +4177,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "billing-sync",
+                 *       "permissions": [
+                 *         "accounts.update",
+                 *         "balances.operate"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyDto"];
             };
         };
@@ -3528,6 +4195,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKey": "cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "expiresAt": null,
+                     *       "id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                     *       "lastUsedAt": null,
+                     *       "name": "billing-sync",
+                     *       "permissions": [
+                     *         "accounts.update",
+                     *         "balances.operate"
+                     *       ],
+                     *       "prefix": "cnp_a1B2c3D4e5F6"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
@@ -3546,6 +4228,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3564,6 +4255,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/api-keys",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3573,6 +4273,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3584,6 +4294,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3621,6 +4340,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3639,6 +4367,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3648,6 +4385,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/api-keys/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3659,6 +4406,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3688,6 +4444,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "customer.update",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "at": "2019-08-24T14:15:22Z",
+                     *           "changes": {},
+                     *           "clientAddress": "string",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "requestId": "string",
+                     *           "targetId": "string",
+                     *           "targetType": "customer"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditEventPageDto"];
                 };
             };
@@ -3706,6 +4480,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/audit-events",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3715,6 +4498,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/audit-events",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3733,6 +4525,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/audit-events",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3744,6 +4546,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3758,6 +4569,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "login": "acme-admin",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginDto"];
             };
         };
@@ -3767,6 +4584,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSJ9.c2lnbmF0dXJl",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -3785,6 +4610,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3794,6 +4628,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3812,6 +4655,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/login",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3823,6 +4676,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3837,6 +4699,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LogoutDto"];
             };
         };
@@ -3862,6 +4729,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/logout",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3871,6 +4747,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/logout",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3880,6 +4765,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/logout",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3891,6 +4786,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3905,6 +4809,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "rt_AXSFq3ZkM0d1bGx5LXJhbmRvbQ"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshDto"];
             };
         };
@@ -3914,6 +4823,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSJ9.bmV3LXNpZ25hdHVyZQ",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "rt_Bw7nQ2xLp9cHk4mZ-bmV4dC1vbmU",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -3932,6 +4849,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3941,6 +4867,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3950,6 +4885,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/refresh",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3961,6 +4906,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3975,6 +4929,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "apiKey": "cnp_a1B2c3D4e5F6_Zx81QwErTy7uIoP3aSdFgHjKl9zXcVbNm2Qw4ErTyUi"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ApiKeyTokenDto"];
             };
         };
@@ -3984,6 +4943,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmQzZSIsImtpZCI6ImFwaSJ9.c2lnbmF0dXJl",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "rt_Kq1vN8sTzR3aWf6y-YXBpLWtleQ",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenPairDto"];
                 };
             };
@@ -4002,6 +4969,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/token",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4011,6 +4987,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/token",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4029,6 +5014,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/token",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4040,6 +5035,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4057,6 +5061,25 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "operations": [
+                 *         {
+                 *           "action": "add_funds",
+                 *           "amount": "100.00",
+                 *           "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                 *           "notes": "bank transfer 2026-03-01"
+                 *         },
+                 *         {
+                 *           "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                 *           "action": "credit",
+                 *           "amount": "5.00",
+                 *           "currency": "EUR",
+                 *           "notes": "goodwill credit"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["BatchRequestDto"];
             };
         };
@@ -4067,6 +5090,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "add_funds",
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "amount": "100.00",
+                     *           "balanceAfter": "125.00",
+                     *           "convertedAmount": "100.00",
+                     *           "createdAt": "2026-03-01T10:00:00.000Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0",
+                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *           "idempotencyKey": "batch-2026-03-01",
+                     *           "metadata": {
+                     *             "invoice": "INV-2026-0042"
+                     *           },
+                     *           "notes": "bank transfer 2026-03-01"
+                     *         },
+                     *         {
+                     *           "action": "credit",
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "amount": "5.00",
+                     *           "balanceAfter": "5.00",
+                     *           "convertedAmount": "5.00",
+                     *           "createdAt": "2026-03-01T10:00:00.000Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0",
+                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "id": "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f",
+                     *           "idempotencyKey": "batch-2026-03-01",
+                     *           "metadata": {
+                     *             "invoice": "INV-2026-0042"
+                     *           },
+                     *           "notes": "goodwill credit"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BatchResultDto"];
                 };
             };
@@ -4085,6 +5148,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4103,6 +5175,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4145,6 +5226,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/balance-operations/batch",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4156,6 +5247,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4191,6 +5291,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
+                     *           "callId": "switch-7f3a-000123",
+                     *           "charges": [
+                     *             {
+                     *               "amount": "0.02",
+                     *               "billedSeconds": 60,
+                     *               "chargedCurrency": "USD",
+                     *               "convertedAmount": "0.02",
+                     *               "currency": "USD",
+                     *               "ledgerEntryId": "f7c6f831-1aa3-490f-8983-d6ae485a5bc7",
+                     *               "party": {
+                     *                 "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *                 "type": "account"
+                     *               },
+                     *               "prefix": "4420",
+                     *               "price": "0.02",
+                     *               "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8"
+                     *             }
+                     *           ],
+                     *           "connectTime": "2019-08-24T14:15:22Z",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "duration": 61,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "number": "+442071234567",
+                     *           "viewer": {
+                     *             "cost": "0.02",
+                     *             "currency": "USD",
+                     *             "margin": "0.01",
+                     *             "revenue": "0.03"
+                     *           }
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallPageDto"];
                 };
             };
@@ -4209,6 +5348,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4218,6 +5366,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4236,6 +5393,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4247,6 +5414,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4261,6 +5437,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "calls": [
+                 *         {
+                 *           "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                 *           "callId": "sw1-000123",
+                 *           "connectTime": "2026-03-01T12:00:00Z",
+                 *           "duration": 61,
+                 *           "number": "+442071234567"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["PostCallsRequestDto"];
             };
         };
@@ -4271,6 +5460,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "call": {
+                     *             "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *             "callId": "sw1-000123",
+                     *             "charges": [
+                     *               {
+                     *                 "amount": "0.0305",
+                     *                 "billedSeconds": 61,
+                     *                 "chargedCurrency": "EUR",
+                     *                 "convertedAmount": "0.0305",
+                     *                 "currency": "EUR",
+                     *                 "ledgerEntryId": "e5f6a7b8-c9d0-4e1f-9a2b-3c4d5e6f7a8b",
+                     *                 "party": {
+                     *                   "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *                   "type": "account"
+                     *                 },
+                     *                 "prefix": "4420",
+                     *                 "price": "0.03",
+                     *                 "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d"
+                     *               }
+                     *             ],
+                     *             "connectTime": "2026-03-01T12:00:00.000Z",
+                     *             "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *             "duration": 61,
+                     *             "id": "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a",
+                     *             "number": "+442071234567",
+                     *             "viewer": {
+                     *               "cost": "0.0203",
+                     *               "currency": "EUR",
+                     *               "margin": "0.0102",
+                     *               "revenue": "0.0305"
+                     *             }
+                     *           },
+                     *           "callId": "sw1-000123",
+                     *           "status": "rated"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["PostCallsResultDto"];
                 };
             };
@@ -4289,6 +5520,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4307,6 +5547,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/calls",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4316,6 +5565,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4327,6 +5586,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4348,6 +5616,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "accountId": "3d07c219-0a88-45be-9cfc-91e9d095a1e9",
+                     *       "callId": "switch-7f3a-000123",
+                     *       "charges": [
+                     *         {
+                     *           "amount": "0.02",
+                     *           "billedSeconds": 60,
+                     *           "chargedCurrency": "USD",
+                     *           "convertedAmount": "0.02",
+                     *           "currency": "USD",
+                     *           "ledgerEntryId": "f7c6f831-1aa3-490f-8983-d6ae485a5bc7",
+                     *           "party": {
+                     *             "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *             "type": "account"
+                     *           },
+                     *           "prefix": "4420",
+                     *           "price": "0.02",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8"
+                     *         }
+                     *       ],
+                     *       "connectTime": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "duration": 61,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "number": "+442071234567",
+                     *       "viewer": {
+                     *         "cost": "0.02",
+                     *         "currency": "USD",
+                     *         "margin": "0.01",
+                     *         "revenue": "0.03"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallDto"];
                 };
             };
@@ -4366,6 +5668,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4375,6 +5686,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4384,6 +5704,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4395,6 +5725,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4409,6 +5748,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "accountId": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                 *       "number": "+442071234567"
+                 *     }
+                 */
                 "application/json": components["schemas"]["AuthorizeCallDto"];
             };
         };
@@ -4418,6 +5763,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "authorized": true,
+                     *       "limitedBy": {
+                     *         "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *         "type": "account"
+                     *       },
+                     *       "maxDuration": 100
+                     *     }
+                     */
                     "application/json": components["schemas"]["CallAuthorizationDto"];
                 };
             };
@@ -4436,6 +5791,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4454,6 +5818,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4463,6 +5836,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4472,6 +5854,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/calls/authorize",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4483,6 +5875,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4506,6 +5907,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "code": "EUR",
+                     *           "minorUnits": 2,
+                     *           "name": "Euro",
+                     *           "numericCode": "978"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CurrencyListDto"];
                 };
             };
@@ -4524,6 +5938,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/currencies",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4553,6 +5977,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "availableCredit": "50.00",
+                     *           "balance": "0.00",
+                     *           "baseCurrency": "EUR",
+                     *           "createdAt": "2026-03-01T09:30:00.000Z",
+                     *           "creditLimit": "50.00",
+                     *           "display": {
+                     *             "balance": "0.00",
+                     *             "creditLimit": "50.00",
+                     *             "currency": "EUR"
+                     *           },
+                     *           "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "language": "de",
+                     *           "lowBalanceThreshold": "10.00",
+                     *           "name": "Acme Telecom",
+                     *           "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *           "routingGroupId": null,
+                     *           "status": "active",
+                     *           "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *           "timeZone": "Europe/Berlin",
+                     *           "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *           "version": 1,
+                     *           "webLogin": "acme-admin"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJrIjpbIkFjbWUgVGVsZWNvbSJdfQ.c2ln"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPageDto"];
                 };
             };
@@ -4571,6 +6026,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4580,6 +6044,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4598,6 +6071,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4609,6 +6092,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4623,6 +6115,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "baseCurrency": "EUR",
+                 *       "creditLimit": "50.00",
+                 *       "language": "de",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "name": "Acme Telecom",
+                 *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                 *       "timeZone": "Europe/Berlin",
+                 *       "webLogin": "acme-admin",
+                 *       "webPassword": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCustomerDto"];
             };
         };
@@ -4633,6 +6138,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "50.00",
+                     *       "balance": "0.00",
+                     *       "baseCurrency": "EUR",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "50.00",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "50.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "Acme Telecom",
+                     *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1,
+                     *       "webLogin": "acme-admin"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4651,6 +6182,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4669,6 +6209,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4687,6 +6236,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4705,6 +6263,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4716,6 +6284,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4738,6 +6315,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4756,6 +6360,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4765,6 +6378,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4774,6 +6396,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4785,6 +6417,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4825,6 +6466,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4843,6 +6493,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4861,6 +6520,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4870,6 +6538,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4881,6 +6559,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4900,6 +6587,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "creditLimit": "12.50",
+                 *       "language": "en",
+                 *       "lowBalanceThreshold": "10.00",
+                 *       "name": "string",
+                 *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                 *       "status": "active",
+                 *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "timeZone": "Europe/Paris",
+                 *       "webLogin": "string",
+                 *       "webPassword": "stringst"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateCustomerDto"];
             };
         };
@@ -4910,6 +6611,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerDto"];
                 };
             };
@@ -4928,6 +6656,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4946,6 +6683,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4964,6 +6710,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4973,6 +6728,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4982,6 +6746,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -4993,6 +6767,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5009,6 +6792,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "balance": "12.50",
+                 *       "count": 1000,
+                 *       "creditLimit": "12.50",
+                 *       "firstNumber": 1,
+                 *       "language": "en",
+                 *       "lowBalanceThreshold": "1.00",
+                 *       "maxSessions": 1,
+                 *       "pinLength": 8,
+                 *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                 *       "status": "active",
+                 *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "timeZone": "Europe/Paris",
+                 *       "usernamePrefix": "card-"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateAccountBatchDto"];
             };
         };
@@ -5059,6 +6859,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/account-batches",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5077,6 +6886,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/account-batches",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5095,6 +6913,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}/account-batches",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5113,6 +6940,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/account-batches",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5124,6 +6961,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5156,6 +7002,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "action": "opening_balance",
+                     *           "actor": "b4172a54-df0e-4918-8f0c-143e6e6d9830",
+                     *           "amount": "12.50",
+                     *           "balanceAfter": "12.50",
+                     *           "convertedAmount": "-25.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "exchangeRate": "1.0825",
+                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "idempotencyKey": "string",
+                     *           "metadata": {
+                     *             "invoice": "INV-2026-0042"
+                     *           },
+                     *           "notes": "string"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerPageDto"];
                 };
             };
@@ -5174,6 +7044,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5183,6 +7062,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5192,6 +7080,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5203,6 +7101,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5222,6 +7129,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "action": "add_funds",
+                 *       "amount": "25.00",
+                 *       "currency": "EUR",
+                 *       "notes": "wire 2026-0001"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BalanceOperationDto"];
             };
         };
@@ -5231,6 +7146,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "action": "add_funds",
+                     *       "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "amount": "25.00",
+                     *       "balanceAfter": "25.00",
+                     *       "convertedAmount": "25.00",
+                     *       "createdAt": "2026-03-01T10:00:00.000Z",
+                     *       "currency": "EUR",
+                     *       "exchangeRate": "1.0",
+                     *       "externalReference": "bank-tx-2026-03-01-0042",
+                     *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *       "idempotencyKey": "payment-2026-0001",
+                     *       "metadata": {
+                     *         "invoice": "INV-2026-0042"
+                     *       },
+                     *       "notes": "wire 2026-0001"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LedgerEntryDto"];
                 };
             };
@@ -5249,6 +7183,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5267,6 +7210,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5285,6 +7237,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5303,6 +7264,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/balance-operations",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5314,6 +7285,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5335,6 +7315,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "effective": [
+                     *         "customers.create"
+                     *       ],
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPermissionsDto"];
                 };
             };
@@ -5353,6 +7344,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5362,6 +7362,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5371,6 +7380,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5382,6 +7401,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5398,6 +7426,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "permissions": [
+                 *         "customers.create"
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["ReplacePermissionsDto"];
             };
         };
@@ -5407,6 +7442,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "effective": [
+                     *         "customers.create"
+                     *       ],
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["CustomerPermissionsDto"];
                 };
             };
@@ -5425,6 +7471,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5443,6 +7498,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5452,6 +7516,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5461,6 +7534,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5472,6 +7555,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5496,6 +7588,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "closingBalance": "82.66",
+                     *       "currency": "EUR",
+                     *       "from": "2026-02-28T23:00:00.000Z",
+                     *       "holder": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "type": "customer"
+                     *       },
+                     *       "month": "2026-03",
+                     *       "openingBalance": "100.00",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31T22:00:00.000Z",
+                     *       "totals": {
+                     *         "add_funds": "50.00",
+                     *         "credit": "0.00",
+                     *         "debit": "-5.00",
+                     *         "opening_balance": "0.00",
+                     *         "usage": "-12.34"
+                     *       },
+                     *       "usage": {
+                     *         "calls": 42,
+                     *         "seconds": 3600
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["StatementDto"];
                 };
             };
@@ -5514,6 +7632,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5523,6 +7650,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5532,6 +7668,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/customers/{id}/statement",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5543,6 +7689,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5570,6 +7725,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *           "data": {
+                     *             "entry": {
+                     *               "action": "add_funds",
+                     *               "actor": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *               "amount": "25.00",
+                     *               "balanceAfter": "25.00",
+                     *               "convertedAmount": "25.00",
+                     *               "createdAt": "2026-03-01T10:00:00.000Z",
+                     *               "currency": "EUR",
+                     *               "exchangeRate": "1.0",
+                     *               "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+                     *               "idempotencyKey": "payment-2026-0001",
+                     *               "notes": "wire 2026-0001"
+                     *             },
+                     *             "holder": {
+                     *               "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *               "type": "customer"
+                     *             }
+                     *           },
+                     *           "id": "f6a7b8c9-d0e1-4f2a-8b3c-4d5e6f7a8b9c",
+                     *           "occurredAt": "2026-03-01T10:00:00.123Z",
+                     *           "sequence": 1042,
+                     *           "subject": {
+                     *             "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *             "type": "customer"
+                     *           },
+                     *           "type": "balance.changed"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJzIjoxMDQyfQ.c2ln"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventPageDto"];
                 };
             };
@@ -5588,6 +7780,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/events",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5597,6 +7798,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/events",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5608,6 +7819,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5633,6 +7853,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "baseCurrency": "USD",
+                     *           "currency": "EUR",
+                     *           "rate": "1.0825",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateListDto"];
                 };
             };
@@ -5651,6 +7885,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5660,6 +7903,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5669,6 +7921,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5680,6 +7942,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5700,6 +7971,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "rate": "1.0825"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SetExchangeRateDto"];
             };
         };
@@ -5709,6 +7985,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "baseCurrency": "USD",
+                     *       "currency": "EUR",
+                     *       "rate": "1.0825",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 3
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateDto"];
                 };
             };
@@ -5727,6 +8012,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5745,6 +8039,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5754,6 +8057,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5763,6 +8075,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5774,6 +8096,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5815,6 +8146,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5833,6 +8173,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5842,6 +8191,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5853,6 +8212,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5881,6 +8249,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "at": "2019-08-24T14:15:22Z",
+                     *           "currency": "EUR",
+                     *           "rate": "1.0825"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ExchangeRateHistoryDto"];
                 };
             };
@@ -5899,6 +8279,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5908,6 +8297,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5917,6 +8315,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/exchange-rates/{currency}/history",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5928,6 +8336,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5951,6 +8368,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "code": "pt-BR",
+                     *           "name": "Brazilian Portuguese",
+                     *           "nativeName": "português (Brasil)"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LanguageListDto"];
                 };
             };
@@ -5969,6 +8398,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/languages",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -5989,6 +8428,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "50.00",
+                     *       "balance": "0.00",
+                     *       "baseCurrency": "EUR",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "creditLimit": "50.00",
+                     *       "display": {
+                     *         "balance": "0.00",
+                     *         "creditLimit": "50.00",
+                     *         "currency": "EUR"
+                     *       },
+                     *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "language": "de",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "Acme Telecom",
+                     *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "permissions": [
+                     *         "customers.create",
+                     *         "customers.update",
+                     *         "customers.delete",
+                     *         "accounts.create",
+                     *         "accounts.update",
+                     *         "accounts.delete",
+                     *         "tariffs.manage",
+                     *         "exchange-rates.manage",
+                     *         "balances.operate",
+                     *         "permissions.grant",
+                     *         "api-keys.manage",
+                     *         "webhooks.manage"
+                     *       ],
+                     *       "routingGroupId": null,
+                     *       "status": "active",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "timeZone": "Europe/Berlin",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1,
+                     *       "webLogin": "acme-admin"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
@@ -5998,6 +8477,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/me",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6007,6 +8495,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/me",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6018,6 +8516,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6035,6 +8542,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "language": "de",
+                 *       "timeZone": "Europe/Berlin"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateMeDto"];
             };
         };
@@ -6045,6 +8558,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "availableCredit": "12.50",
+                     *       "balance": "12.50",
+                     *       "baseCurrency": "USD",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "creditLimit": "12.50",
+                     *       "depth": 0,
+                     *       "display": {
+                     *         "balance": "12.50",
+                     *         "creditLimit": "100.00",
+                     *         "currency": "USD"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "language": "en",
+                     *       "lowBalanceThreshold": "10.00",
+                     *       "name": "string",
+                     *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "permissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
+                     *       "status": "active",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "timeZone": "Europe/Paris",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0,
+                     *       "webLogin": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["MeDto"];
                 };
             };
@@ -6063,6 +8606,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/me",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6081,6 +8633,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/me",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6090,6 +8651,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/me",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6108,6 +8678,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/me",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6119,6 +8699,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6142,6 +8731,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "description": "string",
+                     *           "name": "customers.create"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PermissionCatalogueDto"];
                 };
             };
@@ -6160,6 +8760,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/permissions",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6169,6 +8778,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/permissions",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6180,6 +8799,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6203,6 +8831,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "description": "string",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "name": "string",
+                     *           "policy": "least-cost",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupPageDto"];
                 };
             };
@@ -6221,6 +8865,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6239,6 +8892,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6250,6 +8913,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6264,6 +8936,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "name": "string",
+                 *       "policy": "least-cost"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateRoutingGroupDto"];
             };
         };
@@ -6273,6 +8952,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6291,6 +8981,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6318,6 +9017,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/routing-groups",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6327,6 +9035,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6338,6 +9056,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6359,6 +9086,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6377,6 +9115,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6395,6 +9142,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6404,6 +9160,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6415,6 +9181,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6455,6 +9230,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6473,6 +9257,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6491,6 +9284,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6500,6 +9302,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6511,6 +9323,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6530,6 +9351,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "name": "string",
+                 *       "policy": "least-cost"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateRoutingGroupDto"];
             };
         };
@@ -6539,6 +9367,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "description": "string",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "policy": "least-cost",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoutingGroupDto"];
                 };
             };
@@ -6557,6 +9396,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6575,6 +9423,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6593,6 +9450,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6602,6 +9468,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6611,6 +9486,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/routing-groups/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6622,6 +9507,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6641,6 +9535,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "defaultBaseCurrency": "USD",
+                     *       "defaultLanguage": "en",
+                     *       "defaultPermissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "defaultTimeZone": "Europe/Paris",
+                     *       "maxDepth": 16,
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["SystemSettingsDto"];
                 };
             };
@@ -6650,6 +9557,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6668,6 +9584,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/system/settings",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6679,6 +9605,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6696,6 +9631,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "defaultBaseCurrency": "string",
+                 *       "defaultLanguage": "string",
+                 *       "defaultPermissions": [
+                 *         "customers.create"
+                 *       ],
+                 *       "defaultTimeZone": "string",
+                 *       "maxDepth": 2
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateSystemSettingsDto"];
             };
         };
@@ -6705,6 +9651,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "defaultBaseCurrency": "USD",
+                     *       "defaultLanguage": "en",
+                     *       "defaultPermissions": [
+                     *         "customers.create"
+                     *       ],
+                     *       "defaultTimeZone": "Europe/Paris",
+                     *       "maxDepth": 16,
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["SystemSettingsDto"];
                 };
             };
@@ -6723,6 +9682,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6741,6 +9709,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6750,6 +9727,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/system/settings",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6759,6 +9745,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/system/settings",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6770,6 +9766,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6795,6 +9800,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "connectFee": "12.50",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "currency": "USD",
+                     *           "description": "string",
+                     *           "freeSeconds": 0,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "name": "string",
+                     *           "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffPageDto"];
                 };
             };
@@ -6813,6 +9837,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6822,6 +9855,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6831,6 +9873,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6842,6 +9894,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6856,6 +9917,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "0.01",
+                 *       "currency": "EUR",
+                 *       "freeSeconds": 0,
+                 *       "name": "Retail EUR"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateTariffDto"];
             };
         };
@@ -6865,6 +9934,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.01",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "currency": "EUR",
+                     *       "description": "",
+                     *       "freeSeconds": 0,
+                     *       "id": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "name": "Retail EUR",
+                     *       "ownerId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -6883,6 +9966,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6901,6 +9993,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6919,6 +10020,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6928,6 +10038,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6939,6 +10059,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6960,6 +10089,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "currency": "USD",
+                     *       "description": "string",
+                     *       "freeSeconds": 0,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -6978,6 +10121,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6987,6 +10139,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -6996,6 +10157,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7007,6 +10178,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7047,6 +10227,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7065,6 +10254,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7083,6 +10281,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7092,6 +10299,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7103,6 +10320,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7122,6 +10348,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "12.50",
+                 *       "description": "string",
+                 *       "freeSeconds": 0,
+                 *       "name": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateTariffDto"];
             };
         };
@@ -7131,6 +10365,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "12.50",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "currency": "USD",
+                     *       "description": "string",
+                     *       "freeSeconds": 0,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "name": "string",
+                     *       "ownerId": "4d206909-730f-409a-88f6-dcfaa8fc28cc",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["TariffDto"];
                 };
             };
@@ -7149,6 +10397,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7167,6 +10424,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7185,6 +10451,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7194,6 +10469,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7203,6 +10487,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7214,6 +10508,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7242,6 +10545,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "connectFee": "0.00",
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *           "firstInterval": 1,
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "nextInterval": 1,
+                     *           "prefix": "4420",
+                     *           "price": "0.0125",
+                     *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RatePageDto"];
                     /**
                      * @example prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom
@@ -7265,6 +10588,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7274,6 +10606,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7283,6 +10624,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7294,6 +10645,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7313,6 +10673,10 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example prefix,price,firstInterval,nextInterval,connectFee,effectiveFrom
+                 *     44,0.02,1,1,0,2025-01-01T00:00:00Z
+                 */
                 "text/csv": string;
             };
         };
@@ -7322,6 +10686,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": 0,
+                     *       "inserted": 0,
+                     *       "mode": "replace",
+                     *       "rows": 0,
+                     *       "total": 0,
+                     *       "unchanged": 0,
+                     *       "updated": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDeckResultDto"];
                 };
             };
@@ -7340,6 +10715,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7358,6 +10742,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7367,6 +10760,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7376,6 +10778,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Send the rate deck as text/csv.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 415,
+                     *       "title": "Unsupported Media Type",
+                     *       "type": "https://canopy.dev/problems/unsupported-media-type"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7394,6 +10805,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7405,6 +10826,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7421,6 +10851,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "effectiveFrom": "2026-01-01T00:00:00Z",
+                 *       "firstInterval": 60,
+                 *       "nextInterval": 6,
+                 *       "prefix": "4420",
+                 *       "price": "0.03"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateRateDto"];
             };
         };
@@ -7430,6 +10869,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2026-03-01T09:30:00.000Z",
+                     *       "effectiveFrom": "2026-01-01T00:00:00.000Z",
+                     *       "firstInterval": 60,
+                     *       "id": "18d67269-3a4b-4c5d-9e6f-7a8b9c0d1e2f",
+                     *       "nextInterval": 6,
+                     *       "prefix": "4420",
+                     *       "price": "0.03",
+                     *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "updatedAt": "2026-03-01T09:30:00.000Z",
+                     *       "version": 1
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7448,6 +10902,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7466,6 +10929,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7484,6 +10956,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7493,6 +10974,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7504,6 +10995,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7526,6 +11026,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7544,6 +11059,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7553,6 +11077,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7562,6 +11095,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7573,6 +11116,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7614,6 +11166,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7632,6 +11193,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7641,6 +11211,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7650,6 +11229,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7661,6 +11250,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7681,6 +11279,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "connectFee": "0",
+                 *       "effectiveFrom": "2025-01-01T00:00:00.000Z",
+                 *       "firstInterval": 1,
+                 *       "nextInterval": 1,
+                 *       "prefix": "4420",
+                 *       "price": "0.0125"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateRateDto"];
             };
         };
@@ -7690,6 +11298,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7708,6 +11331,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7726,6 +11358,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7744,6 +11385,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7753,6 +11403,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7762,6 +11421,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/{rateId}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7773,6 +11442,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7797,6 +11475,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "connectFee": "0.00",
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "effectiveFrom": "2019-08-24T14:15:22Z",
+                     *       "firstInterval": 1,
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextInterval": 1,
+                     *       "prefix": "4420",
+                     *       "price": "0.0125",
+                     *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["RateDto"];
                 };
             };
@@ -7815,6 +11508,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7824,6 +11526,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7833,6 +11544,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/tariffs/{id}/rates/lookup",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7844,6 +11565,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7867,6 +11597,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "name": "Europe/Paris",
+                     *           "utcOffset": "+01:00"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TimeZoneListDto"];
                 };
             };
@@ -7885,6 +11626,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/time-zones",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7916,6 +11667,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "currency": "EUR",
+                     *       "customerId": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "from": "2026-03-01",
+                     *       "groupBy": "account",
+                     *       "items": [
+                     *         {
+                     *           "billedSeconds": 7320,
+                     *           "calls": 120,
+                     *           "cost": "2.44",
+                     *           "currency": "EUR",
+                     *           "key": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
+                     *           "margin": "1.22",
+                     *           "revenue": "3.66",
+                     *           "seconds": 7260
+                     *         }
+                     *       ],
+                     *       "nextCursor": null,
+                     *       "timeZone": "Europe/Berlin",
+                     *       "to": "2026-03-31"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UsagePageDto"];
                 };
             };
@@ -7934,6 +11708,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/usage",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7943,6 +11726,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/usage",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7961,6 +11753,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/usage",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7972,6 +11774,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -7997,6 +11808,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *           "description": "string",
+                     *           "disabledReason": "string",
+                     *           "events": [
+                     *             "string"
+                     *           ],
+                     *           "failingSince": "2019-08-24T14:15:22Z",
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "status": "enabled",
+                     *           "updatedAt": "2019-08-24T14:15:22Z",
+                     *           "url": "string",
+                     *           "version": 0
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointPageDto"];
                 };
             };
@@ -8015,6 +11848,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8024,6 +11866,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8033,6 +11884,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8044,6 +11905,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8058,6 +11928,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                 *       "description": "string",
+                 *       "events": [
+                 *         "customer.created"
+                 *       ],
+                 *       "url": "https://billing.example.com/canopy-hooks"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateWebhookEndpointDto"];
             };
         };
@@ -8067,6 +11947,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedWebhookEndpointDto"];
                 };
             };
@@ -8085,6 +11983,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8103,6 +12010,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8112,6 +12028,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8121,6 +12046,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8132,6 +12067,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8153,6 +12097,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointDto"];
                 };
             };
@@ -8171,6 +12132,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8180,6 +12150,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8189,6 +12168,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8200,6 +12189,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8240,6 +12238,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8258,6 +12265,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8267,6 +12283,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8276,6 +12301,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8287,6 +12322,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8306,6 +12350,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "description": "string",
+                 *       "events": [
+                 *         "customer.created"
+                 *       ],
+                 *       "status": "enabled",
+                 *       "url": "string"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateWebhookEndpointDto"];
             };
         };
@@ -8315,6 +12369,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "customerId": "87d8e330-2878-4742-a86f-dbbb3bf522ac",
+                     *       "description": "string",
+                     *       "disabledReason": "string",
+                     *       "events": [
+                     *         "string"
+                     *       ],
+                     *       "failingSince": "2019-08-24T14:15:22Z",
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "status": "enabled",
+                     *       "updatedAt": "2019-08-24T14:15:22Z",
+                     *       "url": "string",
+                     *       "version": 0
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookEndpointDto"];
                 };
             };
@@ -8333,6 +12404,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8351,6 +12431,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8360,6 +12449,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The If-Match header does not match the current version.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 412,
+                     *       "title": "Precondition failed",
+                     *       "type": "https://canopy.dev/problems/precondition-failed"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8369,6 +12467,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8378,6 +12485,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8389,6 +12506,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8414,6 +12540,35 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "attemptCount": 0,
+                     *           "attempts": [
+                     *             {
+                     *               "attemptedAt": "2019-08-24T14:15:22Z",
+                     *               "durationMs": 0,
+                     *               "error": "string",
+                     *               "n": 0,
+                     *               "statusCode": 0
+                     *             }
+                     *           ],
+                     *           "createdAt": "2019-08-24T14:15:22Z",
+                     *           "endpointId": "c8d2c7e1-e4b1-4108-9e29-3429a36a1ef3",
+                     *           "event": {
+                     *             "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *             "sequence": 0,
+                     *             "type": "string"
+                     *           },
+                     *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *           "nextAttemptAt": "2019-08-24T14:15:22Z",
+                     *           "status": "pending"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryPageDto"];
                 };
             };
@@ -8432,6 +12587,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8441,6 +12605,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8450,6 +12623,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/deliveries",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8461,6 +12644,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8482,6 +12674,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "attemptCount": 0,
+                     *       "attempts": [
+                     *         {
+                     *           "attemptedAt": "2019-08-24T14:15:22Z",
+                     *           "durationMs": 0,
+                     *           "error": "string",
+                     *           "n": 0,
+                     *           "statusCode": 0
+                     *         }
+                     *       ],
+                     *       "createdAt": "2019-08-24T14:15:22Z",
+                     *       "endpointId": "c8d2c7e1-e4b1-4108-9e29-3429a36a1ef3",
+                     *       "event": {
+                     *         "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *         "sequence": 0,
+                     *         "type": "string"
+                     *       },
+                     *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "nextAttemptAt": "2019-08-24T14:15:22Z",
+                     *       "status": "pending"
+                     *     }
+                     */
                     "application/json": components["schemas"]["WebhookDeliveryDto"];
                 };
             };
@@ -8500,6 +12716,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8518,6 +12743,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The resource does not exist.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 404,
+                     *       "title": "Not Found",
+                     *       "type": "https://canopy.dev/problems/not-found"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8536,6 +12770,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8545,6 +12788,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/webhook-endpoints/{id}/test",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -8556,6 +12809,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };

@@ -2,7 +2,9 @@ import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { PUBLIC_EXTENSION } from '../../auth/public.decorator';
 import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
+import { addExamples } from './examples';
 import { FieldErrorDto, ProblemDto } from './problem.dto';
+import { orderDocument } from './tags';
 
 const DESCRIPTION = `
 Canopy: the customer side of a VoIP softswitch's billing — a tree of customers, their
@@ -69,19 +71,26 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (!isPublic || path.startsWith('/v1/auth/')) operation.responses['503'] ??= OVERLOADED_RESPONSE;
     }
   }
+  // The tags in the order a portal developer meets them, and an example on every operation.
+  orderDocument(document);
+  addExamples(document);
   return document;
 }
 
-/** Deterministic JSON: keys sorted at every level so diffs of the committed file stay small. */
+/**
+ * Deterministic JSON: keys sorted at every level so diffs of the committed file stay small —
+ * except the paths and the methods of each path, which keep the document's order (tag by
+ * tag, see orderDocument) so that a viewer of the file lists the operations as Swagger UI does.
+ */
 export function stableStringify(value: unknown): string {
-  const sort = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(sort);
+  // `at`: the keys leading to v. Under `paths`, the paths (at = ['paths']) and each path's
+  // methods (at = ['paths', path]) keep their order.
+  const sort = (v: unknown, at: string[] = []): unknown => {
+    if (Array.isArray(v)) return v.map((item) => sort(item, [...at, '[]']));
     if (v && typeof v === 'object') {
-      return Object.fromEntries(
-        Object.keys(v as object)
-          .sort()
-          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-      );
+      const keys = Object.keys(v as object);
+      if (at[0] !== 'paths' || at.length > 2) keys.sort();
+      return Object.fromEntries(keys.map((k) => [k, sort((v as Record<string, unknown>)[k], [...at, k])]));
     }
     return v;
   };
