@@ -3784,12 +3784,10 @@ export interface operations {
                      *       "createdAt": "2026-03-01T10:00:00.000Z",
                      *       "currency": "EUR",
                      *       "exchangeRate": "1.0",
-                     *       "externalReference": "bank-tx-2026-03-01-0042",
+                     *       "externalReference": null,
                      *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
                      *       "idempotencyKey": "shop-0042",
-                     *       "metadata": {
-                     *         "invoice": "INV-2026-0042"
-                     *       },
+                     *       "metadata": {},
                      *       "notes": "top-up at the shop"
                      *     }
                      */
@@ -5102,12 +5100,10 @@ export interface operations {
                      *           "createdAt": "2026-03-01T10:00:00.000Z",
                      *           "currency": "EUR",
                      *           "exchangeRate": "1.0",
-                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "externalReference": null,
                      *           "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
                      *           "idempotencyKey": "batch-2026-03-01",
-                     *           "metadata": {
-                     *             "invoice": "INV-2026-0042"
-                     *           },
+                     *           "metadata": {},
                      *           "notes": "bank transfer 2026-03-01"
                      *         },
                      *         {
@@ -5119,12 +5115,10 @@ export interface operations {
                      *           "createdAt": "2026-03-01T10:00:00.000Z",
                      *           "currency": "EUR",
                      *           "exchangeRate": "1.0",
-                     *           "externalReference": "bank-tx-2026-03-01-0042",
+                     *           "externalReference": null,
                      *           "id": "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e6f",
                      *           "idempotencyKey": "batch-2026-03-01",
-                     *           "metadata": {
-                     *             "invoice": "INV-2026-0042"
-                     *           },
+                     *           "metadata": {},
                      *           "notes": "goodwill credit"
                      *         }
                      *       ]
@@ -7134,6 +7128,10 @@ export interface operations {
                  *       "action": "add_funds",
                  *       "amount": "25.00",
                  *       "currency": "EUR",
+                 *       "externalReference": "bank-tx-2026-0001",
+                 *       "metadata": {
+                 *         "invoice": "INV-2026-0042"
+                 *       },
                  *       "notes": "wire 2026-0001"
                  *     }
                  */
@@ -7156,7 +7154,7 @@ export interface operations {
                      *       "createdAt": "2026-03-01T10:00:00.000Z",
                      *       "currency": "EUR",
                      *       "exchangeRate": "1.0",
-                     *       "externalReference": "bank-tx-2026-03-01-0042",
+                     *       "externalReference": "bank-tx-2026-0001",
                      *       "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
                      *       "idempotencyKey": "payment-2026-0001",
                      *       "metadata": {
@@ -7740,8 +7738,10 @@ export interface operations {
                      *               "createdAt": "2026-03-01T10:00:00.000Z",
                      *               "currency": "EUR",
                      *               "exchangeRate": "1.0",
+                     *               "externalReference": null,
                      *               "id": "abf129ba-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
                      *               "idempotencyKey": "payment-2026-0001",
+                     *               "metadata": {},
                      *               "notes": "wire 2026-0001"
                      *             },
                      *             "holder": {

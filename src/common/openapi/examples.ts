@@ -83,6 +83,8 @@ const ADD_FUNDS_ENTRY = {
   notes: 'wire 2026-0001',
   actor: ACME_ID,
   idempotencyKey: 'payment-2026-0001',
+  externalReference: null,
+  metadata: {},
   createdAt: '2026-03-01T10:00:00.000Z',
 };
 
@@ -214,8 +216,15 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
     response: { currency: 'EUR', baseCurrency: 'USD', rate: '1.0825', updatedAt: CREATED_AT, version: 3 },
   },
   createCustomerBalanceOperation: {
-    request: { action: 'add_funds', amount: '25.00', currency: 'EUR', notes: 'wire 2026-0001' },
-    response: ADD_FUNDS_ENTRY,
+    request: {
+      action: 'add_funds',
+      amount: '25.00',
+      currency: 'EUR',
+      notes: 'wire 2026-0001',
+      externalReference: 'bank-tx-2026-0001',
+      metadata: { invoice: 'INV-2026-0042' },
+    },
+    response: { ...ADD_FUNDS_ENTRY, externalReference: 'bank-tx-2026-0001', metadata: { invoice: 'INV-2026-0042' } },
   },
   createAccountBalanceOperation: {
     request: { action: 'add_funds', amount: '5.00', notes: 'top-up at the shop' },
@@ -330,6 +339,8 @@ const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Arr
 function complete(mine: unknown, sampled: unknown): unknown {
   if (Array.isArray(mine) && Array.isArray(sampled)) return mine.map((item) => complete(item, sampled[0]));
   if (!isObject(mine) || !isObject(sampled)) return mine;
+  // An empty object written by hand is an empty map (e.g. `metadata: {}`), not one to fill.
+  if (Object.keys(mine).length === 0) return mine;
   const out: Json = {};
   for (const [key, value] of Object.entries(mine)) out[key] = key in sampled ? complete(value, sampled[key]) : value;
   for (const [key, value] of Object.entries(sampled)) if (!(key in out)) out[key] = value;
