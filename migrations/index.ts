@@ -20,6 +20,7 @@ import { UsageViews1764300300000 } from './1764300300000-UsageViews';
 import { Events1764400000000 } from './1764400000000-Events';
 import { Webhooks1764400100000 } from './1764400100000-Webhooks';
 import { CallerLanguage1764500000000 } from './1764500000000-CallerLanguage';
+import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -40,4 +41,5 @@ export const MIGRATIONS: Function[] = [
   Events1764400000000,
   Webhooks1764400100000,
   CallerLanguage1764500000000,
+  AccountLogins1764500400000,
 ];

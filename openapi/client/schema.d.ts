@@ -197,6 +197,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/account-login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in as an account (self-care) with its SIP username and web password.
+         * @description Returns the same token pair as a customer login, for an **account principal**: it sees only itself — `GET`/`PATCH /v1/me`, `GET /v1/accounts/{its id}` with its ledger (`/balance-operations`) and statement, and its own calls (`GET /v1/calls`, `GET /v1/calls/{id}`, only its own charge). Every other object is a 404, every other action a 403. Wrong username and wrong password give the same 401, as do a blocked account and one whose customer (or any customer above) is suspended. Repeated failures per username or per client address answer 429 with Retry-After. Refresh and logout work as for customers.
+         */
+        post: operations["accountLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -567,7 +587,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller’s own record (no parent) with its effective permissions. */
+        /**
+         * The caller’s own record (no parent) with its effective permissions.
+         * @description A customer session gets its customer record (`kind: "customer"`); an account session (self-care) its account record (`kind: "account"`), nothing of its customer.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -576,7 +599,7 @@ export interface paths {
         head?: never;
         /**
          * Change one’s own password (current one required), time zone or language.
-         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`).
+         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`). An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event names the account as the actor.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -965,6 +988,57 @@ export interface components {
             /** @description Increments on every change (balance operations included); also the ETag. */
             version: number;
         };
+        AccountLoginDto: {
+            /**
+             * @description The account’s web password.
+             * @example correct horse battery staple
+             */
+            password: string;
+            /**
+             * @description The account’s SIP username (exact).
+             * @example alice-1001
+             */
+            username: string;
+        };
+        AccountMeDto: {
+            /**
+             * @description balance + creditLimit.
+             * @example 12.50000000
+             */
+            availableCredit: string;
+            /**
+             * @description In `currency`.
+             * @example 12.50000000
+             */
+            balance: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example 0.00000000 */
+            creditLimit: string;
+            /**
+             * @description The account’s money is in its customer’s base currency.
+             * @example USD
+             */
+            currency: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description An account’s self-care session. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "account";
+            /** @example en */
+            language: string;
+            /** @enum {string} */
+            status: "active" | "blocked";
+            /** @example Europe/Paris */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @example alice@sip.example */
+            username: string;
+            version: number;
+        };
         AccountPageDto: {
             items: components["schemas"]["AccountDto"][];
             nextCursor: string | null;
@@ -1000,7 +1074,7 @@ export interface components {
             action: string;
             /**
              * Format: uuid
-             * @description null when the actor is above the viewer (or the system).
+             * @description The customer, or the account (self-care: its login and its own changes), that acted; null when the actor is above the viewer (or the system).
              */
             actor: string | null;
             /** Format: date-time */
@@ -1828,6 +1902,11 @@ export interface components {
             display: components["schemas"]["DisplayDto"];
             /** Format: uuid */
             id: string;
+            /**
+             * @description A customer’s session (login or API key). (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "customer";
             /** @example en */
             language: string;
             /**
@@ -3533,6 +3612,85 @@ export interface operations {
             };
             /** @description No such object, or not visible to the caller (the two are indistinguishable). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    accountLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountLoginDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPairDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5678,7 +5836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MeDto"];
+                    "application/json": components["schemas"]["MeDto"] | components["schemas"]["AccountMeDto"];
                 };
             };
             /** @description Missing, invalid or expired credentials. */
@@ -5734,7 +5892,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MeDto"];
+                    "application/json": components["schemas"]["MeDto"] | components["schemas"]["AccountMeDto"];
                 };
             };
             /** @description Invalid request: `errors` lists each field or parameter at fault. */
