@@ -8,7 +8,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   forget it); an access token of an older epoch is refused.
  * - The cached account principals are evicted like customers (see 1764200000000-CallerChanges):
  *   a change of what such a caller is made of (status, deletion, epoch, language, owner)
- *   announces `a:<account id>`; its customer's and ancestors' changes already announce
+ *   announces `a:<account id>` (`UPDATE OF` lists `web_password_hash` too: an `UPDATE OF`
+ *   trigger fires only for columns the statement names, and the epoch is moved by the BEFORE
+ *   trigger, not by the statement); its customer's and ancestors' changes already announce
  *   `n:<node>`, which evicts the accounts below that node too.
  * - `refresh_tokens.account_id`: a refresh token of an account principal (its `customer_id`
  *   is the account's customer, for the foreign key and the customer's deletion).
@@ -39,7 +41,7 @@ export class AccountLogins1764500400000 implements MigrationInterface {
       END $$`);
     await q.query(`
       CREATE TRIGGER accounts_caller_changed
-        AFTER UPDATE OF status, deleted_at, auth_epoch, language, customer_id ON accounts
+        AFTER UPDATE OF status, deleted_at, auth_epoch, web_password_hash, language, customer_id ON accounts
         FOR EACH ROW
         WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.deleted_at IS DISTINCT FROM NEW.deleted_at
            OR OLD.auth_epoch IS DISTINCT FROM NEW.auth_epoch OR OLD.language IS DISTINCT FROM NEW.language
