@@ -4,7 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { likePattern, SqlParams } from '../database/sql';
 import { Caller, isAccountCaller } from '../tree/caller';
-import { callScope, pathUnderCondition } from '../tree/scope';
+import { callScope, notVisible, pathUnderCondition } from '../tree/scope';
 import { CallRow, ChargeRow } from './call-view';
 import type { UsageGroupBy } from './dto/usage.dto';
 
@@ -184,6 +184,8 @@ export class CallViewsRepository {
       `SELECT time_zone, to_char((now() AT TIME ZONE time_zone)::date, 'YYYY-MM-DD') AS today FROM customers WHERE id = $1`,
       [caller.customerId],
     );
+    // An account principal names no customer row (src/tree/caller.ts): nothing to report on.
+    if (!rows[0]) throw notVisible();
     return { timeZone: rows[0].time_zone, today: rows[0].today };
   }
 
