@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { buildCallChain, CallChain } from './setup/call-chain';
 import { Actor, createAccount, createCustomer, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
+import { PasswordHasher } from '../src/auth/password-hasher';
 
 const PASSWORD = 'web-password-1';
 
@@ -87,6 +88,19 @@ describe('account self-care (SPEC §2): POST /v1/auth/account-login and the acco
       expect(new Set(bodies.map((b) => JSON.stringify(b))).size).toBe(1);
       // And an account's credentials are no customer login.
       await t.http().post('/v1/auth/login').send({ login: a.username, password: PASSWORD }).expect(401);
+    });
+
+    it('does the same work for an unknown username as for a wrong password (one argon2 verify each)', async () => {
+      const verify = jest.spyOn(t.app.get(PasswordHasher), 'verify');
+      try {
+        for (const attempt of [{ username: `nobody-${randomUUID()}`, password: 'wrong-password' }, { username: a.username, password: 'wrong-password' }]) {
+          verify.mockClear();
+          await t.http().post('/v1/auth/account-login').send(attempt).expect(401);
+          expect(verify).toHaveBeenCalledTimes(1);
+        }
+      } finally {
+        verify.mockRestore();
+      }
     });
 
     it('answers 400 naming the field for a malformed body', async () => {
