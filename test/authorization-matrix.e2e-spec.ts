@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Operation, Spec } from './fuzz/openapi-arbitraries';
+import { ACCOUNT_ROUTES } from '../src/auth/account-principal';
 import { Actor, createAccount, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
@@ -209,8 +210,11 @@ describe('authorization matrix: the account principal against every operation', 
     expect(operations.length).toBeGreaterThan(55);
   });
 
-  it('answers 403 or 404 — or its own data where it is let in — and changes nothing', async () => {
-    const before = await snapshot();
+  /**
+   * Calls every operation on every victim's objects; `judge` says what is wrong with an answer
+   * (undefined: nothing). Returns the failures.
+   */
+  async function everyOperation(judge: (op: Operation, res: { status: number; text: string; problem: boolean }) => string | undefined): Promise<string[]> {
     const failures: string[] = [];
     for (const victim of victims) {
       for (const { route, method, op } of operations) {
@@ -236,23 +240,70 @@ describe('authorization matrix: the account principal against every operation', 
           else if (extra.body) request = request.send(extra.body as object);
           else if (['post', 'put', 'patch'].includes(method)) request = request.send({});
           const res = await request;
-          const where = `${method.toUpperCase()} ${url} (${victim.name})`;
           const problem = /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
-          if (res.status === 403 || res.status === 404) {
-            if (!problem) failures.push(`${where}: ${res.status} without a problem body`);
-          } else if (op.operationId === 'updateMe' && res.status === 400 && problem) {
-            // what its customer controls: refused, nothing written
-          } else if (res.status === 200 && OPEN_TO_ACCOUNTS.has(op.operationId)) {
-            const leaked = foreign.filter((marker) => res.text.includes(marker));
-            if (leaked.length) failures.push(`${where}: 200 holding ${leaked.join(', ')}`);
-          } else {
-            failures.push(`${where}: ${res.status} ${res.text.slice(0, 200)}`);
-          }
+          const wrong = judge(op, { status: res.status, text: res.text, problem });
+          if (wrong) failures.push(`${method.toUpperCase()} ${url} (${victim.name}): ${wrong}`);
         }
       }
     }
+    return failures;
+  }
+
+  const leaks = (text: string) => foreign.filter((marker) => text.includes(marker));
+
+  it('answers 403 or 404 — or its own data where it is let in — and changes nothing', async () => {
+    const before = await snapshot();
+    const failures = await everyOperation((op, res) => {
+      if (res.status === 403 || res.status === 404) return res.problem ? undefined : `${res.status} without a problem body`;
+      // updateMe: what its customer controls is refused, nothing written.
+      if (op.operationId === 'updateMe' && res.status === 400 && res.problem) return undefined;
+      if (res.status === 200 && OPEN_TO_ACCOUNTS.has(op.operationId)) {
+        const leaked = leaks(res.text);
+        return leaked.length ? `200 holding ${leaked.join(', ')}` : undefined;
+      }
+      return `${res.status} ${res.text.slice(0, 200)}`;
+    });
     expect(failures).toEqual([]);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('deny by construction: with every route opened to it (the data alone), still no one else’s data, no 5xx, nothing changed', async () => {
+    // The guard's list is the first lock; this opens it for the whole contract to show the
+    // second: an account principal matches no customer row, so features that do not know
+    // about accounts answer 404s, 403s, 400s and empty lists.
+    const added = operations
+      .map(({ route, method }) => `${method.toUpperCase()} ${route.replace(/\{(\w+)\}/g, ':$1')}`)
+      .filter((key) => !ACCOUNT_ROUTES.has(key));
+    const routes = ACCOUNT_ROUTES as Set<string>;
+    for (const key of added) routes.add(key);
+    const othersKeys = async () =>
+      (await t.dataSource.query(`SELECT md5(coalesce(string_agg(k::text, '|' ORDER BY k::text), '')) AS h FROM idempotency_keys k WHERE caller_id <> $1`, [own.accountId]))[0].h;
+    const before = await snapshot();
+    const othersBefore = await othersKeys();
+    try {
+      const failures = await everyOperation((_op, res) => {
+        if (res.status >= 500) return `${res.status} ${res.text.slice(0, 200)}`;
+        if (res.status >= 400) return res.problem ? undefined : `${res.status} without a problem body`;
+        const leaked = leaks(res.text);
+        if (leaked.length) return `${res.status} holding ${leaked.join(', ')}`;
+        const body = JSON.parse(res.text || 'null') as { items?: unknown[] } | null;
+        // A list that is not about itself (its calls, its ledger) is empty; the catalogue of permissions is reference data.
+        if (body && Array.isArray(body.items) && body.items.length && !/"kind":"account"|"accountId"|"balanceAfter"|"name":"customers.create"/.test(res.text)) {
+          return `${res.status} a list of ${body.items.length}: ${res.text.slice(0, 200)}`;
+        }
+        return undefined;
+      });
+      expect(failures).toEqual([]);
+      // Its refused balance operations keep their answers under its own idempotency keys; nothing else changes.
+      const { idempotency_keys: keysBefore, ...restBefore } = before;
+      const { idempotency_keys: keysAfter, ...restAfter } = await snapshot();
+      expect(restAfter).toEqual(restBefore);
+      void keysBefore;
+      void keysAfter;
+      expect(await othersKeys()).toBe(othersBefore);
+    } finally {
+      for (const key of added) routes.delete(key);
+    }
   });
 
   it('reaches its own objects where it is let in', async () => {
