@@ -216,9 +216,24 @@ describe('account self-care (SPEC §2): POST /v1/auth/account-login and the acco
       expect(res.body).toMatchObject({ kind: 'account', timeZone: 'Europe/Paris', language: 'de', version: current.body.version + 1 });
       expect((await chain.r2.get(`/v1/accounts/${chain.a.id}`).expect(200)).body).toMatchObject({ timeZone: 'Europe/Paris', language: 'de' });
       const audit = await chain.r2.get(`/v1/audit-events?targetType=account&targetId=${chain.a.id}`).expect(200);
-      const event = audit.body.items.find((e: { action: string }) => e.action === 'me.update');
+      const event = audit.body.items.find((e: { action: string; actor: string }) => e.action === 'account.update' && e.actor === chain.a.id);
       expect(event).toMatchObject({ actor: chain.a.id, changes: { before: { timeZone: 'Asia/Tokyo' }, after: { timeZone: 'Europe/Paris', language: 'de' } } });
-      expect(audit.body.items.some((e: { action: string; actor: string }) => e.action === 'session.account-login' && e.actor === chain.a.id)).toBe(true);
+      expect(audit.body.items.some((e: { action: string; actor: string }) => e.action === 'session.login' && e.actor === chain.a.id)).toBe(true);
+    });
+
+    it('its login and its change are events for the customers above it, with the account as the actor', async () => {
+      const wanted = (items: Array<{ type: string; actor: string | null; subject: { type: string; id: string } }>) =>
+        ['session.created', 'account.updated'].every((type) => items.some((e) => e.type === type && e.actor === chain.a.id && e.subject.type === 'account' && e.subject.id === chain.a.id));
+      const deadline = Date.now() + 5000;
+      let items: Array<{ type: string; actor: string | null; subject: { type: string; id: string } }> = [];
+      for (;;) {
+        // The feed lags the commits by the relay's interval.
+        const res = await chain.r2.get('/v1/events?types=session.created,account.updated&limit=200').expect(200);
+        items = res.body.items;
+        if (wanted(items) || Date.now() > deadline) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(wanted(items)).toBe(true);
     });
 
     it('refuses what its customer controls (credit limit, status, tariff, balance) with a 400, changing nothing', async () => {

@@ -599,7 +599,7 @@ export interface paths {
         head?: never;
         /**
          * Change one’s own password (current one required), time zone or language.
-         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`). An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event names the account as the actor.
+         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`). An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event (`account.update`) names the account as the actor.
          */
         patch: operations["updateMe"];
         trace?: never;

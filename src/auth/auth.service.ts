@@ -61,16 +61,18 @@ export class AuthService {
         // Nobody acted (actor null): the failed attempt is recorded on the account it named.
         await this.writes.change(null, async () => ({
           result: undefined,
-          audit: { action: 'session.account-login-failed', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
+          audit: { action: 'session.login-failed', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
         }));
       }
       throw new UnauthorizedProblem(BAD_ACCOUNT_CREDENTIALS);
     }
     await this.limiter.recordSuccess(limiterKey, clientAddress);
-    // The actor is the account itself: customers above it see it as the actor (SPEC §9).
+    // The actor is the account itself: customers above it see it as the actor (SPEC §9). The
+    // same actions as a customer's login (`session.login`, an event `session.created`), told
+    // apart by `targetType: 'account'`.
     return this.writes.change(account.id, async (tx) => ({
       result: await this.tokens.issue(account.customer_id, account.auth_epoch, null, tx, undefined, account.id),
-      audit: { action: 'session.account-login', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
+      audit: { action: 'session.login', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
     }));
   }
 

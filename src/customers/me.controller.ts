@@ -40,7 +40,7 @@ export class MeController {
       'A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. ' +
       'Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. ' +
       'Every change is an audit event (`me.update`). ' +
-      'An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event names the account as the actor.',
+      'An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event (`account.update`) names the account as the actor.',
   })
   @ApiIfMatch()
   @ApiOkResponse({ schema: ME_SCHEMA, headers: { ETag: { schema: { type: 'string' } } } })

@@ -143,7 +143,8 @@ export class MeService {
       return {
         result: after,
         audit: {
-          action: 'me.update',
+          // An account changing itself is an account update (the event `account.updated`).
+          action: 'account.update',
           targetType: 'account',
           targetId: caller.accountId,
           subjectPath: before.customer_path,
