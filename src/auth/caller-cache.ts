@@ -21,9 +21,10 @@ interface Entry extends CachedCaller {
 
 /**
  * Resolved callers in memory, per instance: an LRU of `size` entries keyed by (customer, API
- * key), or by account for account principals. Entries are dropped by invalidation (`changed`), never merely by age: the database's
- * triggers NOTIFY every change of what a caller holds (src/database/notifications.ts), and the
- * instance that made a change evicts at once after its commit. `maxAgeMs` is only a backstop.
+ * key), or by account for account principals. Entries are dropped by invalidation (`changed`),
+ * never merely by age: the database's triggers NOTIFY every change of what a caller holds
+ * (src/database/notifications.ts), and the instance that made a change evicts at once after
+ * its commit. `maxAgeMs` is only a backstop.
  *
  * Two rules keep a stale caller out:
  * - a resolve stores its result only if no invalidation happened since it started reading

@@ -3,6 +3,7 @@ import { RefreshTokensRepository } from '../auth/refresh-tokens.repository';
 import { LoginLimiter } from '../auth/login-limiter';
 import { PasswordHasher } from '../auth/password-hasher';
 import { assertVersion } from '../common/etag';
+import { Big, formatMoney } from '../common/money';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { FindOptions, requireAccess } from '../database/access';
@@ -13,7 +14,6 @@ import { notVisible } from '../tree/scope';
 import { CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { AccountMeDto, MeDto, UpdateMeDto } from './dto/me.dto';
 import { MeRepository, OwnAccountRow } from './me.repository';
-import { Big, formatMoney } from '../common/money';
 
 const passwordSessionRequired = () =>
   new ProblemError(
