@@ -21,6 +21,7 @@ import { Events1764400000000 } from './1764400000000-Events';
 import { Webhooks1764400100000 } from './1764400100000-Webhooks';
 import { CallerLanguage1764500000000 } from './1764500000000-CallerLanguage';
 import { LedgerReferences1764500200000 } from './1764500200000-LedgerReferences';
+import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -42,4 +43,5 @@ export const MIGRATIONS: Function[] = [
   Webhooks1764400100000,
   CallerLanguage1764500000000,
   LedgerReferences1764500200000,
+  AccountLogins1764500400000,
 ];

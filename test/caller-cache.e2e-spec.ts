@@ -132,6 +132,38 @@ describe('caller cache across instances', () => {
     await expectRefused('/v1/me', x.token, 401);
   });
 
+  it('an account principal: blocked, its password changed, or a customer above suspended on A — refused on A at once and on B within 1 s', async () => {
+    const p = await customer(rootToken);
+    const x = await customer(p.token);
+    const tariff = await call(a, 'POST', '/v1/tariffs', x.token, { name: `t-${randomBytes(4).toString('hex')}`, currency: 'USD' });
+    const accountLogin = async () => {
+      const username = `sip-${randomBytes(4).toString('hex')}`;
+      const created = await call(a, 'POST', '/v1/accounts', x.token, { username, webPassword: 'password-123', voipPassword: 'voip-123456', tariffId: tariff.body.id });
+      expect(created.status).toBe(201);
+      const session = await call(b, 'POST', '/v1/auth/account-login', undefined, { username, password: 'password-123' });
+      expect(session.status).toBe(200);
+      return { id: created.body.id as string, token: session.body.accessToken as string };
+    };
+    // Blocked by its customer.
+    const blocked = await accountLogin();
+    await warm('/v1/me', blocked.token);
+    expect((await call(a, 'PATCH', `/v1/accounts/${blocked.id}`, x.token, { status: 'blocked' })).status).toBe(200);
+    await expectRefused('/v1/me', blocked.token, 401);
+    // Its own password change.
+    const own = await accountLogin();
+    await warm('/v1/me', own.token);
+    expect((await call(a, 'PATCH', '/v1/me', own.token, { currentPassword: 'password-123', newPassword: 'password-456' })).status).toBe(200);
+    await expectRefused('/v1/me', own.token, 401);
+    // A customer above its customer suspended, then reactivated: the same token works again.
+    const below = await accountLogin();
+    await warm('/v1/me', below.token);
+    expect((await call(a, 'PATCH', `/v1/customers/${p.id}`, rootToken, { status: 'suspended' })).status).toBe(200);
+    await expectRefused('/v1/me', below.token, 401);
+    expect((await call(a, 'PATCH', `/v1/customers/${p.id}`, rootToken, { status: 'active' })).status).toBe(200);
+    expect((await call(a, 'GET', '/v1/me', below.token)).status).toBe(200);
+    expect((await within1s(b, '/v1/me', below.token, (res) => res.status === 200)).status).toBe(200);
+  });
+
   it('API key revocation on A: its tokens are refused on A at once and on B within 1 s; the password session stays', async () => {
     const x = await customer(rootToken);
     const key = await call(a, 'POST', '/v1/api-keys', x.token, { name: 'k' });

@@ -11,7 +11,7 @@ import { startTestApp, TestApp } from './setup/test-app';
  */
 const spec = JSON.parse(readFileSync(path.join(__dirname, '../openapi/openapi.json'), 'utf8')) as Spec;
 /** Operations any authenticated caller may use on what it sees (reads, self-service, sessions). */
-const NO_RIGHT_NEEDED = new Set(['logout', 'updateMe', 'login', 'refresh', 'exchangeApiKey', 'lookupRate']);
+const NO_RIGHT_NEEDED = new Set(['logout', 'updateMe', 'login', 'accountLogin', 'refresh', 'exchangeApiKey', 'lookupRate']);
 /** Operations whose rights are checked per item (SPEC §6, batches): walked by their own test below. */
 const PER_ITEM = new Set(['createBalanceOperationBatch']);
 

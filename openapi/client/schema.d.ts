@@ -200,6 +200,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/account-login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in as an account (self-care) with its SIP username and web password.
+         * @description Returns the same token pair as a customer login, for an **account principal**: it sees only itself — `GET`/`PATCH /v1/me`, `GET /v1/accounts/{its id}` with its ledger (`/balance-operations`) and statement, and its own calls (`GET /v1/calls`, `GET /v1/calls/{id}`, only its own charge). Every other object is a 404, every other action a 403. Wrong username and wrong password give the same 401, as do a blocked account and one whose customer (or any customer above) is suspended. Repeated failures per username or per client address answer 429 with Retry-After. Refresh and logout work as for customers.
+         */
+        post: operations["accountLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -595,7 +615,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller’s own record (no parent) with its effective permissions. */
+        /**
+         * The caller’s own record (no parent) with its effective permissions.
+         * @description A customer session gets its customer record (`kind: "customer"`); an account session (self-care) its account record (`kind: "account"`), nothing of its customer.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -604,7 +627,7 @@ export interface paths {
         head?: never;
         /**
          * Change one’s own password (current one required), time zone or language.
-         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`).
+         * @description A password change needs a session opened with the password: an API-key session gets 403 `password-session-required`. Wrong current passwords count against the login limiter (per login and per client address): past the limit, 429 with Retry-After. Every change is an audit event (`me.update`). An account session (self-care) changes its own account the same way (password, time zone, language; anything else is a 400); its audit event (`account.update`) names the account as the actor.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -1002,6 +1025,57 @@ export interface components {
             /** @description Increments on every change (balance operations included); also the ETag. */
             version: number;
         };
+        AccountLoginDto: {
+            /**
+             * @description The account’s web password.
+             * @example correct horse battery staple
+             */
+            password: string;
+            /**
+             * @description The account’s SIP username (exact).
+             * @example alice-1001
+             */
+            username: string;
+        };
+        AccountMeDto: {
+            /**
+             * @description balance + creditLimit.
+             * @example 12.50000000
+             */
+            availableCredit: string;
+            /**
+             * @description In `currency`.
+             * @example 12.50000000
+             */
+            balance: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example 0.00000000 */
+            creditLimit: string;
+            /**
+             * @description The account’s money is in its customer’s base currency.
+             * @example USD
+             */
+            currency: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description An account’s self-care session. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "account";
+            /** @example en */
+            language: string;
+            /** @enum {string} */
+            status: "active" | "blocked";
+            /** @example Europe/Paris */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @example alice@sip.example */
+            username: string;
+            version: number;
+        };
         AccountPageDto: {
             items: components["schemas"]["AccountDto"][];
             nextCursor: string | null;
@@ -1037,7 +1111,7 @@ export interface components {
             action: string;
             /**
              * Format: uuid
-             * @description null when the actor is above the viewer (or the system).
+             * @description The customer, or the account (self-care: its login and its own changes), that acted; null when the actor is above the viewer (or the system).
              */
             actor: string | null;
             /** Format: date-time */
@@ -2004,6 +2078,11 @@ export interface components {
             display: components["schemas"]["DisplayDto"];
             /** Format: uuid */
             id: string;
+            /**
+             * @description A customer’s session (login or API key). (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            kind: "customer";
             /** @example en */
             language: string;
             /**
@@ -4527,6 +4606,136 @@ export interface operations {
                      * @example {
                      *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
                      *       "instance": "/v1/audit-events",
+                     *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "https://canopy.dev/problems/internal-error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "The server is too busy to answer now; retry shortly (with the same Idempotency-Key, if any).",
+                     *       "instance": "/v1/auth/login",
+                     *       "status": 503,
+                     *       "title": "Service overloaded",
+                     *       "type": "https://canopy.dev/problems/overloaded"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    accountLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery staple",
+                 *       "username": "alice-1001"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountLoginDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "accessToken": "string",
+                     *       "expiresIn": 900,
+                     *       "refreshToken": "string",
+                     *       "tokenType": "Bearer"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenPairDto"];
+                };
+            };
+            /** @description Invalid request: `errors` lists each field or parameter at fault. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Authentication is required and has failed or has not been provided.",
+                     *       "instance": "/v1/auth/account-login",
+                     *       "status": 401,
+                     *       "title": "Unauthorized",
+                     *       "type": "https://canopy.dev/problems/unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Request body too large (over 1 MiB; CSV rate decks over 20 MiB). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "Request body is too large",
+                     *       "instance": "/v1/auth/account-login",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "https://canopy.dev/problems/payload-too-large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Unexpected error; the problem carries a request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "An unexpected error occurred. Quote request id 4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b when reporting it.",
+                     *       "instance": "/v1/auth/account-login",
                      *       "requestId": "4b1e7c0a-1f2d-4e3c-9a8b-7c6d5e4f3a2b",
                      *       "status": 500,
                      *       "title": "Internal Server Error",
@@ -8441,6 +8650,7 @@ export interface operations {
                      *         "currency": "EUR"
                      *       },
                      *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+                     *       "kind": "customer",
                      *       "language": "de",
                      *       "lowBalanceThreshold": "10.00",
                      *       "name": "Acme Telecom",
@@ -8468,7 +8678,7 @@ export interface operations {
                      *       "webLogin": "acme-admin"
                      *     }
                      */
-                    "application/json": components["schemas"]["MeDto"];
+                    "application/json": components["schemas"]["MeDto"] | components["schemas"]["AccountMeDto"];
                 };
             };
             /** @description Missing, invalid or expired credentials. */
@@ -8572,6 +8782,7 @@ export interface operations {
                      *         "currency": "USD"
                      *       },
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
+                     *       "kind": "customer",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
                      *       "name": "string",
@@ -8588,7 +8799,7 @@ export interface operations {
                      *       "webLogin": "string"
                      *     }
                      */
-                    "application/json": components["schemas"]["MeDto"];
+                    "application/json": components["schemas"]["MeDto"] | components["schemas"]["AccountMeDto"];
                 };
             };
             /** @description Invalid request: `errors` lists each field or parameter at fault. */

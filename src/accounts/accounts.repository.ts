@@ -8,7 +8,7 @@ import { Keyset } from '../database/keyset';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { branchCondition, subtreeCondition } from '../tree/scope';
+import { accountScope, branchCondition, subtreeCondition } from '../tree/scope';
 import { AccountDto, AccountStatus } from './dto/account.dto';
 
 export interface AccountRow {
@@ -132,13 +132,16 @@ export class AccountsRepository implements Visible<AccountRow> {
     private readonly cursors: Cursors,
   ) {}
 
-  /** A live account of a live customer in the caller's subtree, or undefined (`requireAccess` answers the 404). */
+  /**
+   * A live account of a live customer in the caller's subtree, or undefined (`requireAccess`
+   * answers the 404); for an account principal, only itself (`accountScope`).
+   */
   async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<AccountRow | undefined> {
     const params = new SqlParams();
     const rows: AccountRow[] = await (found.tx ?? this.dataSource.manager).query(
       `SELECT ${ACCOUNT_COLUMNS} FROM accounts a JOIN customers c ON c.id = a.customer_id
         WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL
-          AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
+          AND ${accountScope('a', 'c', caller, params)}
         ${found.lock ? `${found.lock} OF a` : ''}`,
       params.values,
     );

@@ -57,12 +57,16 @@ export class AuditRepository {
     if (after) where.push(after);
     // The actor is shown only when it lies in the caller's subtree (SPEC §9); where it is hidden,
     // so are the request id and client address that would point at it.
+    // An actor is a customer, or an account (self-care: its login, its own changes), shown
+    // where its customer lies in the caller's subtree.
     const actorInScope = pathUnderCondition('a.path', caller.path, params);
+    const accountActorInScope = pathUnderCondition('ac.path', caller.path, params);
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT e.id, e.seq, e.at, a.id AS actor_visible, (e.actor_id IS NOT NULL AND a.id IS NULL) AS actor_hidden,
+      `SELECT e.id, e.seq, e.at, coalesce(a.id, aa.id) AS actor_visible, (e.actor_id IS NOT NULL AND a.id IS NULL AND aa.id IS NULL) AS actor_hidden,
               e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address, ${KEYSET.select()}
          FROM audit_events e
          LEFT JOIN customers a ON a.id = e.actor_id AND ${actorInScope}
+         LEFT JOIN (accounts aa JOIN customers ac ON ac.id = aa.customer_id) ON a.id IS NULL AND aa.id = e.actor_id AND ${accountActorInScope}
         WHERE ${where.join(' AND ')}
         ${KEYSET.orderAndLimit(limit, params)}`,
       params.values,

@@ -5,7 +5,7 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { Caller } from '../tree/caller';
 import { AuthService } from './auth.service';
 import { CurrentCaller } from './current-caller.decorator';
-import { ApiKeyTokenDto, LoginDto, LogoutDto, RefreshDto, TokenPairDto } from './dto/auth.dto';
+import { AccountLoginDto, ApiKeyTokenDto, LoginDto, LogoutDto, RefreshDto, TokenPairDto } from './dto/auth.dto';
 import { Public } from './public.decorator';
 import { TokenService } from './token.service';
 
@@ -26,6 +26,25 @@ export class AuthController {
   @ApiProblems(400, 401, 429)
   login(@Body() body: LoginDto, @Req() request: FastifyRequest): Promise<TokenPairDto> {
     return this.auth.login(body.login, body.password, request.ip);
+  }
+
+  @Public()
+  @Post('account-login')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Log in as an account (self-care) with its SIP username and web password.',
+    description:
+      'Returns the same token pair as a customer login, for an **account principal**: it sees only itself — ' +
+      '`GET`/`PATCH /v1/me`, `GET /v1/accounts/{its id}` with its ledger (`/balance-operations`) and statement, ' +
+      'and its own calls (`GET /v1/calls`, `GET /v1/calls/{id}`, only its own charge). Every other object is a 404, every other action a 403. ' +
+      'Wrong username and wrong password give the same 401, as do a blocked account and one whose customer (or any customer above) is suspended. ' +
+      'Repeated failures per username or per client address answer 429 with Retry-After. Refresh and logout work as for customers.',
+  })
+  @ApiOkResponse({ type: TokenPairDto })
+  @ApiProblems(400, 401, 429)
+  accountLogin(@Body() body: AccountLoginDto, @Req() request: FastifyRequest): Promise<TokenPairDto> {
+    return this.auth.accountLogin(body.username, body.password, request.ip);
   }
 
   @Public()

@@ -4,7 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import { OverloadedProblem, UnauthorizedProblem } from '../common/problem/problem';
 import { isOverload } from '../common/problem/to-problem';
 import { CallerRateLimiter, RATE_LIMITED } from '../common/rate-limit';
-import { Caller } from '../tree/caller';
+import { Caller, isAccountCaller } from '../tree/caller';
+import { ACCOUNT_ROUTES, refuseAccount } from './account-principal';
 import { JwtStrategy } from './jwt.strategy';
 import { IS_PUBLIC } from './public.decorator';
 
@@ -14,12 +15,15 @@ interface RoutePolicy {
   bucket: string | undefined;
 }
 
+type Request = FastifyRequest & { user?: Caller; params: Record<string, string> | undefined };
+
 /**
  * The global guard: deny by default. Every route needs a valid access token unless marked
  * @Public(); the verified token's Caller is put on the request (`request.user`). A missing,
  * invalid or expired token, or one whose caller is gone or refused, is a 401 problem with
  * `WWW-Authenticate`; a database past its bounds while resolving the caller is a 503 to
- * retry, not a 401.
+ * retry, not a 401. An account principal is let through only to the routes opened to
+ * accounts (src/auth/account-principal.ts).
  */
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
@@ -34,7 +38,7 @@ export class AuthenticationGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const policy = this.policyOf(context);
     if (policy.isPublic) return true;
-    const request = context.switchToHttp().getRequest<FastifyRequest & { user?: Caller }>();
+    const request = context.switchToHttp().getRequest<Request>();
     let caller: Caller | null;
     try {
       caller = await this.tokens.authenticate(request.headers.authorization);
@@ -43,6 +47,11 @@ export class AuthenticationGuard implements CanActivate {
       throw new UnauthorizedProblem();
     }
     if (!caller) throw new UnauthorizedProblem();
+    // An account principal (self-care) reaches only the routes listed for it.
+    if (isAccountCaller(caller)) {
+      const url = request.routeOptions.url ?? '';
+      if (!ACCOUNT_ROUTES.has(`${request.method} ${url}`)) throw refuseAccount(caller, url, request.params);
+    }
     request.user = caller;
     // Expensive endpoints are limited per caller, now that the caller is known.
     if (policy.bucket) await this.rateLimiter.consume(policy.bucket, caller.customerId);

@@ -8,6 +8,7 @@ import { PasswordHasher } from './password-hasher';
 import { TokenPair, TokenService } from './token.service';
 
 const BAD_CREDENTIALS = 'The login or password is incorrect.';
+const BAD_ACCOUNT_CREDENTIALS = 'The username or password is incorrect.';
 const INVALID_KEY = 'The API key is invalid, expired or revoked.';
 
 @Injectable()
@@ -41,6 +42,37 @@ export class AuthService {
     return this.writes.change(customer.id, async (tx) => ({
       result: await this.tokens.issue(customer.id, customer.auth_epoch, null, tx),
       audit: { action: 'session.login', targetType: 'session', targetId: customer.id, subjectPath: customer.path },
+    }));
+  }
+
+  /**
+   * Account self-care (SPEC §2): an account's SIP username and web password give an account
+   * principal. The same limiter (its own per-login key, the shared per-address key), the same
+   * single 401 for a wrong username, a wrong password, a blocked account or one below a
+   * suspension, after the same amount of work (one argon2 verify either way).
+   */
+  async accountLogin(username: string, password: string, clientAddress: string): Promise<TokenPair> {
+    const limiterKey = `account:${username}`;
+    await this.limiter.beginAttempt(limiterKey, clientAddress);
+    const account = await this.callers.unscopedFindAccountForLogin(username);
+    const ok = account ? await this.hasher.verify(account.web_password_hash, password) : await this.hasher.verifyNothing(password);
+    if (!ok || !account || account.refused) {
+      if (account) {
+        // Nobody acted (actor null): the failed attempt is recorded on the account it named.
+        await this.writes.change(null, async () => ({
+          result: undefined,
+          audit: { action: 'session.login-failed', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
+        }));
+      }
+      throw new UnauthorizedProblem(BAD_ACCOUNT_CREDENTIALS);
+    }
+    await this.limiter.recordSuccess(limiterKey, clientAddress);
+    // The actor is the account itself: customers above it see it as the actor (SPEC §9). The
+    // same actions as a customer's login (`session.login`, an event `session.created`), told
+    // apart by `targetType: 'account'`.
+    return this.writes.change(account.id, async (tx) => ({
+      result: await this.tokens.issue(account.customer_id, account.auth_epoch, null, tx, undefined, account.id),
+      audit: { action: 'session.login', targetType: 'account', targetId: account.id, subjectPath: account.customer_path },
     }));
   }
 

@@ -8,6 +8,11 @@ export interface CachedCaller {
   authEpoch: number;
   /** The API key's expiry (ms since the epoch), checked on every hit; null: none, or no key. */
   keyExpiresAt: number | null;
+  /**
+   * The path whose nodes' changes evict this entry: the customer's own, or for an account
+   * principal its customer's (whose suspension, or an ancestor's, cuts the account).
+   */
+  treePath: string;
 }
 
 interface Entry extends CachedCaller {
@@ -16,9 +21,10 @@ interface Entry extends CachedCaller {
 
 /**
  * Resolved callers in memory, per instance: an LRU of `size` entries keyed by (customer, API
- * key). Entries are dropped by invalidation (`changed`), never merely by age: the database's
- * triggers NOTIFY every change of what a caller holds (src/database/notifications.ts), and the
- * instance that made a change evicts at once after its commit. `maxAgeMs` is only a backstop.
+ * key), or by account for account principals. Entries are dropped by invalidation (`changed`),
+ * never merely by age: the database's triggers NOTIFY every change of what a caller holds
+ * (src/database/notifications.ts), and the instance that made a change evicts at once after
+ * its commit. `maxAgeMs` is only a backstop.
  *
  * Two rules keep a stale caller out:
  * - a resolve stores its result only if no invalidation happened since it started reading
@@ -52,8 +58,8 @@ export class CallerCache implements CallerChangeSubscriber {
     return this.generation;
   }
 
-  get(customerId: string, apiKeyId: string | null): CachedCaller | undefined {
-    const key = cacheKey(customerId, apiKeyId);
+  /** The cached caller of this key (`cacheKey`). */
+  get(key: string): CachedCaller | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (!this.live || this.now() - entry.storedAt >= this.maxAgeMs) {
@@ -69,7 +75,7 @@ export class CallerCache implements CallerChangeSubscriber {
   /** Keeps a caller read since `generation` was taken, unless something was invalidated meanwhile. */
   store(generation: number, cached: CachedCaller): boolean {
     if (!this.enabled || !this.live || generation !== this.generation) return false;
-    const key = cacheKey(cached.caller.customerId, cached.caller.apiKeyId);
+    const key = cacheKeyOf(cached.caller);
     this.entries.delete(key);
     this.entries.set(key, { ...cached, storedAt: this.now() });
     if (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value!);
@@ -80,18 +86,20 @@ export class CallerCache implements CallerChangeSubscriber {
     this.generation++;
     if (this.entries.size === 0) return;
     // `*` (a TRUNCATE) or anything this version does not know: drop everything.
-    if (payloads.some((p) => !/^[nkc]:./.test(p))) {
+    if (payloads.some((p) => !/^[nkca]:./.test(p))) {
       this.entries.clear();
       return;
     }
     const nodes = payloads.filter((p) => p.startsWith('n:')).map((p) => `/${p.slice(2)}/`);
     const keys = new Set(payloads.filter((p) => p.startsWith('k:')).map((p) => p.slice(2)));
     const customers = new Set(payloads.filter((p) => p.startsWith('c:')).map((p) => p.slice(2)));
-    for (const [key, { caller }] of this.entries) {
+    const accounts = new Set(payloads.filter((p) => p.startsWith('a:')).map((p) => p.slice(2)));
+    for (const [key, { caller, treePath }] of this.entries) {
       if (
         customers.has(caller.customerId) ||
         (caller.apiKeyId !== null && keys.has(caller.apiKeyId)) ||
-        nodes.some((node) => caller.path.includes(node))
+        (caller.accountId !== null && accounts.has(caller.accountId)) ||
+        nodes.some((node) => treePath.includes(node))
       ) {
         this.entries.delete(key);
       }
@@ -105,6 +113,12 @@ export class CallerCache implements CallerChangeSubscriber {
   }
 }
 
-function cacheKey(customerId: string, apiKeyId: string | null): string {
-  return apiKeyId ? `${customerId}:${apiKeyId}` : customerId;
+/** The cache key of a customer (and API key), or of an account principal (`a:` + its id). */
+export function cacheKey(kind: 'customer' | 'account', id: string, apiKeyId: string | null): string {
+  if (kind === 'account') return `a:${id}`;
+  return apiKeyId ? `${id}:${apiKeyId}` : id;
+}
+
+function cacheKeyOf(caller: Caller): string {
+  return caller.kind === 'account' ? cacheKey('account', caller.accountId!, null) : cacheKey('customer', caller.customerId, caller.apiKeyId);
 }

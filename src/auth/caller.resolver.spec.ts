@@ -1,7 +1,8 @@
 import { AppConfig } from '../config/config';
 import { CallerChanges, CallerChangeSubscriber } from '../database/notifications';
 import { CallerResolver } from './caller.resolver';
-import { CallerRow, CallersRepository } from './callers.repository';
+import { AccountCallerRow, CallerRow, CallersRepository } from './callers.repository';
+import { ACCOUNT_PATH } from '../tree/caller';
 
 /** The resolver and its cache with a scripted repository and listener: the races, made deterministic. */
 describe('CallerResolver with the caller cache', () => {
@@ -132,5 +133,72 @@ describe('CallerResolver with the caller cache', () => {
     await off.resolver.onApplicationBootstrap();
     await off.resolve();
     expect((await off.resolve()).read).toBe(true);
+  });
+
+  describe('an account principal', () => {
+    const ACCOUNT = '00000000-0000-4000-8000-0000000000aa';
+    const accountRow = (overrides: Partial<AccountCallerRow> = {}): AccountCallerRow => ({
+      id: ACCOUNT,
+      customer_path: '/1/7/42/',
+      customer_depth: 2,
+      base_currency: 'EUR',
+      language: 'de',
+      auth_epoch: 3,
+      refused: false,
+      ...overrides,
+    });
+
+    function accountSetup() {
+      let reads = 0;
+      let answer: AccountCallerRow | undefined = accountRow();
+      const repository = {
+        unscopedFindAccountCaller: async () => {
+          reads++;
+          return answer;
+        },
+      } as unknown as CallersRepository;
+      let subscriber: CallerChangeSubscriber | undefined;
+      const changes = { start: async (s: CallerChangeSubscriber) => ((subscriber = s), s.listening(true)) } as unknown as CallerChanges;
+      const resolver = new CallerResolver(repository, changes, { CALLER_CACHE_SIZE: 100, CALLER_CACHE_MAX_AGE_MS: 60000 } as AppConfig);
+      const resolve = async (claims: { sub: string; ver: number; knd?: 'account'; kid?: string } = { sub: ACCOUNT, ver: 3, knd: 'account' }) => {
+        const before = reads;
+        const caller = await resolver.resolve(claims);
+        return { caller, read: reads > before };
+      };
+      return { resolver, resolve, subscriber: () => subscriber!, answer: (row: AccountCallerRow | undefined) => (answer = row) };
+    }
+
+    it('matches no customer: no permissions, its own id, a path no customer lies under, never the root', async () => {
+      const t = accountSetup();
+      await t.resolver.onApplicationBootstrap();
+      const { caller } = await t.resolve();
+      expect(caller).toMatchObject({ kind: 'account', accountId: ACCOUNT, customerId: ACCOUNT, path: ACCOUNT_PATH, depth: 3, isRoot: false, baseCurrency: 'EUR', language: 'de', apiKeyId: null });
+      expect(caller!.permissions.size).toBe(0);
+      expect(caller!.exchangeRates.size).toBe(0);
+    });
+
+    it('is refused when blocked or below a suspension, for another epoch, or with a key claim', async () => {
+      const t = accountSetup();
+      await t.resolver.onApplicationBootstrap();
+      expect((await t.resolve({ sub: ACCOUNT, ver: 2, knd: 'account' })).caller).toBeNull();
+      expect((await t.resolve({ sub: ACCOUNT, ver: 3, knd: 'account', kid: CUSTOMER })).caller).toBeNull();
+      t.subscriber().changed([`a:${ACCOUNT}`]);
+      t.answer(accountRow({ refused: true }));
+      expect((await t.resolve()).caller).toBeNull();
+    });
+
+    it('is evicted by its own account (a:) and by any node of its customer’s path (n:), not by others', async () => {
+      const t = accountSetup();
+      await t.resolver.onApplicationBootstrap();
+      expect((await t.resolve()).read).toBe(true);
+      expect((await t.resolve()).read).toBe(false);
+      t.subscriber().changed(['a:00000000-0000-4000-8000-0000000000bb', 'n:8', 'n:4', 'k:00000000-0000-4000-8000-0000000000aa']);
+      expect((await t.resolve()).read).toBe(false);
+      t.subscriber().changed([`a:${ACCOUNT}`]);
+      expect((await t.resolve()).read).toBe(true);
+      t.subscriber().changed(['n:7']);
+      expect((await t.resolve()).read).toBe(true);
+      expect((await t.resolve()).read).toBe(false);
+    });
   });
 });

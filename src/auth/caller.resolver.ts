@@ -2,9 +2,9 @@ import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { CallerChanges } from '../database/notifications';
 import { intersectGrants, isPermission, Permission } from '../permissions/permission.catalogue';
-import { Caller } from '../tree/caller';
-import { CallerCache } from './caller-cache';
-import { CallerRow, CallersRepository } from './callers.repository';
+import { ACCOUNT_PATH, Caller } from '../tree/caller';
+import { CallerCache, cacheKey } from './caller-cache';
+import { AccountCallerRow, CallerRow, CallersRepository } from './callers.repository';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -12,6 +12,8 @@ export interface AccessTokenClaims {
   ver: number;
   /** API key the token was exchanged for, if any. */
   kid?: string;
+  /** 'account': `sub` is an account (an account principal, SPEC §2 "Account self-care"); absent: a customer. */
+  knd?: 'account';
 }
 
 /**
@@ -40,8 +42,9 @@ export class CallerResolver implements OnApplicationBootstrap {
   }
 
   async resolve(claims: AccessTokenClaims): Promise<Caller | null> {
+    if (claims.knd === 'account') return this.resolveAccount(claims);
     const apiKeyId = claims.kid ?? null;
-    const hit = this.cache.get(claims.sub, apiKeyId);
+    const hit = this.cache.get(cacheKey('customer', claims.sub, apiKeyId));
     // A token of an older epoch is refused; of a newer one (issued after a change this
     // instance may not have heard of yet), it is read again.
     if (hit && claims.ver <= hit.authEpoch) {
@@ -54,10 +57,56 @@ export class CallerResolver implements OnApplicationBootstrap {
     if (!row || row.suspended !== false) return null;
     if (apiKeyId && !row.key_live) return null;
     const caller = toCaller(row, apiKeyId);
-    this.cache.store(generation, { caller, authEpoch: row.auth_epoch, keyExpiresAt: apiKeyId ? (row.key_expires_at?.getTime() ?? null) : null });
+    this.cache.store(generation, {
+      caller,
+      authEpoch: row.auth_epoch,
+      keyExpiresAt: apiKeyId ? (row.key_expires_at?.getTime() ?? null) : null,
+      treePath: row.path,
+    });
     // Credentials changed since the token (the caller itself is kept, for the current tokens).
     return row.auth_epoch === claims.ver ? caller : null;
   }
+
+  /**
+   * An account principal: refused when the account is gone or blocked, its customer gone or
+   * (effectively) suspended, or its password changed since the token; cached and evicted
+   * like customers (`a:<account>` for the account's own columns, `n:<node>` for its customer
+   * and the ancestors).
+   */
+  private async resolveAccount(claims: AccessTokenClaims): Promise<Caller | null> {
+    if (claims.kid !== undefined) return null;
+    const hit = this.cache.get(cacheKey('account', claims.sub, null));
+    if (hit && claims.ver <= hit.authEpoch) return claims.ver === hit.authEpoch ? hit.caller : null;
+    const generation = this.cache.begin();
+    const row = await this.callers.unscopedFindAccountCaller(claims.sub);
+    if (!row || row.refused !== false) return null;
+    const caller = toAccountCaller(row);
+    this.cache.store(generation, { caller, authEpoch: row.auth_epoch, keyExpiresAt: null, treePath: row.customer_path });
+    return row.auth_epoch === claims.ver ? caller : null;
+  }
+}
+
+/**
+ * An account principal, made to match no customer row (src/tree/caller.ts): no permissions,
+ * its own id where a customer id would be, a path no customer lies under, never the root.
+ */
+function toAccountCaller(row: AccountCallerRow): Caller {
+  return {
+    kind: 'account',
+    customerId: row.id,
+    accountId: row.id,
+    path: ACCOUNT_PATH,
+    // Where the account sits (one below its customer): only the calls' charges read it, and
+    // only its own charge lies at that depth on its own calls.
+    depth: row.customer_depth + 1,
+    baseCurrency: row.base_currency,
+    language: row.language,
+    isRoot: false,
+    permissions: new Set(),
+    exchangeRates: new Map(),
+    authMethod: 'password',
+    apiKeyId: null,
+  };
 }
 
 function toCaller(row: CallerRow, apiKeyId: string | null): Caller {
@@ -68,7 +117,9 @@ function toCaller(row: CallerRow, apiKeyId: string | null): Caller {
     permissions = new Set([...permissions].filter((p: Permission) => keyGrants.has(p)));
   }
   return {
+    kind: 'customer',
     customerId: row.id,
+    accountId: null,
     path: row.path,
     depth: row.depth,
     baseCurrency: row.base_currency,

@@ -30,6 +30,30 @@ export interface LoginRow {
   suspended: boolean;
 }
 
+/** What an account principal is made of: the live account, its customer's place and status. */
+export interface AccountCallerRow {
+  id: string;
+  /** The account's customer's path: never the caller's path, only what invalidates its cache entry. */
+  customer_path: string;
+  customer_depth: number;
+  base_currency: string;
+  language: string;
+  auth_epoch: number;
+  /** Blocked, or its customer (or an ancestor) suspended. */
+  refused: boolean;
+}
+
+/** The account a SIP username names, with what an account login checks. */
+export interface AccountLoginRow {
+  id: string;
+  customer_id: string;
+  customer_path: string;
+  web_password_hash: string;
+  auth_epoch: number;
+  /** Blocked, or its customer (or an ancestor) suspended. */
+  refused: boolean;
+}
+
 /**
  * Who is calling: the reads that turn credentials into a caller. They run before any caller
  * exists, so they are unscoped by nature; they read the customer's whole path (grants and
@@ -68,6 +92,30 @@ export class CallersRepository {
       `SELECT c.id, c.path, c.web_password_hash, c.auth_epoch, ${pathSuspendedSql('c.path')} AS suspended
          FROM customers c WHERE lower(c.web_login) = lower($1) AND c.deleted_at IS NULL`,
       [login],
+    );
+    return rows[0];
+  }
+
+  /** The live account of a live customer, with whether it is blocked or below a suspension (one indexed query). */
+  async unscopedFindAccountCaller(accountId: string): Promise<AccountCallerRow | undefined> {
+    const rows: AccountCallerRow[] = await this.dataSource.query(
+      `SELECT a.id, c.path AS customer_path, c.depth AS customer_depth, c.base_currency, a.language, a.auth_epoch,
+              (a.status <> 'active' OR ${pathSuspendedSql('c.path')}) AS refused
+         FROM accounts a JOIN customers c ON c.id = a.customer_id AND c.deleted_at IS NULL
+        WHERE a.id = $1 AND a.deleted_at IS NULL`,
+      [accountId],
+    );
+    return rows[0];
+  }
+
+  /** The live account with this SIP username (exact, as the switch matches it), whatever its place in the tree. */
+  async unscopedFindAccountForLogin(username: string): Promise<AccountLoginRow | undefined> {
+    const rows: AccountLoginRow[] = await this.dataSource.query(
+      `SELECT a.id, a.customer_id, c.path AS customer_path, a.web_password_hash, a.auth_epoch,
+              (a.status <> 'active' OR ${pathSuspendedSql('c.path')}) AS refused
+         FROM accounts a JOIN customers c ON c.id = a.customer_id AND c.deleted_at IS NULL
+        WHERE a.username = $1 AND a.deleted_at IS NULL`,
+      [username],
     );
     return rows[0];
   }

@@ -75,6 +75,7 @@ export class JwtStrategy {
     if (typeof claims.exp !== 'number') return null;
     if (typeof claims.sub !== 'string' || !ID.test(claims.sub) || typeof claims.ver !== 'number') return null;
     if (claims.kid !== undefined && (typeof claims.kid !== 'string' || !ID.test(claims.kid))) return null;
+    if (claims.knd !== undefined && claims.knd !== 'account') return null;
     return this.callers.resolve(claims);
   }
 }

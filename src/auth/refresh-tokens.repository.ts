@@ -7,7 +7,10 @@ import { pathSuspendedSql } from '../tree/scope';
 
 export interface NewRefreshToken {
   familyId: string;
+  /** The customer, or an account principal's customer. */
   customerId: string;
+  /** An account principal's account; null for a customer's token. */
+  accountId: string | null;
   apiKeyId: string | null;
   tokenHash: string;
   authEpoch: number;
@@ -19,12 +22,17 @@ export interface RefreshTokenForRotation {
   id: string;
   family_id: string;
   customer_id: string;
+  /** Set for an account principal's token. */
+  account_id: string | null;
   api_key_id: string | null;
   used_at: Date | null;
   revoked_at: Date | null;
   expired: boolean;
   auth_epoch: number;
-  /** The customer's epoch now; null when it is gone or (effectively) suspended. */
+  /**
+   * The principal's epoch now (the customer's, or the account's); null when it is gone,
+   * (effectively) suspended, or an account that is blocked or whose customer is gone or suspended.
+   */
   current_epoch: number | null;
   /** False when the token came from a key since revoked or expired. */
   key_live: boolean | null;
@@ -45,9 +53,9 @@ export class RefreshTokensRepository {
   /** Tokens are issued before a caller exists (login, exchange, rotation): nothing to scope. */
   async unscopedInsert(token: NewRefreshToken, tx: Tx = this.dataSource.manager): Promise<void> {
     await tx.query(
-      `INSERT INTO refresh_tokens (family_id, customer_id, api_key_id, token_hash, auth_epoch, expires_at)
-       VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
-      [token.familyId, token.customerId, token.apiKeyId, token.tokenHash, token.authEpoch, token.ttlSeconds],
+      `INSERT INTO refresh_tokens (family_id, customer_id, account_id, api_key_id, token_hash, auth_epoch, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
+      [token.familyId, token.customerId, token.accountId, token.apiKeyId, token.tokenHash, token.authEpoch, token.ttlSeconds],
     );
   }
 
@@ -57,11 +65,12 @@ export class RefreshTokensRepository {
    */
   async unscopedFindForRotation(tx: Tx, tokenHash: string): Promise<RefreshTokenForRotation | undefined> {
     const rows: RefreshTokenForRotation[] = await tx.query(
-      `SELECT t.id, t.family_id, t.customer_id, t.api_key_id, t.used_at, t.revoked_at, t.expires_at <= now() AS expired,
-              t.auth_epoch, c.auth_epoch AS current_epoch,
+      `SELECT t.id, t.family_id, t.customer_id, t.account_id, t.api_key_id, t.used_at, t.revoked_at, t.expires_at <= now() AS expired,
+              t.auth_epoch, CASE WHEN t.account_id IS NULL THEN c.auth_epoch WHEN c.id IS NOT NULL THEN ac.auth_epoch END AS current_epoch,
               (k.id IS NULL OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))) AS key_live
          FROM refresh_tokens t
          LEFT JOIN customers c ON c.id = t.customer_id AND c.deleted_at IS NULL AND NOT ${pathSuspendedSql('c.path')}
+         LEFT JOIN accounts ac ON ac.id = t.account_id AND ac.deleted_at IS NULL AND ac.status = 'active'
          LEFT JOIN api_keys k ON k.id = t.api_key_id
         WHERE t.token_hash = $1
         FOR UPDATE OF t`,
@@ -76,28 +85,29 @@ export class RefreshTokensRepository {
 
   /**
    * Revokes the caller's own live tokens: all of them, those of one API key of the caller,
-   * or the family of one token (when that token is the caller's; else nothing).
+   * or the family of one token (when that token is the caller's; else nothing). A customer's
+   * own are those without an account; an account principal's, those of its account.
    */
   async revokeOwn(caller: Caller, which: { familyOfTokenHash?: string; apiKeyId?: string; tx?: Tx } = {}): Promise<void> {
     const params = new SqlParams();
-    const conditions = [`customer_id = ${params.add(caller.customerId)}`];
+    const own =
+      caller.kind === 'account' ? `account_id = ${params.add(caller.accountId)}` : `customer_id = ${params.add(caller.customerId)} AND account_id IS NULL`;
+    const conditions = [own];
     if (which.apiKeyId !== undefined) conditions.push(`api_key_id = ${params.add(which.apiKeyId)}`);
     if (which.familyOfTokenHash !== undefined) {
-      conditions.push(
-        `family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = ${params.add(which.familyOfTokenHash)} AND customer_id = $1)`,
-      );
+      conditions.push(`family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = ${params.add(which.familyOfTokenHash)} AND ${own})`);
     }
     await this.revokeWhere(conditions.join(' AND '), params, which.tx);
   }
 
   /**
-   * Revokes every live token of a customer or of a family, found without a caller: the
-   * re-use of a rotated token, or a change the caller's service has already allowed
-   * (deleting a descendant).
+   * Revokes every live token of a customer (its own, not its accounts') or of a family,
+   * found without a caller: the re-use of a rotated token, or a change the caller's service
+   * has already allowed (deleting a descendant).
    */
   async unscopedRevoke(of: RefreshTokensOf, tx?: Tx): Promise<void> {
     const params = new SqlParams();
-    const condition = 'familyId' in of ? `family_id = ${params.add(of.familyId)}` : `customer_id = ${params.add(of.customerId)}`;
+    const condition = 'familyId' in of ? `family_id = ${params.add(of.familyId)}` : `customer_id = ${params.add(of.customerId)} AND account_id IS NULL`;
     await this.revokeWhere(condition, params, tx);
   }
 

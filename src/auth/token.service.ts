@@ -32,14 +32,25 @@ export class TokenService {
     private readonly writes: Writes,
   ) {}
 
-  /** A new pair; its refresh token is stored in `tx` (the login's change) or on its own. */
-  async issue(customerId: string, authEpoch: number, apiKeyId: string | null, tx?: Tx, familyId: string = randomUUID()): Promise<TokenPair> {
+  /**
+   * A new pair; its refresh token is stored in `tx` (the login's change) or on its own. With
+   * `accountId`, the pair is an account principal's (`sub` the account, `knd: 'account'`) and
+   * `customerId` is the account's customer.
+   */
+  async issue(
+    customerId: string,
+    authEpoch: number,
+    apiKeyId: string | null,
+    tx?: Tx,
+    familyId: string = randomUUID(),
+    accountId: string | null = null,
+  ): Promise<TokenPair> {
     const accessToken = await this.jwt.signAsync(
-      { ver: authEpoch, ...(apiKeyId ? { kid: apiKeyId } : {}) },
+      { ver: authEpoch, ...(apiKeyId ? { kid: apiKeyId } : {}), ...(accountId ? { knd: 'account' } : {}) },
       {
         secret: await this.secret.get(),
         algorithm: JWT_ALGORITHM,
-        subject: customerId,
+        subject: accountId ?? customerId,
         issuer: this.config.JWT_ISSUER,
         audience: this.config.JWT_AUDIENCE,
         expiresIn: this.config.ACCESS_TOKEN_TTL_SECONDS,
@@ -48,7 +59,7 @@ export class TokenService {
     );
     const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
     await this.refreshTokens.unscopedInsert(
-      { familyId, customerId, apiKeyId, tokenHash: sha256(refreshToken), authEpoch, ttlSeconds: this.config.REFRESH_TOKEN_TTL_SECONDS },
+      { familyId, customerId, accountId, apiKeyId, tokenHash: sha256(refreshToken), authEpoch, ttlSeconds: this.config.REFRESH_TOKEN_TTL_SECONDS },
       tx,
     );
     return { accessToken, tokenType: 'Bearer', expiresIn: this.config.ACCESS_TOKEN_TTL_SECONDS, refreshToken };
@@ -72,7 +83,7 @@ export class TokenService {
       }
       if (token.expired || token.current_epoch !== token.auth_epoch || !token.key_live) return { error: true as const };
       await this.refreshTokens.unscopedMarkUsed(tx, token.id);
-      const pair = await this.issue(token.customer_id, token.auth_epoch, token.api_key_id, tx, token.family_id);
+      const pair = await this.issue(token.customer_id, token.auth_epoch, token.api_key_id, tx, token.family_id, token.account_id);
       return { pair, customerId: token.customer_id };
     });
     if ('error' in outcome) throw invalid();

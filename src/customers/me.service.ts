@@ -2,15 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { RefreshTokensRepository } from '../auth/refresh-tokens.repository';
 import { LoginLimiter } from '../auth/login-limiter';
 import { PasswordHasher } from '../auth/password-hasher';
+import { assertVersion } from '../common/etag';
+import { Big, formatMoney } from '../common/money';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
-import { requireAccess } from '../database/access';
+import { FindOptions, requireAccess } from '../database/access';
 import { Writes } from '../database/writes';
 import { ALL_PERMISSIONS } from '../permissions/permission.catalogue';
-import { Caller } from '../tree/caller';
+import { AccountCaller, Caller, isAccountCaller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
-import { MeDto, UpdateMeDto } from './dto/me.dto';
+import { AccountMeDto, MeDto, UpdateMeDto } from './dto/me.dto';
+import { MeRepository, OwnAccountRow } from './me.repository';
 
 const passwordSessionRequired = () =>
   new ProblemError(
@@ -33,14 +36,17 @@ export class MeService {
     private readonly conversion: ConversionService,
     private readonly limiter: LoginLimiter,
     private readonly refreshTokens: RefreshTokensRepository,
+    private readonly ownAccounts: MeRepository,
   ) {}
 
-  async get(caller: Caller): Promise<MeDto> {
+  async get(caller: Caller): Promise<MeDto | AccountMeDto> {
+    if (isAccountCaller(caller)) return toAccountMe(await this.findOwnAccount(caller));
     return this.toMe(await requireAccess(this.customers, caller, caller.customerId, { what: 'customer' }), caller);
   }
 
   /** `clientAddress` is where the request came from: a guess of the current password counts against it. */
-  async update(caller: Caller, input: UpdateMeDto, expectedVersion: number | undefined, clientAddress: string): Promise<MeDto> {
+  async update(caller: Caller, input: UpdateMeDto, expectedVersion: number | undefined, clientAddress: string): Promise<MeDto | AccountMeDto> {
+    if (isAccountCaller(caller)) return this.updateAccount(caller, input, expectedVersion, clientAddress);
     // The cheap checks come before the password's (SPEC §11), and again under lock below.
     const current = await requireAccess(this.customers, caller, caller.customerId, { version: expectedVersion, what: 'customer' });
     let passwordHash: string | undefined;
@@ -90,8 +96,85 @@ export class MeService {
 
   private async toMe(row: CustomerRow, caller: Caller): Promise<MeDto> {
     return {
+      kind: 'customer',
       ...toCustomerDto(row, caller, await this.conversion.viewerTable(caller)),
       permissions: ALL_PERMISSIONS.filter((p) => caller.permissions.has(p)),
     };
   }
+
+  private async findOwnAccount(caller: AccountCaller, options: FindOptions & { version?: number } = {}): Promise<OwnAccountRow> {
+    const row = await this.ownAccounts.findOwnAccount(caller, options);
+    // Deleted between the guard and here: the same 404 as any object gone.
+    if (!row) throw notVisible('account');
+    if (options.version !== undefined) assertVersion(options.version, row.version);
+    return row;
+  }
+
+  /**
+   * An account principal's own changes (SPEC §2): its password (the current one required;
+   * a wrong one counts against the login limiter under its username), time zone, language.
+   * The actor of the audit event is the account itself; customers above it see it there.
+   */
+  private async updateAccount(caller: AccountCaller, input: UpdateMeDto, expectedVersion: number | undefined, clientAddress: string): Promise<AccountMeDto> {
+    const current = await this.findOwnAccount(caller, { version: expectedVersion });
+    let passwordHash: string | undefined;
+    if (input.newPassword !== undefined || input.currentPassword !== undefined) {
+      if (input.currentPassword === undefined) {
+        throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is required to set newPassword' }]);
+      }
+      if (input.newPassword === undefined) {
+        throw new ValidationProblem([{ pointer: '/newPassword', detail: 'newPassword is required with currentPassword' }]);
+      }
+      const limiterKey = `account:${current.username}`;
+      await this.limiter.beginAttempt(limiterKey, clientAddress);
+      const hash = await this.ownAccounts.ownAccountPasswordHash(caller);
+      if (!hash || !(await this.hasher.verify(hash, input.currentPassword))) {
+        throw new ValidationProblem([{ pointer: '/currentPassword', detail: 'currentPassword is incorrect' }]);
+      }
+      await this.limiter.recordSuccess(limiterKey, clientAddress);
+      passwordHash = await this.hasher.hash(input.newPassword);
+    }
+    const row = await this.writes.change(caller.customerId, async (tx) => {
+      const before = await this.findOwnAccount(caller, { tx, lock: 'FOR UPDATE', version: expectedVersion });
+      const after = await this.ownAccounts.updateOwnAccount(caller, { passwordHash, timeZone: input.timeZone, language: input.language }, tx);
+      if (!after) throw notVisible('account'); // locked above: cannot happen
+      // A new password ends its other sessions too (its auth epoch moved: access tokens end as well).
+      if (passwordHash) await this.refreshTokens.revokeOwn(caller, { tx });
+      return {
+        result: after,
+        audit: {
+          // An account changing itself is an account update (the event `account.updated`).
+          action: 'account.update',
+          targetType: 'account',
+          targetId: caller.accountId,
+          subjectPath: before.customer_path,
+          before: accountAuditView(before),
+          after: { ...accountAuditView(after), ...(passwordHash ? { webPassword: '***' } : {}) },
+        },
+      };
+    });
+    return toAccountMe(row);
+  }
+}
+
+const accountAuditView = (row: OwnAccountRow) => ({ timeZone: row.time_zone, language: row.language });
+
+function toAccountMe(row: OwnAccountRow): AccountMeDto {
+  const balance = new Big(row.balance);
+  const creditLimit = new Big(row.credit_limit);
+  return {
+    kind: 'account',
+    id: row.id,
+    username: row.username,
+    timeZone: row.time_zone,
+    language: row.language,
+    balance: formatMoney(balance),
+    creditLimit: formatMoney(creditLimit),
+    availableCredit: formatMoney(balance.plus(creditLimit)),
+    currency: row.currency,
+    status: row.status,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    version: row.version,
+  };
 }

@@ -85,12 +85,15 @@ export class EventsRepository {
     if (filter.types?.length) where.push(`e.type = ANY (${params.add([...filter.types])}::text[])`);
     const after = await KEYSET.after(this.cursors, cursor, params);
     if (after) where.push(after);
-    // The actor is shown only when it lies in the caller's subtree (as audit events show it).
+    // The actor is shown only when it lies in the caller's subtree (as audit events show it): a
+    // customer, or an account (self-care) whose customer does.
     const actorInScope = pathUnderCondition('a.path', caller.path, params);
+    const accountActorInScope = pathUnderCondition('ac.path', caller.path, params);
     const rows: FeedRow[] = await this.dataSource.query(
-      `SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, a.id AS actor_visible, e.data, ${KEYSET.select()}
+      `SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, coalesce(a.id, aa.id) AS actor_visible, e.data, ${KEYSET.select()}
          FROM events e
          LEFT JOIN customers a ON a.id = e.actor_id AND ${actorInScope}
+         LEFT JOIN (accounts aa JOIN customers ac ON ac.id = aa.customer_id) ON a.id IS NULL AND aa.id = e.actor_id AND ${accountActorInScope}
         WHERE ${where.join(' AND ')}
         ${KEYSET.orderAndLimit(limit, params)}`,
       params.values,

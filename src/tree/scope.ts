@@ -1,5 +1,5 @@
 import { NotFoundProblem } from '../common/problem/problem';
-import { Caller } from './caller';
+import { Caller, isAccountCaller } from './caller';
 import { likePattern, SqlParams } from '../database/sql';
 
 export type ScopeMode = 'self-and-descendants' | 'descendants';
@@ -70,4 +70,24 @@ export function branchCondition(alias: string, caller: Caller, branch: { path: s
 export function subtreeConditionOf(alias: string, callerPathExpr: string, callerDepthExpr: string, mode: ScopeMode): string {
   const inSubtree = `starts_with(${alias}.path, ${callerPathExpr}) AND ${alias}.deleted_at IS NULL`;
   return mode === 'descendants' ? `${inSubtree} AND ${alias}.depth > ${callerDepthExpr}` : inSubtree;
+}
+
+/**
+ * THE account scope: the accounts (rows under `accountAlias`, joined to their customer under
+ * `customerAlias`) the caller sees. A customer sees the accounts of the live customers of its
+ * subtree; an account principal sees itself and nothing else (SPEC §2 "Account self-care").
+ * Repositories that serve an account principal use this, and only this, to let it in.
+ */
+export function accountScope(accountAlias: string, customerAlias: string, caller: Caller, params: SqlParams): string {
+  if (isAccountCaller(caller)) return `${accountAlias}.id = ${params.add(caller.accountId)} AND ${customerAlias}.deleted_at IS NULL`;
+  return subtreeCondition(customerAlias, caller, params, 'self-and-descendants');
+}
+
+/**
+ * The rated calls (rows under `alias` with the call's `customer_path` and `account_id`) the
+ * caller sees: those of its subtree's customers; for an account principal, its own.
+ */
+export function callScope(alias: string, caller: Caller, params: SqlParams): string {
+  if (isAccountCaller(caller)) return `${alias}.account_id = ${params.add(caller.accountId)}`;
+  return pathUnderCondition(`${alias}.customer_path`, caller.path, params);
 }

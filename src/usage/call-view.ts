@@ -33,11 +33,15 @@ export interface ChargeRow {
   seller_currency: string;
 }
 
-/** Who looks at a call: a customer (its id and depth in the tree, and base currency). */
+/**
+ * Who looks at a call: a customer (its id and depth in the tree, and base currency), or an
+ * account principal (`accountId`; its depth is the account level's, one below its customer).
+ */
 export interface CallViewer {
   customerId: string;
   depth: number;
   baseCurrency: string;
+  accountId?: string | null;
 }
 
 /**
@@ -51,8 +55,10 @@ export interface CallViewer {
 export function toCallView(viewer: CallViewer, call: CallRow, charges: ChargeRow[]): CallDto {
   const shown = charges.filter((c) => c.party_depth >= viewer.depth).sort((a, b) => a.level - b.level);
   const sold = charges.find((c) => c.seller_id === viewer.customerId);
+  // An account principal sold nothing: its cost is its own charge, as charged to it.
+  const own = viewer.accountId ? charges.find((c) => c.party_kind === 'account' && c.party_id === viewer.accountId) : undefined;
   const revenue = new Big(sold?.revenue ?? 0);
-  const cost = new Big(sold?.seller_cost ?? 0);
+  const cost = new Big(own?.converted_amount ?? sold?.seller_cost ?? 0);
   return {
     id: call.id,
     callId: call.call_id,
@@ -79,7 +85,7 @@ export function toCallView(viewer: CallViewer, call: CallRow, charges: ChargeRow
       revenue: formatMoney(revenue),
       cost: formatMoney(cost),
       margin: formatMoney(revenue.minus(cost)),
-      currency: sold?.seller_currency ?? viewer.baseCurrency,
+      currency: own?.charged_currency ?? sold?.seller_currency ?? viewer.baseCurrency,
     },
   };
 }

@@ -3,8 +3,8 @@ import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { likePattern, SqlParams } from '../database/sql';
-import { Caller } from '../tree/caller';
-import { pathUnderCondition } from '../tree/scope';
+import { Caller, isAccountCaller } from '../tree/caller';
+import { callScope, notVisible, pathUnderCondition } from '../tree/scope';
 import { CallRow, ChargeRow } from './call-view';
 import type { UsageGroupBy } from './dto/usage.dto';
 
@@ -104,11 +104,14 @@ export class CallViewsRepository {
   /** A call of the caller's subtree (or of its own accounts) with the charges it may see, or undefined. */
   async findVisible(caller: Caller, id: string): Promise<VisibleCall | undefined> {
     const params = new SqlParams();
+    // An account principal sold nothing: its calls are those of its account (`callScope`).
     const rows: CallRow[] = await this.dataSource.query(
-      `SELECT ${CALL_COLUMNS}
-         FROM call_charges d JOIN calls c ON c.id = d.call_uuid
-        WHERE d.call_uuid = ${params.add(id)} AND d.seller_id = ${params.add(caller.customerId)}
-          AND ${pathUnderCondition('d.customer_path', caller.path, params)}`,
+      isAccountCaller(caller)
+        ? `SELECT ${CALL_COLUMNS} FROM calls c WHERE c.id = ${params.add(id)} AND ${callScope('c', caller, params)}`
+        : `SELECT ${CALL_COLUMNS}
+             FROM call_charges d JOIN calls c ON c.id = d.call_uuid
+            WHERE d.call_uuid = ${params.add(id)} AND d.seller_id = ${params.add(caller.customerId)}
+              AND ${callScope('d', caller, params)}`,
       params.values,
     );
     if (!rows[0]) return undefined;
@@ -126,7 +129,7 @@ export class CallViewsRepository {
       keyset = CALLS_KEYSET;
       const where = [
         filter.source.kind === 'account' ? `c.account_id = ${params.add(filter.source.accountId)}` : `c.customer_id = ${params.add(filter.source.customerId)}`,
-        pathUnderCondition('c.customer_path', caller.path, params),
+        callScope('c', caller, params),
       ];
       this.common(where, 'c', filter, params);
       const after = await keyset.after(this.cursors, cursor, params);
@@ -135,7 +138,7 @@ export class CallViewsRepository {
     } else {
       // call_charges_seller: (seller_id, connect_time DESC, call_uuid)
       keyset = SOLD_KEYSET;
-      const where = [`d.seller_id = ${params.add(filter.source.sellerId)}`, pathUnderCondition('d.customer_path', caller.path, params)];
+      const where = [`d.seller_id = ${params.add(filter.source.sellerId)}`, callScope('d', caller, params)];
       this.common(where, 'd', filter, params);
       const after = await keyset.after(this.cursors, cursor, params);
       if (after) where.push(after);
@@ -181,6 +184,8 @@ export class CallViewsRepository {
       `SELECT time_zone, to_char((now() AT TIME ZONE time_zone)::date, 'YYYY-MM-DD') AS today FROM customers WHERE id = $1`,
       [caller.customerId],
     );
+    // An account principal names no customer row (src/tree/caller.ts): nothing to report on.
+    if (!rows[0]) throw notVisible();
     return { timeZone: rows[0].time_zone, today: rows[0].today };
   }
 

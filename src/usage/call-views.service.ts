@@ -6,7 +6,7 @@ import { NotFoundProblem, ValidationProblem } from '../common/problem/problem';
 import { CustomersRepository } from '../customers/customers.repository';
 import { requireAccess } from '../database/access';
 import { parseDateTime } from '../tariffs/rates/rate-rules';
-import { Caller } from '../tree/caller';
+import { Caller, isAccountCaller } from '../tree/caller';
 import { pathInScope } from '../tree/scope';
 import { toCallView } from './call-view';
 import { CallListFilter, CallViewsRepository, UsageRange, UsageRow, VisibleCall } from './call-views.repository';
@@ -57,6 +57,9 @@ export class CallViewsService {
     } else if (query.customerId) {
       const customer = await requireAccess(this.customers, caller, query.customerId, { what: 'customer' });
       source = query.scope === 'subtree' ? { kind: 'sold', sellerId: customer.id } : { kind: 'own', customerId: customer.id };
+    } else if (isAccountCaller(caller)) {
+      // An account principal: its own calls (and, below, only its own charge).
+      source = { kind: 'account', accountId: caller.accountId };
     } else {
       source = query.scope === 'own' ? { kind: 'own', customerId: caller.customerId } : { kind: 'sold', sellerId: caller.customerId };
     }

@@ -40,7 +40,7 @@ export class AuditEventDto {
   id!: string;
   @ApiProperty({ type: String, format: 'date-time' })
   at!: string;
-  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'null when the actor is above the viewer (or the system).' })
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The customer, or the account (self-care: its login and its own changes), that acted; null when the actor is above the viewer (or the system).' })
   actor!: string | null;
   @ApiProperty({ example: 'customer.update' })
   action!: string;

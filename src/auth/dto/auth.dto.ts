@@ -15,6 +15,20 @@ export class LoginDto {
   password!: string;
 }
 
+export class AccountLoginDto {
+  @ApiProperty({ description: 'The account’s SIP username (exact).', example: 'alice-1001', maxLength: 64 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(64)
+  username!: string;
+
+  @ApiProperty({ description: 'The account’s web password.', example: 'correct horse battery staple', maxLength: 256 })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  password!: string;
+}
+
 export class RefreshDto {
   @ApiProperty()
   @IsString()
