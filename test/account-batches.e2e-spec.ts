@@ -74,6 +74,28 @@ describe('account batches (prepaid cards)', () => {
     for (const card of long.body.items as Card[]) expect(card.pin).toMatch(/^[0-9]{12}$/);
   });
 
+  it('a card logs in with its username and PIN (POST /v1/auth/account-login) and sees only itself; a wrong PIN is the usual 401', async () => {
+    const res = await batch(root, cards.id, { count: 2, usernamePrefix: freshPrefix(), balance: '3.00' }).expect(201);
+    const [card, otherCard] = res.body.items as Card[];
+    const login = await t.http().post('/v1/auth/account-login').send({ username: card.username, password: card.pin }).expect(200);
+    expect(login.body.tokenType).toBe('Bearer');
+    const me = await t.http().get('/v1/me').set('Authorization', `Bearer ${login.body.accessToken}`).expect(200);
+    expect(me.body).toMatchObject({ kind: 'account', id: card.id, username: card.username, balance: '3.00' });
+    await t.http().get(`/v1/accounts/${otherCard.id}`).set('Authorization', `Bearer ${login.body.accessToken}`).expect(404);
+    const wrong = await t.http().post('/v1/auth/account-login').send({ username: card.username, password: card.pin === '00000000' ? '00000001' : '00000000' });
+    const unknown = await t.http().post('/v1/auth/account-login').send({ username: `${card.username}x`, password: card.pin });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual(unknown.body);
+    // A PIN's cheap hash is checked in an argon2 check's time too (no username told by timing).
+    const spent = jest.spyOn(t.app.get(PasswordHasher), 'verifyNothing');
+    try {
+      await t.http().post('/v1/auth/account-login').send({ username: card.username, password: card.pin }).expect(200);
+      expect(spent).toHaveBeenCalledTimes(1);
+    } finally {
+      spent.mockRestore();
+    }
+  });
+
   it('numbers after the highest number a live account with the prefix has', async () => {
     const prefix = freshPrefix();
     await batch(root, cards.id, { count: 3, usernamePrefix: prefix }).expect(201);

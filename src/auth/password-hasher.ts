@@ -23,8 +23,14 @@ export class PasswordHasher {
   }
 
   async verify(hash: string, secret: string): Promise<boolean> {
-    // Prepaid-card accounts' PINs have a cheaper salted hash of their own (account-batches.pins.ts).
-    if (isPinHash(hash)) return verifyPinHash(hash, secret);
+    // Prepaid-card accounts' PINs have a cheaper salted hash of their own (account-batches.pins.ts),
+    // checked in the time of an argon2 check all the same: a card's username must not be told
+    // from an unknown one by how fast the 401 comes.
+    if (isPinHash(hash)) {
+      const ok = verifyPinHash(hash, secret);
+      await this.verifyNothing(secret);
+      return ok;
+    }
     try {
       return await argon2.verify(hash, secret);
     } catch {
