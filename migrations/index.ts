@@ -19,6 +19,7 @@ import { Statements1764300200000 } from './1764300200000-Statements';
 import { UsageViews1764300300000 } from './1764300300000-UsageViews';
 import { Events1764400000000 } from './1764400000000-Events';
 import { Webhooks1764400100000 } from './1764400100000-Webhooks';
+import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
 export const MIGRATIONS: Function[] = [
   Init1764100000000,
@@ -38,4 +39,5 @@ export const MIGRATIONS: Function[] = [
   UsageViews1764300300000,
   Events1764400000000,
   Webhooks1764400100000,
+  CustomerAccountFields1764500100000,
 ];
