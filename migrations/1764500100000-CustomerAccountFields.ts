@@ -46,10 +46,20 @@ export class CustomerAccountFields1764500100000 implements MigrationInterface {
     await q.query(`CREATE INDEX customers_children_created ON customers (parent_id, created_at, id) WHERE deleted_at IS NULL`);
     // Sorted accounts of one customer: (customer_id, created_at, id) exists (accounts_customer).
     await q.query(`CREATE INDEX accounts_customer_username ON accounts (customer_id, username, id) WHERE deleted_at IS NULL`);
+    // Sorted subtrees: a subtree is a path range, which no index returns in name or time order.
+    // For a large subtree (the root's, a big reseller's) the planner walks these in order and
+    // drops rows outside the range; for a small one it reads the range and sorts it. Accounts by
+    // username have accounts_live_username (usernames are unique among live accounts).
+    await q.query(`CREATE INDEX customers_name_order ON customers (name, id) WHERE deleted_at IS NULL`);
+    await q.query(`CREATE INDEX customers_created_order ON customers (created_at, id) WHERE deleted_at IS NULL`);
+    await q.query(`CREATE INDEX accounts_created_order ON accounts (created_at, id) WHERE deleted_at IS NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     for (const index of [
+      'accounts_created_order',
+      'customers_created_order',
+      'customers_name_order',
       'accounts_customer_username',
       'customers_children_created',
       'customers_children_name',

@@ -63,7 +63,7 @@ describe('account lists', () => {
     const items: Item[] = [];
     let cursor: string | null = null;
     do {
-      const res = await actor.get(`/v1/accounts?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+      const res: { body: { items: Item[]; nextCursor: string | null } } = await actor.get(`/v1/accounts?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
       items.push(...res.body.items);
       cursor = res.body.nextCursor;
     } while (cursor);
@@ -197,7 +197,7 @@ describe('account lists', () => {
             const paged: Item[] = [];
             let cursor: string | null = null;
             do {
-              const res = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+              const res: { body: { items: Item[]; nextCursor: string | null } } = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
               paged.push(...res.body.items);
               cursor = res.body.nextCursor;
             } while (cursor);
@@ -225,7 +225,7 @@ describe('account lists', () => {
             const inserts = [...inserted];
             let cursor: string | null = null;
             do {
-              const res = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+              const res: { body: { items: Item[]; nextCursor: string | null } } = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
               seen.push(...res.body.items);
               cursor = res.body.nextCursor;
               if (inserts.length) await account(owner, owner, { balance: inserts.shift()! });

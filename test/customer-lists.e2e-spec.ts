@@ -54,7 +54,7 @@ describe('customer lists', () => {
     const items: Item[] = [];
     let cursor: string | null = null;
     do {
-      const res = await actor.get(`/v1/customers?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+      const res: { body: { items: Item[]; nextCursor: string | null } } = await actor.get(`/v1/customers?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
       items.push(...res.body.items);
       cursor = res.body.nextCursor;
     } while (cursor);
@@ -219,7 +219,7 @@ describe('customer lists', () => {
             const paged: Item[] = [];
             let cursor: string | null = null;
             do {
-              const res = await parent.get(`/v1/customers?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+              const res: { body: { items: Item[]; nextCursor: string | null } } = await parent.get(`/v1/customers?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
               expect(res.body.items.length).toBeLessThanOrEqual(limit);
               paged.push(...res.body.items);
               cursor = res.body.nextCursor;
@@ -252,7 +252,7 @@ describe('customer lists', () => {
             let cursor: string | null = null;
             let inserts = [...inserted];
             do {
-              const res = await p.get(`/v1/customers?sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
+              const res: { body: { items: Item[]; nextCursor: string | null } } = await p.get(`/v1/customers?sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
               seen.push(...res.body.items);
               cursor = res.body.nextCursor;
               // Rows added mid-walk (before, inside or after the pages seen) never shift the rest.

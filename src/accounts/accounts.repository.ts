@@ -173,7 +173,13 @@ export class AccountsRepository implements Visible<AccountRow> {
     const params = new SqlParams();
     const where =
       filter.scope === 'subtree'
-        ? ['a.deleted_at IS NULL', branchCondition('c', caller, filter.base, params, 'self-and-descendants')]
+        ? [
+            'a.deleted_at IS NULL',
+            // The caller's own subtree needs its condition once: twice, the planner would square its selectivity.
+            filter.base.id === caller.customerId
+              ? subtreeCondition('c', caller, params, 'self-and-descendants')
+              : branchCondition('c', caller, filter.base, params, 'self-and-descendants'),
+          ]
         : ['a.deleted_at IS NULL', subtreeCondition('c', caller, params, 'self-and-descendants'), `a.customer_id = ${params.add(filter.base.id)}`];
     if (filter.usernameContains) where.push(`a.username ILIKE ${params.add(likePattern(filter.usernameContains, 'contains'))}`);
     where.push(...listFilterConditions('a', filter.filters, params));

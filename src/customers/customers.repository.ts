@@ -224,8 +224,16 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const params = new SqlParams();
     const where =
       filter.scope === 'subtree'
-        ? [branchCondition('c', caller, filter.base, params, 'descendants')]
-        : [subtreeCondition('c', caller, params, 'descendants'), `c.parent_id = ${params.add(filter.base.id)}`];
+        ? // The caller's own subtree needs its condition once: twice, the planner would square its selectivity.
+          [filter.base.id === caller.customerId ? subtreeCondition('c', caller, params, 'descendants') : branchCondition('c', caller, filter.base, params, 'descendants')]
+        : // The children of a visible customer are visible: the scope is checked on the parent, and the
+          // children are found by parent_id alone, which the planner estimates well enough to walk the
+          // (parent_id, <sort key>, id) indexes in order (a path range on the children, multiplied by
+          // parent_id, made it expect a few dozen rows and sort them all instead).
+          [
+            `c.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')})`,
+            'c.deleted_at IS NULL',
+          ];
     if (filter.nameContains) where.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
     where.push(...listFilterConditions('c', filter.filters, params));
     const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
