@@ -67,7 +67,7 @@ export interface paths {
         };
         /**
          * List the caller’s own accounts, a visible customer’s (`customerId`), or a whole subtree’s (`scope=subtree`).
-         * @description Oldest first.
+         * @description Oldest first by default, or `sort=name|createdAt|balance` (`name`: the username; `-` for descending); a cursor works only with the sort it came from. Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Any other parameter is a 400 naming it.
          */
         get: operations["listAccounts"];
         put?: never;
@@ -379,7 +379,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`). */
+        /**
+         * List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).
+         * @description Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Tree order by default, or `sort=name|createdAt|balance` (`-` for descending); a cursor works only with the sort it came from. Any other parameter is a 400 naming it.
+         */
         get: operations["listCustomers"];
         put?: never;
         /** Create a sub-customer of the caller (or of a visible `parentId`). */
@@ -940,6 +943,8 @@ export interface components {
             customerId: string;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** @description Your own id for it (unique among its customer’s live accounts). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -950,6 +955,15 @@ export interface components {
              */
             lowBalanceThreshold: string | null;
             maxSessions: number;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             /** Format: uuid */
             routingGroupId: string | null;
             /** @enum {string} */
@@ -968,6 +982,35 @@ export interface components {
         AccountPageDto: {
             items: components["schemas"]["AccountDto"][];
             nextCursor: string | null;
+        };
+        AddressDto: {
+            /** @example San Francisco */
+            city?: string | null;
+            /**
+             * @description ISO 3166-1 alpha-2 (stored in capitals).
+             * @example US
+             */
+            country: string;
+            /** @example 1 Market Street */
+            line1?: string | null;
+            /** @example Suite 400 */
+            line2?: string | null;
+            /** @example 94105 */
+            postalCode?: string | null;
+            /**
+             * @description State, province or region.
+             * @example CA
+             */
+            region?: string | null;
+        };
+        AddressViewDto: {
+            city: string | null;
+            /** @example US */
+            country: string;
+            line1: string | null;
+            line2: string | null;
+            postalCode: string | null;
+            region: string | null;
         };
         ApiKeyDto: {
             /** Format: date-time */
@@ -1298,6 +1341,11 @@ export interface components {
              */
             customerId?: string;
             /**
+             * @description Your own id for it, unique among the customer’s live accounts; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
+            /**
              * @description A code from /v1/languages; default the customer’s.
              * @example en
              */
@@ -1312,6 +1360,16 @@ export interface components {
              * @default 1
              */
             maxSessions?: number;
+            /**
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * Format: uuid
              * @description A routing group (see /v1/routing-groups).
@@ -1351,6 +1409,8 @@ export interface components {
             permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         CreateCustomerDto: {
+            /** @description Replaces the whole address; null clears it. */
+            address?: components["schemas"]["AddressDto"] | null;
             /**
              * @description Opening balance (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
              * @example 12.50
@@ -1362,10 +1422,25 @@ export interface components {
              */
             baseCurrency?: string;
             /**
+             * @description Legal or trading name for invoices.
+             * @example Acme Telecom Ltd
+             */
+            companyName?: string | null;
+            /**
              * @description Credit limit, ≥ 0. Default 0.
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * Format: email
+             * @example billing@acme.example
+             */
+            email?: string | null;
+            /**
+             * @description Your own id for it, unique among the parent’s live sub-customers; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /**
              * @description A code from /v1/languages; default the parent’s.
              * @example en
@@ -1376,6 +1451,16 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold?: string | null;
+            /**
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /** @description Unique among siblings. */
             name: string;
             /**
@@ -1383,6 +1468,11 @@ export interface components {
              * @description Parent of the new customer (any live customer in the caller’s subtree); default the caller.
              */
             parentId?: string;
+            /**
+             * @description E.164 (`+`, country code, number; no spaces).
+             * @example +14155550123
+             */
+            phone?: string | null;
             /**
              * Format: uuid
              * @description A routing group from /v1/routing-groups.
@@ -1398,6 +1488,11 @@ export interface components {
              * @description A tariff owned by the new customer’s parent.
              */
             tariffId: string;
+            /**
+             * @description VAT or other tax number.
+             * @example DE123456789
+             */
+            taxId?: string | null;
             /**
              * @description IANA name; default the parent’s.
              * @example Europe/Paris
@@ -1558,6 +1653,7 @@ export interface components {
             nextCursor: string | null;
         };
         CustomerDto: {
+            address: components["schemas"]["AddressViewDto"] | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50
@@ -1570,6 +1666,7 @@ export interface components {
             balance: string;
             /** @example USD */
             baseCurrency: string;
+            companyName: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @example 12.50 */
@@ -1578,6 +1675,10 @@ export interface components {
             depth?: number;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** Format: email */
+            email: string | null;
+            /** @description Your own id for it (unique among its parent’s live sub-customers). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -1587,12 +1688,26 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold: string | null;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             name: string;
             /**
              * Format: uuid
              * @description null for the caller’s own record.
              */
             parentId: string | null;
+            /**
+             * @description E.164.
+             * @example +14155550123
+             */
+            phone: string | null;
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -1605,6 +1720,7 @@ export interface components {
              * @description null only for the root.
              */
             tariffId: string | null;
+            taxId: string | null;
             /** @example Europe/Paris */
             timeZone: string;
             /** Format: date-time */
@@ -1806,6 +1922,7 @@ export interface components {
             refreshToken?: string;
         };
         MeDto: {
+            address: components["schemas"]["AddressViewDto"] | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50
@@ -1818,6 +1935,7 @@ export interface components {
             balance: string;
             /** @example USD */
             baseCurrency: string;
+            companyName: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @example 12.50 */
@@ -1826,6 +1944,10 @@ export interface components {
             depth?: number;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** Format: email */
+            email: string | null;
+            /** @description Your own id for it (unique among its parent’s live sub-customers). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -1835,6 +1957,15 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold: string | null;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             name: string;
             /**
              * Format: uuid
@@ -1843,6 +1974,11 @@ export interface components {
             parentId: string | null;
             /** @description Effective permissions. */
             permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
+            /**
+             * @description E.164.
+             * @example +14155550123
+             */
+            phone: string | null;
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -1855,6 +1991,7 @@ export interface components {
              * @description null only for the root.
              */
             tariffId: string | null;
+            taxId: string | null;
             /** @example Europe/Paris */
             timeZone: string;
             /** Format: date-time */
@@ -2182,6 +2319,11 @@ export interface components {
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * @description Your own id for it, unique among the customer’s live accounts; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /** @example en */
             language?: string;
             /**
@@ -2190,6 +2332,16 @@ export interface components {
              */
             lowBalanceThreshold?: string | null;
             maxSessions?: number;
+            /**
+             * @description Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * Format: uuid
              * @description `null` removes the routing group.
@@ -2209,11 +2361,28 @@ export interface components {
             webPassword?: string;
         };
         UpdateCustomerDto: {
+            /** @description Replaces the whole address; null clears it. */
+            address?: components["schemas"]["AddressDto"] | null;
+            /**
+             * @description Legal or trading name for invoices.
+             * @example Acme Telecom Ltd
+             */
+            companyName?: string | null;
             /**
              * @description Credit limit, ≥ 0.
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * Format: email
+             * @example billing@acme.example
+             */
+            email?: string | null;
+            /**
+             * @description Your own id for it, unique among the parent’s live sub-customers; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /** @example en */
             language?: string;
             /**
@@ -2221,7 +2390,22 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold?: string | null;
+            /**
+             * @description Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             name?: string;
+            /**
+             * @description E.164 (`+`, country code, number; no spaces).
+             * @example +14155550123
+             */
+            phone?: string | null;
             /**
              * Format: uuid
              * @description A routing group from /v1/routing-groups; null to clear.
@@ -2234,6 +2418,11 @@ export interface components {
             status?: "active" | "suspended";
             /** Format: uuid */
             tariffId?: string;
+            /**
+             * @description VAT or other tax number.
+             * @example DE123456789
+             */
+            taxId?: string | null;
             /** @example Europe/Paris */
             timeZone?: string;
             webLogin?: string;
@@ -2573,15 +2762,30 @@ export interface operations {
     listAccounts: {
         parameters: {
             query?: {
+                /** @description Balance strictly below this amount (a decimal string, in each row’s own currency). */
+                balanceBelow?: string;
+                /** @description Created at or after this instant (RFC 3339 with a zone; encode `+` as `%2B`). */
+                createdFrom?: string;
+                /** @description Created before this instant (exclusive; RFC 3339 with a zone). */
+                createdTo?: string;
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s. */
                 customerId?: string;
+                /** @description Exactly this `externalId`. */
+                externalId?: string;
                 limit?: number;
+                /** @description `metadata[key]=value`: rows whose metadata has this value under this key; several pairs must all match. Keys ≤ 40 letters, digits, _ - . : */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description Case-insensitive substring of the username. */
                 q?: string;
                 /** @description `own`: the accounts of the customer itself; `subtree`: also those of every customer below it. */
                 scope?: "own" | "subtree";
+                /** @description Sort key, `-` for descending. Without it the list keeps its default order. A cursor belongs to the sort it was issued for. */
+                sort?: "name" | "-name" | "createdAt" | "-createdAt" | "balance" | "-balance";
+                status?: "active" | "blocked";
             };
             header?: never;
             path?: never;
@@ -4354,15 +4558,30 @@ export interface operations {
     listCustomers: {
         parameters: {
             query?: {
+                /** @description Balance strictly below this amount (a decimal string, in each row’s own currency). */
+                balanceBelow?: string;
+                /** @description Created at or after this instant (RFC 3339 with a zone; encode `+` as `%2B`). */
+                createdFrom?: string;
+                /** @description Created before this instant (exclusive; RFC 3339 with a zone). */
+                createdTo?: string;
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description Exactly this `externalId`. */
+                externalId?: string;
                 limit?: number;
+                /** @description `metadata[key]=value`: rows whose metadata has this value under this key; several pairs must all match. Keys ≤ 40 letters, digits, _ - . : */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description List this visible customer’s children (or subtree) instead of the caller’s. */
                 parentId?: string;
                 /** @description Case-insensitive substring of the name. */
                 q?: string;
                 /** @description `subtree`: every descendant, each with its `depth` relative to the caller. */
                 scope?: "children" | "subtree";
+                /** @description Sort key, `-` for descending. Without it the list keeps its default order. A cursor belongs to the sort it was issued for. */
+                sort?: "name" | "-name" | "createdAt" | "-createdAt" | "balance" | "-balance";
+                status?: "active" | "suspended";
             };
             header?: never;
             path?: never;
