@@ -250,7 +250,7 @@ describe('customer lists', () => {
             const before = await all(p, `sort=${sort}`);
             const seen: Item[] = [];
             let cursor: string | null = null;
-            let inserts = [...inserted];
+            const inserts = [...inserted];
             do {
               const res: { body: { items: Item[]; nextCursor: string | null } } = await p.get(`/v1/customers?sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
               seen.push(...res.body.items);

@@ -1003,15 +1003,6 @@ export interface components {
              */
             region?: string | null;
         };
-        AddressViewDto: {
-            city: string | null;
-            /** @example US */
-            country: string;
-            line1: string | null;
-            line2: string | null;
-            postalCode: string | null;
-            region: string | null;
-        };
         ApiKeyDto: {
             /** Format: date-time */
             createdAt: string;
@@ -1653,7 +1644,19 @@ export interface components {
             nextCursor: string | null;
         };
         CustomerDto: {
-            address: components["schemas"]["AddressViewDto"] | null;
+            /** @description null when none; every line present (null when not given). */
+            address: {
+                city: string | null;
+                /**
+                 * @description ISO 3166-1 alpha-2.
+                 * @example US
+                 */
+                country: string;
+                line1: string | null;
+                line2: string | null;
+                postalCode: string | null;
+                region: string | null;
+            } | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50
@@ -1922,7 +1925,19 @@ export interface components {
             refreshToken?: string;
         };
         MeDto: {
-            address: components["schemas"]["AddressViewDto"] | null;
+            /** @description null when none; every line present (null when not given). */
+            address: {
+                city: string | null;
+                /**
+                 * @description ISO 3166-1 alpha-2.
+                 * @example US
+                 */
+                country: string;
+                line1: string | null;
+                line2: string | null;
+                postalCode: string | null;
+                region: string | null;
+            } | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50

@@ -39,14 +39,14 @@ export class AddressDto {
   country!: string;
 }
 
-/** The address as shown: every line present, null when not given. */
-export class AddressViewDto {
-  @ApiProperty({ type: String, nullable: true }) line1!: string | null;
-  @ApiProperty({ type: String, nullable: true }) line2!: string | null;
-  @ApiProperty({ type: String, nullable: true }) city!: string | null;
-  @ApiProperty({ type: String, nullable: true }) region!: string | null;
-  @ApiProperty({ type: String, nullable: true }) postalCode!: string | null;
-  @ApiProperty({ example: 'US' }) country!: string;
+/** The address as shown: every line present, null when not given (its schema is written inline on CustomerDto). */
+export interface AddressViewDto {
+  line1: string | null;
+  line2: string | null;
+  city: string | null;
+  region: string | null;
+  postalCode: string | null;
+  country: string;
 }
 
 /** E.164: `+`, country code and number, at most 15 digits, no spaces. */

@@ -259,7 +259,22 @@ export class CustomerDto {
   email!: string | null;
   @ApiProperty({ type: String, nullable: true, example: '+14155550123', description: 'E.164.' })
   phone!: string | null;
-  @ApiProperty({ type: AddressViewDto, nullable: true })
+  // Inline, not a $ref: OpenAPI 3.0 cannot make a referenced schema nullable (allOf + nullable still demands an object).
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    selfRequired: true,
+    required: ['line1', 'line2', 'city', 'region', 'postalCode', 'country'],
+    properties: {
+      line1: { type: 'string', nullable: true },
+      line2: { type: 'string', nullable: true },
+      city: { type: 'string', nullable: true },
+      region: { type: 'string', nullable: true },
+      postalCode: { type: 'string', nullable: true },
+      country: { type: 'string', example: 'US', description: 'ISO 3166-1 alpha-2.' },
+    },
+    description: 'null when none; every line present (null when not given).',
+  })
   address!: AddressViewDto | null;
   @ApiProperty({ type: String, nullable: true })
   taxId!: string | null;
