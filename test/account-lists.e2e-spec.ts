@@ -278,4 +278,18 @@ describe('account lists', () => {
       await owner.get(`/v1/accounts?sort=balance&limit=1&cursor=${byBalance.body.nextCursor}`).expect(200);
     });
   });
+
+  it('is an expensive endpoint: limited per caller (429 with Retry-After past RATE_LIMIT_EXPENSIVE_PER_MINUTE)', async () => {
+    const limited = await startTestApp({ RATE_LIMIT_EXPENSIVE_PER_MINUTE: '3' });
+    try {
+      const r = await loginRoot(limited);
+      for (let i = 0; i < 3; i++) await r.get('/v1/accounts?scope=subtree&sort=-balance').expect(200);
+      const res = await r.get('/v1/accounts?scope=subtree&sort=-balance');
+      expect(res.status).toBe(429);
+      expectProblem(res, 429);
+      expect(res.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ApiIfMatch } from '../common/openapi/etag.decorators';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { AccountsService } from './accounts.service';
 import { ApiMetadataFilter } from '../customers/dto/list-query';
@@ -38,6 +39,8 @@ export class AccountsController {
   }
 
   @Get()
+  // Subtree lists and balance sorts read a whole scope (docs/integrators.md, "Lists"): limited per caller like customer lists.
+  @ExpensiveEndpoint('account-lists')
   @ApiOperation({
     summary: 'List the caller’s own accounts, a visible customer’s (`customerId`), or a whole subtree’s (`scope=subtree`).',
     description:
@@ -47,7 +50,7 @@ export class AccountsController {
   @UseInterceptors(new ListQueryInterceptor(ACCOUNT_LIST_PARAMETERS))
   @ApiMetadataFilter()
   @ApiOkResponse({ type: AccountPageDto })
-  @ApiProblems(400, 404)
+  @ApiProblems(400, 404, 429)
   listAccounts(@CurrentCaller() caller: Caller, @Query() query: AccountListQueryDto): Promise<AccountPageDto> {
     return this.accounts.list(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
   }
