@@ -171,6 +171,9 @@ describe('customer lists', () => {
       expect(subtreeGoldEu).toHaveLength(3); // rows[0], the sub-customer, its child
       expect(subtreeGoldEu.map((i) => i.id)).toEqual(expect.arrayContaining([rows[0].id, grand.id]));
       expect(await all(parent, 'metadata[tier]=platinum')).toEqual([]);
+      // A key that is special in JavaScript is still a key to filter on (not silently dropped).
+      expect(await all(parent, 'metadata[__proto__]=x')).toEqual([]);
+      expect(await all(parent, 'metadata[constructor]=x')).toEqual([]);
       // Several filters at once, through ?parentId: rows[3] (0), the sub-customer (0) and its child (0.5).
       const lowActive = await all(reseller, `parentId=${parent.id}&scope=subtree&balanceBelow=1&status=active`);
       expect(lowActive).toHaveLength(3);
@@ -303,6 +306,9 @@ describe('customer lists', () => {
       await bad(reseller, 'metadata[a][b]=x', 'metadata[a][b]');
       await bad(reseller, 'metadata[a]=x&metadata[a]=y', 'metadata[a]');
       await bad(reseller, `metadata[a]=${'v'.repeat(501)}`, 'metadata[a]');
+      await bad(reseller, 'metadata[a]=x%00y', 'metadata[a]');
+      const many = Array.from({ length: 51 }, (_, i) => `metadata[k${i}]=v`).join('&');
+      await bad(reseller, many, 'metadata');
     });
 
     it('answers 400 naming cursor for a cursor of another sort or of the default order', async () => {

@@ -7,6 +7,7 @@ import { Page } from '../common/pagination';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
+import { metadataFilter } from '../customers/dto/list-query';
 import { externalIdTaken } from '../customers/external-id';
 import { requireAccess } from '../database/access';
 import { isUniqueViolation } from '../database/sql';
@@ -152,7 +153,7 @@ export class AccountsService {
           createdTo: query.createdTo,
           balanceBelow: query.balanceBelow,
           externalId: query.externalId,
-          metadata: query.metadata,
+          metadata: metadataFilter(query.metadata),
         },
         sort: query.sort,
       },

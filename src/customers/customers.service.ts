@@ -16,6 +16,7 @@ import { RoutingGroupsService } from '../system/routing-groups.service';
 import { SystemSettingsService } from '../system/system-settings.service';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
+import { metadataFilter } from './dto/list-query';
 import { externalIdTaken } from './external-id';
 import { ContactProfile, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
@@ -185,7 +186,7 @@ export class CustomersService {
           createdTo: query.createdTo,
           balanceBelow: query.balanceBelow,
           externalId: query.externalId,
-          metadata: query.metadata,
+          metadata: metadataFilter(query.metadata),
         },
         sort: query.sort,
       },

@@ -9,7 +9,7 @@ const METADATA_PARAMETER = /^metadata\[(.*)\]$/s;
 /**
  * Prepares the query of a customer or account list before validation (interceptors run
  * before pipes): Fastify's query parser leaves `metadata[key]=value` as a parameter literally
- * named `metadata[key]`; these are gathered into `metadata: {key: value}`. A bad key or value,
+ * named `metadata[key]`; these are gathered into `metadata: [[key, value], …]`. A bad key or value,
  * `metadata` without a key, and a parameter this list does not have are each a 400 naming the
  * parameter as it was sent.
  */
@@ -28,7 +28,8 @@ export class ListQueryInterceptor implements NestInterceptor {
 
   private lift(query: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const metadata: Record<string, string> = {};
+    // Pairs, not an object: class-transformer would drop a key such as `__proto__` (valid metadata).
+    const metadata: Array<[string, string]> = [];
     const errors: FieldError[] = [];
     const name = (key: string) => (key.length > 80 ? `${key.slice(0, 80)}…` : key);
     for (const [key, value] of Object.entries(query)) {
@@ -39,10 +40,12 @@ export class ListQueryInterceptor implements NestInterceptor {
           errors.push({ parameter: name(key), detail: `the metadata key must be 1–${METADATA_MAX_KEY_LENGTH} letters, digits or _ - . :` });
         } else if (typeof value !== 'string') {
           errors.push({ parameter: name(key), detail: `${name(key)} must be given once` });
+        } else if (value.includes('\u0000')) {
+          errors.push({ parameter: name(key), detail: `${name(key)} must not contain NUL characters` });
         } else if (value.length > METADATA_MAX_VALUE_LENGTH) {
           errors.push({ parameter: name(key), detail: `${name(key)} may have at most ${METADATA_MAX_VALUE_LENGTH} characters` });
         } else {
-          metadata[inner] = value;
+          metadata.push([inner, value]);
         }
       } else if (key === 'metadata') {
         errors.push({ parameter: 'metadata', detail: 'filter on metadata with metadata[key]=value' });
@@ -55,11 +58,11 @@ export class ListQueryInterceptor implements NestInterceptor {
         out[key] = value;
       }
     }
-    if (Object.keys(metadata).length > METADATA_MAX_KEYS) {
+    if (metadata.length > METADATA_MAX_KEYS) {
       errors.push({ parameter: 'metadata', detail: `at most ${METADATA_MAX_KEYS} metadata[key] filters` });
     }
     if (errors.length) throw new ValidationProblem(errors);
-    if (Object.keys(metadata).length) out.metadata = metadata;
+    if (metadata.length) out.metadata = metadata;
     return out;
   }
 }

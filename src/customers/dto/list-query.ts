@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiHideProperty, ApiPropertyOptional, ApiQuery } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength, registerDecorator } from 'class-validator';
+import { IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, registerDecorator } from 'class-validator';
 import { DECIMAL_PATTERN } from '../../common/money';
 import { Metadata, METADATA_MAX_KEY_LENGTH, METADATA_MAX_VALUE_LENGTH } from '../../common/metadata';
 import { PageQueryDto } from '../../common/pagination';
@@ -84,11 +84,16 @@ export class FilteredListQueryDto extends PageQueryDto {
   @MaxLength(128)
   externalId?: string;
 
-  /** Filled by ListQueryInterceptor from `metadata[key]=value` pairs. */
+  /** Filled by ListQueryInterceptor from `metadata[key]=value` parameters: [key, value] pairs (`metadataFilter` makes them an object). */
   @ApiHideProperty()
   @IsOptional()
-  @IsObject()
-  metadata?: Metadata;
+  @IsArray()
+  metadata?: Array<[string, string]>;
+}
+
+/** The metadata pairs of a list query as the object `metadata @>` compares with (own properties, `__proto__` included). */
+export function metadataFilter(pairs: Array<[string, string]> | undefined): Metadata | undefined {
+  return pairs?.length ? (Object.fromEntries(pairs) as Metadata) : undefined;
 }
 
 /** OpenAPI for `metadata[key]=value` (a deepObject parameter). */
