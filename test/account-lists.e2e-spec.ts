@@ -90,6 +90,10 @@ describe('account lists', () => {
       expect(patched.body.metadata).toEqual({ batch: 'b8' });
       const cleared = await reseller.patch(`/v1/accounts/${created.id}`, { externalId: null, metadata: {} }).expect(200);
       expect(cleared.body).toMatchObject({ externalId: null, metadata: {} });
+      await reseller.patch(`/v1/accounts/${created.id}`, { metadata: { a: 'b' } }).expect(200);
+      const nulled = await reseller.patch(`/v1/accounts/${created.id}`, { metadata: null });
+      expect(nulled.status).toBe(200);
+      expect(nulled.body.metadata).toEqual({});
       expect((await account(reseller, reseller)).metadata).toEqual({});
     });
 

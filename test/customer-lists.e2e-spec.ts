@@ -82,6 +82,12 @@ describe('customer lists', () => {
       expect(patched.body.metadata).toEqual({ crmId: 'C-2' }); // replaced, not merged
       const cleared = await reseller.patch(`/v1/customers/${created.id}`, { externalId: null, metadata: {} }).expect(200);
       expect(cleared.body).toMatchObject({ externalId: null, metadata: {} });
+      // metadata: null clears it too (as {}); externalId accepts null on create.
+      await reseller.patch(`/v1/customers/${created.id}`, { metadata: { a: 'b' } }).expect(200);
+      const nulled = await reseller.patch(`/v1/customers/${created.id}`, { metadata: null });
+      expect(nulled.status).toBe(200);
+      expect(nulled.body.metadata).toEqual({});
+      expect((await child(reseller, { externalId: null, metadata: null })).metadata).toEqual({});
     });
 
     it('answers metadata {} and externalId null when none was given, also on /v1/me', async () => {

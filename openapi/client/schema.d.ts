@@ -2348,7 +2348,7 @@ export interface components {
             lowBalanceThreshold?: string | null;
             maxSessions?: number;
             /**
-             * @description Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @description Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
              * @example {
              *       "crmId": "C-1042",
              *       "segment": "wholesale"
@@ -2406,7 +2406,7 @@ export interface components {
              */
             lowBalanceThreshold?: string | null;
             /**
-             * @description Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @description Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
              * @example {
              *       "crmId": "C-1042",
              *       "segment": "wholesale"

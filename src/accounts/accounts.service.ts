@@ -206,7 +206,8 @@ export class AccountsService {
             status: input.status,
             routingGroupId: input.routingGroupId,
             externalId: input.externalId,
-            metadata: input.metadata,
+            // null clears it, like {}.
+            metadata: input.metadata === null ? {} : input.metadata,
           },
           tx,
         );

@@ -235,7 +235,8 @@ export class CustomersService {
             routingGroupId: input.routingGroupId,
             endSessions: cutsAccess,
             externalId: input.externalId,
-            metadata: input.metadata,
+            // null clears it, like {}.
+            metadata: input.metadata === null ? {} : input.metadata,
             profile: profileOf(input),
           },
           tx,

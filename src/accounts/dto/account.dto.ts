@@ -105,7 +105,7 @@ export class CreateAccountDto {
   externalId?: string | null;
 
   @MetadataProperty()
-  metadata?: Metadata;
+  metadata?: Metadata | null;
 }
 
 export class UpdateAccountDto {
@@ -179,8 +179,8 @@ export class UpdateAccountDto {
   @ExternalIdProperty('unique among the customer’s live accounts')
   externalId?: string | null;
 
-  @MetadataProperty('Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
-  metadata?: Metadata;
+  @MetadataProperty('Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
+  metadata?: Metadata | null;
 
   /** Not writable: present only to answer with a 400 that names the balance operations. */
   @ApiHideProperty()

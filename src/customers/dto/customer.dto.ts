@@ -96,7 +96,7 @@ export class CreateCustomerDto extends ContactProfileDto {
   externalId?: string | null;
 
   @MetadataProperty()
-  metadata?: Metadata;
+  metadata?: Metadata | null;
 }
 
 export class UpdateCustomerDto extends ContactProfileDto {
@@ -167,8 +167,8 @@ export class UpdateCustomerDto extends ContactProfileDto {
   @ExternalIdProperty('unique among the parent’s live sub-customers')
   externalId?: string | null;
 
-  @MetadataProperty('Replaces the whole metadata (`{}` removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
-  metadata?: Metadata;
+  @MetadataProperty('Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
+  metadata?: Metadata | null;
 
   /** Not writable: present only to answer with a 400 that names the balance operations. */
   @ApiHideProperty()
