@@ -302,6 +302,10 @@ describe('customer lists', () => {
       await bad(reseller, 'createdFrom=2026-01-01T00:00:00', 'createdFrom'); // no zone
       await bad(reseller, 'createdTo=2026-02-30T00:00:00Z', 'createdTo');
       await bad(reseller, 'createdTo=yesterday', 'createdTo');
+      await bad(reseller, 'createdFrom=2026-01-01T00:00:00%2B20:00', 'createdFrom'); // no zone is 20 hours ahead
+      await bad(reseller, 'createdFrom=2026-01-01T00:00:00-14:01', 'createdFrom');
+      await bad(reseller, 'createdFrom=0000-01-01T00:00:00Z', 'createdFrom');
+      await bad(reseller, 'createdFrom=2026-01-01T00:00:00Z&createdFrom=2026-01-02T00:00:00Z', 'createdFrom');
       await bad(reseller, 'balanceBelow=abc', 'balanceBelow');
       await bad(reseller, 'balanceBelow=1e3', 'balanceBelow');
       await bad(reseller, 'balanceBelow=1.123456789', 'balanceBelow');

@@ -27,7 +27,8 @@ export function isRfc3339(value: unknown): boolean {
     hour < 24 &&
     minute < 60 &&
     second < 60 &&
-    (m[8].length === 1 || (Number(m[8].slice(1, 3)) < 24 && Number(m[8].slice(4, 6)) < 60))
+    // Offsets of real zones lie within ±14:00 (PostgreSQL refuses some larger ones).
+    (m[8].length === 1 || Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6)) <= 14 * 60)
   );
 }
 
