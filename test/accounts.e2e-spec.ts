@@ -73,8 +73,8 @@ describe('accounts', () => {
         .expect(201);
       expect(Object.keys(res.body).sort()).toEqual(
         [
-          'availableCredit', 'balance', 'createdAt', 'creditLimit', 'currency', 'customerId', 'display', 'id', 'language',
-          'lowBalanceThreshold', 'maxSessions', 'routingGroupId', 'status', 'tariffId', 'timeZone', 'updatedAt', 'username', 'version',
+          'availableCredit', 'balance', 'createdAt', 'creditLimit', 'currency', 'customerId', 'display', 'externalId', 'id', 'language',
+          'lowBalanceThreshold', 'maxSessions', 'metadata', 'routingGroupId', 'status', 'tariffId', 'timeZone', 'updatedAt', 'username', 'version',
         ].sort(),
       );
       expect(res.body).toMatchObject({
@@ -92,6 +92,8 @@ describe('accounts', () => {
         maxSessions: 1,
         status: 'active',
         routingGroupId: null,
+        externalId: null,
+        metadata: {},
         version: 1,
       });
       expect(res.headers.etag).toBe('"1"');

@@ -67,7 +67,7 @@ export interface paths {
         };
         /**
          * List the caller’s own accounts, a visible customer’s (`customerId`), or a whole subtree’s (`scope=subtree`).
-         * @description Oldest first.
+         * @description Oldest first by default, or `sort=name|createdAt|balance` (`name`: the username; `-` for descending); a cursor works only with the sort it came from. Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Any other parameter is a 400 naming it.
          */
         get: operations["listAccounts"];
         put?: never;
@@ -402,7 +402,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`). */
+        /**
+         * List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).
+         * @description Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Tree order by default, or `sort=name|createdAt|balance` (`-` for descending); a cursor works only with the sort it came from. Any other parameter is a 400 naming it.
+         */
         get: operations["listCustomers"];
         put?: never;
         /** Create a sub-customer of the caller (or of a visible `parentId`). */
@@ -1000,6 +1003,8 @@ export interface components {
             customerId: string;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** @description Your own id for it (unique among its customer’s live accounts). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -1010,6 +1015,15 @@ export interface components {
              */
             lowBalanceThreshold: string | null;
             maxSessions: number;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             /** Format: uuid */
             routingGroupId: string | null;
             /** @enum {string} */
@@ -1079,6 +1093,26 @@ export interface components {
         AccountPageDto: {
             items: components["schemas"]["AccountDto"][];
             nextCursor: string | null;
+        };
+        AddressDto: {
+            /** @example San Francisco */
+            city?: string | null;
+            /**
+             * @description ISO 3166-1 alpha-2 (stored in capitals).
+             * @example US
+             */
+            country: string;
+            /** @example 1 Market Street */
+            line1?: string | null;
+            /** @example Suite 400 */
+            line2?: string | null;
+            /** @example 94105 */
+            postalCode?: string | null;
+            /**
+             * @description State, province or region.
+             * @example CA
+             */
+            region?: string | null;
         };
         ApiKeyDto: {
             /** Format: date-time */
@@ -1534,6 +1568,11 @@ export interface components {
              */
             customerId?: string;
             /**
+             * @description Your own id for it, unique among the customer’s live accounts; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
+            /**
              * @description A code from /v1/languages; default the customer’s.
              * @example en
              */
@@ -1548,6 +1587,16 @@ export interface components {
              * @default 1
              */
             maxSessions?: number;
+            /**
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * Format: uuid
              * @description A routing group (see /v1/routing-groups).
@@ -1587,6 +1636,8 @@ export interface components {
             permissions?: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
         };
         CreateCustomerDto: {
+            /** @description Replaces the whole address; null clears it. */
+            address?: components["schemas"]["AddressDto"] | null;
             /**
              * @description Opening balance (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
              * @example 12.50
@@ -1598,10 +1649,25 @@ export interface components {
              */
             baseCurrency?: string;
             /**
+             * @description Legal or trading name for invoices.
+             * @example Acme Telecom Ltd
+             */
+            companyName?: string | null;
+            /**
              * @description Credit limit, ≥ 0. Default 0.
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * Format: email
+             * @example billing@acme.example
+             */
+            email?: string | null;
+            /**
+             * @description Your own id for it, unique among the parent’s live sub-customers; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /**
              * @description A code from /v1/languages; default the parent’s.
              * @example en
@@ -1612,6 +1678,16 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold?: string | null;
+            /**
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /** @description Unique among siblings. */
             name: string;
             /**
@@ -1619,6 +1695,11 @@ export interface components {
              * @description Parent of the new customer (any live customer in the caller’s subtree); default the caller.
              */
             parentId?: string;
+            /**
+             * @description E.164 (`+`, country code, number; no spaces).
+             * @example +14155550123
+             */
+            phone?: string | null;
             /**
              * Format: uuid
              * @description A routing group from /v1/routing-groups.
@@ -1634,6 +1715,11 @@ export interface components {
              * @description A tariff owned by the new customer’s parent.
              */
             tariffId: string;
+            /**
+             * @description VAT or other tax number.
+             * @example DE123456789
+             */
+            taxId?: string | null;
             /**
              * @description IANA name; default the parent’s.
              * @example Europe/Paris
@@ -1794,6 +1880,19 @@ export interface components {
             nextCursor: string | null;
         };
         CustomerDto: {
+            /** @description null when none; every line present (null when not given). */
+            address: {
+                city: string | null;
+                /**
+                 * @description ISO 3166-1 alpha-2.
+                 * @example US
+                 */
+                country: string;
+                line1: string | null;
+                line2: string | null;
+                postalCode: string | null;
+                region: string | null;
+            } | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50
@@ -1806,6 +1905,7 @@ export interface components {
             balance: string;
             /** @example USD */
             baseCurrency: string;
+            companyName: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @example 12.50 */
@@ -1814,6 +1914,10 @@ export interface components {
             depth?: number;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** Format: email */
+            email: string | null;
+            /** @description Your own id for it (unique among its parent’s live sub-customers). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /** @example en */
@@ -1823,12 +1927,26 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold: string | null;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             name: string;
             /**
              * Format: uuid
              * @description null for the caller’s own record.
              */
             parentId: string | null;
+            /**
+             * @description E.164.
+             * @example +14155550123
+             */
+            phone: string | null;
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -1841,6 +1959,7 @@ export interface components {
              * @description null only for the root.
              */
             tariffId: string | null;
+            taxId: string | null;
             /** @example Europe/Paris */
             timeZone: string;
             /** Format: date-time */
@@ -2056,6 +2175,19 @@ export interface components {
             refreshToken?: string;
         };
         MeDto: {
+            /** @description null when none; every line present (null when not given). */
+            address: {
+                city: string | null;
+                /**
+                 * @description ISO 3166-1 alpha-2.
+                 * @example US
+                 */
+                country: string;
+                line1: string | null;
+                line2: string | null;
+                postalCode: string | null;
+                region: string | null;
+            } | null;
             /**
              * @description balance + creditLimit.
              * @example 12.50
@@ -2068,6 +2200,7 @@ export interface components {
             balance: string;
             /** @example USD */
             baseCurrency: string;
+            companyName: string | null;
             /** Format: date-time */
             createdAt: string;
             /** @example 12.50 */
@@ -2076,6 +2209,10 @@ export interface components {
             depth?: number;
             /** @description Balance and credit limit in the viewer’s base currency, converted with the viewer’s own exchange-rate table. */
             display: components["schemas"]["DisplayDto"];
+            /** Format: email */
+            email: string | null;
+            /** @description Your own id for it (unique among its parent’s live sub-customers). */
+            externalId: string | null;
             /** Format: uuid */
             id: string;
             /**
@@ -2090,6 +2227,15 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold: string | null;
+            /**
+             * @description Your own key/value data (`{}` when none).
+             * @example {
+             *       "crmId": "C-1042"
+             *     }
+             */
+            metadata: {
+                [key: string]: string;
+            };
             name: string;
             /**
              * Format: uuid
@@ -2098,6 +2244,11 @@ export interface components {
             parentId: string | null;
             /** @description Effective permissions. */
             permissions: ("customers.create" | "customers.update" | "customers.delete" | "accounts.create" | "accounts.update" | "accounts.delete" | "tariffs.manage" | "exchange-rates.manage" | "balances.operate" | "permissions.grant" | "api-keys.manage" | "webhooks.manage" | "system.read" | "system.write" | "usage.post")[];
+            /**
+             * @description E.164.
+             * @example +14155550123
+             */
+            phone: string | null;
             /** Format: uuid */
             routingGroupId: string | null;
             /**
@@ -2110,6 +2261,7 @@ export interface components {
              * @description null only for the root.
              */
             tariffId: string | null;
+            taxId: string | null;
             /** @example Europe/Paris */
             timeZone: string;
             /** Format: date-time */
@@ -2437,6 +2589,11 @@ export interface components {
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * @description Your own id for it, unique among the customer’s live accounts; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /** @example en */
             language?: string;
             /**
@@ -2445,6 +2602,16 @@ export interface components {
              */
             lowBalanceThreshold?: string | null;
             maxSessions?: number;
+            /**
+             * @description Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             /**
              * Format: uuid
              * @description `null` removes the routing group.
@@ -2464,11 +2631,28 @@ export interface components {
             webPassword?: string;
         };
         UpdateCustomerDto: {
+            /** @description Replaces the whole address; null clears it. */
+            address?: components["schemas"]["AddressDto"] | null;
+            /**
+             * @description Legal or trading name for invoices.
+             * @example Acme Telecom Ltd
+             */
+            companyName?: string | null;
             /**
              * @description Credit limit, ≥ 0.
              * @example 12.50
              */
             creditLimit?: string;
+            /**
+             * Format: email
+             * @example billing@acme.example
+             */
+            email?: string | null;
+            /**
+             * @description Your own id for it, unique among the parent’s live sub-customers; null clears it.
+             * @example crm-42
+             */
+            externalId?: string | null;
             /** @example en */
             language?: string;
             /**
@@ -2476,7 +2660,22 @@ export interface components {
              * @example 10.00
              */
             lowBalanceThreshold?: string | null;
+            /**
+             * @description Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @example {
+             *       "crmId": "C-1042",
+             *       "segment": "wholesale"
+             *     }
+             */
+            metadata?: {
+                [key: string]: string;
+            };
             name?: string;
+            /**
+             * @description E.164 (`+`, country code, number; no spaces).
+             * @example +14155550123
+             */
+            phone?: string | null;
             /**
              * Format: uuid
              * @description A routing group from /v1/routing-groups; null to clear.
@@ -2489,6 +2688,11 @@ export interface components {
             status?: "active" | "suspended";
             /** Format: uuid */
             tariffId?: string;
+            /**
+             * @description VAT or other tax number.
+             * @example DE123456789
+             */
+            taxId?: string | null;
             /** @example Europe/Paris */
             timeZone?: string;
             webLogin?: string;
@@ -2889,15 +3093,30 @@ export interface operations {
     listAccounts: {
         parameters: {
             query?: {
+                /** @description Balance strictly below this amount (a decimal string, in each row’s own currency). */
+                balanceBelow?: string;
+                /** @description Created at or after this instant (RFC 3339 with a zone; encode `+` as `%2B`). */
+                createdFrom?: string;
+                /** @description Created before this instant (exclusive; RFC 3339 with a zone). */
+                createdTo?: string;
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
                 /** @description List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s. */
                 customerId?: string;
+                /** @description Exactly this `externalId`. */
+                externalId?: string;
                 limit?: number;
+                /** @description `metadata[key]=value`: rows whose metadata has this value under this key; several pairs must all match. Keys ≤ 40 letters, digits, _ - . : */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description Case-insensitive substring of the username. */
                 q?: string;
                 /** @description `own`: the accounts of the customer itself; `subtree`: also those of every customer below it. */
                 scope?: "own" | "subtree";
+                /** @description Sort key, `-` for descending. Without it the list keeps its default order. A cursor belongs to the sort it was issued for. */
+                sort?: "name" | "-name" | "createdAt" | "-createdAt" | "balance" | "-balance";
+                status?: "active" | "blocked";
             };
             header?: never;
             path?: never;
@@ -2925,10 +3144,14 @@ export interface operations {
                      *             "creditLimit": "100.00",
                      *             "currency": "USD"
                      *           },
+                     *           "externalId": "string",
                      *           "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *           "language": "en",
                      *           "lowBalanceThreshold": "10.00",
                      *           "maxSessions": 0,
+                     *           "metadata": {
+                     *             "crmId": "C-1042"
+                     *           },
                      *           "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *           "status": "active",
                      *           "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
@@ -2986,6 +3209,15 @@ export interface operations {
                      *       "type": "https://canopy.dev/problems/not-found"
                      *     }
                      */
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many requests; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
@@ -3072,10 +3304,14 @@ export interface operations {
                      *         "creditLimit": "0.00",
                      *         "currency": "EUR"
                      *       },
+                     *       "externalId": "string",
                      *       "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
                      *       "language": "de",
                      *       "lowBalanceThreshold": null,
                      *       "maxSessions": 2,
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
@@ -3240,10 +3476,14 @@ export interface operations {
                      *         "creditLimit": "100.00",
                      *         "currency": "USD"
                      *       },
+                     *       "externalId": "string",
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
                      *       "maxSessions": 0,
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *       "status": "active",
                      *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
@@ -3492,9 +3732,14 @@ export interface operations {
                 /**
                  * @example {
                  *       "creditLimit": "12.50",
+                 *       "externalId": "crm-42",
                  *       "language": "en",
                  *       "lowBalanceThreshold": "10.00",
                  *       "maxSessions": 0,
+                 *       "metadata": {
+                 *         "crmId": "C-1042",
+                 *         "segment": "wholesale"
+                 *       },
                  *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                  *       "status": "active",
                  *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
@@ -3527,10 +3772,14 @@ export interface operations {
                      *         "creditLimit": "100.00",
                      *         "currency": "USD"
                      *       },
+                     *       "externalId": "string",
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
                      *       "maxSessions": 0,
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *       "status": "active",
                      *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
@@ -6159,15 +6408,30 @@ export interface operations {
     listCustomers: {
         parameters: {
             query?: {
+                /** @description Balance strictly below this amount (a decimal string, in each row’s own currency). */
+                balanceBelow?: string;
+                /** @description Created at or after this instant (RFC 3339 with a zone; encode `+` as `%2B`). */
+                createdFrom?: string;
+                /** @description Created before this instant (exclusive; RFC 3339 with a zone). */
+                createdTo?: string;
                 /** @description Opaque cursor from a previous page’s `nextCursor` of the same list; anything else is a 400. */
                 cursor?: string;
+                /** @description Exactly this `externalId`. */
+                externalId?: string;
                 limit?: number;
+                /** @description `metadata[key]=value`: rows whose metadata has this value under this key; several pairs must all match. Keys ≤ 40 letters, digits, _ - . : */
+                metadata?: {
+                    [key: string]: string;
+                };
                 /** @description List this visible customer’s children (or subtree) instead of the caller’s. */
                 parentId?: string;
                 /** @description Case-insensitive substring of the name. */
                 q?: string;
                 /** @description `subtree`: every descendant, each with its `depth` relative to the caller. */
                 scope?: "children" | "subtree";
+                /** @description Sort key, `-` for descending. Without it the list keeps its default order. A cursor belongs to the sort it was issued for. */
+                sort?: "name" | "-name" | "createdAt" | "-createdAt" | "balance" | "-balance";
+                status?: "active" | "suspended";
             };
             header?: never;
             path?: never;
@@ -6184,9 +6448,18 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
+                     *           "address": {
+                     *             "city": "string",
+                     *             "country": "US",
+                     *             "line1": "string",
+                     *             "line2": "string",
+                     *             "postalCode": "string",
+                     *             "region": "string"
+                     *           },
                      *           "availableCredit": "50.00",
                      *           "balance": "0.00",
                      *           "baseCurrency": "EUR",
+                     *           "companyName": "string",
                      *           "createdAt": "2026-03-01T09:30:00.000Z",
                      *           "creditLimit": "50.00",
                      *           "display": {
@@ -6194,14 +6467,21 @@ export interface operations {
                      *             "creditLimit": "50.00",
                      *             "currency": "EUR"
                      *           },
+                     *           "email": "user@example.com",
+                     *           "externalId": "string",
                      *           "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *           "language": "de",
                      *           "lowBalanceThreshold": "10.00",
+                     *           "metadata": {
+                     *             "crmId": "C-1042"
+                     *           },
                      *           "name": "Acme Telecom",
                      *           "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *           "phone": "+14155550123",
                      *           "routingGroupId": null,
                      *           "status": "active",
                      *           "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *           "taxId": "string",
                      *           "timeZone": "Europe/Berlin",
                      *           "updatedAt": "2026-03-01T09:30:00.000Z",
                      *           "version": 1,
@@ -6343,9 +6623,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "address": {
+                     *         "city": "string",
+                     *         "country": "US",
+                     *         "line1": "string",
+                     *         "line2": "string",
+                     *         "postalCode": "string",
+                     *         "region": "string"
+                     *       },
                      *       "availableCredit": "50.00",
                      *       "balance": "0.00",
                      *       "baseCurrency": "EUR",
+                     *       "companyName": "string",
                      *       "createdAt": "2026-03-01T09:30:00.000Z",
                      *       "creditLimit": "50.00",
                      *       "display": {
@@ -6353,14 +6642,21 @@ export interface operations {
                      *         "creditLimit": "50.00",
                      *         "currency": "EUR"
                      *       },
+                     *       "email": "user@example.com",
+                     *       "externalId": "string",
                      *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *       "language": "de",
                      *       "lowBalanceThreshold": "10.00",
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "name": "Acme Telecom",
                      *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
+                     *       "phone": "+14155550123",
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "taxId": "string",
                      *       "timeZone": "Europe/Berlin",
                      *       "updatedAt": "2026-03-01T09:30:00.000Z",
                      *       "version": 1,
@@ -6520,9 +6816,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "address": {
+                     *         "city": "string",
+                     *         "country": "US",
+                     *         "line1": "string",
+                     *         "line2": "string",
+                     *         "postalCode": "string",
+                     *         "region": "string"
+                     *       },
                      *       "availableCredit": "12.50",
                      *       "balance": "12.50",
                      *       "baseCurrency": "USD",
+                     *       "companyName": "string",
                      *       "createdAt": "2019-08-24T14:15:22Z",
                      *       "creditLimit": "12.50",
                      *       "depth": 0,
@@ -6531,14 +6836,21 @@ export interface operations {
                      *         "creditLimit": "100.00",
                      *         "currency": "USD"
                      *       },
+                     *       "email": "user@example.com",
+                     *       "externalId": "string",
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "name": "string",
                      *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "phone": "+14155550123",
                      *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *       "status": "active",
                      *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "taxId": "string",
                      *       "timeZone": "Europe/Paris",
                      *       "updatedAt": "2019-08-24T14:15:22Z",
                      *       "version": 0,
@@ -6792,13 +7104,30 @@ export interface operations {
             content: {
                 /**
                  * @example {
+                 *       "address": {
+                 *         "city": "San Francisco",
+                 *         "country": "US",
+                 *         "line1": "1 Market Street",
+                 *         "line2": "Suite 400",
+                 *         "postalCode": "94105",
+                 *         "region": "CA"
+                 *       },
+                 *       "companyName": "Acme Telecom Ltd",
                  *       "creditLimit": "12.50",
+                 *       "email": "billing@acme.example",
+                 *       "externalId": "crm-42",
                  *       "language": "en",
                  *       "lowBalanceThreshold": "10.00",
+                 *       "metadata": {
+                 *         "crmId": "C-1042",
+                 *         "segment": "wholesale"
+                 *       },
                  *       "name": "string",
+                 *       "phone": "+14155550123",
                  *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                  *       "status": "active",
                  *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                 *       "taxId": "DE123456789",
                  *       "timeZone": "Europe/Paris",
                  *       "webLogin": "string",
                  *       "webPassword": "stringst"
@@ -6816,9 +7145,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "address": {
+                     *         "city": "string",
+                     *         "country": "US",
+                     *         "line1": "string",
+                     *         "line2": "string",
+                     *         "postalCode": "string",
+                     *         "region": "string"
+                     *       },
                      *       "availableCredit": "12.50",
                      *       "balance": "12.50",
                      *       "baseCurrency": "USD",
+                     *       "companyName": "string",
                      *       "createdAt": "2019-08-24T14:15:22Z",
                      *       "creditLimit": "12.50",
                      *       "depth": 0,
@@ -6827,14 +7165,21 @@ export interface operations {
                      *         "creditLimit": "100.00",
                      *         "currency": "USD"
                      *       },
+                     *       "email": "user@example.com",
+                     *       "externalId": "string",
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "name": "string",
                      *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
+                     *       "phone": "+14155550123",
                      *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *       "status": "active",
                      *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "taxId": "string",
                      *       "timeZone": "Europe/Paris",
                      *       "updatedAt": "2019-08-24T14:15:22Z",
                      *       "version": 0,
@@ -8639,9 +8984,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "address": {
+                     *         "city": "string",
+                     *         "country": "US",
+                     *         "line1": "string",
+                     *         "line2": "string",
+                     *         "postalCode": "string",
+                     *         "region": "string"
+                     *       },
                      *       "availableCredit": "50.00",
                      *       "balance": "0.00",
                      *       "baseCurrency": "EUR",
+                     *       "companyName": "string",
                      *       "createdAt": "2026-03-01T09:30:00.000Z",
                      *       "creditLimit": "50.00",
                      *       "display": {
@@ -8649,10 +9003,15 @@ export interface operations {
                      *         "creditLimit": "50.00",
                      *         "currency": "EUR"
                      *       },
+                     *       "email": "user@example.com",
+                     *       "externalId": "string",
                      *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *       "kind": "customer",
                      *       "language": "de",
                      *       "lowBalanceThreshold": "10.00",
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "name": "Acme Telecom",
                      *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
                      *       "permissions": [
@@ -8669,9 +9028,11 @@ export interface operations {
                      *         "api-keys.manage",
                      *         "webhooks.manage"
                      *       ],
+                     *       "phone": "+14155550123",
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
+                     *       "taxId": "string",
                      *       "timeZone": "Europe/Berlin",
                      *       "updatedAt": "2026-03-01T09:30:00.000Z",
                      *       "version": 1,
@@ -8770,9 +9131,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "address": {
+                     *         "city": "string",
+                     *         "country": "US",
+                     *         "line1": "string",
+                     *         "line2": "string",
+                     *         "postalCode": "string",
+                     *         "region": "string"
+                     *       },
                      *       "availableCredit": "12.50",
                      *       "balance": "12.50",
                      *       "baseCurrency": "USD",
+                     *       "companyName": "string",
                      *       "createdAt": "2019-08-24T14:15:22Z",
                      *       "creditLimit": "12.50",
                      *       "depth": 0,
@@ -8781,18 +9151,25 @@ export interface operations {
                      *         "creditLimit": "100.00",
                      *         "currency": "USD"
                      *       },
+                     *       "email": "user@example.com",
+                     *       "externalId": "string",
                      *       "id": "497f6eca-6276-4993-bfeb-53cbbbba6f08",
                      *       "kind": "customer",
                      *       "language": "en",
                      *       "lowBalanceThreshold": "10.00",
+                     *       "metadata": {
+                     *         "crmId": "C-1042"
+                     *       },
                      *       "name": "string",
                      *       "parentId": "70850378-7d3c-4f45-91b7-942d4dfbbd43",
                      *       "permissions": [
                      *         "customers.create"
                      *       ],
+                     *       "phone": "+14155550123",
                      *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",
                      *       "status": "active",
                      *       "tariffId": "59a966d4-b54c-470c-9682-1ea7140706e8",
+                     *       "taxId": "string",
                      *       "timeZone": "Europe/Paris",
                      *       "updatedAt": "2019-08-24T14:15:22Z",
                      *       "version": 0,

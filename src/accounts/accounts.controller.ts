@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseInterceptors } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
@@ -7,9 +7,12 @@ import { ApiProblems } from '../common/openapi/api-problems.decorator';
 import { ApiIfMatch } from '../common/openapi/etag.decorators';
 import { UuidParam } from '../common/openapi/uuid-param';
 import { DEFAULT_PAGE_SIZE } from '../common/pagination';
+import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { AccountsService } from './accounts.service';
-import { AccountDto, AccountListQueryDto, AccountPageDto, CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
+import { ApiMetadataFilter } from '../customers/dto/list-query';
+import { ListQueryInterceptor } from '../customers/list-query.interceptor';
+import { ACCOUNT_LIST_PARAMETERS, AccountDto, AccountListQueryDto, AccountPageDto, CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
 const ETAG_HEADER = { ETag: { schema: { type: 'string' } } };
 
@@ -36,12 +39,18 @@ export class AccountsController {
   }
 
   @Get()
+  // Subtree lists and balance sorts read a whole scope (docs/integrators.md, "Lists"): limited per caller like customer lists.
+  @ExpensiveEndpoint('account-lists')
   @ApiOperation({
     summary: 'List the caller’s own accounts, a visible customer’s (`customerId`), or a whole subtree’s (`scope=subtree`).',
-    description: 'Oldest first.',
+    description:
+      'Oldest first by default, or `sort=name|createdAt|balance` (`name`: the username; `-` for descending); a cursor works only with the sort it came from. ' +
+      'Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Any other parameter is a 400 naming it.',
   })
+  @UseInterceptors(new ListQueryInterceptor(ACCOUNT_LIST_PARAMETERS))
+  @ApiMetadataFilter()
   @ApiOkResponse({ type: AccountPageDto })
-  @ApiProblems(400, 404)
+  @ApiProblems(400, 404, 429)
   listAccounts(@CurrentCaller() caller: Caller, @Query() query: AccountListQueryDto): Promise<AccountPageDto> {
     return this.accounts.list(caller, query, query.limit ?? DEFAULT_PAGE_SIZE);
   }

@@ -4,11 +4,13 @@ import { Big, formatMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
-import { Keyset } from '../database/keyset';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { accountScope, branchCondition, subtreeCondition } from '../tree/scope';
+import type { Metadata } from '../common/metadata';
+import type { ListSort } from '../customers/dto/list-query';
+import { ListFilters, listFilterConditions, sortKeysets } from '../customers/list-filters';
 import { AccountDto, AccountStatus } from './dto/account.dto';
 
 export interface AccountRow {
@@ -29,6 +31,8 @@ export interface AccountRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  external_id: string | null;
+  metadata: Metadata;
   /** Of the owning customer (never sent to clients): scope and audit events use it. */
   customer_path: string;
   /** The owning customer's base currency: the account's money is in it. */
@@ -38,7 +42,7 @@ export interface AccountRow {
 /** Selected from `accounts a JOIN customers c ON c.id = a.customer_id`. */
 const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tariff_id, a.time_zone, a.language,
   a.balance, a.credit_limit, a.low_balance_threshold, a.max_sessions, a.status, a.routing_group_id, a.version, a.created_at, a.updated_at,
-  c.path AS customer_path, c.base_currency AS currency`;
+  a.external_id, a.metadata, c.path AS customer_path, c.base_currency AS currency`;
 
 /** Secrets (the web password hash, the VoIP password) never leave through here. */
 export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): AccountDto {
@@ -66,6 +70,8 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
     maxSessions: row.max_sessions,
     status: row.status,
     routingGroupId: row.routing_group_id,
+    externalId: row.external_id,
+    metadata: row.metadata,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     version: row.version,
@@ -88,6 +94,10 @@ export interface NewAccount {
   maxSessions: number;
   status: AccountStatus;
   routingGroupId: string | null;
+  /** Default null. */
+  externalId?: string | null;
+  /** Default {}. */
+  metadata?: Metadata;
 }
 
 /** A change to an account; absent (or null) fields stay as they are, except `routingGroupId: null`, which clears it. */
@@ -104,6 +114,10 @@ export interface AccountChanges {
   maxSessions?: number;
   status?: AccountStatus;
   routingGroupId?: string | null;
+  /** null clears it. */
+  externalId?: string | null;
+  /** Replaces the whole metadata. */
+  metadata?: Metadata;
 }
 
 export interface AccountListFilter {
@@ -112,13 +126,22 @@ export interface AccountListFilter {
   scope: 'own' | 'subtree';
   /** Part of the username, matched case-insensitively and literally. */
   usernameContains?: string;
+  /** status, created range, balanceBelow, externalId, metadata (SPEC §15). */
+  filters: ListFilters;
+  /** Absent: oldest first. `name` sorts by username. */
+  sort?: ListSort;
 }
 
-/** Account lists are oldest first. */
-const ACCOUNT_KEYSET = new Keyset('accounts', [
-  { sql: 'a.created_at', type: 'timestamp' },
-  { sql: 'a.id', type: 'uuid' },
-]);
+/** Account lists are oldest first by default, else in the order of `sort` (`name`: the username), the id breaking ties. */
+const ACCOUNT_KEYSETS = sortKeysets(
+  'accounts',
+  'a',
+  [
+    { sql: 'a.created_at', type: 'timestamp' },
+    { sql: 'a.id', type: 'uuid' },
+  ],
+  'a.username',
+);
 
 /**
  * Every SQL text about accounts. An account is visible exactly when its customer lies in the
@@ -153,18 +176,39 @@ export class AccountsRepository implements Visible<AccountRow> {
     const params = new SqlParams();
     const where =
       filter.scope === 'subtree'
-        ? ['a.deleted_at IS NULL', branchCondition('c', caller, filter.base, params, 'self-and-descendants')]
+        ? [
+            'a.deleted_at IS NULL',
+            // The caller's own subtree needs its condition once: twice, the planner would square its selectivity.
+            filter.base.id === caller.customerId
+              ? subtreeCondition('c', caller, params, 'self-and-descendants')
+              : branchCondition('c', caller, filter.base, params, 'self-and-descendants'),
+          ]
         : ['a.deleted_at IS NULL', subtreeCondition('c', caller, params, 'self-and-descendants'), `a.customer_id = ${params.add(filter.base.id)}`];
     if (filter.usernameContains) where.push(`a.username ILIKE ${params.add(likePattern(filter.usernameContains, 'contains'))}`);
-    const after = await ACCOUNT_KEYSET.after(this.cursors, cursor, params);
+    where.push(...listFilterConditions('a', filter.filters, params));
+    const keyset = ACCOUNT_KEYSETS[filter.sort ?? 'default'];
+    const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
     const rows: AccountRow[] = await this.dataSource.query(
-      `SELECT ${ACCOUNT_COLUMNS}, ${ACCOUNT_KEYSET.select()}
+      `SELECT ${ACCOUNT_COLUMNS}, ${keyset.select()}
          FROM accounts a JOIN customers c ON c.id = a.customer_id
-        WHERE ${where.join(' AND ')} ${ACCOUNT_KEYSET.orderAndLimit(limit, params)}`,
+        WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,
     );
-    return ACCOUNT_KEYSET.page(this.cursors, rows, limit, (row) => row);
+    return keyset.page(this.cursors, rows, limit, (row) => row);
+  }
+
+  /** The live account of this (visible) customer that has the external id, if any. */
+  async withExternalId(caller: Caller, customerId: string, externalId: string, exceptId: string | null, tx?: Tx): Promise<string | undefined> {
+    const params = new SqlParams();
+    const rows: Array<{ id: string }> = await (tx ?? this.dataSource.manager).query(
+      `SELECT a.id FROM accounts a JOIN customers c ON c.id = a.customer_id
+        WHERE a.customer_id = ${params.add(customerId)} AND a.external_id = ${params.add(externalId)} AND a.deleted_at IS NULL
+          AND (${params.add(exceptId)}::uuid IS NULL OR a.id <> ${params.add(exceptId)})
+          AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}`,
+      params.values,
+    );
+    return rows[0]?.id;
   }
 
   /** Whether another live account uses this username. Usernames are unique over the whole tree, so this looks beyond the caller's scope on purpose. */
@@ -182,11 +226,13 @@ export class AccountsRepository implements Visible<AccountRow> {
     const rows: AccountRow[] = await tx.query(
       `WITH a AS (
          INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, tariff_id, time_zone, language,
-                               balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold)
+                               balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold,
+                               external_id, metadata)
          SELECT o.id, ${params.add(account.username)}, ${params.add(account.webPasswordHash)}, ${params.add(account.voipPassword)},
                 ${params.add(account.tariffId)}::uuid, ${params.add(account.timeZone)}, ${params.add(account.language)},
                 ${params.add(account.balance)}::numeric, ${params.add(account.creditLimit)}::numeric, ${params.add(account.maxSessions)}::integer,
-                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid, ${params.add(account.lowBalanceThreshold)}::numeric
+                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid, ${params.add(account.lowBalanceThreshold)}::numeric,
+                ${params.add(account.externalId ?? null)}, ${params.add(JSON.stringify(account.metadata ?? {}))}::jsonb
            FROM customers o
           WHERE o.id = ${params.add(customerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}
          RETURNING *)
@@ -214,6 +260,8 @@ export class AccountsRepository implements Visible<AccountRow> {
     put('status', changes.status);
     if (changes.lowBalanceThreshold !== undefined) set.push(`low_balance_threshold = ${params.add(changes.lowBalanceThreshold)}::numeric`);
     if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
+    if (changes.externalId !== undefined) set.push(`external_id = ${params.add(changes.externalId)}`);
+    if (changes.metadata !== undefined) set.push(`metadata = ${params.add(JSON.stringify(changes.metadata))}::jsonb`);
     const rows = returnedRows<AccountRow>(
       await tx.query(
         `UPDATE accounts a SET ${[...set, 'version = a.version + 1', 'updated_at = now()'].join(', ')}

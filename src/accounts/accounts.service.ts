@@ -7,6 +7,8 @@ import { Page } from '../common/pagination';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
+import { metadataFilter } from '../customers/dto/list-query';
+import { externalIdTaken } from '../customers/external-id';
 import { requireAccess } from '../database/access';
 import { isUniqueViolation } from '../database/sql';
 import { Writes } from '../database/writes';
@@ -25,6 +27,12 @@ const tariffNotOwned = () =>
 
 const translateUniqueViolation = (error: unknown): unknown => (isUniqueViolation(error, 'accounts_live_username') ? usernameTaken() : error);
 
+/** A concurrent request took the external id between the check and the write: name the winner when it can be read. */
+async function externalIdRace(error: unknown, lookup: () => Promise<string | undefined>): Promise<unknown> {
+  if (!isUniqueViolation(error, 'accounts_live_external_id')) return error;
+  return externalIdTaken(await lookup().catch(() => undefined));
+}
+
 /** What an audit event records of an account: never a password, a hash or a path. */
 function auditView(row: AccountRow): Record<string, unknown> {
   return {
@@ -38,6 +46,8 @@ function auditView(row: AccountRow): Record<string, unknown> {
     maxSessions: row.max_sessions,
     status: row.status,
     routingGroupId: row.routing_group_id,
+    externalId: row.external_id,
+    metadata: row.metadata,
   };
 }
 
@@ -79,6 +89,10 @@ export class AccountsService {
           throw new ValidationProblem([{ pointer: '/balance', detail: 'balance may not be below -creditLimit' }]);
         }
         if (await this.accounts.unscopedUsernameTaken(input.username, null, tx)) throw usernameTaken();
+        if (input.externalId) {
+          const existing = await this.accounts.withExternalId(caller, customer.id, input.externalId, null, tx);
+          if (existing) throw externalIdTaken(existing);
+        }
         const created = await this.accounts.insert(
           caller,
           customer.id,
@@ -95,6 +109,8 @@ export class AccountsService {
             maxSessions: input.maxSessions ?? 1,
             status: input.status ?? 'active',
             routingGroupId: input.routingGroupId ?? null,
+            externalId: input.externalId ?? null,
+            metadata: input.metadata ?? {},
           },
           tx,
         );
@@ -112,7 +128,9 @@ export class AccountsService {
         };
       });
     } catch (error) {
-      throw translateUniqueViolation(error);
+      throw await externalIdRace(translateUniqueViolation(error), () =>
+        this.accounts.withExternalId(caller, customerId, input.externalId!, null),
+      );
     }
   }
 
@@ -129,6 +147,15 @@ export class AccountsService {
         base: { id: query.customerId ?? caller.customerId, path: base.path, depth: base.depth },
         scope: query.scope === 'subtree' ? 'subtree' : 'own',
         usernameContains: query.q,
+        filters: {
+          status: query.status,
+          createdFrom: query.createdFrom,
+          createdTo: query.createdTo,
+          balanceBelow: query.balanceBelow,
+          externalId: query.externalId,
+          metadata: metadataFilter(query.metadata),
+        },
+        sort: query.sort,
       },
       query.cursor,
       limit,
@@ -159,6 +186,10 @@ export class AccountsService {
         if (input.username && input.username !== row.username && (await this.accounts.unscopedUsernameTaken(input.username, row.id, tx))) {
           throw usernameTaken();
         }
+        if (input.externalId) {
+          const existing = await this.accounts.withExternalId(caller, row.customer_id, input.externalId, row.id, tx);
+          if (existing) throw externalIdTaken(existing);
+        }
         const updated = await this.accounts.update(
           caller,
           row.id,
@@ -174,6 +205,9 @@ export class AccountsService {
             maxSessions: input.maxSessions,
             status: input.status,
             routingGroupId: input.routingGroupId,
+            externalId: input.externalId,
+            // null clears it, like {}.
+            metadata: input.metadata === null ? {} : input.metadata,
           },
           tx,
         );
@@ -195,7 +229,10 @@ export class AccountsService {
         };
       });
     } catch (error) {
-      throw translateUniqueViolation(error);
+      throw await externalIdRace(translateUniqueViolation(error), async () => {
+        const row = await this.accounts.findVisible(caller, id);
+        return row ? this.accounts.withExternalId(caller, row.customer_id, input.externalId!, row.id) : undefined;
+      });
     }
   }
 

@@ -39,7 +39,7 @@ export interface Page<T> {
  * What a cursor position holds. Cursors are authenticated, so these checks only guard
  * against the server's own mistakes (a cursor whose shape changed between releases).
  */
-export type CursorField = 'string' | 'number' | 'uuid' | 'timestamp' | 'bigint';
+export type CursorField = 'string' | 'number' | 'uuid' | 'timestamp' | 'bigint' | 'decimal';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -56,6 +56,8 @@ function fits(value: unknown, field: CursorField): boolean {
     }
     case 'bigint':
       return typeof value === 'string' && /^\d{1,19}$/.test(value) && BigInt(value) <= BIGINT_MAX;
+    case 'decimal':
+      return typeof value === 'string' && /^-?\d{1,38}(\.\d{1,8})?$/.test(value);
     default:
       return typeof value === field;
   }

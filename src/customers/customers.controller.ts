@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseInterceptors } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
@@ -11,7 +11,9 @@ import { DEFAULT_PAGE_SIZE } from '../common/pagination';
 import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { CustomersService } from './customers.service';
-import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, CustomerPageDto, UpdateCustomerDto } from './dto/customer.dto';
+import { CreateCustomerDto, CUSTOMER_LIST_PARAMETERS, CustomerDto, CustomerListQueryDto, CustomerPageDto, UpdateCustomerDto } from './dto/customer.dto';
+import { ApiMetadataFilter } from './dto/list-query';
+import { ListQueryInterceptor } from './list-query.interceptor';
 
 @ApiTags('customers')
 @Controller('v1/customers')
@@ -34,7 +36,15 @@ export class CustomersController {
 
   @Get()
   @ExpensiveEndpoint('customer-lists')
-  @ApiOperation({ summary: 'List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).' })
+  @ApiOperation({
+    summary: 'List direct sub-customers, another visible customer’s (`parentId`), or the whole subtree (`scope=subtree`).',
+    description:
+      'Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. ' +
+      'Tree order by default, or `sort=name|createdAt|balance` (`-` for descending); a cursor works only with the sort it came from. ' +
+      'Any other parameter is a 400 naming it.',
+  })
+  @UseInterceptors(new ListQueryInterceptor(CUSTOMER_LIST_PARAMETERS))
+  @ApiMetadataFilter()
   @ApiOkResponse({ type: CustomerPageDto })
   @ApiProblems(400, 404, 429)
   @SchemaSerialized()

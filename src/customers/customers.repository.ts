@@ -4,12 +4,15 @@ import { Big, formatMoney, formatMoneySql } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
-import { Keyset } from '../database/keyset';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { branchCondition, subtreeCondition } from '../tree/scope';
+import type { Metadata } from '../common/metadata';
+import { AddressViewDto } from './dto/contact.dto';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
+import type { ListSort } from './dto/list-query';
+import { ListFilters, listFilterConditions, sortKeysets } from './list-filters';
 
 export interface CustomerRow {
   id: string;
@@ -31,6 +34,13 @@ export interface CustomerRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  external_id: string | null;
+  metadata: Metadata;
+  company_name: string | null;
+  email: string | null;
+  phone: string | null;
+  address: Partial<AddressViewDto> | null;
+  tax_id: string | null;
   /** `balance`, `credit_limit` and their sum as `formatMoney` writes them, formatted by the database. */
   balance_text: string;
   credit_limit_text: string;
@@ -46,7 +56,7 @@ export interface CustomerRow {
  */
 const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
   c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
-  c.created_at, c.updated_at, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
+  c.created_at, c.updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
   ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text, ${formatMoneySql('c.low_balance_threshold')} AS low_balance_threshold_text`;
 
 /**
@@ -80,11 +90,40 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     display,
     status: row.status,
     routingGroupId: row.routing_group_id,
+    externalId: row.external_id,
+    metadata: row.metadata,
+    companyName: row.company_name,
+    email: row.email,
+    phone: row.phone,
+    address: addressView(row.address),
+    taxId: row.tax_id,
     ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     version: row.version,
   };
+}
+
+/** A stored address with every line present (null when not given). */
+function addressView(address: Partial<AddressViewDto> | null): AddressViewDto | null {
+  if (!address) return null;
+  return {
+    line1: address.line1 ?? null,
+    line2: address.line2 ?? null,
+    city: address.city ?? null,
+    region: address.region ?? null,
+    postalCode: address.postalCode ?? null,
+    country: address.country ?? '',
+  };
+}
+
+/** The contact and billing profile (SPEC §15); on a change, absent fields stay and null clears. */
+export interface ContactProfile {
+  companyName?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  address?: Partial<AddressViewDto> | null;
+  taxId?: string | null;
 }
 
 /** What a new customer is made of; its place in the tree comes from the parent row. */
@@ -104,6 +143,9 @@ export interface NewCustomer {
   status: CustomerStatus;
   permissions: string[];
   routingGroupId: string | null;
+  externalId: string | null;
+  metadata: Metadata;
+  profile: ContactProfile;
 }
 
 /** A change to a customer; absent (or null) fields stay as they are, except `routingGroupId: null`, which clears it. */
@@ -121,6 +163,11 @@ export interface CustomerChanges {
   routingGroupId?: string | null;
   /** Ends the customer's access tokens (they carry the epoch they were issued in). */
   endSessions?: boolean;
+  /** null clears it. */
+  externalId?: string | null;
+  /** Replaces the whole metadata. */
+  metadata?: Metadata;
+  profile?: ContactProfile;
 }
 
 export interface CustomerListFilter {
@@ -129,10 +176,17 @@ export interface CustomerListFilter {
   scope: 'children' | 'subtree';
   /** Part of the name, matched case-insensitively and literally. */
   nameContains?: string;
+  /** status, created range, balanceBelow, externalId, metadata (SPEC §15). */
+  filters: ListFilters;
+  /** Absent: tree order. */
+  sort?: ListSort;
 }
 
-/** Customer lists are in tree order (the path is unique); children and subtree lists share cursors. */
-const CUSTOMER_KEYSET = new Keyset('customers', [{ sql: 'c.path', type: 'string' }]);
+/**
+ * Customer lists are in tree order by default (the path is unique; children and subtree lists
+ * share cursors), else in the order of `sort`, the id breaking ties.
+ */
+const CUSTOMER_KEYSETS = sortKeysets('customers', 'c', [{ sql: 'c.path', type: 'string' }], 'c.name');
 
 /**
  * Every SQL text about customers. Methods take the caller first and apply its scope
@@ -170,17 +224,40 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const params = new SqlParams();
     const where =
       filter.scope === 'subtree'
-        ? [branchCondition('c', caller, filter.base, params, 'descendants')]
-        : [subtreeCondition('c', caller, params, 'descendants'), `c.parent_id = ${params.add(filter.base.id)}`];
+        ? // The caller's own subtree needs its condition once: twice, the planner would square its selectivity.
+          [filter.base.id === caller.customerId ? subtreeCondition('c', caller, params, 'descendants') : branchCondition('c', caller, filter.base, params, 'descendants')]
+        : // The children of a visible customer are visible: the scope is checked on the parent, and the
+          // children are found by parent_id alone, which the planner estimates well enough to walk the
+          // (parent_id, <sort key>, id) indexes in order (a path range on the children, multiplied by
+          // parent_id, made it expect a few dozen rows and sort them all instead).
+          [
+            `c.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')})`,
+            'c.deleted_at IS NULL',
+          ];
     if (filter.nameContains) where.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
-    const after = await CUSTOMER_KEYSET.after(this.cursors, cursor, params);
+    where.push(...listFilterConditions('c', filter.filters, params));
+    const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
+    const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
     const rows: CustomerRow[] = await this.dataSource.query(
-      `SELECT ${CUSTOMER_COLUMNS}, ${CUSTOMER_KEYSET.select()} FROM customers c
-        WHERE ${where.join(' AND ')} ${CUSTOMER_KEYSET.orderAndLimit(limit, params)}`,
+      `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM customers c
+        WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,
     );
-    return CUSTOMER_KEYSET.page(this.cursors, rows, limit, (row) => row);
+    return keyset.page(this.cursors, rows, limit, (row) => row);
+  }
+
+  /** The live child of this (visible) parent that has the external id, if any (its siblings are visible with it). */
+  async siblingWithExternalId(caller: Caller, parentId: string, externalId: string, exceptId: string | null, tx?: Tx): Promise<string | undefined> {
+    const params = new SqlParams();
+    const rows: Array<{ id: string }> = await (tx ?? this.dataSource.manager).query(
+      `SELECT c.id FROM customers c
+        WHERE c.parent_id = ${params.add(parentId)} AND c.external_id = ${params.add(externalId)}
+          AND (${params.add(exceptId)}::uuid IS NULL OR c.id <> ${params.add(exceptId)})
+          AND ${subtreeCondition('c', caller, params, 'descendants')}`,
+      params.values,
+    );
+    return rows[0]?.id;
   }
 
   /**
@@ -218,14 +295,19 @@ export class CustomersRepository implements Visible<CustomerRow> {
        next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id FROM parent)
        INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
                                    web_password_hash, base_currency, balance, opening_balance, credit_limit, status,
-                                   permissions, routing_group_id, low_balance_threshold)
+                                   permissions, routing_group_id, low_balance_threshold, external_id, metadata,
+                                   company_name, email, phone, address, tax_id)
        OVERRIDING SYSTEM VALUE
        SELECT next.node_id, parent.id, parent.path || next.node_id || '/', parent.depth + 1,
               ${params.add(customer.name)}, ${params.add(customer.tariffId)}, ${params.add(customer.timeZone)},
               ${params.add(customer.language)}, ${params.add(customer.webLogin)}, ${params.add(customer.passwordHash)},
               ${params.add(customer.baseCurrency)}, ${params.add(customer.balance)}::numeric, ${params.add(customer.balance)}::numeric,
               ${params.add(customer.creditLimit)}::numeric, ${params.add(customer.status)}, ${params.add(customer.permissions)}::text[],
-              ${params.add(customer.routingGroupId)}::uuid, ${params.add(customer.lowBalanceThreshold)}::numeric
+              ${params.add(customer.routingGroupId)}::uuid, ${params.add(customer.lowBalanceThreshold)}::numeric,
+              ${params.add(customer.externalId)}, ${params.add(JSON.stringify(customer.metadata))}::jsonb,
+              ${params.add(customer.profile.companyName ?? null)}, ${params.add(customer.profile.email ?? null)},
+              ${params.add(customer.profile.phone ?? null)}, ${params.add(customer.profile.address ? JSON.stringify(customer.profile.address) : null)}::jsonb,
+              ${params.add(customer.profile.taxId ?? null)}
          FROM parent, next
        RETURNING ${CUSTOMER_COLUMNS}`,
       params.values,
@@ -251,6 +333,17 @@ export class CustomersRepository implements Visible<CustomerRow> {
     if (changes.lowBalanceThreshold !== undefined) set.push(`low_balance_threshold = ${params.add(changes.lowBalanceThreshold)}::numeric`);
     if (changes.routingGroupId !== undefined) set.push(`routing_group_id = ${params.add(changes.routingGroupId)}::uuid`);
     if (changes.endSessions) set.push('auth_epoch = auth_epoch + 1');
+    const clearable = (column: string, value: unknown, cast = '') => {
+      if (value !== undefined) set.push(`${column} = ${params.add(value)}${cast}`);
+    };
+    clearable('external_id', changes.externalId);
+    if (changes.metadata !== undefined) set.push(`metadata = ${params.add(JSON.stringify(changes.metadata))}::jsonb`);
+    const profile = changes.profile ?? {};
+    clearable('company_name', profile.companyName);
+    clearable('email', profile.email);
+    clearable('phone', profile.phone);
+    clearable('address', profile.address === undefined ? undefined : profile.address === null ? null : JSON.stringify(profile.address), '::jsonb');
+    clearable('tax_id', profile.taxId);
     const rows = returnedRows<CustomerRow>(
       await tx.query(
         `UPDATE customers c SET ${[...set, 'version = version + 1', 'updated_at = now()'].join(', ')}

@@ -16,7 +16,9 @@ import { RoutingGroupsService } from '../system/routing-groups.service';
 import { SystemSettingsService } from '../system/system-settings.service';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
-import { CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
+import { metadataFilter } from './dto/list-query';
+import { externalIdTaken } from './external-id';
+import { ContactProfile, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
 
 const selfChange = () => notADescendant('A customer cannot change or delete its own record here; use PATCH /v1/me.');
@@ -45,7 +47,19 @@ function auditView(row: CustomerRow): Record<string, unknown> {
     lowBalanceThreshold: row.low_balance_threshold_text,
     status: row.status,
     routingGroupId: row.routing_group_id,
+    externalId: row.external_id,
+    metadata: row.metadata,
+    companyName: row.company_name,
+    email: row.email,
+    phone: row.phone,
+    address: row.address,
+    taxId: row.tax_id,
   };
+}
+
+/** The profile fields of a body, as given (absent stays absent, null clears). */
+function profileOf(input: CreateCustomerDto | UpdateCustomerDto): ContactProfile {
+  return { companyName: input.companyName, email: input.email, phone: input.phone, address: input.address, taxId: input.taxId };
 }
 
 /** customers.create, and balances.operate for an opening balance (a ledger entry like any other, SPEC §6). */
@@ -58,6 +72,12 @@ function translateUniqueViolation(error: unknown): unknown {
   if (isUniqueViolation(error, 'customers_live_login')) return loginTaken();
   if (isUniqueViolation(error, 'customers_live_sibling_name')) return nameTaken();
   return error;
+}
+
+/** A concurrent request took the external id between the check and the write: name the winner when it can be read. */
+async function externalIdRace(error: unknown, lookup: () => Promise<string | undefined>): Promise<unknown> {
+  if (!isUniqueViolation(error, 'customers_live_external_id')) return error;
+  return externalIdTaken(await lookup().catch(() => undefined));
 }
 
 @Injectable()
@@ -99,6 +119,10 @@ export class CustomersService {
         }
         if (await this.customers.unscopedLoginTaken(input.webLogin, null, tx)) throw loginTaken();
         if (await this.customers.siblingNameTaken(caller, parent.id, input.name, null, tx)) throw nameTaken();
+        if (input.externalId) {
+          const existing = await this.customers.siblingWithExternalId(caller, parent.id, input.externalId, null, tx);
+          if (existing) throw externalIdTaken(existing);
+        }
         const created = await this.customers.insertChild(
           caller,
           parent.id,
@@ -116,6 +140,9 @@ export class CustomersService {
             status: input.status ?? 'active',
             permissions: settings.defaultPermissions,
             routingGroupId: input.routingGroupId ?? null,
+            externalId: input.externalId ?? null,
+            metadata: input.metadata ?? {},
+            profile: profileOf(input),
           },
           tx,
         );
@@ -133,7 +160,9 @@ export class CustomersService {
         };
       });
     } catch (error) {
-      throw translateUniqueViolation(error);
+      throw await externalIdRace(translateUniqueViolation(error), () =>
+        this.customers.siblingWithExternalId(caller, parentId, input.externalId!, null),
+      );
     }
   }
 
@@ -147,7 +176,20 @@ export class CustomersService {
     const scope = query.scope === 'subtree' ? 'subtree' : 'children';
     const page = await this.customers.list(
       caller,
-      { base: { id: query.parentId ?? caller.customerId, path: base.path, depth: base.depth }, scope, nameContains: query.q },
+      {
+        base: { id: query.parentId ?? caller.customerId, path: base.path, depth: base.depth },
+        scope,
+        nameContains: query.q,
+        filters: {
+          status: query.status,
+          createdFrom: query.createdFrom,
+          createdTo: query.createdTo,
+          balanceBelow: query.balanceBelow,
+          externalId: query.externalId,
+          metadata: metadataFilter(query.metadata),
+        },
+        sort: query.sort,
+      },
       query.cursor,
       limit,
     );
@@ -170,6 +212,10 @@ export class CustomersService {
         }
         if (input.webLogin && (await this.customers.unscopedLoginTaken(input.webLogin, row.id, tx))) throw loginTaken();
         if (input.name && (await this.customers.siblingNameTaken(caller, row.parent_id!, input.name, row.id, tx))) throw nameTaken();
+        if (input.externalId) {
+          const existing = await this.customers.siblingWithExternalId(caller, row.parent_id!, input.externalId, row.id, tx);
+          if (existing) throw externalIdTaken(existing);
+        }
         if (input.routingGroupId) await this.routingGroups.assertExists(input.routingGroupId, '/routingGroupId', tx);
         // A new password or a suspension ends the customer's sessions (SPEC §2).
         const cutsAccess = passwordHash !== undefined || (input.status === 'suspended' && row.status !== 'suspended');
@@ -188,6 +234,10 @@ export class CustomersService {
             status: input.status,
             routingGroupId: input.routingGroupId,
             endSessions: cutsAccess,
+            externalId: input.externalId,
+            // null clears it, like {}.
+            metadata: input.metadata === null ? {} : input.metadata,
+            profile: profileOf(input),
           },
           tx,
         );
@@ -207,7 +257,10 @@ export class CustomersService {
         };
       });
     } catch (error) {
-      throw translateUniqueViolation(error);
+      throw await externalIdRace(translateUniqueViolation(error), async () => {
+        const row = await this.customers.findVisible(caller, id);
+        return row?.parent_id ? this.customers.siblingWithExternalId(caller, row.parent_id, input.externalId!, row.id) : undefined;
+      });
     }
   }
 

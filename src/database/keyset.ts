@@ -11,7 +11,7 @@ export interface KeyColumn {
 /** Key values travel as text (numbers too: numeric and bigint never pass through a JS number). */
 export type KeyType = Exclude<CursorField, 'number'>;
 
-const CAST: Record<KeyType, string> = { string: 'text', uuid: 'uuid', timestamp: 'timestamptz', bigint: 'bigint' };
+const CAST: Record<KeyType, string> = { string: 'text', uuid: 'uuid', timestamp: 'timestamptz', bigint: 'bigint', decimal: 'numeric' };
 
 /** How a key value is read back from a row, as text that survives the cursor unchanged. */
 function asText(column: KeyColumn): string {

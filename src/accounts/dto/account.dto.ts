@@ -2,9 +2,10 @@ import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagg
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
 import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../common/money';
-import { PageQueryDto } from '../../common/pagination';
+import { Metadata, MetadataProperty } from '../../common/metadata';
 import { IsLanguage, IsMoney, IsTimeZone, MoneyProperty, normalizeText, OptionalMoneyProperty, Reject } from '../../common/validation';
-import { DisplayDto } from '../../customers/dto/customer.dto';
+import { DisplayDto, ExternalIdProperty } from '../../customers/dto/customer.dto';
+import { FilteredListQueryDto } from '../../customers/dto/list-query';
 
 export const ACCOUNT_STATUSES = ['active', 'blocked'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
@@ -99,6 +100,12 @@ export class CreateAccountDto {
   @IsOptional()
   @IsUUID('all', { message: 'routingGroupId must be a UUID' })
   routingGroupId?: string;
+
+  @ExternalIdProperty('unique among the customer’s live accounts')
+  externalId?: string | null;
+
+  @MetadataProperty()
+  metadata?: Metadata | null;
 }
 
 export class UpdateAccountDto {
@@ -169,6 +176,12 @@ export class UpdateAccountDto {
   @IsUUID('all', { message: 'routingGroupId must be a UUID or null' })
   routingGroupId?: string | null;
 
+  @ExternalIdProperty('unique among the customer’s live accounts')
+  externalId?: string | null;
+
+  @MetadataProperty('Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
+  metadata?: Metadata | null;
+
   /** Not writable: present only to answer with a 400 that names the balance operations. */
   @ApiHideProperty()
   @Reject(ACCOUNT_BALANCE_NOT_WRITABLE)
@@ -180,7 +193,10 @@ export class UpdateAccountDto {
   customerId?: never;
 }
 
-export class AccountListQueryDto extends PageQueryDto {
+/** Every parameter of GET /v1/accounts except `metadata[key]`. */
+export const ACCOUNT_LIST_PARAMETERS = ['limit', 'cursor', 'customerId', 'scope', 'q', 'status', 'sort', 'createdFrom', 'createdTo', 'balanceBelow', 'externalId'] as const;
+
+export class AccountListQueryDto extends FilteredListQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'List this visible customer’s accounts (or, with `scope=subtree`, its subtree’s) instead of the caller’s.' })
   @IsOptional()
   @IsUUID('all', { message: 'customerId must be a UUID' })
@@ -201,6 +217,11 @@ export class AccountListQueryDto extends PageQueryDto {
   @MaxLength(64)
   @Transform(({ value }) => normalizeText(value))
   q?: string;
+
+  @ApiPropertyOptional({ enum: ACCOUNT_STATUSES })
+  @IsOptional()
+  @IsIn(ACCOUNT_STATUSES, { message: `status must be one of ${ACCOUNT_STATUSES.join(', ')}` })
+  status?: AccountStatus;
 }
 
 export class AccountDto {
@@ -237,6 +258,10 @@ export class AccountDto {
   status!: AccountStatus;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   routingGroupId!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Your own id for it (unique among its customer’s live accounts).' })
+  externalId!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { crmId: 'C-1042' }, description: 'Your own key/value data (`{}` when none).' })
+  metadata!: Metadata;
   @ApiProperty({ type: String, format: 'date-time' })
   createdAt!: string;
   @ApiProperty({ type: String, format: 'date-time' })

@@ -1,8 +1,10 @@
 import { ApiHideProperty, ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, IsUUID, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { AddressViewDto, ContactProfileDto } from './contact.dto';
+import { FilteredListQueryDto } from './list-query';
 import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../common/money';
-import { PageQueryDto } from '../../common/pagination';
+import { Metadata, MetadataProperty } from '../../common/metadata';
 import { IsCurrencyCode, IsLanguage, IsLogin, IsMoney, IsName, normalizeText, IsTimeZone, MoneyProperty, OptionalMoneyProperty, Reject } from '../../common/validation';
 
 export const CUSTOMER_STATUSES = ['active', 'suspended'] as const;
@@ -11,8 +13,16 @@ export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];
 const BALANCE_NOT_WRITABLE =
   'balance cannot be set here: use POST /v1/customers/{id}/balance-operations (add_funds, credit, debit)';
 
+/** `externalId` in a body: the integrator's own id, ≤ 128 characters; null clears it on PATCH. */
+export const ExternalIdProperty = (unique: string) => (object: object, propertyName: string) => {
+  ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: 128, example: 'crm-42', description: `Your own id for it, ${unique}; null clears it.` })(object, propertyName);
+  ValidateIf((_o, v) => v !== undefined && v !== null)(object, propertyName);
+  IsString()(object, propertyName);
+  MinLength(1)(object, propertyName);
+  MaxLength(128)(object, propertyName);
+};
 
-export class CreateCustomerDto {
+export class CreateCustomerDto extends ContactProfileDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Parent of the new customer (any live customer in the caller’s subtree); default the caller.' })
   @IsOptional()
   @IsUUID('all', { message: 'parentId must be a UUID' })
@@ -81,9 +91,15 @@ export class CreateCustomerDto {
   @ValidateIf((_o, v) => v !== null)
   @IsUUID('all', { message: 'routingGroupId must be a UUID' })
   routingGroupId?: string | null;
+
+  @ExternalIdProperty('unique among the parent’s live sub-customers')
+  externalId?: string | null;
+
+  @MetadataProperty()
+  metadata?: Metadata | null;
 }
 
-export class UpdateCustomerDto {
+export class UpdateCustomerDto extends ContactProfileDto {
   @ApiPropertyOptional({ minLength: 1, maxLength: 128 })
   @IsOptional()
   @IsName()
@@ -148,13 +164,22 @@ export class UpdateCustomerDto {
   @IsUUID('all', { message: 'routingGroupId must be a UUID' })
   routingGroupId?: string | null;
 
+  @ExternalIdProperty('unique among the parent’s live sub-customers')
+  externalId?: string | null;
+
+  @MetadataProperty('Replaces the whole metadata (`{}` or null removes every key). Up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.')
+  metadata?: Metadata | null;
+
   /** Not writable: present only to answer with a 400 that names the balance operations. */
   @ApiHideProperty()
   @Reject(BALANCE_NOT_WRITABLE)
   balance?: never;
 }
 
-export class CustomerListQueryDto extends PageQueryDto {
+/** Every parameter of GET /v1/customers except `metadata[key]`. */
+export const CUSTOMER_LIST_PARAMETERS = ['limit', 'cursor', 'parentId', 'scope', 'q', 'status', 'sort', 'createdFrom', 'createdTo', 'balanceBelow', 'externalId'] as const;
+
+export class CustomerListQueryDto extends FilteredListQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'List this visible customer’s children (or subtree) instead of the caller’s.' })
   @IsOptional()
   @IsUUID('all', { message: 'parentId must be a UUID' })
@@ -171,6 +196,11 @@ export class CustomerListQueryDto extends PageQueryDto {
   @MaxLength(128)
   @Transform(({ value }) => normalizeText(value))
   q?: string;
+
+  @ApiPropertyOptional({ enum: CUSTOMER_STATUSES })
+  @IsOptional()
+  @IsIn(CUSTOMER_STATUSES, { message: `status must be one of ${CUSTOMER_STATUSES.join(', ')}` })
+  status?: CustomerStatus;
 }
 
 export class DisplayDto {
@@ -219,6 +249,35 @@ export class CustomerDto {
   status!: CustomerStatus;
   @ApiProperty({ type: String, format: 'uuid', nullable: true })
   routingGroupId!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Your own id for it (unique among its parent’s live sub-customers).' })
+  externalId!: string | null;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { crmId: 'C-1042' }, description: 'Your own key/value data (`{}` when none).' })
+  metadata!: Metadata;
+  @ApiProperty({ type: String, nullable: true })
+  companyName!: string | null;
+  @ApiProperty({ type: String, nullable: true, format: 'email' })
+  email!: string | null;
+  @ApiProperty({ type: String, nullable: true, example: '+14155550123', description: 'E.164.' })
+  phone!: string | null;
+  // Inline, not a $ref: OpenAPI 3.0 cannot make a referenced schema nullable (allOf + nullable still demands an object).
+  @ApiProperty({
+    type: 'object',
+    nullable: true,
+    selfRequired: true,
+    required: ['line1', 'line2', 'city', 'region', 'postalCode', 'country'],
+    properties: {
+      line1: { type: 'string', nullable: true },
+      line2: { type: 'string', nullable: true },
+      city: { type: 'string', nullable: true },
+      region: { type: 'string', nullable: true },
+      postalCode: { type: 'string', nullable: true },
+      country: { type: 'string', example: 'US', description: 'ISO 3166-1 alpha-2.' },
+    },
+    description: 'null when none; every line present (null when not given).',
+  })
+  address!: AddressViewDto | null;
+  @ApiProperty({ type: String, nullable: true })
+  taxId!: string | null;
   @ApiPropertyOptional({ description: 'Only in `scope=subtree` lists: depth relative to the caller (1 = child).' })
   depth?: number;
   @ApiProperty({ type: String, format: 'date-time' })
