@@ -3304,14 +3304,12 @@ export interface operations {
                      *         "creditLimit": "0.00",
                      *         "currency": "EUR"
                      *       },
-                     *       "externalId": "string",
+                     *       "externalId": null,
                      *       "id": "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70",
                      *       "language": "de",
                      *       "lowBalanceThreshold": null,
                      *       "maxSessions": 2,
-                     *       "metadata": {
-                     *         "crmId": "C-1042"
-                     *       },
+                     *       "metadata": {},
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
@@ -6448,18 +6446,11 @@ export interface operations {
                      * @example {
                      *       "items": [
                      *         {
-                     *           "address": {
-                     *             "city": "string",
-                     *             "country": "US",
-                     *             "line1": "string",
-                     *             "line2": "string",
-                     *             "postalCode": "string",
-                     *             "region": "string"
-                     *           },
+                     *           "address": null,
                      *           "availableCredit": "50.00",
                      *           "balance": "0.00",
                      *           "baseCurrency": "EUR",
-                     *           "companyName": "string",
+                     *           "companyName": "Acme Telecom GmbH",
                      *           "createdAt": "2026-03-01T09:30:00.000Z",
                      *           "creditLimit": "50.00",
                      *           "display": {
@@ -6467,21 +6458,21 @@ export interface operations {
                      *             "creditLimit": "50.00",
                      *             "currency": "EUR"
                      *           },
-                     *           "email": "user@example.com",
-                     *           "externalId": "string",
+                     *           "email": "billing@acme.example",
+                     *           "externalId": "crm-1042",
                      *           "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *           "language": "de",
                      *           "lowBalanceThreshold": "10.00",
                      *           "metadata": {
-                     *             "crmId": "C-1042"
+                     *             "segment": "wholesale"
                      *           },
                      *           "name": "Acme Telecom",
                      *           "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
-                     *           "phone": "+14155550123",
+                     *           "phone": null,
                      *           "routingGroupId": null,
                      *           "status": "active",
                      *           "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
-                     *           "taxId": "string",
+                     *           "taxId": null,
                      *           "timeZone": "Europe/Berlin",
                      *           "updatedAt": "2026-03-01T09:30:00.000Z",
                      *           "version": 1,
@@ -6601,9 +6592,15 @@ export interface operations {
                 /**
                  * @example {
                  *       "baseCurrency": "EUR",
+                 *       "companyName": "Acme Telecom GmbH",
                  *       "creditLimit": "50.00",
+                 *       "email": "billing@acme.example",
+                 *       "externalId": "crm-1042",
                  *       "language": "de",
                  *       "lowBalanceThreshold": "10.00",
+                 *       "metadata": {
+                 *         "segment": "wholesale"
+                 *       },
                  *       "name": "Acme Telecom",
                  *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
                  *       "timeZone": "Europe/Berlin",
@@ -6623,18 +6620,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "address": {
-                     *         "city": "string",
-                     *         "country": "US",
-                     *         "line1": "string",
-                     *         "line2": "string",
-                     *         "postalCode": "string",
-                     *         "region": "string"
-                     *       },
+                     *       "address": null,
                      *       "availableCredit": "50.00",
                      *       "balance": "0.00",
                      *       "baseCurrency": "EUR",
-                     *       "companyName": "string",
+                     *       "companyName": "Acme Telecom GmbH",
                      *       "createdAt": "2026-03-01T09:30:00.000Z",
                      *       "creditLimit": "50.00",
                      *       "display": {
@@ -6642,21 +6632,21 @@ export interface operations {
                      *         "creditLimit": "50.00",
                      *         "currency": "EUR"
                      *       },
-                     *       "email": "user@example.com",
-                     *       "externalId": "string",
+                     *       "email": "billing@acme.example",
+                     *       "externalId": "crm-1042",
                      *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *       "language": "de",
                      *       "lowBalanceThreshold": "10.00",
                      *       "metadata": {
-                     *         "crmId": "C-1042"
+                     *         "segment": "wholesale"
                      *       },
                      *       "name": "Acme Telecom",
                      *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
-                     *       "phone": "+14155550123",
+                     *       "phone": null,
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
-                     *       "taxId": "string",
+                     *       "taxId": null,
                      *       "timeZone": "Europe/Berlin",
                      *       "updatedAt": "2026-03-01T09:30:00.000Z",
                      *       "version": 1,
@@ -8984,18 +8974,11 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "address": {
-                     *         "city": "string",
-                     *         "country": "US",
-                     *         "line1": "string",
-                     *         "line2": "string",
-                     *         "postalCode": "string",
-                     *         "region": "string"
-                     *       },
+                     *       "address": null,
                      *       "availableCredit": "50.00",
                      *       "balance": "0.00",
                      *       "baseCurrency": "EUR",
-                     *       "companyName": "string",
+                     *       "companyName": "Acme Telecom GmbH",
                      *       "createdAt": "2026-03-01T09:30:00.000Z",
                      *       "creditLimit": "50.00",
                      *       "display": {
@@ -9003,14 +8986,14 @@ export interface operations {
                      *         "creditLimit": "50.00",
                      *         "currency": "EUR"
                      *       },
-                     *       "email": "user@example.com",
-                     *       "externalId": "string",
+                     *       "email": "billing@acme.example",
+                     *       "externalId": "crm-1042",
                      *       "id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
                      *       "kind": "customer",
                      *       "language": "de",
                      *       "lowBalanceThreshold": "10.00",
                      *       "metadata": {
-                     *         "crmId": "C-1042"
+                     *         "segment": "wholesale"
                      *       },
                      *       "name": "Acme Telecom",
                      *       "parentId": "0b7e3d4c-5f21-4a8e-9c6d-1e2f3a4b5c6d",
@@ -9028,11 +9011,11 @@ export interface operations {
                      *         "api-keys.manage",
                      *         "webhooks.manage"
                      *       ],
-                     *       "phone": "+14155550123",
+                     *       "phone": null,
                      *       "routingGroupId": null,
                      *       "status": "active",
                      *       "tariffId": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d",
-                     *       "taxId": "string",
+                     *       "taxId": null,
                      *       "timeZone": "Europe/Berlin",
                      *       "updatedAt": "2026-03-01T09:30:00.000Z",
                      *       "version": 1,

@@ -46,6 +46,13 @@ const ACME = {
   display: { currency: 'EUR', balance: '0.00', creditLimit: '50.00' },
   status: 'active',
   routingGroupId: null,
+  externalId: 'crm-1042',
+  metadata: { segment: 'wholesale' },
+  companyName: 'Acme Telecom GmbH',
+  email: 'billing@acme.example',
+  phone: null,
+  address: null,
+  taxId: null,
   createdAt: CREATED_AT,
   updatedAt: CREATED_AT,
   version: 1,
@@ -67,6 +74,8 @@ const ALICE = {
   maxSessions: 2,
   status: 'active',
   routingGroupId: null,
+  externalId: null,
+  metadata: {},
   createdAt: CREATED_AT,
   updatedAt: CREATED_AT,
   version: 1,
@@ -118,6 +127,7 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
   },
   getMe: {
     response: {
+      kind: 'customer',
       ...ACME,
       // The default set a new customer gets.
       permissions: [
@@ -150,6 +160,10 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
       language: 'de',
       creditLimit: '50.00',
       lowBalanceThreshold: '10.00',
+      externalId: 'crm-1042',
+      metadata: { segment: 'wholesale' },
+      companyName: 'Acme Telecom GmbH',
+      email: 'billing@acme.example',
     },
     response: ACME,
   },
@@ -335,15 +349,18 @@ type Operation = {
 const JSON_TYPE = 'application/json';
 const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v);
 
-/** `mine` completed with what `sampled` has and it lacks (arrays: each item completed with the first sampled item). */
-function complete(mine: unknown, sampled: unknown): unknown {
-  if (Array.isArray(mine) && Array.isArray(sampled)) return mine.map((item) => complete(item, sampled[0]));
+/**
+ * `mine` completed with the required fields `sampled` has and it lacks: those of the answer
+ * itself and of the items of its lists (arrays: each item completed with the first sampled
+ * item, as if at the level of the list's owner). Deeper objects are not filled: one written by
+ * hand may be a map (e.g. `metadata`), whose sampled keys are not due.
+ */
+function complete(mine: unknown, sampled: unknown, depth = 0): unknown {
+  if (Array.isArray(mine) && Array.isArray(sampled)) return mine.map((item) => complete(item, sampled[0], Math.max(0, depth - 1)));
   if (!isObject(mine) || !isObject(sampled)) return mine;
-  // An empty object written by hand is an empty map (e.g. `metadata: {}`), not one to fill.
-  if (Object.keys(mine).length === 0) return mine;
   const out: Json = {};
-  for (const [key, value] of Object.entries(mine)) out[key] = key in sampled ? complete(value, sampled[key]) : value;
-  for (const [key, value] of Object.entries(sampled)) if (!(key in out)) out[key] = value;
+  for (const [key, value] of Object.entries(mine)) out[key] = key in sampled ? complete(value, sampled[key], depth + 1) : value;
+  if (depth === 0) for (const [key, value] of Object.entries(sampled)) if (!(key in out)) out[key] = value;
   return out;
 }
 
