@@ -7,7 +7,7 @@ import { EVENT_TYPES as ALL_EVENT_TYPES } from '../src/events/event-types';
  */
 const EVENT_TYPES = ALL_EVENT_TYPES.filter((type) => !type.startsWith('webhook-endpoint.'));
 import { Actor, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
-import { feed, FeedEvent } from './setup/events';
+import { feed, FeedEvent, feedUntil, settledSequence } from './setup/events';
 import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 import { eventually, FAST_WEBHOOKS, WebhookReceiver } from './setup/webhook-receiver';
 
@@ -69,13 +69,18 @@ describe('webhook deliveries from the feed', () => {
     const ofRoot = await root.post('/v1/webhook-endpoints', { url, events: ['balance.changed'] }).expect(201);
     const ofCFlaky = await c.post('/v1/webhook-endpoints', { url: flakyUrl, events: everything }).expect(201);
     const secrets = new Map([[ofC.body.secret, 'c'], [ofRoot.body.secret, 'root']]);
-    const startC = (await feed(c)).map((e) => e.id);
-    const startRoot = (await feed(root)).map((e) => e.id);
+    // What happened before the endpoints were made is not theirs to receive. The feed shows an
+    // event shortly after its commit: read it once the last endpoint's own event is in it (every
+    // change committed before that endpoint is then in the feed too).
+    const shows = (id: string) => (events: FeedEvent[]) => events.some((e) => e.subject.id === id);
+    const startC = (await feedUntil(c, shows(ofCFlaky.body.id))).map((e) => e.id);
+    const startRoot = (await feedUntil(root, shows(ofCFlaky.body.id))).map((e) => e.id);
 
     const d = await createCustomer(t, c);
     await t.http().post(`/v1/customers/${d.id}/balance-operations`).set('Authorization', `Bearer ${c.token}`).set('Idempotency-Key', randomUUID())
       .send({ action: 'credit', amount: '5' }).expect(201);
     await workload(t, [a, c, d, sibling, root], 60);
+    await settledSequence(c); // the whole workload is in the feed (and a marker of C's after it)
 
     // The feed is the truth: what C's feed shows after the endpoint was made, C's endpoint must receive.
     let expectedC: FeedEvent[] = [];
@@ -249,7 +254,8 @@ describe('two instances on one database', () => {
     receiver.answer = () => 200;
     const root = await loginRoot(t);
     const endpoint = await root.post('/v1/webhook-endpoints', { url, events: [...EVENT_TYPES] }).expect(201);
-    const before = (await feed(root)).map((e) => e.id);
+    // Settled as above: the login's and earlier events may reach the feed after the endpoint was made.
+    const before = (await feedUntil(root, (events) => events.some((e) => e.subject.id === endpoint.body.id))).map((e) => e.id);
     const a = await createCustomer(t, root);
     const b = await createCustomer(t, root);
     await Promise.all(
@@ -258,6 +264,7 @@ describe('two instances on one database', () => {
           .send({ action: 'credit', amount: '1' }).expect(201),
       ),
     );
+    await settledSequence(root); // every posting is in the feed (and a marker after it)
     // At least two customers, their tariffs and forty balance.changed; the feed is read again until all it shows arrived.
     const subscribable = new Set<string>(EVENT_TYPES);
     const newEvents = async () => (await feed(root)).filter((e) => !before.includes(e.id) && subscribable.has(e.type));
