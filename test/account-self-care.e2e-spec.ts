@@ -224,7 +224,7 @@ describe('account self-care (SPEC §2): POST /v1/auth/account-login and the acco
     it('its login and its change are events for the customers above it, with the account as the actor', async () => {
       const wanted = (items: Array<{ type: string; actor: string | null; subject: { type: string; id: string } }>) =>
         ['session.created', 'account.updated'].every((type) => items.some((e) => e.type === type && e.actor === chain.a.id && e.subject.type === 'account' && e.subject.id === chain.a.id));
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 15000;
       let items: Array<{ type: string; actor: string | null; subject: { type: string; id: string } }> = [];
       for (;;) {
         // The feed lags the commits by the relay's interval.

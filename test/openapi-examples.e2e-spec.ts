@@ -229,6 +229,9 @@ describe('OpenAPI document: the hand-written examples work against the real API'
       return res;
     });
     await send('getUsage', () => asAcme.get('/v1/usage?from=2026-03-01&to=2026-03-31&groupBy=account'));
+    // The feed shows an event shortly after its commit (the relay): wait for Acme's first ones.
+    const deadline = Date.now() + 15000;
+    while ((await asAcme.get('/v1/events?limit=1')).body.items?.length !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await send('listEvents', () => asAcme.get('/v1/events'));
 
     const key = await send('createApiKey', () => asAcme.post('/v1/api-keys', request('createApiKey')));

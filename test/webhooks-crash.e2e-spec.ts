@@ -72,7 +72,7 @@ describe('webhook deliveries across a SIGKILL', () => {
     const test = await request(a.url, 'POST', `/v1/webhook-endpoints/${endpoint.body.id}/test`, { headers: auth });
     expect(test.status).toBe(202);
     // A is in the middle of delivering (the receiver holds its requests open): kill it.
-    await eventually(() => receiver.requests.some((r) => r.id === test.body.event.id), 10000, 'A sending the test event');
+    await eventually(() => receiver.requests.some((r) => r.id === test.body.event.id), 20000, 'A sending the test event');
     const inFlight = new Set(receiver.requests.map((r) => r.id));
     await a.kill();
     killed = true;
@@ -83,7 +83,7 @@ describe('webhook deliveries across a SIGKILL', () => {
     await eventually(() => expected.every((d) => receiver.delivered().has(d.event_id)), 30000, 'every delivery after the kill');
     await eventually(
       async () => (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND status <> 'delivered'`, [endpoint.body.id]))[0].n === 0,
-      10000,
+      20000,
       'every delivery recorded as delivered',
     );
     // The attempts cut by the kill were never recorded: each delivery shows the one that succeeded.

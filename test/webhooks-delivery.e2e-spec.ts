@@ -141,7 +141,7 @@ describe('webhook deliveries from the feed', () => {
     const delivery = deliveries.body.items[0];
     await eventually(
       async () => (await c.get(`/v1/webhook-endpoints/${ofCFlaky.body.id}/deliveries?limit=200`).expect(200)).body.items.every((d: { status: string }) => d.status === 'delivered'),
-      10000,
+      20000,
       'the flaky deliveries recorded',
     );
     const one = (await c.get(`/v1/webhook-endpoints/${ofCFlaky.body.id}/deliveries?limit=200`).expect(200)).body.items.find((d: { id: string }) => d.id === delivery.id);
@@ -162,7 +162,7 @@ describe('webhook deliveries from the feed', () => {
       const endpoint = await c.post('/v1/webhook-endpoints', { url: downUrl, events: ['balance.low'] }).expect(201);
       await c.post(`/v1/webhook-endpoints/${endpoint.body.id}/test`).expect(202);
       const deliveries = () => c.get(`/v1/webhook-endpoints/${endpoint.body.id}/deliveries`).expect(200);
-      await eventually(async () => (await deliveries()).body.items[0].attemptCount >= 3, 10000, 'three failed attempts recorded');
+      await eventually(async () => (await deliveries()).body.items[0].attemptCount >= 3, 20000, 'three failed attempts recorded');
       const list = await deliveries();
       expect(list.body.items[0].status).toBe('pending');
       expect(list.body.items[0].attemptCount).toBeGreaterThanOrEqual(3);
@@ -201,7 +201,7 @@ describe('webhook endpoints that keep failing', () => {
     const first = await root.post(`/v1/webhook-endpoints/${id}/test`).expect(202);
     await eventually(
       async () => (await root.get(`/v1/webhook-endpoints/${id}/deliveries`).expect(200)).body.items[0].status === 'failed',
-      10000,
+      20000,
       'the delivery given up',
     );
     const failed = (await root.get(`/v1/webhook-endpoints/${id}/deliveries`).expect(200)).body.items[0];
@@ -229,7 +229,7 @@ describe('webhook endpoints that keep failing', () => {
     const enabled = await root.patch(`/v1/webhook-endpoints/${id}`, { status: 'enabled' }).expect(200);
     expect(enabled.body).toMatchObject({ status: 'enabled', disabledReason: null, failingSince: null });
     const sent = await root.post(`/v1/webhook-endpoints/${id}/test`).expect(202);
-    await eventually(() => receiver.delivered().has(sent.body.event.id), 10000, 'the test event after re-enabling');
+    await eventually(() => receiver.delivered().has(sent.body.event.id), 20000, 'the test event after re-enabling');
   }, 60000);
 });
 

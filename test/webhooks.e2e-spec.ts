@@ -107,22 +107,22 @@ describe('webhook endpoints', () => {
     const sent = await c.post(`/v1/webhook-endpoints/${created.body.id}/test`).expect(202);
     expect(sent.body).toMatchObject({ endpointId: created.body.id, event: { type: 'webhook.test', sequence: null }, status: 'pending' });
     const eventId = sent.body.event.id;
-    await eventually(() => receiver.delivered().has(eventId), 10000, 'the test event');
+    await eventually(() => receiver.delivered().has(eventId), 20000, 'the test event');
     const received = receiver.delivered().get(eventId)!;
     expect(WebhookReceiver.verify(created.body.secret, received)).toMatchObject({ id: eventId, type: 'webhook.test', subject: { type: 'webhook-endpoint', id: created.body.id }, actor: c.id });
     // Sent by the parent, the actor is above the owner: null, as the owner's feed would show it.
     const byParent = await a.post(`/v1/webhook-endpoints/${created.body.id}/test`).expect(202);
-    await eventually(() => receiver.delivered().has(byParent.body.event.id), 10000, 'the parent’s test event');
+    await eventually(() => receiver.delivered().has(byParent.body.event.id), 20000, 'the parent’s test event');
     expect(JSON.parse(receiver.delivered().get(byParent.body.event.id)!.body).actor).toBeNull();
     expect(() => WebhookReceiver.verify(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, received)).toThrow();
     await eventually(
       async () => (await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200)).body.items[0]?.status === 'delivered',
-      5000,
+      15000,
       'the delivery recorded',
     );
     await eventually(
       async () => (await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200)).body.items.every((d: { status: string }) => d.status === 'delivered'),
-      5000,
+      15000,
       'both deliveries recorded',
     );
     const list = await c.get(`/v1/webhook-endpoints/${created.body.id}/deliveries`).expect(200);
