@@ -1219,7 +1219,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             notes?: string;
         };
         BatchItemErrorDto: {
@@ -1298,7 +1298,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             notes?: string;
         };
         BatchRefusedProblemDto: {
@@ -1588,7 +1588,7 @@ export interface components {
              */
             maxSessions?: number;
             /**
-             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters; null (or {}) for none.
              * @example {
              *       "crmId": "C-1042",
              *       "segment": "wholesale"
@@ -1596,7 +1596,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             /**
              * Format: uuid
              * @description A routing group (see /v1/routing-groups).
@@ -1679,7 +1679,7 @@ export interface components {
              */
             lowBalanceThreshold?: string | null;
             /**
-             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.
+             * @description Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters; null (or {}) for none.
              * @example {
              *       "crmId": "C-1042",
              *       "segment": "wholesale"
@@ -1687,7 +1687,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             /** @description Unique among siblings. */
             name: string;
             /**
@@ -2611,7 +2611,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             /**
              * Format: uuid
              * @description `null` removes the routing group.
@@ -2669,7 +2669,7 @@ export interface components {
              */
             metadata?: {
                 [key: string]: string;
-            };
+            } | null;
             name?: string;
             /**
              * @description E.164 (`+`, country code, number; no spaces).

@@ -44,10 +44,11 @@ export function IsMetadata(options?: ValidationOptions): PropertyDecorator {
 }
 
 /** An optional `metadata` body property, documented once. */
-export function MetadataProperty(description = 'Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters.') {
+export function MetadataProperty(description = 'Your own data: up to 50 keys (≤ 40 characters: letters, digits, _ - . :), string values ≤ 500 characters; null (or {}) for none.') {
   return applyDecorators(
     ApiPropertyOptional({
       type: 'object',
+      nullable: true,
       additionalProperties: { type: 'string', maxLength: METADATA_MAX_VALUE_LENGTH },
       maxProperties: METADATA_MAX_KEYS,
       example: { crmId: 'C-1042', segment: 'wholesale' },
