@@ -173,8 +173,19 @@ async function seedCalls(client, seeded) {
       r.only ? [r.tz, r.only] : [r.tz],
     );
   }
+  // The two smaller rollups the posting keeps beside it (migration 1764500600000), as the posting would have.
+  await client.query(
+    `INSERT INTO usage_prefix_daily (seller_id, time_zone, day, prefix, calls, seconds, billed_seconds, revenue, cost)
+     SELECT seller_id, time_zone, day, prefix, sum(calls), sum(seconds), sum(billed_seconds), sum(revenue), sum(cost)
+       FROM usage_daily GROUP BY seller_id, time_zone, day, prefix`,
+  );
+  await client.query(
+    `INSERT INTO usage_customer_daily (seller_id, time_zone, day, customer_id, calls, seconds, billed_seconds, revenue, cost)
+     SELECT seller_id, time_zone, day, customer_id, sum(calls), sum(seconds), sum(billed_seconds), sum(revenue), sum(cost)
+       FROM usage_daily GROUP BY seller_id, time_zone, day, customer_id`,
+  );
   phase('rollup');
-  await client.query('ANALYZE calls; ANALYZE call_charges; ANALYZE usage_daily');
+  await client.query('ANALYZE calls; ANALYZE call_charges; ANALYZE usage_daily; ANALYZE usage_prefix_daily; ANALYZE usage_customer_daily');
   phase('analyze');
   return phases;
 }

@@ -22,6 +22,7 @@ import { Webhooks1764400100000 } from './1764400100000-Webhooks';
 import { CallerLanguage1764500000000 } from './1764500000000-CallerLanguage';
 import { LedgerReferences1764500200000 } from './1764500200000-LedgerReferences';
 import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
+import { UsageRollups1764500600000 } from './1764500600000-UsageRollups';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
 export const MIGRATIONS: Function[] = [
@@ -46,4 +47,5 @@ export const MIGRATIONS: Function[] = [
   CustomerAccountFields1764500100000,
   LedgerReferences1764500200000,
   AccountLogins1764500400000,
+  UsageRollups1764500600000,
 ];

@@ -214,7 +214,12 @@ export class CallViewsRepository {
     return rows[0].elsewhere;
   }
 
-  /** A page of groups from the daily rollup (`usage_daily`), in key order. */
+  /**
+   * A page of groups from the daily rollups, in key order: by account from `usage_daily`
+   * (within the caller's scope), by customer from `usage_customer_daily`, by day or prefix from
+   * `usage_prefix_daily` — these two hold a few rows per seller and day, and need no scope
+   * filter: the seller is visible to the caller, and all it sold lies in its own subtree.
+   */
   async usageFromRollup(caller: Caller, range: UsageRange, cursor: string | undefined, limit: number): Promise<Page<UsageRow>> {
     const params = new SqlParams();
     const key: Record<UsageGroupBy, GroupKey> = {
@@ -223,18 +228,24 @@ export class CallViewsRepository {
       prefix: { sql: 'u.prefix', type: 'text' },
       day: { sql: 'u.day', type: 'date' },
     };
+    const table: Record<UsageGroupBy, string> = {
+      account: 'usage_daily u',
+      customer: 'usage_customer_daily u',
+      prefix: 'usage_prefix_daily u',
+      day: 'usage_prefix_daily u',
+    };
     const where = [
       `u.seller_id = ${params.add(range.sellerId)}`,
       `u.time_zone = ${params.add(range.timeZone)}`,
       `u.day BETWEEN ${params.add(range.from)}::date AND ${params.add(range.to)}::date`,
-      pathUnderCondition('u.customer_path', caller.path, params),
     ];
+    if (range.groupBy === 'account') where.push(pathUnderCondition('u.customer_path', caller.path, params));
     return this.groups(
       range.groupBy,
       key[range.groupBy],
       `sum(u.calls)::text AS calls, sum(u.seconds)::text AS seconds, sum(u.billed_seconds)::text AS billed_seconds,
        sum(u.revenue)::text AS revenue, sum(u.cost)::text AS cost`,
-      'usage_daily u',
+      table[range.groupBy],
       where,
       params,
       cursor,

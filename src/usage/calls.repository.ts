@@ -136,30 +136,45 @@ export class CallsRepository {
   }
 
   /**
-   * Adds charge rows to the sellers' daily rollup (`usage_daily`) in one statement: each row
-   * is its seller's, summed per seller, local day in the seller's time zone, account and
-   * prefix. Rows are upserted in key order, so that concurrent postings lock them in one
-   * order; the posting runs it after the charged holders are locked (a key inserted by a
-   * transaction still in flight would otherwise make it wait for that whole transaction).
+   * Adds charge rows to the sellers' daily rollups in one statement: `usage_daily` (seller,
+   * local day in the seller's time zone, account, prefix) and the two smaller ones the usage
+   * report reads for other groupings, `usage_prefix_daily` (seller, day, prefix) and
+   * `usage_customer_daily` (seller, day, customer). Rows are upserted in key order, so that
+   * concurrent postings lock them in one order; the posting runs it after the charged holders
+   * are locked (a key inserted by a transaction still in flight would otherwise make it wait
+   * for that whole transaction).
    */
   async addToDaily(tx: Tx, charges: ChargeDraft[]): Promise<void> {
     if (!charges.length) return;
     const params = new SqlParams();
     const col = this.columns(params, charges);
+    const add = (table: string) =>
+      `SET calls = ${table}.calls + excluded.calls, seconds = ${table}.seconds + excluded.seconds, billed_seconds = ${table}.billed_seconds + excluded.billed_seconds,
+           revenue = ${table}.revenue + excluded.revenue, cost = ${table}.cost + excluded.cost`;
+    const sums = 'count(*), sum(duration), sum(billed_seconds), sum(revenue), sum(seller_cost)';
     await preparedQuery(
       tx,
-      `INSERT INTO usage_daily AS u (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
-       SELECT seller_id, seller_tz, (connect_time AT TIME ZONE seller_tz)::date, account_id, min(customer_id::text)::uuid, min(customer_path), prefix,
-              count(*), sum(duration), sum(billed_seconds), sum(revenue), sum(seller_cost)
-         FROM unnest(${col('sellerId', 'uuid')}, ${col('sellerTimeZone', 'text')}, ${col('connectTime', 'timestamptz', (d) => (d as Date).toISOString())},
-                     ${col('accountId', 'uuid')}, ${col('customerId', 'uuid')}, ${col('customerPath', 'text')}, ${col('prefix', 'text')},
-                     ${col('duration', 'int')}, ${col('billedSeconds', 'int')}, ${col('revenue', 'numeric')}, ${col('sellerCost', 'numeric')})
-              AS s(seller_id, seller_tz, connect_time, account_id, customer_id, customer_path, prefix, duration, billed_seconds, revenue, seller_cost)
-        GROUP BY seller_id, seller_tz, (connect_time AT TIME ZONE seller_tz)::date, account_id, prefix
+      `WITH s AS MATERIALIZED (
+         SELECT seller_id, seller_tz, (connect_time AT TIME ZONE seller_tz)::date AS day, account_id, customer_id, customer_path, prefix,
+                duration, billed_seconds, revenue, seller_cost
+           FROM unnest(${col('sellerId', 'uuid')}, ${col('sellerTimeZone', 'text')}, ${col('connectTime', 'timestamptz', (d) => (d as Date).toISOString())},
+                       ${col('accountId', 'uuid')}, ${col('customerId', 'uuid')}, ${col('customerPath', 'text')}, ${col('prefix', 'text')},
+                       ${col('duration', 'int')}, ${col('billedSeconds', 'int')}, ${col('revenue', 'numeric')}, ${col('sellerCost', 'numeric')})
+                AS s(seller_id, seller_tz, connect_time, account_id, customer_id, customer_path, prefix, duration, billed_seconds, revenue, seller_cost)
+       ), by_prefix AS (
+         INSERT INTO usage_prefix_daily AS p (seller_id, time_zone, day, prefix, calls, seconds, billed_seconds, revenue, cost)
+         SELECT seller_id, seller_tz, day, prefix, ${sums} FROM s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+         ON CONFLICT (seller_id, time_zone, day, prefix) DO UPDATE ${add('p')}
+       ), by_customer AS (
+         INSERT INTO usage_customer_daily AS c (seller_id, time_zone, day, customer_id, calls, seconds, billed_seconds, revenue, cost)
+         SELECT seller_id, seller_tz, day, customer_id, ${sums} FROM s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+         ON CONFLICT (seller_id, time_zone, day, customer_id) DO UPDATE ${add('c')}
+       )
+       INSERT INTO usage_daily AS u (seller_id, time_zone, day, account_id, customer_id, customer_path, prefix, calls, seconds, billed_seconds, revenue, cost)
+       SELECT seller_id, seller_tz, day, account_id, min(customer_id::text)::uuid, min(customer_path), prefix, ${sums}
+         FROM s GROUP BY seller_id, seller_tz, day, account_id, prefix
         ORDER BY 1, 2, 3, 4, 7
-       ON CONFLICT (seller_id, time_zone, day, account_id, prefix) DO UPDATE
-          SET calls = u.calls + excluded.calls, seconds = u.seconds + excluded.seconds, billed_seconds = u.billed_seconds + excluded.billed_seconds,
-              revenue = u.revenue + excluded.revenue, cost = u.cost + excluded.cost`,
+       ON CONFLICT (seller_id, time_zone, day, account_id, prefix) DO UPDATE ${add('u')}`,
       params.values,
     );
   }
