@@ -173,16 +173,21 @@ async function seedCalls(client, seeded) {
       r.only ? [r.tz, r.only] : [r.tz],
     );
   }
-  // The two smaller rollups the posting keeps beside it (migration 1764500600000), as the posting would have.
+  // The two smaller rollups the posting keeps beside it (migration 1764500600000), as the posting would have:
+  // from this seeding's rows only, added to what calls posted earlier in the run (the calls scenario) left there.
+  const ADD = `calls = t.calls + excluded.calls, seconds = t.seconds + excluded.seconds, billed_seconds = t.billed_seconds + excluded.billed_seconds,
+               revenue = t.revenue + excluded.revenue, cost = t.cost + excluded.cost`;
   await client.query(
-    `INSERT INTO usage_prefix_daily (seller_id, time_zone, day, prefix, calls, seconds, billed_seconds, revenue, cost)
+    `INSERT INTO usage_prefix_daily AS t (seller_id, time_zone, day, prefix, calls, seconds, billed_seconds, revenue, cost)
      SELECT seller_id, time_zone, day, prefix, sum(calls), sum(seconds), sum(billed_seconds), sum(revenue), sum(cost)
-       FROM usage_daily GROUP BY seller_id, time_zone, day, prefix`,
+       FROM usage_daily WHERE account_id IN (SELECT id FROM bench_accounts) GROUP BY seller_id, time_zone, day, prefix
+     ON CONFLICT (seller_id, time_zone, day, prefix) DO UPDATE SET ${ADD}`,
   );
   await client.query(
-    `INSERT INTO usage_customer_daily (seller_id, time_zone, day, customer_id, calls, seconds, billed_seconds, revenue, cost)
+    `INSERT INTO usage_customer_daily AS t (seller_id, time_zone, day, customer_id, calls, seconds, billed_seconds, revenue, cost)
      SELECT seller_id, time_zone, day, customer_id, sum(calls), sum(seconds), sum(billed_seconds), sum(revenue), sum(cost)
-       FROM usage_daily GROUP BY seller_id, time_zone, day, customer_id`,
+       FROM usage_daily WHERE account_id IN (SELECT id FROM bench_accounts) GROUP BY seller_id, time_zone, day, customer_id
+     ON CONFLICT (seller_id, time_zone, day, customer_id) DO UPDATE SET ${ADD}`,
   );
   phase('rollup');
   await client.query('ANALYZE calls; ANALYZE call_charges; ANALYZE usage_daily; ANALYZE usage_prefix_daily; ANALYZE usage_customer_daily');
