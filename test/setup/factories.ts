@@ -69,6 +69,22 @@ export function expectProblem(res: { status: number; headers: Record<string, str
   expect(typeof res.body.title).toBe('string');
 }
 
+/** A 400 problem naming `pointer` among its errors (a body field refused). */
+export function expectBadField(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, pointer: string) {
+  expect(res.status).toBe(400);
+  expectProblem(res, 400);
+  expect((res.body.errors as Array<{ pointer: string }>).map((e) => e.pointer)).toContain(pointer);
+}
+
+/** The body of POST /v1/customers for a new customer on `tariffId`: a unique name and login, the tests' password, then `body`. */
+export const customerBody = (tariffId: string, body: Record<string, unknown> = {}) => ({
+  name: uniqueName('n'),
+  tariffId,
+  webLogin: uniqueName('l'),
+  webPassword: 'password-123',
+  ...body,
+});
+
 /** An actor for an API key of `owner` restricted to `permissions`. */
 export async function restrictedActor(t: TestApp, owner: Actor, permissions: string[]): Promise<Actor> {
   const key = await owner.post('/v1/api-keys', { name: uniqueName('key'), permissions }).expect(201);
@@ -86,7 +102,7 @@ export async function restrictedActor(t: TestApp, owner: Actor, permissions: str
 }
 
 /** Creates an account of `customer` (by `actor`, the customer itself or above), on a new tariff of the customer's unless `tariffId` is given. */
-export async function createAccount(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<{ id: string; tariffId: string }> {
+export async function createAccount<T = { id: string; tariffId: string }>(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<T> {
   const tariffId = (body.tariffId as string | undefined) ?? (await createTariff(customer));
   const res = await actor.post('/v1/accounts', {
     customerId: customer.id,
