@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { callerChangedFunctionSql } from './caller-changed-sql';
 
 /**
  * Callers are cached in memory (src/auth/caller-cache.ts); the database itself says when one
@@ -37,12 +38,7 @@ export class CallerChanges1764200000000 implements MigrationInterface {
         END IF;
       END $$`);
 
-    await q.query(`
-      CREATE FUNCTION customers_caller_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM canopy_caller_changed('n:' || OLD.node_id);
-        RETURN NULL;
-      END $$`);
+    await q.query(callerChangedFunctionSql('customers_caller_changed', 'n', 'node_id'));
     await q.query(`
       CREATE TRIGGER customers_caller_changed
         AFTER UPDATE OF status, permissions, auth_epoch, deleted_at, path, depth, parent_id, base_currency ON customers
@@ -54,12 +50,7 @@ export class CallerChanges1764200000000 implements MigrationInterface {
         EXECUTE FUNCTION customers_caller_changed()`);
     await q.query(`CREATE TRIGGER customers_caller_deleted AFTER DELETE ON customers FOR EACH ROW EXECUTE FUNCTION customers_caller_changed()`);
 
-    await q.query(`
-      CREATE FUNCTION api_keys_caller_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM canopy_caller_changed('k:' || OLD.id);
-        RETURN NULL;
-      END $$`);
+    await q.query(callerChangedFunctionSql('api_keys_caller_changed', 'k', 'id'));
     await q.query(`
       CREATE TRIGGER api_keys_caller_changed
         AFTER UPDATE OF revoked_at, expires_at, permissions, customer_id ON api_keys

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { callerChangedFunctionSql } from './caller-changed-sql';
 
 /**
  * Account self-care (SPEC §2): an account logs in with its SIP username and web password and
@@ -33,12 +34,7 @@ export class AccountLogins1764500400000 implements MigrationInterface {
         WHEN (OLD.web_password_hash IS DISTINCT FROM NEW.web_password_hash)
         EXECUTE FUNCTION accounts_password_changed()`);
 
-    await q.query(`
-      CREATE FUNCTION accounts_caller_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        PERFORM canopy_caller_changed('a:' || OLD.id);
-        RETURN NULL;
-      END $$`);
+    await q.query(callerChangedFunctionSql('accounts_caller_changed', 'a', 'id'));
     await q.query(`
       CREATE TRIGGER accounts_caller_changed
         AFTER UPDATE OF status, deleted_at, auth_epoch, web_password_hash, language, customer_id ON accounts

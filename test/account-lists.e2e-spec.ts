@@ -1,39 +1,19 @@
 import fc from 'fast-check';
-import Big from 'big.js';
-import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
+import { Actor, createAccount, createCustomer, createTariff, expectBadField, expectProblem, loginRoot, uniqueName } from './setup/factories';
+import { expectBadParameter, expectStableWalk, LIST_SORTS as SORTS, ListItem, listOrder, resellerWithTariff, sortedIds as ids, walkPages } from './setup/lists';
 import { startTestApp, TestApp } from './setup/test-app';
 
-interface Item {
-  id: string;
+interface Item extends ListItem {
   customerId: string;
   username: string;
-  balance: string;
-  createdAt: string;
-  status: string;
-  externalId: string | null;
-  metadata: Record<string, string>;
 }
-
-const SORTS = ['name', '-name', 'createdAt', '-createdAt', 'balance', '-balance'] as const;
 
 /** The order a sort promises (`name`: the username), the id breaking ties. */
-function compare(sort: string): (a: Item, b: Item) => number {
-  const desc = sort.startsWith('-');
-  const key = sort.replace('-', '');
-  return (a, b) => {
-    let c: number;
-    if (key === 'balance') c = new Big(a.balance).cmp(new Big(b.balance));
-    else if (key === 'createdAt') c = a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0;
-    else c = a.username < b.username ? -1 : a.username > b.username ? 1 : 0;
-    if (c === 0) c = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-    return desc ? -c : c;
-  };
-}
+const compare = (sort: string) => listOrder<Item>(sort, (i) => i.username);
 
 /** Account lists (SPEC §15): externalId and metadata, filters, sorts with stable cursor pages, and their 400s. */
 describe('account lists', () => {
   let t: TestApp;
-  let root: Actor;
   let reseller: Actor;
   let sub: Actor;
   const tariffs = new Map<string, string>();
@@ -46,35 +26,17 @@ describe('account lists', () => {
 
   /** An account of `customer`, created by `actor`; lowercase usernames, so that every collation orders them alike. */
   async function account(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<Item> {
-    const res = await actor.post('/v1/accounts', {
-      customerId: customer.id,
-      username: `u${String(1000 + ((counter++ * 7919) % 9000))}${uniqueName('x').slice(2)}`,
-      webPassword: 'web-password-1',
-      voipPassword: 'voip-password-1',
-      tariffId: await tariffOf(customer),
-      creditLimit: '5',
-      ...body,
-    });
-    if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
-    return res.body;
+    const username = `u${String(1000 + ((counter++ * 7919) % 9000))}${uniqueName('x').slice(2)}`;
+    return createAccount<Item>(actor, customer, { username, tariffId: await tariffOf(customer), creditLimit: '5', ...body });
   }
 
-  async function all(actor: Actor, query: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: { body: { items: Item[]; nextCursor: string | null } } = await actor.get(`/v1/accounts?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-      items.push(...res.body.items);
-      cursor = res.body.nextCursor;
-    } while (cursor);
-    return items;
-  }
-  const ids = (items: Item[]) => items.map((i) => i.id).sort();
+  const all = (actor: Actor, query: string) => walkPages<Item>(actor, `/v1/accounts?${query}&limit=200`);
 
   beforeAll(async () => {
     t = await startTestApp();
-    root = await loginRoot(t);
-    reseller = await createCustomer(t, root);
+    let tariff: string;
+    ({ reseller, tariff } = await resellerWithTariff(t));
+    tariffs.set(reseller.id, tariff);
     sub = await createCustomer(t, reseller, { tariffId: await tariffOf(reseller) });
   });
   afterAll(() => t.close());
@@ -132,9 +94,7 @@ describe('account lists', () => {
           tariffId: await tariffOf(reseller),
           metadata,
         });
-        expect(res.status).toBe(400);
-        expectProblem(res, 400);
-        expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain('/metadata');
+        expectBadField(res, '/metadata');
       }
       expect((await all(reseller, 'scope=subtree')).length).toBe(before);
     });
@@ -198,13 +158,7 @@ describe('account lists', () => {
           expect(whole.length).toBeGreaterThan(5);
           expect(whole).toEqual([...whole].sort(compare(sort)));
           for (const limit of [1, 3]) {
-            const paged: Item[] = [];
-            let cursor: string | null = null;
-            do {
-              const res: { body: { items: Item[]; nextCursor: string | null } } = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-              paged.push(...res.body.items);
-              cursor = res.body.nextCursor;
-            } while (cursor);
+            const paged = await walkPages<Item>(owner, `/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}`, (items) => expect(items.length).toBeLessThanOrEqual(limit));
             expect(paged.map((i) => i.id)).toEqual(whole.map((i) => i.id));
           }
         });
@@ -225,19 +179,11 @@ describe('account lists', () => {
           fc.array(fc.constantFrom('-2', '0', '1', '3', '9'), { minLength: 1, maxLength: 3 }),
           async (sort, scope, limit, inserted) => {
             const before = await all(owner, `scope=${scope}&sort=${sort}`);
-            const seen: Item[] = [];
             const inserts = [...inserted];
-            let cursor: string | null = null;
-            do {
-              const res: { body: { items: Item[]; nextCursor: string | null } } = await owner.get(`/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-              seen.push(...res.body.items);
-              cursor = res.body.nextCursor;
+            const seen = await walkPages<Item>(owner, `/v1/accounts?scope=${scope}&sort=${sort}&limit=${limit}`, async () => {
               if (inserts.length) await account(owner, owner, { balance: inserts.shift()! });
-            } while (cursor);
-            const seenIds = seen.map((i) => i.id);
-            expect(new Set(seenIds).size).toBe(seenIds.length);
-            for (const row of before) expect(seenIds).toContain(row.id);
-            expect(seen).toEqual([...seen].sort(compare(sort)));
+            });
+            expectStableWalk(seen, before, compare(sort));
           },
         ),
         { numRuns: 8 },
@@ -246,13 +192,7 @@ describe('account lists', () => {
   });
 
   describe('bad input', () => {
-    const bad = async (query: string, parameter: string) => {
-      const res = await reseller.get(`/v1/accounts?${query}`);
-      expect(res.status).toBe(400);
-      expectProblem(res, 400);
-      expect(res.body.errors.map((e: { parameter: string }) => e.parameter)).toContain(parameter);
-      return res;
-    };
+    const bad = (query: string, parameter: string) => expectBadParameter(reseller, `/v1/accounts?${query}`, parameter);
 
     it('answers 400 naming the parameter', async () => {
       await bad('sort=username', 'sort');

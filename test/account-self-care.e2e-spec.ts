@@ -1,21 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { buildCallChain, CallChain } from './setup/call-chain';
-import { Actor, createAccount, createCustomer, expectProblem, loginRoot, uniqueName } from './setup/factories';
+import { Actor, Authorized, authorized, createAccount, createCustomer, expectProblem, loginRoot, uniqueName } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 import { PasswordHasher } from '../src/auth/password-hasher';
 
 const PASSWORD = 'web-password-1';
 
 /** An account principal in tests: a session opened with POST /v1/auth/account-login. */
-interface AccountSession {
+interface AccountSession extends Authorized {
   id: string;
   username: string;
   token: string;
   refreshToken: string;
-  get(url: string): ReturnType<ReturnType<TestApp['http']>['get']>;
-  post(url: string, body?: object): ReturnType<ReturnType<TestApp['http']>['post']>;
-  patch(url: string, body?: object): ReturnType<ReturnType<TestApp['http']>['patch']>;
-  delete(url: string): ReturnType<ReturnType<TestApp['http']>['delete']>;
 }
 
 async function accountLogin(t: TestApp, username: string, password = PASSWORD): Promise<AccountSession> {
@@ -25,18 +21,9 @@ async function accountLogin(t: TestApp, username: string, password = PASSWORD): 
 }
 
 async function sessionOf(t: TestApp, username: string, token: string, refreshToken: string): Promise<AccountSession> {
-  const auth = <R extends { set(k: string, v: string): R }>(r: R) => r.set('Authorization', `Bearer ${token}`);
-  const me = await auth(t.http().get('/v1/me')).expect(200);
-  return {
-    id: me.body.id,
-    username,
-    token,
-    refreshToken,
-    get: (url) => auth(t.http().get(url)),
-    post: (url, body) => auth(t.http().post(url)).send(body ?? {}),
-    patch: (url, body) => auth(t.http().patch(url)).send(body ?? {}),
-    delete: (url) => auth(t.http().delete(url)),
-  };
+  const requests = authorized(t, token);
+  const me = await requests.get('/v1/me').expect(200);
+  return { id: me.body.id, username, token, refreshToken, ...requests };
 }
 
 const usernameOf = async (owner: Actor, id: string): Promise<string> => (await owner.get(`/v1/accounts/${id}`).expect(200)).body.username;

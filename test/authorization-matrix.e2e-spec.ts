@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Operation, Spec } from './fuzz/openapi-arbitraries';
 import { ACCOUNT_ROUTES } from '../src/auth/account-principal';
-import { Actor, createAccount, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
+import { Actor, createAccount, createCustomer, createTariff, loginRoot } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
 /**
@@ -36,22 +36,106 @@ const BODIES: Record<string, { body?: unknown; csv?: string; query?: Record<stri
 
 const TABLES = ['customers', 'accounts', 'tariffs', 'rates', 'exchange_rates', 'exchange_rate_history', 'ledger_entries', 'api_keys', 'audit_events', 'refresh_tokens', 'webhook_endpoints', 'webhook_deliveries'];
 
+type Method = (typeof METHODS)[number];
+type Extra = { body?: unknown; csv?: string; query?: Record<string, string> };
+
+/** Someone else's objects (or the caller's own), each operation's path ids taken from them. */
 interface Victim {
   name: string;
-  customer: Actor;
+  customerId: string;
   tariffId: string;
   rateId: string;
   accountId: string;
   apiKeyId: string;
   webhookId: string;
+  /** Absent: call ids are the customer's id (no such call). */
+  callId?: string;
 }
+
+/** A victim's tariff with a rate for `prefix`, an account on it (unless `tariffId` is given, a new tariff), an API key and a webhook endpoint. */
+async function victimObjects(customer: Actor, name: string, prefix: string, tariffId?: string): Promise<Omit<Victim, 'callId'>> {
+  tariffId ??= await createTariff(customer);
+  const rate = await customer.post(`/v1/tariffs/${tariffId}/rates`, { prefix, price: '0.5', effectiveFrom: '2020-01-01T00:00:00.000Z' });
+  const rateId = rate.status === 201 ? rate.body.id : (await customer.get(`/v1/tariffs/${tariffId}/rates`).expect(200)).body.items[0].id;
+  const account = await createAccount(customer, customer, { tariffId, webPassword: 'web-password-1' });
+  const key = await customer.post('/v1/api-keys', { name: `victim-${name}` }).expect(201);
+  const webhook = await customer.post('/v1/webhook-endpoints', { url: 'https://93.184.215.14/hooks', events: ['balance.low'] }).expect(201);
+  return { name, customerId: customer.id, tariffId, rateId, accountId: account.id, apiKeyId: key.body.id, webhookId: webhook.body.id };
+}
+
+/** A hash of every row of each table. */
+async function snapshot(t: TestApp, tables: readonly string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const table of tables) {
+    const [row] = await t.dataSource.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM ${table} t`);
+    out[table] = row.h;
+  }
+  return out;
+}
+
+/** The id a path parameter of `route` names among a victim's objects. */
+function idFor(route: string, name: string, victim: Victim): string {
+  if (name === 'rateId') return victim.rateId;
+  if (name === 'currency') return 'EUR';
+  if (route.startsWith('/v1/accounts')) return victim.accountId;
+  if (route.startsWith('/v1/calls') && victim.callId) return victim.callId;
+  if (route.startsWith('/v1/tariffs')) return victim.tariffId;
+  if (route.startsWith('/v1/api-keys')) return victim.apiKeyId;
+  if (route.startsWith('/v1/webhook-endpoints')) return victim.webhookId;
+  return victim.customerId;
+}
+
+/** How one principal is swept: its token, the operations it is sent, their bodies, and the owner queries each is sent with. */
+interface Principal {
+  token: () => string;
+  operations: Array<{ route: string; method: Method; op: Operation }>;
+  bodies: (op: Operation) => Extra;
+  /** The query parameter sets an operation is called with on a victim's objects (each a request). */
+  ownerQueries: (op: Operation, victim: Victim) => Array<Record<string, string>>;
+  /** A POST, PUT or PATCH with no body of its own sends `{}`. */
+  emptyBody: boolean;
+}
+
+/**
+ * The sweep: `principal` calls every one of its operations on every victim's objects;
+ * `judge` says what is wrong with an answer (undefined: nothing). Returns the failures.
+ */
+async function sweep(
+  t: TestApp,
+  principal: Principal,
+  victims: readonly Victim[],
+  judge: (op: Operation, res: { status: number; text: string; problem: boolean }) => string | undefined,
+): Promise<string[]> {
+  const failures: string[] = [];
+  for (const victim of victims) {
+    for (const { route, method, op } of principal.operations) {
+      const extra = principal.bodies(op);
+      for (const ownerParams of principal.ownerQueries(op, victim)) {
+        const query = new URLSearchParams({ ...(extra.query ?? {}), ...ownerParams });
+        const url = route.replace(/\{(\w+)\}/g, (_m, name: string) => idFor(route, name, victim)) + (query.size ? `?${query}` : '');
+        let request = t.http()[method](url).set('Authorization', `Bearer ${principal.token()}`).set('Idempotency-Key', randomUUID());
+        if (extra.csv) request = request.set('content-type', 'text/csv').send(extra.csv);
+        else if (extra.body) request = request.send(extra.body as object);
+        else if (principal.emptyBody && ['post', 'put', 'patch'].includes(method)) request = request.send({});
+        const res = await request;
+        const problem = /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
+        const wrong = judge(op, { status: res.status, text: res.text, problem });
+        if (wrong) failures.push(`${method.toUpperCase()} ${url} (${victim.name}): ${wrong}`);
+      }
+    }
+  }
+  return failures;
+}
+
+/** The owner query parameters (customerId, parentId, ownerId, and any of `more`) an operation takes. */
+const ownerQueryOf = (op: Operation, more: string[] = []) =>
+  (op.parameters ?? []).filter((q) => q.in === 'query' && [...OWNER_QUERY, ...more].includes(q.name)).map((q) => q.name);
 
 const targets = Object.entries(spec.paths).flatMap(([route, item]) =>
   METHODS.filter((m) => item[m]).flatMap((method) => {
     const op = item[method] as Operation;
-    const query = (op.parameters ?? []).filter((p) => p.in === 'query' && OWNER_QUERY.includes(p.name)).map((p) => p.name);
-    const addressed = route.includes('{') || query.length > 0;
-    return addressed && !SYSTEM_WIDE.test(route) ? [{ route, method, op, ownerQuery: query }] : [];
+    const addressed = route.includes('{') || ownerQueryOf(op).length > 0;
+    return addressed && !SYSTEM_WIDE.test(route) ? [{ route, method, op }] : [];
   }),
 );
 
@@ -59,15 +143,14 @@ describe('object-level authorization matrix', () => {
   let t: TestApp;
   let x: Actor;
   const victims: Victim[] = [];
-
-  async function snapshot(): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const table of TABLES) {
-      const [row] = await t.dataSource.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM ${table} t`);
-      out[table] = row.h;
-    }
-    return out;
-  }
+  /** X: every owner query names the victim's customer, in one request. */
+  const customerX: Principal = {
+    token: () => x.token,
+    operations: targets,
+    bodies: (op) => BODIES[op.operationId] ?? {},
+    ownerQueries: (op, victim) => [Object.fromEntries(ownerQueryOf(op).map((q) => [q, victim.customerId]))],
+    emptyBody: false,
+  };
 
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000' });
@@ -78,15 +161,8 @@ describe('object-level authorization matrix', () => {
     const s = await createCustomer(t, p, { name: 'S' });
     const k = await createCustomer(t, u, { name: 'K' });
     for (const [name, customer] of [['parent', p], ['sibling', s], ['cousin', k]] as const) {
-      const tariffId = await createTariff(customer);
-      const rate = await customer.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '44', price: '0.5', effectiveFrom: '2020-01-01T00:00:00.000Z' }).expect(201);
-      const account = await customer
-        .post('/v1/accounts', { username: uniqueName('acct'), webPassword: 'password-1', voipPassword: 'voip-secret-1', tariffId })
-        .expect(201);
-      const key = await customer.post('/v1/api-keys', { name: 'victim' }).expect(201);
+      victims.push(await victimObjects(customer, name, '44'));
       await customer.put('/v1/exchange-rates/EUR', { rate: '1.5' }).expect(200);
-      const webhook = await customer.post('/v1/webhook-endpoints', { url: 'https://93.184.215.14/hooks', events: ['balance.low'] }).expect(201);
-      victims.push({ name, customer, tariffId, rateId: rate.body.id, accountId: account.body.id, apiKeyId: key.body.id, webhookId: webhook.body.id });
     }
   });
   afterAll(() => t.close());
@@ -100,33 +176,10 @@ describe('object-level authorization matrix', () => {
   });
 
   it('answers 404 to X for its parent’s, sibling’s and cousin’s objects, changing nothing', async () => {
-    const before = await snapshot();
-    const failures: string[] = [];
-    for (const victim of victims) {
-      for (const { route, method, op, ownerQuery } of targets) {
-        const idFor = (name: string): string => {
-          if (name === 'rateId') return victim.rateId;
-          if (name === 'currency') return 'EUR';
-          if (route.startsWith('/v1/accounts')) return victim.accountId;
-          if (route.startsWith('/v1/tariffs')) return victim.tariffId;
-          if (route.startsWith('/v1/api-keys')) return victim.apiKeyId;
-          if (route.startsWith('/v1/webhook-endpoints')) return victim.webhookId;
-          return victim.customer.id;
-        };
-        const extra = BODIES[op.operationId] ?? {};
-        const query = new URLSearchParams({ ...(extra.query ?? {}), ...Object.fromEntries(ownerQuery.map((q) => [q, victim.customer.id])) });
-        const url = route.replace(/\{(\w+)\}/g, (_m, name: string) => idFor(name)) + (query.size ? `?${query}` : '');
-        let request = t.http()[method](url).set('Authorization', `Bearer ${x.token}`).set('Idempotency-Key', randomUUID());
-        if (extra.csv) request = request.set('content-type', 'text/csv').send(extra.csv);
-        else if (extra.body) request = request.send(extra.body as object);
-        const res = await request;
-        if (res.status !== 404 || !/^application\/problem\+json/.test(res.headers['content-type'] ?? '')) {
-          failures.push(`${method.toUpperCase()} ${route} on ${victim.name}: ${res.status} ${res.text.slice(0, 200)}`);
-        }
-      }
-    }
+    const before = await snapshot(t, TABLES);
+    const failures = await sweep(t, customerX, victims, (_op, res) => (res.status === 404 && res.problem ? undefined : `${res.status} ${res.text.slice(0, 200)}`));
     expect(failures).toEqual([]);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(t, TABLES)).toEqual(before);
   });
 });
 
@@ -155,16 +208,17 @@ describe('authorization matrix: the account principal against every operation', 
   let own: { accountId: string; callId: string; tariffId: string };
   /** Ids and names of everyone else's objects: none may appear in an answer to A. */
   const foreign: string[] = [];
-  const victims: Array<{ name: string; customerId: string; accountId: string; tariffId: string; rateId: string; apiKeyId: string; webhookId: string; callId: string }> = [];
-
-  async function snapshot(): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const table of [...TABLES, 'calls', 'call_charges', 'idempotency_keys']) {
-      const [row] = await t.dataSource.query(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM ${table} t`);
-      out[table] = row.h;
-    }
-    return out;
-  }
+  const victims: Victim[] = [];
+  const tables = [...TABLES, 'calls', 'call_charges', 'idempotency_keys'];
+  /** Account A: each operation once without owner queries, then once per owner query (accountId too) naming the victim's. */
+  const accountA: Principal = {
+    token: () => token,
+    // logout: its own tokens only, proven in account-self-care.e2e-spec.ts.
+    operations: operations.filter(({ op }) => op.operationId !== 'logout'),
+    bodies: (op) => ({ ...(BODIES[op.operationId] ?? {}), ...(ACCOUNT_BODIES[op.operationId] ?? {}) }),
+    ownerQueries: (op, victim) => [{}, ...ownerQueryOf(op, ['accountId']).map((q) => ({ [q]: q === 'accountId' ? victim.accountId : victim.customerId }))],
+    emptyBody: true,
+  };
 
   beforeAll(async () => {
     t = await startTestApp({ RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000' });
@@ -172,17 +226,12 @@ describe('authorization matrix: the account principal against every operation', 
     const p = await createCustomer(t, root, { name: 'P' });
     const x = await createCustomer(t, p, { name: 'X' });
     const victimOf = async (name: string, customer: Actor, accountTariff?: string) => {
-      const tariffId = accountTariff ?? (await createTariff(customer));
-      const rate = await customer.post(`/v1/tariffs/${tariffId}/rates`, { prefix: '1', price: '0.5', effectiveFrom: '2020-01-01T00:00:00.000Z' });
-      const rateId = rate.status === 201 ? rate.body.id : (await customer.get(`/v1/tariffs/${tariffId}/rates`).expect(200)).body.items[0].id;
-      const account = await createAccount(customer, customer, { tariffId, webPassword: 'web-password-1' });
-      const key = await customer.post('/v1/api-keys', { name: `victim-${name}` }).expect(201);
-      const webhook = await customer.post('/v1/webhook-endpoints', { url: 'https://93.184.215.14/hooks', events: ['balance.low'] }).expect(201);
+      const { name: _name, ...objects } = await victimObjects(customer, name, '1', accountTariff);
       const call = await root
-        .post('/v1/calls', { calls: [{ callId: `call-${name}`, accountId: account.id, number: '15551234', connectTime: '2026-01-15T10:00:00Z', duration: 60 }] })
+        .post('/v1/calls', { calls: [{ callId: `call-${name}`, accountId: objects.accountId, number: '15551234', connectTime: '2026-01-15T10:00:00Z', duration: 60 }] })
         .expect(200);
       expect(call.body.items[0].status).toBe('rated');
-      return { customerId: customer.id, accountId: account.id, tariffId, rateId, apiKeyId: key.body.id, webhookId: webhook.body.id, callId: call.body.items[0].call.id };
+      return { ...objects, callId: call.body.items[0].call.id as string };
     };
     // Root's tariff of P and P's of X need rates for the calls to be rated at every level.
     for (const [seller, buyer] of [[root, p], [p, x]] as const) {
@@ -211,50 +260,11 @@ describe('authorization matrix: the account principal against every operation', 
     expect(operations.length).toBeGreaterThan(55);
   });
 
-  /**
-   * Calls every operation on every victim's objects; `judge` says what is wrong with an answer
-   * (undefined: nothing). Returns the failures.
-   */
-  async function everyOperation(judge: (op: Operation, res: { status: number; text: string; problem: boolean }) => string | undefined): Promise<string[]> {
-    const failures: string[] = [];
-    for (const victim of victims) {
-      for (const { route, method, op } of operations) {
-        if (op.operationId === 'logout') continue; // its own tokens only: proven in account-self-care.e2e-spec.ts
-        const idFor = (name: string): string => {
-          if (name === 'rateId') return victim.rateId;
-          if (name === 'currency') return 'EUR';
-          if (route.startsWith('/v1/accounts')) return victim.accountId;
-          if (route.startsWith('/v1/calls')) return victim.callId;
-          if (route.startsWith('/v1/tariffs')) return victim.tariffId;
-          if (route.startsWith('/v1/api-keys')) return victim.apiKeyId;
-          if (route.startsWith('/v1/webhook-endpoints')) return victim.webhookId;
-          return victim.customerId;
-        };
-        const extra = { ...(BODIES[op.operationId] ?? {}), ...(ACCOUNT_BODIES[op.operationId] ?? {}) };
-        const ownerQuery = (op.parameters ?? []).filter((q) => q.in === 'query' && [...OWNER_QUERY, 'accountId'].includes(q.name)).map((q) => q.name);
-        const queries = [{}, ...ownerQuery.map((q) => ({ [q]: q === 'accountId' ? victim.accountId : victim.customerId }))];
-        for (const ownerParams of queries) {
-          const query = new URLSearchParams({ ...(extra.query ?? {}), ...ownerParams });
-          const url = route.replace(/\{(\w+)\}/g, (_m, name: string) => idFor(name)) + (query.size ? `?${query}` : '');
-          let request = t.http()[method](url).set('Authorization', `Bearer ${token}`).set('Idempotency-Key', randomUUID());
-          if (extra.csv) request = request.set('content-type', 'text/csv').send(extra.csv);
-          else if (extra.body) request = request.send(extra.body as object);
-          else if (['post', 'put', 'patch'].includes(method)) request = request.send({});
-          const res = await request;
-          const problem = /^application\/problem\+json/.test(res.headers['content-type'] ?? '');
-          const wrong = judge(op, { status: res.status, text: res.text, problem });
-          if (wrong) failures.push(`${method.toUpperCase()} ${url} (${victim.name}): ${wrong}`);
-        }
-      }
-    }
-    return failures;
-  }
-
   const leaks = (text: string) => foreign.filter((marker) => text.includes(marker));
 
   it('answers 403 or 404 — or its own data where it is let in — and changes nothing', async () => {
-    const before = await snapshot();
-    const failures = await everyOperation((op, res) => {
+    const before = await snapshot(t, tables);
+    const failures = await sweep(t, accountA, victims, (op, res) => {
       if (res.status === 403 || res.status === 404) return res.problem ? undefined : `${res.status} without a problem body`;
       // updateMe: what its customer controls is refused, nothing written.
       if (op.operationId === 'updateMe' && res.status === 400 && res.problem) return undefined;
@@ -265,7 +275,7 @@ describe('authorization matrix: the account principal against every operation', 
       return `${res.status} ${res.text.slice(0, 200)}`;
     });
     expect(failures).toEqual([]);
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshot(t, tables)).toEqual(before);
   });
 
   it('deny by construction: with every route opened to it (the data alone), still no one else’s data, no 5xx, nothing changed', async () => {
@@ -279,10 +289,10 @@ describe('authorization matrix: the account principal against every operation', 
     for (const key of added) routes.add(key);
     const othersKeys = async () =>
       (await t.dataSource.query(`SELECT md5(coalesce(string_agg(k::text, '|' ORDER BY k::text), '')) AS h FROM idempotency_keys k WHERE caller_id <> $1`, [own.accountId]))[0].h;
-    const before = await snapshot();
+    const before = await snapshot(t, tables);
     const othersBefore = await othersKeys();
     try {
-      const failures = await everyOperation((_op, res) => {
+      const failures = await sweep(t, accountA, victims, (_op, res) => {
         if (res.status >= 500) return `${res.status} ${res.text.slice(0, 200)}`;
         if (res.status >= 400) return res.problem ? undefined : `${res.status} without a problem body`;
         const leaked = leaks(res.text);
@@ -297,7 +307,7 @@ describe('authorization matrix: the account principal against every operation', 
       expect(failures).toEqual([]);
       // Its refused balance operations keep their answers under its own idempotency keys; nothing else changes.
       const { idempotency_keys: keysBefore, ...restBefore } = before;
-      const { idempotency_keys: keysAfter, ...restAfter } = await snapshot();
+      const { idempotency_keys: keysAfter, ...restAfter } = await snapshot(t, tables);
       expect(restAfter).toEqual(restBefore);
       void keysBefore;
       void keysAfter;

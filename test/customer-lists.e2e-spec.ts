@@ -1,33 +1,14 @@
 import fc from 'fast-check';
 import Big from 'big.js';
-import { Actor, createCustomer, createTariff, expectProblem, loginRoot, uniqueName } from './setup/factories';
+import { Actor, createCustomer, createTariff, customerBody, expectBadField, expectProblem, uniqueName } from './setup/factories';
+import { expectBadParameter, expectStableWalk, LIST_SORTS as SORTS, ListItem, listOrder, resellerWithTariff, sortedIds as ids, walkPages } from './setup/lists';
 import { startTestApp, TestApp } from './setup/test-app';
 
-interface Item {
-  id: string;
+interface Item extends ListItem {
   name: string;
-  balance: string;
-  createdAt: string;
-  status: string;
-  externalId: string | null;
-  metadata: Record<string, string>;
 }
 
-const SORTS = ['name', '-name', 'createdAt', '-createdAt', 'balance', '-balance'] as const;
-
-/** The order a sort promises, the id breaking ties (names compared as the test's lowercase names sort everywhere). */
-function compare(sort: string): (a: Item, b: Item) => number {
-  const desc = sort.startsWith('-');
-  const key = sort.replace('-', '');
-  return (a, b) => {
-    let c: number;
-    if (key === 'balance') c = new Big(a.balance).cmp(new Big(b.balance));
-    else if (key === 'createdAt') c = a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0;
-    else c = a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    if (c === 0) c = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-    return desc ? -c : c;
-  };
-}
+const compare = (sort: string) => listOrder<Item>(sort, (i) => i.name);
 
 /** Customer lists (SPEC §15): externalId and metadata, filters, sorts with stable cursor pages, and their 400s. */
 describe('customer lists', () => {
@@ -50,22 +31,11 @@ describe('customer lists', () => {
     return res.body;
   }
 
-  async function all(actor: Actor, query: string): Promise<Item[]> {
-    const items: Item[] = [];
-    let cursor: string | null = null;
-    do {
-      const res: { body: { items: Item[]; nextCursor: string | null } } = await actor.get(`/v1/customers?${query}&limit=200${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-      items.push(...res.body.items);
-      cursor = res.body.nextCursor;
-    } while (cursor);
-    return items;
-  }
+  const all = (actor: Actor, query: string) => walkPages<Item>(actor, `/v1/customers?${query}&limit=200`);
 
   beforeAll(async () => {
     t = await startTestApp();
-    root = await loginRoot(t);
-    reseller = await createCustomer(t, root);
-    tariff = await createTariff(reseller);
+    ({ root, reseller, tariff } = await resellerWithTariff(t));
   });
   afterAll(() => t.close());
 
@@ -99,7 +69,7 @@ describe('customer lists', () => {
     it('refuses a sibling’s externalId with 409 external-id-taken naming it; another parent may use it; a deleted one frees it', async () => {
       const first = await child(reseller, { externalId: 'dup-1' });
       const before = (await all(reseller, 'scope=subtree')).length;
-      const res = await reseller.post('/v1/customers', { name: uniqueName('n'), tariffId: tariff, webLogin: uniqueName('l'), webPassword: 'password-123', externalId: 'dup-1' });
+      const res = await reseller.post('/v1/customers', customerBody(tariff, { externalId: 'dup-1' }));
       expect(res.status).toBe(409);
       expectProblem(res, 409);
       expect(res.body.type).toMatch(/external-id-taken$/);
@@ -112,7 +82,7 @@ describe('customer lists', () => {
       expect(patch.status).toBe(409);
       expect(patch.body.existingId).toBe(first.id);
       // The same id under another parent is fine.
-      const elsewhere = await root.post('/v1/customers', { name: uniqueName('n'), tariffId: await createTariff(root), webLogin: uniqueName('l'), webPassword: 'password-123', externalId: 'dup-1' });
+      const elsewhere = await root.post('/v1/customers', customerBody(await createTariff(root), { externalId: 'dup-1' }));
       expect(elsewhere.status).toBe(201);
       // Deleting the holder frees it.
       await reseller.delete(`/v1/customers/${first.id}`).expect(204);
@@ -133,10 +103,7 @@ describe('customer lists', () => {
         [{ externalId: '' }, '/externalId'],
       ];
       for (const [body, pointer] of cases) {
-        const res = await reseller.post('/v1/customers', { name: uniqueName('n'), tariffId: tariff, webLogin: uniqueName('l'), webPassword: 'password-123', ...body });
-        expect(res.status).toBe(400);
-        expectProblem(res, 400);
-        expect(res.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+        expectBadField(await reseller.post('/v1/customers', customerBody(tariff, body)), pointer);
       }
       expect((await all(reseller, 'scope=subtree')).length).toBe(before);
     });
@@ -161,8 +128,6 @@ describe('customer lists', () => {
       subId = sub.id;
       grand = await child(sub, { balance: '0.5', externalId: 'f-1', metadata: { tier: 'gold', region: 'eu' } }, await createTariff(sub));
     });
-
-    const ids = (items: Item[]) => items.map((i) => i.id).sort();
 
     it('filter by status, balanceBelow, externalId and metadata in children, ?parentId and subtree lists', async () => {
       expect(ids(await all(parent, 'status=suspended'))).toEqual([rows[2].id]);
@@ -225,14 +190,7 @@ describe('customer lists', () => {
           expect(whole.length).toBeGreaterThan(5);
           expect(whole).toEqual([...whole].sort(compare(sort)));
           for (const limit of [1, 3, 4]) {
-            const paged: Item[] = [];
-            let cursor: string | null = null;
-            do {
-              const res: { body: { items: Item[]; nextCursor: string | null } } = await parent.get(`/v1/customers?scope=${scope}&sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-              expect(res.body.items.length).toBeLessThanOrEqual(limit);
-              paged.push(...res.body.items);
-              cursor = res.body.nextCursor;
-            } while (cursor);
+            const paged = await walkPages<Item>(parent, `/v1/customers?scope=${scope}&sort=${sort}&limit=${limit}`, (items) => expect(items.length).toBeLessThanOrEqual(limit));
             expect(paged.map((i) => i.id)).toEqual(whole.map((i) => i.id));
           }
         });
@@ -257,22 +215,14 @@ describe('customer lists', () => {
           fc.array(fc.constantFrom('-3', '0', '1', '2', '9'), { minLength: 1, maxLength: 3 }),
           async (sort, limit, inserted) => {
             const before = await all(p, `sort=${sort}`);
-            const seen: Item[] = [];
-            let cursor: string | null = null;
             const inserts = [...inserted];
-            do {
-              const res: { body: { items: Item[]; nextCursor: string | null } } = await p.get(`/v1/customers?sort=${sort}&limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`).expect(200);
-              seen.push(...res.body.items);
-              cursor = res.body.nextCursor;
-              // Rows added mid-walk (before, inside or after the pages seen) never shift the rest.
+            // Rows added mid-walk (before, inside or after the pages seen) never shift the rest.
+            const seen = await walkPages<Item>(p, `/v1/customers?sort=${sort}&limit=${limit}`, async () => {
               if (inserts.length) await child(p, { balance: inserts.shift()!, creditLimit: '5' }, pt);
-            } while (cursor);
+            });
             while (inserts.length) await child(p, { balance: inserts.shift()!, creditLimit: '5' }, pt);
             // Every row that existed at the start comes exactly once, and the walk is in order.
-            const seenIds = seen.map((i) => i.id);
-            expect(new Set(seenIds).size).toBe(seenIds.length);
-            for (const row of before) expect(seenIds).toContain(row.id);
-            expect(seen).toEqual([...seen].sort(compare(sort)));
+            expectStableWalk(seen, before, compare(sort));
           },
         ),
         { numRuns: 8 },
@@ -281,13 +231,7 @@ describe('customer lists', () => {
   });
 
   describe('bad input', () => {
-    const bad = async (actor: Actor, query: string, parameter: string) => {
-      const res = await actor.get(`/v1/customers?${query}`);
-      expect(res.status).toBe(400);
-      expectProblem(res, 400);
-      expect(res.body.errors.map((e: { parameter: string }) => e.parameter)).toContain(parameter);
-      return res;
-    };
+    const bad = (actor: Actor, query: string, parameter: string) => expectBadParameter(actor, `/v1/customers?${query}`, parameter);
 
     it('answers 400 naming the parameter for an unknown sort key, a parameter that is not a filter, and malformed filters', async () => {
       const sortRes = await bad(reseller, 'sort=height', 'sort');

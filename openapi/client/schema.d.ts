@@ -1488,7 +1488,7 @@ export interface components {
         };
         CreateAccountBatchDto: {
             /**
-             * @description Opening balance of each account, in the customer’s base currency (may be negative down to -creditLimit); each non-zero one is the account’s first ledger entry, so it needs `balances.operate` (403 naming it). Default 0.
+             * @description Opening balance in the customer’s base currency (may be negative down to -creditLimit); becomes the first ledger entry, so a non-zero one needs `balances.operate` (403 naming it).
              * @example 12.50
              */
             balance?: string;
@@ -1498,7 +1498,7 @@ export interface components {
              */
             count: number;
             /**
-             * @description Credit limit of each account, ≥ 0. Default 0.
+             * @description Credit limit, ≥ 0. Default 0.
              * @example 12.50
              */
             creditLimit?: string;
@@ -1510,12 +1510,12 @@ export interface components {
              */
             language?: string;
             /**
-             * @description `balance.low` threshold of each account (see POST /v1/accounts). Default null (none).
-             * @example 1.00
+             * @description In `currency`, ≥ 0: a `balance.low` event is emitted when a ledger entry takes the balance from at or above it to below it. Default null (none).
+             * @example 10.00
              */
             lowBalanceThreshold?: string | null;
             /**
-             * @description Concurrent calls allowed per account.
+             * @description Concurrent calls allowed.
              * @default 1
              */
             maxSessions?: number;
@@ -1537,7 +1537,7 @@ export interface components {
             status?: "active" | "blocked";
             /**
              * Format: uuid
-             * @description A tariff owned by the customer, for every account of the batch.
+             * @description A tariff owned by the account’s customer.
              */
             tariffId: string;
             /**
@@ -7337,7 +7337,7 @@ export interface operations {
                  *       "creditLimit": "12.50",
                  *       "firstNumber": 1,
                  *       "language": "en",
-                 *       "lowBalanceThreshold": "1.00",
+                 *       "lowBalanceThreshold": "10.00",
                  *       "maxSessions": 1,
                  *       "pinLength": 8,
                  *       "routingGroupId": "39cc3ff0-efb8-43b5-982f-fa5cfb1a5133",

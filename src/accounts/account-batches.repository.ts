@@ -3,24 +3,14 @@ import { arrayLiteral, likePattern, SqlParams } from '../database/sql';
 import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
 import { subtreeCondition } from '../tree/scope';
-import { AccountStatus } from './dto/account.dto';
+import { ACCOUNT_SETTINGS_COLUMNS, AccountSettings, accountSettingsValues } from './accounts.repository';
 
-/** The accounts of one batch: one username, web password hash and PIN each, the rest shared. */
-export interface NewAccountBatch {
+/** The accounts of one batch: one username, web password hash and PIN each, the settings shared. */
+export interface NewAccountBatch extends AccountSettings {
   usernames: string[];
   webPasswordHashes: string[];
   /** Each account's VoIP password (stored as POST /v1/accounts stores `voipPassword`). */
   voipPasswords: string[];
-  tariffId: string;
-  timeZone: string;
-  language: string;
-  /** The opening balance of each, 8 decimals. */
-  balance: string;
-  creditLimit: string;
-  lowBalanceThreshold: string | null;
-  maxSessions: number;
-  status: AccountStatus;
-  routingGroupId: string | null;
 }
 
 export interface CreatedCard {
@@ -96,11 +86,8 @@ export class AccountBatchesRepository {
     );
     const rows: CreatedCard[] = await tx.query(
       `WITH n AS (
-         INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, tariff_id, time_zone, language,
-                               balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold, created_at, updated_at)
-         SELECT o.id, u.username, u.hash, u.voip, ${params.add(batch.tariffId)}::uuid, ${params.add(batch.timeZone)}, ${params.add(batch.language)},
-                ${params.add(batch.balance)}::numeric, ${params.add(batch.creditLimit)}::numeric, ${params.add(batch.maxSessions)}::integer,
-                ${params.add(batch.status)}, ${params.add(batch.routingGroupId)}::uuid, ${params.add(batch.lowBalanceThreshold)}::numeric,
+         INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, ${ACCOUNT_SETTINGS_COLUMNS}, created_at, updated_at)
+         SELECT o.id, u.username, u.hash, u.voip, ${accountSettingsValues(batch, params)},
                 now() + (u.ord - 1) * interval '1 microsecond', now() + (u.ord - 1) * interval '1 microsecond'
            FROM customers o,
                 unnest(${text(batch.usernames)}, ${text(batch.webPasswordHashes)}, ${text(batch.voipPasswords)}) WITH ORDINALITY AS u(username, hash, voip, ord)

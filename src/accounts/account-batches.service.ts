@@ -7,9 +7,10 @@ import { requireAccess } from '../database/access';
 import { Writes } from '../database/writes';
 import { RoutingGroupsService } from '../system/routing-groups.service';
 import { TariffsRepository } from '../tariffs/tariffs.repository';
-import { Caller, requirePermission } from '../tree/caller';
+import { Caller } from '../tree/caller';
 import { hashPins, randomPin } from './account-batches.pins';
 import { AccountBatchesRepository } from './account-batches.repository';
+import { accountSettings, requireCreateRights, tariffNotOwned } from './accounts.service';
 import { AccountBatchDto, CreateAccountBatchDto, PIN_LENGTH, SEQUENCE_DIGITS } from './dto/account-batch.dto';
 
 const usernameTaken = (username: string, pointer: string) =>
@@ -17,20 +18,12 @@ const usernameTaken = (username: string, pointer: string) =>
     username,
     errors: [{ pointer, detail: `${username} is already in use` }],
   });
-const tariffNotOwned = () =>
-  new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the account’s customer' }]);
 
 /** `count` usernames: the prefix, then the numbers from `first`, zero-padded to at least 6 digits. */
 export function numberedUsernames(prefix: string, first: bigint, count: number): string[] {
   const names = new Array<string>(count);
   for (let i = 0; i < count; i++) names[i] = prefix + (first + BigInt(i)).toString().padStart(SEQUENCE_DIGITS, '0');
   return names;
-}
-
-/** accounts.create, and balances.operate for a non-zero opening balance (SPEC §6), as for one account. */
-function requireCreateRights(caller: Caller, input: CreateAccountBatchDto): void {
-  requirePermission(caller, 'accounts.create');
-  if (input.balance !== undefined && !new Big(input.balance).eq(0)) requirePermission(caller, 'balances.operate');
 }
 
 /**
@@ -87,16 +80,17 @@ export class AccountBatchesService {
       if (usernames[usernames.length - 1].length > 64) {
         throw new ValidationProblem([{ pointer: '/usernamePrefix', detail: 'the numbers after this prefix would make usernames longer than 64 characters' }]);
       }
+      const settings = accountSettings(input, customer, balance, creditLimit);
       const auditAfter = {
         customerId: customer.id,
-        tariffId: input.tariffId,
-        timeZone: input.timeZone ?? customer.time_zone,
-        language: input.language ?? customer.language,
+        tariffId: settings.tariffId,
+        timeZone: settings.timeZone,
+        language: settings.language,
         creditLimit: formatMoney(creditLimit),
-        lowBalanceThreshold: input.lowBalanceThreshold == null ? null : formatMoney(input.lowBalanceThreshold),
-        maxSessions: input.maxSessions ?? 1,
-        status: input.status ?? 'active',
-        routingGroupId: input.routingGroupId ?? null,
+        lowBalanceThreshold: settings.lowBalanceThreshold === null ? null : formatMoney(settings.lowBalanceThreshold),
+        maxSessions: settings.maxSessions,
+        status: settings.status,
+        routingGroupId: settings.routingGroupId,
         balance: formatMoney(balance),
         webPassword: '***',
         voipPassword: '***',
@@ -104,20 +98,7 @@ export class AccountBatchesService {
       const created = await this.batches.insertBatch(
         caller,
         customer.id,
-        {
-          usernames,
-          webPasswordHashes: hashes,
-          voipPasswords: pins,
-          tariffId: input.tariffId,
-          timeZone: auditAfter.timeZone,
-          language: auditAfter.language,
-          balance: balance.toFixed(8),
-          creditLimit: creditLimit.toFixed(8),
-          lowBalanceThreshold: input.lowBalanceThreshold ?? null,
-          maxSessions: auditAfter.maxSessions,
-          status: auditAfter.status,
-          routingGroupId: auditAfter.routingGroupId,
-        },
+        { usernames, webPasswordHashes: hashes, voipPasswords: pins, ...settings },
         auditAfter,
         tx,
       );

@@ -78,11 +78,8 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
   };
 }
 
-/** What a new account is made of. */
-export interface NewAccount {
-  username: string;
-  webPasswordHash: string;
-  voipPassword: string;
+/** What a new account is given besides its username and passwords: all alike for the accounts of a batch. */
+export interface AccountSettings {
   tariffId: string;
   timeZone: string;
   language: string;
@@ -94,6 +91,31 @@ export interface NewAccount {
   maxSessions: number;
   status: AccountStatus;
   routingGroupId: string | null;
+}
+
+/** The columns of `accounts` that AccountSettings fill, in the order of `accountSettingsValues`. */
+export const ACCOUNT_SETTINGS_COLUMNS = 'tariff_id, time_zone, language, balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold';
+
+/** The values of ACCOUNT_SETTINGS_COLUMNS for an INSERT, as parameters added to `params`. */
+export function accountSettingsValues(settings: AccountSettings, params: SqlParams): string {
+  return [
+    `${params.add(settings.tariffId)}::uuid`,
+    params.add(settings.timeZone),
+    params.add(settings.language),
+    `${params.add(settings.balance)}::numeric`,
+    `${params.add(settings.creditLimit)}::numeric`,
+    `${params.add(settings.maxSessions)}::integer`,
+    params.add(settings.status),
+    `${params.add(settings.routingGroupId)}::uuid`,
+    `${params.add(settings.lowBalanceThreshold)}::numeric`,
+  ].join(', ');
+}
+
+/** What a new account is made of. */
+export interface NewAccount extends AccountSettings {
+  username: string;
+  webPasswordHash: string;
+  voipPassword: string;
   /** Default null. */
   externalId?: string | null;
   /** Default {}. */
@@ -225,13 +247,9 @@ export class AccountsRepository implements Visible<AccountRow> {
     const params = new SqlParams();
     const rows: AccountRow[] = await tx.query(
       `WITH a AS (
-         INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, tariff_id, time_zone, language,
-                               balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold,
-                               external_id, metadata)
+         INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, ${ACCOUNT_SETTINGS_COLUMNS}, external_id, metadata)
          SELECT o.id, ${params.add(account.username)}, ${params.add(account.webPasswordHash)}, ${params.add(account.voipPassword)},
-                ${params.add(account.tariffId)}::uuid, ${params.add(account.timeZone)}, ${params.add(account.language)},
-                ${params.add(account.balance)}::numeric, ${params.add(account.creditLimit)}::numeric, ${params.add(account.maxSessions)}::integer,
-                ${params.add(account.status)}, ${params.add(account.routingGroupId)}::uuid, ${params.add(account.lowBalanceThreshold)}::numeric,
+                ${accountSettingsValues(account, params)},
                 ${params.add(account.externalId ?? null)}, ${params.add(JSON.stringify(account.metadata ?? {}))}::jsonb
            FROM customers o
           WHERE o.id = ${params.add(customerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}

@@ -15,14 +15,15 @@ import { Writes } from '../database/writes';
 import { RoutingGroupsService } from '../system/routing-groups.service';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
-import { AccountRow, AccountsRepository, toAccountDto } from './accounts.repository';
+import { AccountRow, AccountSettings, AccountsRepository, toAccountDto } from './accounts.repository';
+import { BATCH_ACCOUNT_FIELDS } from './dto/account-batch.dto';
 import { AccountDto, AccountListQueryDto, CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
 const usernameTaken = () =>
   new ConflictProblem('username-taken', 'Username taken', 'Another live account already uses this username.', {
     errors: [{ pointer: '/username', detail: 'username is already in use' }],
   });
-const tariffNotOwned = () =>
+export const tariffNotOwned = () =>
   new ValidationProblem([{ pointer: '/tariffId', detail: 'tariffId must name a tariff owned by the account’s customer' }]);
 
 const translateUniqueViolation = (error: unknown): unknown => (isUniqueViolation(error, 'accounts_live_username') ? usernameTaken() : error);
@@ -51,10 +52,30 @@ function auditView(row: AccountRow): Record<string, unknown> {
   };
 }
 
-/** accounts.create, and balances.operate for an opening balance (a ledger entry like any other, SPEC §6). */
-function requireCreateRights(caller: Caller, input: CreateAccountDto): void {
+/** accounts.create, and balances.operate for a non-zero opening balance (a ledger entry like any other, SPEC §6); for one account as for a batch. */
+export function requireCreateRights(caller: Caller, input: { balance?: string }): void {
   requirePermission(caller, 'accounts.create');
   if (input.balance !== undefined && !new Big(input.balance).eq(0)) requirePermission(caller, 'balances.operate');
+}
+
+/** A new account's settings from the request (one account's or a batch's), its customer's defaults filling the gaps. */
+export function accountSettings(
+  input: Pick<CreateAccountDto, (typeof BATCH_ACCOUNT_FIELDS)[number]>,
+  customer: { time_zone: string; language: string },
+  balance: Big,
+  creditLimit: Big,
+): AccountSettings {
+  return {
+    tariffId: input.tariffId,
+    timeZone: input.timeZone ?? customer.time_zone,
+    language: input.language ?? customer.language,
+    balance: balance.toFixed(8),
+    creditLimit: creditLimit.toFixed(8),
+    lowBalanceThreshold: input.lowBalanceThreshold ?? null,
+    maxSessions: input.maxSessions ?? 1,
+    status: input.status ?? 'active',
+    routingGroupId: input.routingGroupId ?? null,
+  };
 }
 
 /** Accounts (SPEC §7): end users of a customer, managed by it and everyone above it. */
@@ -100,15 +121,7 @@ export class AccountsService {
             username: input.username,
             webPasswordHash,
             voipPassword: input.voipPassword,
-            tariffId: input.tariffId,
-            timeZone: input.timeZone ?? customer.time_zone,
-            language: input.language ?? customer.language,
-            balance: balance.toFixed(8),
-            creditLimit: creditLimit.toFixed(8),
-            lowBalanceThreshold: input.lowBalanceThreshold ?? null,
-            maxSessions: input.maxSessions ?? 1,
-            status: input.status ?? 'active',
-            routingGroupId: input.routingGroupId ?? null,
+            ...accountSettings(input, customer, balance, creditLimit),
             externalId: input.externalId ?? null,
             metadata: input.metadata ?? {},
           },

@@ -17,27 +17,30 @@ export interface Actor {
   delete(url: string): ReturnType<ReturnType<TestApp['http']>['delete']>;
 }
 
+/** Requests that carry a bearer token. */
+export type Authorized = Pick<Actor, 'get' | 'post' | 'patch' | 'put' | 'delete'>;
+
+/** Requests to `t` with `token` as the bearer (a JSON body, `{}` when none is given). */
+export function authorized(t: TestApp, token: string): Authorized {
+  const auth = <R extends { set(k: string, v: string): R }>(r: R) => r.set('Authorization', `Bearer ${token}`);
+  return {
+    get: (url) => auth(t.http().get(url)),
+    post: (url, body) => auth(t.http().post(url)).send(body ?? {}),
+    patch: (url, body) => auth(t.http().patch(url)).send(body ?? {}),
+    put: (url, body) => auth(t.http().put(url)).send(body ?? {}),
+    delete: (url) => auth(t.http().delete(url)),
+  };
+}
+
 export const uniqueName = (prefix = 'c') => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export async function login(t: TestApp, loginName: string, password: string): Promise<Actor> {
   const res = await t.http().post('/v1/auth/login').send({ login: loginName, password });
   if (res.status !== 200) throw new Error(`login ${loginName} failed: ${res.status} ${JSON.stringify(res.body)}`);
   const token: string = res.body.accessToken;
-  const me = await t.http().get('/v1/me').set('Authorization', `Bearer ${token}`);
-  const auth = (r: { set(k: string, v: string): unknown }) => r.set('Authorization', `Bearer ${token}`);
-  const actor: Actor = {
-    id: me.body.id,
-    login: loginName,
-    password,
-    token,
-    refreshToken: res.body.refreshToken,
-    get: (url) => auth(t.http().get(url)) as never,
-    post: (url, body) => (auth(t.http().post(url)) as ReturnType<ReturnType<TestApp['http']>['post']>).send(body ?? {}) as never,
-    patch: (url, body) => (auth(t.http().patch(url)) as ReturnType<ReturnType<TestApp['http']>['patch']>).send(body ?? {}) as never,
-    put: (url, body) => (auth(t.http().put(url)) as ReturnType<ReturnType<TestApp['http']>['put']>).send(body ?? {}) as never,
-    delete: (url) => auth(t.http().delete(url)) as never,
-  };
-  return actor;
+  const requests = authorized(t, token);
+  const me = await requests.get('/v1/me');
+  return { id: me.body.id, login: loginName, password, token, refreshToken: res.body.refreshToken, ...requests };
 }
 
 export const loginRoot = (t: TestApp) => login(t, ROOT.login, ROOT.password);
@@ -69,24 +72,31 @@ export function expectProblem(res: { status: number; headers: Record<string, str
   expect(typeof res.body.title).toBe('string');
 }
 
+/** A 400 problem naming `pointer` among its errors (a body field refused). */
+export function expectBadField(res: { status: number; headers: Record<string, string>; body: Record<string, unknown> }, pointer: string) {
+  expect(res.status).toBe(400);
+  expectProblem(res, 400);
+  expect((res.body.errors as Array<{ pointer: string }>).map((e) => e.pointer)).toContain(pointer);
+}
+
+/** The body of POST /v1/customers for a new customer on `tariffId`: a unique name and login, the tests' password, then `body`. */
+export const customerBody = (tariffId: string, body: Record<string, unknown> = {}) => ({
+  name: uniqueName('n'),
+  tariffId,
+  webLogin: uniqueName('l'),
+  webPassword: 'password-123',
+  ...body,
+});
+
 /** An actor for an API key of `owner` restricted to `permissions`. */
 export async function restrictedActor(t: TestApp, owner: Actor, permissions: string[]): Promise<Actor> {
   const key = await owner.post('/v1/api-keys', { name: uniqueName('key'), permissions }).expect(201);
   const token = await t.http().post('/v1/auth/token').send({ apiKey: key.body.apiKey }).expect(200);
-  const auth = (r: { set(k: string, v: string): unknown }) => r.set('Authorization', `Bearer ${token.body.accessToken}`);
-  return {
-    ...owner,
-    token: token.body.accessToken,
-    get: (url) => auth(t.http().get(url)) as never,
-    post: (url, body) => (auth(t.http().post(url)) as ReturnType<ReturnType<TestApp['http']>['post']>).send(body ?? {}) as never,
-    patch: (url, body) => (auth(t.http().patch(url)) as ReturnType<ReturnType<TestApp['http']>['patch']>).send(body ?? {}) as never,
-    put: (url, body) => (auth(t.http().put(url)) as ReturnType<ReturnType<TestApp['http']>['put']>).send(body ?? {}) as never,
-    delete: (url) => auth(t.http().delete(url)) as never,
-  };
+  return { ...owner, token: token.body.accessToken, ...authorized(t, token.body.accessToken) };
 }
 
 /** Creates an account of `customer` (by `actor`, the customer itself or above), on a new tariff of the customer's unless `tariffId` is given. */
-export async function createAccount(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<{ id: string; tariffId: string }> {
+export async function createAccount<T = { id: string; tariffId: string }>(actor: Actor, customer: Actor, body: Record<string, unknown> = {}): Promise<T> {
   const tariffId = (body.tariffId as string | undefined) ?? (await createTariff(customer));
   const res = await actor.post('/v1/accounts', {
     customerId: customer.id,

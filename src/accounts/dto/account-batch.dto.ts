@@ -1,8 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
-import { NON_NEGATIVE_DECIMAL_PATTERN } from '../../common/money';
-import { IsLanguage, IsMoney, IsTimeZone, OptionalMoneyProperty } from '../../common/validation';
-import { ACCOUNT_STATUSES, AccountStatus, MAX_SESSIONS_LIMIT } from './account.dto';
+import { ApiProperty, ApiPropertyOptional, IntersectionType, PickType } from '@nestjs/swagger';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { AccountStatus, CreateAccountDto } from './account.dto';
 
 /** Most accounts one batch creates. */
 export const MAX_BATCH_COUNT = 10000;
@@ -19,7 +17,8 @@ export const MAX_FIRST_NUMBER = 999_999_999_999;
  */
 export const USERNAME_PREFIX_PATTERN = /^[A-Za-z0-9._@+-]{0,31}[A-Za-z._@+-]$/;
 
-export class CreateAccountBatchDto {
+/** How a batch numbers its accounts and makes their PINs. */
+class AccountBatchNumberingDto {
   @ApiProperty({ minimum: 1, maximum: MAX_BATCH_COUNT, example: 1000, description: 'How many accounts (cards) to create, all or none.' })
   @IsInt({ message: 'count must be an integer' })
   @Min(1, { message: `count must be between 1 and ${MAX_BATCH_COUNT}` })
@@ -59,60 +58,24 @@ export class CreateAccountBatchDto {
   @Max(PIN_LENGTH.max)
   pinLength?: number;
 
-  @ApiProperty({ format: 'uuid', description: 'A tariff owned by the customer, for every account of the batch.' })
-  @IsUUID('all', { message: 'tariffId must be a UUID' })
-  tariffId!: string;
+}
 
-  @OptionalMoneyProperty({
-    description:
-      'Opening balance of each account, in the customer’s base currency (may be negative down to -creditLimit); each non-zero one ' +
-      'is the account’s first ledger entry, so it needs `balances.operate` (403 naming it). Default 0.',
-    pattern: undefined,
-  })
-  @IsMoney({ allowNegative: true })
-  balance?: string;
+/** What every account of a batch is given as in POST /v1/accounts (the same fields, checks and documentation). */
+export const BATCH_ACCOUNT_FIELDS = [
+  'tariffId',
+  'balance',
+  'creditLimit',
+  'lowBalanceThreshold',
+  'timeZone',
+  'language',
+  'maxSessions',
+  'status',
+  'routingGroupId',
+] as const;
 
-  @OptionalMoneyProperty({ description: 'Credit limit of each account, ≥ 0. Default 0.' })
-  @IsMoney()
-  creditLimit?: string;
-
-  @ApiPropertyOptional({
-    type: String,
-    nullable: true,
-    pattern: NON_NEGATIVE_DECIMAL_PATTERN.source,
-    example: '1.00',
-    description: '`balance.low` threshold of each account (see POST /v1/accounts). Default null (none).',
-  })
-  @IsOptional()
-  @IsMoney()
-  lowBalanceThreshold?: string | null;
-
-  @ApiPropertyOptional({ example: 'Europe/Paris', description: 'IANA name; default the customer’s.' })
-  @IsOptional()
-  @IsTimeZone()
-  timeZone?: string;
-
-  @ApiPropertyOptional({ example: 'en', description: 'A code from /v1/languages; default the customer’s.' })
-  @IsOptional()
-  @IsLanguage()
-  language?: string;
-
-  @ApiPropertyOptional({ minimum: 0, maximum: MAX_SESSIONS_LIMIT, default: 1, description: 'Concurrent calls allowed per account.' })
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(MAX_SESSIONS_LIMIT)
-  maxSessions?: number;
-
-  @ApiPropertyOptional({ enum: ACCOUNT_STATUSES, default: 'active', description: '`blocked` issues the cards unusable until activated one by one (PATCH).' })
-  @IsOptional()
-  @IsIn(ACCOUNT_STATUSES)
-  status?: AccountStatus;
-
-  @ApiPropertyOptional({ format: 'uuid', description: 'A routing group (see /v1/routing-groups).' })
-  @IsOptional()
-  @IsUUID('all', { message: 'routingGroupId must be a UUID' })
-  routingGroupId?: string;
+export class CreateAccountBatchDto extends IntersectionType(AccountBatchNumberingDto, PickType(CreateAccountDto, BATCH_ACCOUNT_FIELDS)) {
+  @ApiPropertyOptional({ description: '`blocked` issues the cards unusable until activated one by one (PATCH).' })
+  override status?: AccountStatus;
 }
 
 export class CardDto {

@@ -1,5 +1,6 @@
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { sample } from 'openapi-sampler';
+import { DEFAULT_PERMISSIONS } from '../../permissions/permission.catalogue';
 import { PROBLEM_CONTENT_TYPE } from '../problem/problem';
 
 /**
@@ -130,20 +131,7 @@ export const EXAMPLES: Readonly<Record<string, HandWrittenExample>> = {
       kind: 'customer',
       ...ACME,
       // The default set a new customer gets.
-      permissions: [
-        'customers.create',
-        'customers.update',
-        'customers.delete',
-        'accounts.create',
-        'accounts.update',
-        'accounts.delete',
-        'tariffs.manage',
-        'exchange-rates.manage',
-        'balances.operate',
-        'permissions.grant',
-        'api-keys.manage',
-        'webhooks.manage',
-      ],
+      permissions: DEFAULT_PERMISSIONS,
     },
   },
   updateMe: {
