@@ -9,6 +9,7 @@
  *
  *   READS_VARIANTS=.bench-before,dist READS_ROUNDS=2 node bench/reads.js
  *   READS_ONLY=get,first,second   READS_PROF=<dir> (node --cpu-prof)
+ *   READS_ONLY=soak READS_SOAK_SECONDS=120 READS_NODE_ARGS=--trace-gc: bench/soak.js's mixed traffic
  */
 const { spawn } = require('node:child_process');
 const { readFileSync, readdirSync } = require('node:fs');
@@ -17,6 +18,7 @@ const { Client } = require('pg');
 const { ROOT, freePort, waitFor, startDatabase, run, rssMiB, login } = require('./lib');
 const { seedTree, heapTree } = require('./tree');
 const { seedPostingCustomers } = require('./balances');
+const { soakBench } = require('./soak');
 
 const CLK_TCK = 100;
 
@@ -108,8 +110,13 @@ async function main() {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const variant of variants) {
-        canopy = await startCanopyFrom(variant, db.url, prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []);
+        const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.READS_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+        canopy = await startCanopyFrom(variant, db.url, nodeArgs);
         try {
+          if (only?.has('soak')) {
+            const soak = await soakBench({ canopy, posting, tree: { tokens: { big: bigToken } }, seconds: Number(process.env.READS_SOAK_SECONDS ?? 60) });
+            process.stdout.write(`soak ${variant}: ${JSON.stringify({ ...soak, result: undefined })}\n`);
+          }
           for (const s of scenarios) {
             const headers = { authorization: `Bearer ${s.token}` };
             await run({ url: canopy.url + s.url, headers, duration: 2, connections: 10 });
