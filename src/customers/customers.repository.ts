@@ -33,9 +33,8 @@ export interface CustomerRow {
   routing_group_id: string | null;
   auth_epoch: number;
   version: number;
-  /** ISO 8601 in UTC to the millisecond, as `Date.toISOString` writes it, formatted by the database. */
-  created_at: string;
-  updated_at: string;
+  created_at: Date;
+  updated_at: Date;
   external_id: string | null;
   metadata: Metadata;
   company_name: string | null;
@@ -52,19 +51,13 @@ export interface CustomerRow {
 }
 
 /**
- * A timestamptz as `Date.toISOString` writes it (milliseconds, truncated like a JS Date of it):
- * a page of 50 customers would otherwise parse 100 timestamps into Dates only to print them again.
- */
-const isoTimestampSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
  * Every read of a customer row. Its money also comes formatted (`formatMoneySql`, the SQL
  * twin of `formatMoney`): a list page of 50 formats 150 amounts, which in JavaScript would
  * parse, round and print each one through big.js.
  */
 const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
   c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
-  ${isoTimestampSql('c.created_at')} AS created_at, ${isoTimestampSql('c.updated_at')} AS updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
+  c.created_at, c.updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
   ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text, ${formatMoneySql('c.low_balance_threshold')} AS low_balance_threshold_text`;
 
 /**
@@ -106,8 +99,8 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     address: addressView(row.address),
     taxId: row.tax_id,
     ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
     version: row.version,
   };
 }
