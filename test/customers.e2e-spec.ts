@@ -71,6 +71,16 @@ describe('customers', () => {
       expect(got.headers.etag).toBe('"1"');
     });
 
+    it('shows createdAt and updatedAt as ISO instants in UTC to the millisecond, the stored microseconds cut off', async () => {
+      const created = await root.post('/v1/customers', newCustomer(rootTariff)).expect(201);
+      // A stored time with microseconds that a float would round up (…:05.123999).
+      await t.dataSource.query(`UPDATE customers SET created_at = '2026-03-04 05:06:07.123999+00', updated_at = '2026-11-30 23:59:59.000999+00' WHERE id = $1`, [
+        created.body.id,
+      ]);
+      const got = await root.get(`/v1/customers/${created.body.id}`).expect(200);
+      expect(got.body).toMatchObject({ createdAt: '2026-03-04T05:06:07.123Z', updatedAt: '2026-11-30T23:59:59.000Z' });
+    });
+
     it('accepts a time zone link name such as Asia/Kolkata, a language and a base currency', async () => {
       const res = await root
         .post('/v1/customers', newCustomer(rootTariff, { timeZone: 'Asia/Kolkata', language: 'pt-BR', baseCurrency: 'EUR' }))

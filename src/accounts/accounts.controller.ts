@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
@@ -11,7 +11,7 @@ import { ExpensiveEndpoint } from '../common/rate-limit';
 import { Caller } from '../tree/caller';
 import { AccountsService } from './accounts.service';
 import { ApiMetadataFilter } from '../customers/dto/list-query';
-import { ListQueryInterceptor } from '../customers/list-query.interceptor';
+import { ListQueryGuard } from '../customers/list-query.guard';
 import { ACCOUNT_LIST_PARAMETERS, AccountDto, AccountListQueryDto, AccountPageDto, CreateAccountDto, UpdateAccountDto } from './dto/account.dto';
 
 const ETAG_HEADER = { ETag: { schema: { type: 'string' } } };
@@ -47,7 +47,7 @@ export class AccountsController {
       'Oldest first by default, or `sort=name|createdAt|balance` (`name`: the username; `-` for descending); a cursor works only with the sort it came from. ' +
       'Filters (all must match): `q`, `status`, `createdFrom`/`createdTo`, `balanceBelow`, `externalId`, `metadata[key]=value`. Any other parameter is a 400 naming it.',
   })
-  @UseInterceptors(new ListQueryInterceptor(ACCOUNT_LIST_PARAMETERS))
+  @UseGuards(new ListQueryGuard(ACCOUNT_LIST_PARAMETERS))
   @ApiMetadataFilter()
   @ApiOkResponse({ type: AccountPageDto })
   @ApiProblems(400, 404, 429)

@@ -26,6 +26,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('bounds the heap growth at 50 % by default; 0 leaves V8 its own, beyond 300 is refused', () => {
+    expect(loadConfig({}).HEAP_GROWING_PERCENT).toBe(50);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).HEAP_GROWING_PERCENT).toBe(0);
+    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '301' })).toThrow(/HEAP_GROWING_PERCENT/);
+  });
+
   it('takes METRICS_PORT only apart from PORT', () => {
     expect(loadConfig({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
     expect(loadConfig({}).METRICS_PORT).toBeUndefined();

@@ -54,6 +54,8 @@ const schema = z.object({
   CALLER_CACHE_SIZE: z.coerce.number().int().min(0).max(1000000).default(10000),
   /** Backstop only (revocation is by invalidation): a cached caller older than this is read again. */
   CALLER_CACHE_MAX_AGE_MS: z.coerce.number().int().min(100).max(86400000).default(60000),
+  /** V8's old-generation growth between full collections, in percent of the live heap (README, memory); 0: V8's own (up to 300). */
+  HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(300).default(50),
   /** Group commit of balance operations (README, "Group commit"); GROUP_COMMIT_MAX 0 or 1 turns it off. */
   GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
   GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
@@ -13,7 +13,7 @@ import { Caller } from '../tree/caller';
 import { CustomersService } from './customers.service';
 import { CreateCustomerDto, CUSTOMER_LIST_PARAMETERS, CustomerDto, CustomerListQueryDto, CustomerPageDto, UpdateCustomerDto } from './dto/customer.dto';
 import { ApiMetadataFilter } from './dto/list-query';
-import { ListQueryInterceptor } from './list-query.interceptor';
+import { ListQueryGuard } from './list-query.guard';
 
 @ApiTags('customers')
 @Controller('v1/customers')
@@ -43,7 +43,7 @@ export class CustomersController {
       'Tree order by default, or `sort=name|createdAt|balance` (`-` for descending); a cursor works only with the sort it came from. ' +
       'Any other parameter is a 400 naming it.',
   })
-  @UseInterceptors(new ListQueryInterceptor(CUSTOMER_LIST_PARAMETERS))
+  @UseGuards(new ListQueryGuard(CUSTOMER_LIST_PARAMETERS))
   @ApiMetadataFilter()
   @ApiOkResponse({ type: CustomerPageDto })
   @ApiProblems(400, 404, 429)

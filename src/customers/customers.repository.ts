@@ -4,6 +4,7 @@ import { Big, formatMoney, formatMoneySql } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
+import { poolQuery, preparedQuery } from '../database/prepared';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
@@ -203,11 +204,11 @@ export class CustomersRepository implements Visible<CustomerRow> {
   /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
   async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<CustomerRow | undefined> {
     const params = new SqlParams();
-    const rows: CustomerRow[] = await (found.tx ?? this.dataSource.manager).query(
-      `SELECT ${CUSTOMER_COLUMNS} FROM customers c
-        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${found.lock ?? ''}`,
-      params.values,
-    );
+    const text = `SELECT ${CUSTOMER_COLUMNS} FROM customers c
+        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${found.lock ?? ''}`;
+    // Outside a transaction (every GET), a named prepared statement on the pool: parsed once per
+    // connection, and its plan (the primary key, the path a filter) is the same for any values.
+    const rows: CustomerRow[] = found.tx ? await found.tx.query(text, params.values) : await preparedQuery<CustomerRow>(this.dataSource, text, params.values);
     return rows[0];
   }
 
@@ -239,7 +240,8 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
-    const rows: CustomerRow[] = await this.dataSource.query(
+    const rows: CustomerRow[] = await poolQuery<CustomerRow>(
+      this.dataSource,
       `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM customers c
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,

@@ -38,3 +38,14 @@ export async function preparedQuery<T extends QueryResultRow>(runner: EntityMana
   const client = (await queryRunner.connect()) as PoolClient;
   return (await client.query<T>({ name, text, values })).rows;
 }
+
+/**
+ * A read straight on the pool, as an UNNAMED statement (planned for its values, so a path
+ * prefix uses its index): the same SQL as `dataSource.query`, without TypeORM's query runner
+ * around it (created, connected, broadcast to subscribers and released per query), which cost
+ * about as much Node CPU as node-postgres itself on the hot reads. Outside a transaction only.
+ */
+export async function poolQuery<T extends QueryResultRow>(dataSource: DataSource, text: string, values: unknown[]): Promise<T[]> {
+  const pool = (dataSource.driver as PostgresDriver).master as Pool;
+  return (await pool.query<T>(text, values)).rows;
+}

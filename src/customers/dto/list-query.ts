@@ -50,7 +50,7 @@ const plusFromSpace = Transform(({ value }) => (typeof value === 'string' ? valu
 /**
  * The parameters shared by customer and account lists (SPEC §15): sort, created range,
  * balanceBelow, externalId, and `metadata[key]=value` (lifted into `metadata` by
- * `ListQueryInterceptor`, documented by `ApiMetadataFilter`).
+ * `ListQueryGuard`, documented by `ApiMetadataFilter`).
  */
 export class FilteredListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({
@@ -85,7 +85,7 @@ export class FilteredListQueryDto extends PageQueryDto {
   @MaxLength(128)
   externalId?: string;
 
-  /** Filled by ListQueryInterceptor from `metadata[key]=value` parameters: [key, value] pairs (`metadataFilter` makes them an object). */
+  /** Filled by ListQueryGuard from `metadata[key]=value` parameters: [key, value] pairs (`metadataFilter` makes them an object). */
   @ApiHideProperty()
   @IsOptional()
   @IsArray()

@@ -1,29 +1,29 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { Observable } from 'rxjs';
 import { METADATA_KEY_PATTERN, METADATA_MAX_KEY_LENGTH, METADATA_MAX_KEYS, METADATA_MAX_VALUE_LENGTH } from '../common/metadata';
 import { FieldError, ValidationProblem } from '../common/problem/problem';
 
 const METADATA_PARAMETER = /^metadata\[(.*)\]$/s;
 
 /**
- * Prepares the query of a customer or account list before validation (interceptors run
- * before pipes): Fastify's query parser leaves `metadata[key]=value` as a parameter literally
+ * Prepares the query of a customer or account list before validation (guards run before
+ * pipes, after the global authentication guard; a guard rather than an interceptor, which
+ * would wrap every list request in Nest's rxjs chain): Fastify's query parser leaves `metadata[key]=value` as a parameter literally
  * named `metadata[key]`; these are gathered into `metadata: [[key, value], …]`. A bad key or value,
  * `metadata` without a key, and a parameter this list does not have are each a 400 naming the
  * parameter as it was sent.
  */
 @Injectable()
-export class ListQueryInterceptor implements NestInterceptor {
+export class ListQueryGuard implements CanActivate {
   constructor(
     /** The list's own parameters (besides `metadata[key]`), named in the problem for an unknown one. */
     private readonly parameters: readonly string[],
   ) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+  canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     request.query = this.lift((request.query ?? {}) as Record<string, unknown>);
-    return next.handle();
+    return true;
   }
 
   private lift(query: Record<string, unknown>): Record<string, unknown> {
