@@ -145,4 +145,4 @@ async function callsBench({ canopy, db, duration = 10, connections = Number(proc
   return { row, callsPerSecond, stick };
 }
 
-module.exports = { callsBench };
+module.exports = { callsBench, seedChain, callsBody };
