@@ -54,13 +54,15 @@ export class EventsRepository {
       const [{ locked }]: Array<{ locked: boolean }> = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK_KEY]);
       if (!locked) return null;
       const [{ moved }]: Array<{ moved: string }> = await tx.query(
-        `WITH ready AS (
-           SELECT o.txid, o.n FROM event_outbox o
-            WHERE o.txid < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY o.txid, o.n
-            LIMIT $1
-         ), taken AS (
-           DELETE FROM event_outbox o USING ready r WHERE o.txid = r.txid AND o.n = r.n
+        // The rows ready, by their physical address (a TID scan): a join on (txid, n) was
+        // planned as a hash join over a sequential scan of the whole outbox, which between two
+        // vacuums holds thousands of dead rows, read again on every pass (10 a second).
+        `WITH taken AS (
+           DELETE FROM event_outbox o
+            WHERE o.ctid = ANY (ARRAY(SELECT r.ctid FROM event_outbox r
+                                       WHERE r.txid < pg_snapshot_xmin(pg_current_snapshot())
+                                       ORDER BY r.txid, r.n
+                                       LIMIT $1))
            RETURNING o.*
          ), last AS (SELECT COALESCE(max(sequence), 0) AS sequence FROM events),
          numbered AS (
