@@ -10,8 +10,9 @@
  *   node bench/posting-cost.js [variant…]
  *
  * A variant is `name=distDir` (a built dist/ to start Canopy from; each variant gets its own
- * database) or `events-on` / `events-off` (this dist/, one database, the outbox triggers
- * toggled as bench/events.js does). Defaults: `events-on events-off`.
+ * database; `name=distDir,triggers:off,ENV_VAR:value…`: the outbox triggers disabled, settings
+ * given) or `events-on` / `events-off` (this dist/, one database, the outbox triggers toggled
+ * as bench/events.js does). Defaults: `events-on events-off`.
  * POSTING_COST_ROUNDS (3), POSTING_COST_SECONDS (8), POSTING_COST_HOT=1 (one hot customer),
  * POSTING_COST_PROF=dir (Canopy under --cpu-prof).
  */
@@ -133,9 +134,11 @@ async function main() {
         name = n;
         dist = d;
         extraEnv = Object.fromEntries(envs.map((e) => e.split(':')));
+        if (extraEnv.triggers === 'off') trigger = false;
+        delete extraEnv.triggers;
       }
       dist = path.resolve(dist);
-      const dbName = trigger === null ? `cost_${name.replace(/\W/g, '_')}` : 'cost_events';
+      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${name.replace(/\W/g, '_')}`;
       if (!canopies.has(dbName)) {
         await query(db.url, `CREATE DATABASE ${dbName}`);
         await query(db.url, `ALTER DATABASE ${dbName} SET track_functions = 'pl'`);
