@@ -10,8 +10,8 @@
  *   node bench/posting-cost.js [variant…]
  *
  * A variant is `name=distDir` (a built dist/ to start Canopy from; each variant gets its own
- * database; `name=distDir,triggers:off,ENV_VAR:value…`: the outbox triggers disabled, settings
- * given) or `events-on` / `events-off` (this dist/, one database, the outbox triggers toggled
+ * database; `name=distDir,triggers:on|off,ENV_VAR:value…`: the outbox triggers toggled for this
+ * variant's rounds, settings given; variants differing only in triggers share one Canopy) or `events-on` / `events-off` (this dist/, one database, the outbox triggers toggled
  * as bench/events.js does). Defaults: `events-on events-off`.
  * POSTING_COST_ROUNDS (3), POSTING_COST_SECONDS (8), POSTING_COST_HOT=1 (one hot customer),
  * POSTING_COST_PROF=dir (Canopy under --cpu-prof).
@@ -110,6 +110,9 @@ async function query(url, sql) {
   }
 }
 
+// Interrupted: stop what was started (the Canopies, then the database) before leaving.
+const started = [];
+
 async function main() {
   const specs = process.argv.slice(2).length ? process.argv.slice(2) : ['events-on', 'events-off'];
   const rounds = Number(process.env.POSTING_COST_ROUNDS ?? 3);
@@ -117,6 +120,7 @@ async function main() {
   const hotOnly = process.env.POSTING_COST_HOT === '1';
   const prof = process.env.POSTING_COST_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.POSTING_COST_PROF)}`] : [];
   const db = await startDatabase();
+  started.push(() => db.stop());
   const dataDir = (await query(db.url, 'SHOW data_directory'))[0].data_directory;
   const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const variants = [];
@@ -134,17 +138,19 @@ async function main() {
         name = n;
         dist = d;
         extraEnv = Object.fromEntries(envs.map((e) => e.split(':')));
-        if (extraEnv.triggers === 'off') trigger = false;
+        if (extraEnv.triggers) trigger = extraEnv.triggers === 'on';
         delete extraEnv.triggers;
       }
       dist = path.resolve(dist);
-      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${name.replace(/\W/g, '_')}`;
+      // Variants differing only in the triggers share a database and a Canopy.
+      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${(dist + JSON.stringify(extraEnv)).replace(/\W/g, '_').slice(-40)}`;
       if (!canopies.has(dbName)) {
         await query(db.url, `CREATE DATABASE ${dbName}`);
         await query(db.url, `ALTER DATABASE ${dbName} SET track_functions = 'pl'`);
         const url = new URL(db.url);
         url.pathname = `/${dbName}`;
         const canopy = await startCanopyFrom(dist, url.toString(), prof, extraEnv);
+        started.push(() => canopy.stop());
         const posting = await seedPostingCustomers(canopy, url.toString());
         canopies.set(dbName, { canopy, posting, url: url.toString() });
       }
@@ -207,6 +213,15 @@ async function main() {
     for (const { canopy } of canopies.values()) await canopy.stop();
     await db.stop();
   }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    void (async () => {
+      for (const stop of started.reverse()) await stop().catch(() => undefined);
+      process.exit(130);
+    })();
+  });
 }
 
 main().catch((error) => {
