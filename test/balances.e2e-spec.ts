@@ -121,6 +121,12 @@ describe('balance operations and the ledger', () => {
       [{ action: 'refund', amount: '1' }, '/action'],
       [{ action: 'credit', amount: '1', currency: 'XYZ' }, '/currency'],
       [{ action: 'credit', amount: '1', balance: '5' }, '/balance'],
+      // A batch operation's fields are not a single operation's (the quick check must not take them).
+      [{ action: 'credit', amount: '1', customerId: c.id }, '/customerId'],
+      [{ action: 'credit', amount: '1', notes: 'a\u0000b' }, '/notes'],
+      [{ action: 'credit', amount: '1', notes: 'x'.repeat(1025) }, '/notes'],
+      [{ action: 'debit', amount: '1', allowOverdraft: 'yes' }, '/allowOverdraft'],
+      [{ action: 'credit', amount: '1', externalReference: '' }, '/externalReference'],
     ];
     for (const [body, pointer] of cases) {
       const res = await op(root, c.id, body).expect(400);

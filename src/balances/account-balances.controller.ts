@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, Post, Query, Req, Res, SetMetadata } from '@nestjs/common';
-import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentCaller } from '../auth/current-caller.decorator';
 import { OWN_IDEMPOTENCY } from '../common/idempotency/idempotency.interceptor';
@@ -28,12 +28,14 @@ export class AccountBalancesController {
       'Money is a decimal string in the owning customer’s base currency unless `currency` says otherwise; other currencies are converted with the owning customer’s exchange-rate table. A debit that would take available credit below zero is a 422 `insufficient-funds` carrying `availableCredit`, unless `allowOverdraft` is true. An `externalReference` the target already has on its ledger is a 409 `duplicate-reference` naming the entry (`existingEntryId`), whatever the Idempotency-Key; `metadata` is kept on the entry.',
   })
   @ApiHeader(IDEMPOTENCY_KEY_HEADER_DOC)
+  @ApiBody({ type: BalanceOperationDto })
   @ApiCreatedResponse({ type: LedgerEntryDto })
   @ApiProblems(400, 403, 404, 409, 422)
   createAccountBalanceOperation(
     @CurrentCaller() caller: Caller,
     @UuidParam() id: string,
-    @Body() body: BalanceOperationDto,
+    // Validated by answerOperation (operationInput: a quick check, else the pipe with this DTO).
+    @Body() body: unknown,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -2,21 +2,23 @@ import { metadataError } from '../common/metadata';
 import { NON_NEGATIVE_DECIMAL_PATTERN } from '../common/money';
 import { ProblemValidationPipe } from '../common/problem/validation.pipe';
 import { isCurrencyCode } from '../reference/currency-data';
-import { isExternalReference, OPERATION_ACTIONS } from './dto/balance-operation.dto';
+import { BalanceOperationDto, isExternalReference, OPERATION_ACTIONS } from './dto/balance-operation.dto';
 import { BatchOperationDto, BatchRequestDto, MAX_BATCH_OPERATIONS } from './dto/batch.dto';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const KEYS = new Set(['customerId', 'accountId', 'action', 'amount', 'currency', 'notes', 'allowOverdraft', 'externalReference', 'metadata']);
+const OPERATION_KEYS = ['action', 'amount', 'currency', 'notes', 'allowOverdraft', 'externalReference', 'metadata'];
+const KEYS = new Set(['customerId', 'accountId', ...OPERATION_KEYS]);
+const SINGLE_KEYS = new Set(OPERATION_KEYS);
 const ACTIONS = new Set<string>(OPERATION_ACTIONS);
 
 /**
  * Whether one operation is plainly valid: a strictly narrower test than BatchOperationDto's
  * (every operation it accepts, the DTO accepts as it is), cheap enough for 1,000 of them.
  */
-function plainlyValid(op: unknown): op is BatchOperationDto {
+function plainlyValid(op: unknown, keys: ReadonlySet<string> = KEYS): op is BatchOperationDto {
   if (op === null || typeof op !== 'object' || Array.isArray(op)) return false;
   const o = op as Record<string, unknown>;
-  for (const key in o) if (!KEYS.has(key)) return false;
+  for (const key in o) if (!keys.has(key)) return false;
   if (o.customerId !== undefined && !(typeof o.customerId === 'string' && UUID.test(o.customerId))) return false;
   if (o.accountId !== undefined && !(typeof o.accountId === 'string' && UUID.test(o.accountId))) return false;
   if (typeof o.action !== 'string' || !ACTIONS.has(o.action)) return false;
@@ -52,4 +54,16 @@ export async function batchInput(body: unknown): Promise<BatchRequestDto> {
     }
   }
   return (await pipe.transform(body, { type: 'body', metatype: BatchRequestDto, data: undefined })) as BatchRequestDto;
+}
+
+/**
+ * The body of a single balance operation, validated as `batchInput` validates a batch's: a
+ * plainly valid body (the common case) is taken as it is, without class-validator and
+ * class-transformer (their share of a posting's CPU was larger than the rest of the edge's);
+ * anything else goes through the validation pipe with BalanceOperationDto, which gives the
+ * exact 400 (or accepts what the quick test was too narrow for).
+ */
+export async function operationInput(body: unknown): Promise<BalanceOperationDto> {
+  if (plainlyValid(body, SINGLE_KEYS)) return body as unknown as BalanceOperationDto;
+  return (await pipe.transform(body, { type: 'body', metatype: BalanceOperationDto, data: undefined })) as BalanceOperationDto;
 }

@@ -4,7 +4,8 @@ import { ProblemBody, ReplayedProblem } from '../common/problem/problem';
 import { Caller } from '../tree/caller';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalancesService } from './balances.service';
-import { BalanceOperationDto, LedgerEntryDto } from './dto/balance-operation.dto';
+import { operationInput } from './batch-input';
+import { LedgerEntryDto } from './dto/balance-operation.dto';
 
 export const IDEMPOTENCY_KEY_HEADER_DOC = {
   name: 'Idempotency-Key',
@@ -15,18 +16,19 @@ export const IDEMPOTENCY_KEY_HEADER_DOC = {
 
 /**
  * The HTTP edge of a balance operation, for customers and accounts alike: the key from its
- * header, and the outcome as an answer. A refusal (new or replayed) is its stored problem.
+ * header, the body validated, and the outcome as an answer. A refusal (new or replayed) is its stored problem.
  */
 export async function answerOperation(
   balances: BalancesService,
   holders: BalanceHolderFinder,
   caller: Caller,
   id: string,
-  body: BalanceOperationDto,
+  raw: unknown,
   idempotencyKey: string | undefined,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<LedgerEntryDto> {
+  const body = await operationInput(raw);
   const key = parseIdempotencyKey(idempotencyKey, true)!;
   const path = request.url.split('?')[0];
   const result = await balances.operate(caller, holders, id, body, key, path);

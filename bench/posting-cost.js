@@ -1,0 +1,230 @@
+'use strict';
+/**
+ * The cost of ONE posting, for comparing code versions or the outbox on/off side by side
+ * (not part of `npm run bench`): one embedded PostgreSQL, one Canopy per variant, and
+ * interleaved rounds (A, B, A, B …) of single postings spread over 1,000 customers (or on one
+ * hot customer) at 16 clients. Per round: postings/s, Canopy CPU ms per posting (its process
+ * time from /proc), PostgreSQL CPU ms per posting (the server's processes from /proc), and
+ * statements per posting (pg_stat_statements when the server has it).
+ *
+ *   node bench/posting-cost.js [variant…]
+ *
+ * A variant is `name=distDir` (a built dist/ to start Canopy from; each variant gets its own
+ * database; `name=distDir,triggers:on|off,ENV_VAR:value…`: the outbox triggers toggled for this
+ * variant's rounds, settings given; variants differing only in triggers share one Canopy) or `events-on` / `events-off` (this dist/, one database, the outbox triggers toggled
+ * as bench/events.js does). Defaults: `events-on events-off`.
+ * POSTING_COST_ROUNDS (3), POSTING_COST_SECONDS (8), POSTING_COST_HOT=1 (one hot customer),
+ * POSTING_COST_PROF=dir (Canopy under --cpu-prof).
+ */
+const { readFileSync, readdirSync } = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { Client } = require('pg');
+const { run, startDatabase } = require('./lib');
+const { seedPostingCustomers, postingRequest } = require('./balances');
+
+const ROOT = path.resolve(__dirname, '..');
+const TICK = 100; // USER_HZ on Linux: clock ticks per second in /proc/<pid>/stat
+
+/** utime + stime of a process in ms (0 when gone). */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms of every process of the PostgreSQL server whose postmaster is `postmasterPid` (itself and its children, live and reaped). */
+function serverCpuMs(postmasterPid) {
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${postmasterPid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime: the postmaster and its exited children.
+    total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / TICK;
+  } catch {
+    return NaN;
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === postmasterPid) total += cpuMs(entry);
+    } catch {
+      /* gone */
+    }
+  }
+  return total;
+}
+
+async function startCanopyFrom(dist, databaseUrl, nodeArgs, extraEnv = {}) {
+  // lib.startCanopy runs ROOT/dist: the same, from another build.
+  const net = require('node:net');
+  const port = await new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
+    env: {
+      MALLOC_MMAP_THRESHOLD_: '1048576',
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROOT_LOGIN: 'root',
+      ROOT_PASSWORD: 'bench-root-password',
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01',
+      LOGIN_MAX_FAILURES: '1000',
+      RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (i > 300) throw new Error('Canopy did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, pid: child.pid, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
+}
+
+async function query(url, sql) {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+// Interrupted: stop what was started (the Canopies, then the database) before leaving.
+const started = [];
+
+async function main() {
+  const specs = process.argv.slice(2).length ? process.argv.slice(2) : ['events-on', 'events-off'];
+  const rounds = Number(process.env.POSTING_COST_ROUNDS ?? 3);
+  const seconds = Number(process.env.POSTING_COST_SECONDS ?? 8);
+  const hotOnly = process.env.POSTING_COST_HOT === '1';
+  const prof = process.env.POSTING_COST_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.POSTING_COST_PROF)}`] : [];
+  const db = await startDatabase();
+  started.push(() => db.stop());
+  const dataDir = (await query(db.url, 'SHOW data_directory'))[0].data_directory;
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const variants = [];
+  const canopies = new Map();
+  try {
+    for (const spec of specs) {
+      let name = spec;
+      let dist = path.join(ROOT, 'dist');
+      let trigger = null;
+      if (spec === 'events-on' || spec === 'events-off') trigger = spec === 'events-on';
+      let extraEnv = {};
+      if (trigger === null) {
+        const [n, rest] = spec.split('=');
+        const [d, ...envs] = rest.split(',');
+        name = n;
+        dist = d;
+        extraEnv = Object.fromEntries(envs.map((e) => e.split(':')));
+        if (extraEnv.triggers) trigger = extraEnv.triggers === 'on';
+        delete extraEnv.triggers;
+      }
+      dist = path.resolve(dist);
+      // Variants differing only in the triggers share a database and a Canopy.
+      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${(dist + JSON.stringify(extraEnv)).replace(/\W/g, '_').slice(-40)}`;
+      if (!canopies.has(dbName)) {
+        await query(db.url, `CREATE DATABASE ${dbName}`);
+        await query(db.url, `ALTER DATABASE ${dbName} SET track_functions = 'pl'`);
+        const url = new URL(db.url);
+        url.pathname = `/${dbName}`;
+        const canopy = await startCanopyFrom(dist, url.toString(), prof, extraEnv);
+        started.push(() => canopy.stop());
+        const posting = await seedPostingCustomers(canopy, url.toString());
+        canopies.set(dbName, { canopy, posting, url: url.toString() });
+      }
+      variants.push({ name, trigger, ...canopies.get(dbName) });
+    }
+    const hasStatements = await query(db.url, `SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'`).then((r) => r.length > 0);
+    const results = new Map(variants.map((v) => [v.name, []]));
+    // Warm-up: each variant briefly.
+    for (const v of variants) {
+      const pick = () => v.posting.customerIds[Math.floor(Math.random() * 1000)];
+      await run({ url: v.canopy.url, connections: 16, duration: 2, requests: [postingRequest(v.posting.token, pick)] });
+    }
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 ? variants : [...variants].reverse();
+      for (const v of order) {
+        if (v.trigger !== null) {
+          for (const [t, trg] of [['audit_events', 'audit_events_outbox'], ['ledger_entries', 'ledger_entries_outbox'], ['call_charges', 'call_charges_outbox']]) {
+            await query(v.url, `ALTER TABLE ${t} ${v.trigger ? 'ENABLE' : 'DISABLE'} TRIGGER ${trg}`);
+          }
+        }
+        const hot = v.posting.customerIds[0];
+        const pick = hotOnly ? () => hot : () => v.posting.customerIds[Math.floor(Math.random() * 1000)];
+        const [before] = await query(v.url, `SELECT xact_commit::bigint AS x FROM pg_stat_database WHERE datname = current_database()`);
+        const n0 = cpuMs(v.canopy.pid);
+        const p0 = serverCpuMs(postmaster);
+        const t0 = Date.now();
+        const result = await run({ url: v.canopy.url, connections: 16, duration: seconds, requests: [postingRequest(v.posting.token, pick)] });
+        const elapsed = (Date.now() - t0) / 1000;
+        const n1 = cpuMs(v.canopy.pid);
+        const p1 = serverCpuMs(postmaster);
+        const [after] = await query(v.url, `SELECT xact_commit::bigint AS x FROM pg_stat_database WHERE datname = current_database()`);
+        const ok = result['2xx'];
+        const row = {
+          round,
+          perSecond: ok / seconds,
+          nodeMs: (n1 - n0) / ok,
+          pgMs: (p1 - p0) / ok,
+          xactPerPosting: (Number(after.x) - Number(before.x)) / ok,
+          non2xx: result.non2xx,
+          p99: result.latency.p99,
+          elapsed,
+        };
+        results.get(v.name).push(row);
+        process.stdout.write(
+          `${v.name.padEnd(12)} round ${round}: ${row.perSecond.toFixed(0)}/s  node ${row.nodeMs.toFixed(3)} ms  pg ${row.pgMs.toFixed(3)} ms  xact ${row.xactPerPosting.toFixed(2)}  p99 ${row.p99} ms  non2xx ${row.non2xx}\n`,
+        );
+      }
+    }
+    process.stdout.write(`\n| variant | postings/s (rounds) | Canopy CPU ms/posting | PostgreSQL CPU ms/posting |\n|---|---|---|---|\n`);
+    const fmt = (xs, d) => xs.map((x) => x.toFixed(d)).join(', ');
+    for (const [name, rows] of results) {
+      process.stdout.write(`| ${name} | ${fmt(rows.map((r) => r.perSecond), 0)} | ${fmt(rows.map((r) => r.nodeMs), 3)} | ${fmt(rows.map((r) => r.pgMs), 3)} |\n`);
+    }
+    for (const [dbName, { url }] of canopies) {
+      const fns = await query(url, `SELECT funcname, calls, round((self_time / calls)::numeric, 4) AS self_ms_per_call FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC`);
+      process.stdout.write(`\n${dbName}: ${fns.map((f) => `${f.funcname} ${f.calls} calls, ${f.self_ms_per_call} ms/call`).join('; ')}\n`);
+    }
+    if (!hasStatements) process.stdout.write('\n(pg_stat_statements not available on this server)\n');
+  } finally {
+    for (const { canopy } of canopies.values()) await canopy.stop();
+    await db.stop();
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    void (async () => {
+      for (const stop of started.reverse()) await stop().catch(() => undefined);
+      process.exit(130);
+    })();
+  });
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
