@@ -71,6 +71,14 @@ describe('name search (?q=) uses the trigram index', () => {
       if (record) recorded.push({ sql, params: params ?? [] });
       return (query as (...args: unknown[]) => Promise<unknown>)(sql, params, ...rest);
     }) as typeof t.dataSource.query;
+    // Hot reads go to the pg pool directly (src/database/prepared.ts): record those too.
+    const pool = (t.dataSource.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } }).master;
+    const poolQuery = pool.query.bind(pool);
+    pool.query = (async (config: unknown, values?: unknown[], ...rest: unknown[]) => {
+      const text = typeof config === 'string' ? config : (config as { text: string }).text;
+      if (record) recorded.push({ sql: text, params: values ?? (config as { values?: unknown[] }).values ?? [] });
+      return poolQuery(config, values, ...rest);
+    }) as typeof pool.query;
   }, 60000);
   afterAll(() => t.close());
 
