@@ -8,7 +8,7 @@
  * the relay has moved every outbox row into the feed.
  */
 const { Client } = require('pg');
-const { run, summarize, printTable } = require('./lib');
+const { run, summarize, printTable, settle } = require('./lib');
 const { postingRequest } = require('./balances');
 
 const TRIGGERS = [
@@ -56,6 +56,7 @@ async function eventsBench({ canopy, db, posting, duration = 10 }) {
     for (const round of [1, 2]) {
       for (const state of round === 1 ? ['on', 'off'] : ['off', 'on']) {
         await setTriggers(db.url, state === 'on');
+        await settle(db.url);
         for (const [kind, pick, label] of [
           ['spread', spread, 'over 1,000 customers'],
           ['hot', () => hot, 'on one hot customer'],

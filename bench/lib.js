@@ -140,4 +140,32 @@ async function login(canopy, webLogin, password) {
 /** The root's password in every benchmark run (startCanopy sets it). */
 const ROOT_PASSWORD = 'bench-root-password';
 
-module.exports = { ROOT, ROOT_PASSWORD, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rssMiB, login };
+/**
+ * Lets the database settle before a measured scenario, so that it does not pay for the one
+ * before it: waits (at most `timeoutMs`) until the event outbox is empty (the relay has moved
+ * what the last scenario wrote) and no autovacuum worker is running (the last scenario's dead
+ * rows), then asks for a checkpoint (the last scenario's dirty pages; skipped where this role may
+ * not). pgbench's own advice for repeatable runs. Returns the milliseconds it waited.
+ */
+async function settle(databaseUrl, timeoutMs = 60000) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  const started = Date.now();
+  try {
+    for (;;) {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')::int AS vacuums`,
+      );
+      if ((rows[0].outbox === 0 && rows[0].vacuums === 0) || Date.now() - started > timeoutMs) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await client.query('CHECKPOINT').catch(() => undefined);
+  } finally {
+    await client.end();
+  }
+  return Date.now() - started;
+}
+
+module.exports = { settle, ROOT, ROOT_PASSWORD, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rssMiB, login };

@@ -14,7 +14,7 @@ const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
-const { startDatabase, startCanopy, rssMiB } = require('./lib');
+const { startDatabase, startCanopy, rssMiB, settle } = require('./lib');
 const { httpBaseline, authenticatedBaseline } = require('./http-baseline');
 const { balancesBench, seedPostingCustomers } = require('./balances');
 const { batchBench } = require('./batch');
@@ -106,6 +106,9 @@ function summary(r) {
   for (const row of rows) process.stdout.write(`| ${row.join(' | ')} |\n`);
 }
 
+/** Steps that start only once the database has settled from the one before (outbox moved, no autovacuum running, a checkpoint). */
+const SETTLED_STEPS = new Set(['authenticated', 'balances', 'batches', 'events', 'calls', 'soak']);
+
 async function main() {
   const duration = Number(process.env.BENCH_DURATION ?? 10);
   const soakSeconds = Number(process.env.BENCH_SOAK_SECONDS ?? 60);
@@ -128,6 +131,11 @@ async function main() {
     const step = async (name, fn) => {
       if (only && !only.has(name.split(' ')[0])) return undefined;
       try {
+        // Measured steps that write or follow writes start from a settled database (bench/lib.js).
+        if (SETTLED_STEPS.has(name.split(' ')[0])) {
+          const waited = await settle(db.url);
+          process.stdout.write(`\n_${name}: started once the database had settled (${waited} ms)._\n`);
+        }
         return await fn();
       } catch (error) {
         process.stdout.write(`\n**${name} failed:** ${error.message}${error.cause ? ` (${error.cause.code ?? error.cause})` : ''}\n`);
