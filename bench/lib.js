@@ -144,8 +144,8 @@ const ROOT_PASSWORD = 'bench-root-password';
  * Lets the database settle before a measured scenario, so that it does not pay for the one
  * before it: waits (at most `timeoutMs`) until the event outbox is empty (the relay has moved
  * what the last scenario wrote) and no autovacuum worker is running (the last scenario's dead
- * rows), then asks for a checkpoint (the last scenario's dirty pages; skipped where this role may
- * not). pgbench's own advice for repeatable runs. Returns the milliseconds it waited.
+ * rows), then vacuums and analyzes (as pgbench does before its runs) and asks for a checkpoint (the
+ * last scenario's dirty pages; each skipped where this role may not). Returns the milliseconds it waited.
  */
 async function settle(databaseUrl, timeoutMs = 60000) {
   const { Client } = require('pg');
@@ -161,6 +161,9 @@ async function settle(databaseUrl, timeoutMs = 60000) {
       if ((rows[0].outbox === 0 && rows[0].vacuums === 0) || Date.now() - started > timeoutMs) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    // pgbench vacuums its tables before a run for the same reason: autovacuum wakes at most once
+    // a minute, so a step right after a writing one would otherwise pay for its dead rows.
+    await client.query('VACUUM (ANALYZE)').catch(() => undefined);
     await client.query('CHECKPOINT').catch(() => undefined);
   } finally {
     await client.end();
