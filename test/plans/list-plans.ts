@@ -39,6 +39,10 @@ class Capture {
   get manager() {
     return this;
   }
+  /** `poolQuery` and `preparedQuery` run on the pool behind the driver: the same recording. */
+  get driver() {
+    return { master: this };
+  }
 }
 
 async function main(): Promise<void> {
