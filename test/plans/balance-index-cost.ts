@@ -2,10 +2,19 @@
  * What an index on `balance` would cost every posting (docs/integrators.md, "Why there is no
  * balance index"), measured, not guessed. Seeds the same 100,000 customers as list-plans.ts
  * (run it first with PLANS_DATABASE_URL pointing at a database this script may alter), then runs
- * the posting's balance update (`UPDATE customers SET balance, version, updated_at`, spread over
- * 1,000 customers) through pgbench for `SECONDS` each, interleaved: without the index, with
- * `customers (parent_id, balance, id)`, without, with. Prints tps and the share of HOT updates.
- * Not a test (nothing asserted); run by hand:
+ * through pgbench, for `SECONDS_EACH` each, interleaved, three layouts of the balance:
+ *
+ * - `in customers, no index` (today): the balance is a column of `customers`, no index holds it;
+ * - `in customers, indexed`: the same with `customers (parent_id, balance, id)`;
+ * - `narrow table, indexed`: the balance moved to `customer_balances (customer_id primary key,
+ *   parent_id, balance, version, updated_at)` with `(parent_id, balance, customer_id)`, the
+ *   customer row read beside it (and, in a batch, held with FOR KEY SHARE so that a change of
+ *   the customer's credit limit or its deletion still waits for the posting, as today).
+ *
+ * and two workloads: the single posting's balance update (16 clients, spread over 1,000
+ * customers), and a batch's (4 clients, each transaction locking then updating 600 customers in
+ * id order, as THE posting does). Prints tps and the share of HOT updates. The side table is
+ * dropped at the end. Not a test (nothing asserted); run by hand:
  *
  *   PLANS_DATABASE_URL=postgres://… npx ts-node-transpile-only test/plans/balance-index-cost.ts
  */
@@ -17,39 +26,86 @@ import { Client } from 'pg';
 
 const SECONDS = Number(process.env.SECONDS_EACH ?? 10);
 
+type Layout = 'in customers, no index' | 'in customers, indexed' | 'narrow table, indexed';
+
 async function main(): Promise<void> {
   const url = process.env.PLANS_DATABASE_URL;
   if (!url) throw new Error('PLANS_DATABASE_URL is required (a database seeded by list-plans.ts)');
   const db = new Client({ connectionString: url });
   await db.connect();
-  const range = (await db.query(`SELECT min(node_id) AS lo FROM customers WHERE depth = 2`)).rows[0] as { lo: string };
+  const range = (await db.query(`SELECT min(node_id) AS lo, max(node_id) AS hi FROM customers WHERE depth = 2`)).rows[0] as { lo: string; hi: string };
+  const lo = Number(range.lo);
   const dir = mkdtempSync(path.join(tmpdir(), 'canopy-balance-index-'));
-  const script = path.join(dir, 'update.sql');
-  writeFileSync(
-    script,
-    `\\set n random(${range.lo}, ${Number(range.lo) + 999})\n` +
-      `UPDATE customers SET balance = balance - 0.01, version = version + 1, updated_at = now() WHERE node_id = :n;\n`,
-  );
+  const script = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const single = `\\set n random(${lo}, ${lo + 999})\n`;
+  // Disjoint sets of 600 customers (every second one of 1,200 consecutive), so that batches do not wait on each other.
+  const batch = `\\set k random(0, ${Math.floor((Number(range.hi) - lo - 1200) / 1200)})\n\\set s ${lo} + :k * 1200\nBEGIN;\n`;
+  const set = `(SELECT g FROM generate_series(:s, :s + 1199, 2) g)`;
+  const scripts: Record<'single' | 'batch', Record<'wide' | 'narrow', string>> = {
+    single: {
+      wide: script('single-wide.sql', `${single}UPDATE customers SET balance = balance - 0.01, version = version + 1, updated_at = now() WHERE node_id = :n;\n`),
+      narrow: script(
+        'single-narrow.sql',
+        `${single}UPDATE customer_balances b SET balance = b.balance - 0.01, version = b.version + 1, updated_at = now() FROM customers c WHERE c.node_id = :n AND b.customer_id = c.id;\n`,
+      ),
+    },
+    batch: {
+      wide: script(
+        'batch-wide.sql',
+        `${batch}SELECT count(*) FROM (SELECT id FROM customers WHERE node_id IN ${set} ORDER BY id FOR UPDATE) x;\n` +
+          `UPDATE customers SET balance = balance - 0.01, version = version + 1, updated_at = now() WHERE node_id IN ${set};\nCOMMIT;\n`,
+      ),
+      narrow: script(
+        'batch-narrow.sql',
+        `${batch}SELECT count(*) FROM (SELECT h.id FROM customers h JOIN customer_balances b ON b.customer_id = h.id WHERE h.node_id IN ${set} ORDER BY h.id FOR UPDATE OF b FOR KEY SHARE OF h) x;\n` +
+          `UPDATE customer_balances b SET balance = b.balance - 0.01, version = b.version + 1, updated_at = now() FROM customers c WHERE c.node_id IN ${set} AND b.customer_id = c.id;\nCOMMIT;\n`,
+      ),
+    },
+  };
   const u = new URL(url);
   const env = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1) };
   const indexes = (await db.query(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'customers'`)).rows[0] as { n: number };
-  console.log(`customers has ${indexes.n} indexes; pgbench, 16 clients, ${SECONDS} s each, the posting's balance update over 1,000 customers`);
-  const run = async (withIndex: boolean): Promise<void> => {
-    await db.query(withIndex ? `CREATE INDEX IF NOT EXISTS customers_children_balance ON customers (parent_id, balance, id)` : `DROP INDEX IF EXISTS customers_children_balance`);
+  await db.query(`DROP TABLE IF EXISTS customer_balances`);
+  await db.query(`CREATE TABLE customer_balances (customer_id uuid PRIMARY KEY REFERENCES customers, parent_id uuid, balance numeric(38, 8) NOT NULL,
+                                                  version bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now())`);
+  await db.query(`INSERT INTO customer_balances (customer_id, parent_id, balance) SELECT id, parent_id, balance FROM customers`);
+  await db.query(`CREATE INDEX customer_balances_children ON customer_balances (parent_id, balance, customer_id)`);
+  console.log(`customers has ${indexes.n} indexes; pgbench, ${SECONDS} s each, interleaved`);
+  const stats = async () =>
+    (await db.query(`SELECT sum(n_tup_upd)::bigint AS upd, sum(n_tup_hot_upd)::bigint AS hot FROM pg_stat_user_tables WHERE relname IN ('customers', 'customer_balances')`))
+      .rows[0] as { upd: string; hot: string };
+  const run = async (workload: 'single' | 'batch', layout: Layout): Promise<void> => {
+    await db.query(
+      layout === 'in customers, indexed' ? `CREATE INDEX IF NOT EXISTS customers_children_balance ON customers (parent_id, balance, id)` : `DROP INDEX IF EXISTS customers_children_balance`,
+    );
     await db.query(`VACUUM ANALYZE customers`);
-    const before = (await db.query(`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'customers'`)).rows[0] as Record<string, string>;
-    const out = execFileSync('pgbench', ['-n', '-c', '16', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script], { env, encoding: 'utf8' });
+    await db.query(`VACUUM ANALYZE customer_balances`);
+    await db.query(`CHECKPOINT`);
+    const before = await stats();
+    const clients = workload === 'single' ? '16' : '4';
+    const file = scripts[workload][layout === 'narrow table, indexed' ? 'narrow' : 'wide'];
+    const out = execFileSync('pgbench', ['-n', '-c', clients, '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', file], { env, encoding: 'utf8' });
     await new Promise((resolve) => setTimeout(resolve, 700)); // statistics are sent at most every 500 ms
-    const after = (await db.query(`SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'customers'`)).rows[0] as Record<string, string>;
-    const updates = Number(after.n_tup_upd) - Number(before.n_tup_upd);
-    const hot = Number(after.n_tup_hot_upd) - Number(before.n_tup_hot_upd);
-    const tps = /tps = ([\d.]+)/.exec(out)?.[1];
-    console.log(`${withIndex ? 'with   ' : 'without'} the balance index: ${tps} tps, HOT updates ${updates ? Math.round((100 * hot) / updates) : 0} %`);
+    const after = await stats();
+    const updates = Number(after.upd) - Number(before.upd);
+    const hot = Number(after.hot) - Number(before.hot);
+    const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1]);
+    const perSecond = workload === 'single' ? `${Math.round(tps)} updates/s` : `${tps.toFixed(1)} batches/s (${Math.round(tps * 600)} updates/s)`;
+    console.log(`${workload.padEnd(6)} ${layout.padEnd(22)}: ${perSecond}, HOT ${updates ? Math.round((100 * hot) / updates) : 0} %`);
   };
   try {
-    for (const withIndex of [false, true, false, true]) await run(withIndex);
+    for (const workload of ['single', 'batch'] as const) {
+      for (let round = 0; round < 2; round++) {
+        for (const layout of ['in customers, no index', 'in customers, indexed', 'narrow table, indexed'] as const) await run(workload, layout);
+      }
+    }
   } finally {
     await db.query(`DROP INDEX IF EXISTS customers_children_balance`);
+    await db.query(`DROP TABLE IF EXISTS customer_balances`);
     await db.end();
   }
 }
