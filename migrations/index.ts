@@ -23,6 +23,7 @@ import { CallerLanguage1764500000000 } from './1764500000000-CallerLanguage';
 import { LedgerReferences1764500200000 } from './1764500200000-LedgerReferences';
 import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
 import { UsageRollups1764500600000 } from './1764500600000-UsageRollups';
+import { BalanceRows1764600000000 } from './1764600000000-BalanceRows';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
 export const MIGRATIONS: Function[] = [
@@ -48,4 +49,5 @@ export const MIGRATIONS: Function[] = [
   LedgerReferences1764500200000,
   AccountLogins1764500400000,
   UsageRollups1764500600000,
+  BalanceRows1764600000000,
 ];

@@ -114,9 +114,9 @@ describe('account batches (prepaid cards)', () => {
     const res = await batch(root, cards.id, { count: 10, usernamePrefix: freshPrefix(), balance: '5.25', creditLimit: '1.00' }).expect(201);
     const ids = (res.body.items as Card[]).map((c) => c.id);
     const rows: Array<{ balance: string; sum: string; entries: number; actions: string[] }> = await t.dataSource.query(
-      `SELECT a.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries,
+      `SELECT b.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries,
               array_agg(e.action) AS actions
-         FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id WHERE a.id = ANY($1::uuid[]) GROUP BY a.id, a.balance`,
+         FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id WHERE b.account_id = ANY($1::uuid[]) GROUP BY b.account_id, b.balance`,
       [ids],
     );
     expect(rows).toHaveLength(10);

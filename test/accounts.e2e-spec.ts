@@ -37,8 +37,8 @@ const op = (actor: Actor, accountId: string, body: object, key: string = randomU
 
 async function ledgerSum(t: TestApp, accountId: string): Promise<{ balance: string; sum: string; entries: number }> {
   const [row] = await t.dataSource.query(
-    `SELECT a.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries
-       FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id WHERE a.id = $1 GROUP BY a.balance`,
+    `SELECT b.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries
+       FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id WHERE b.account_id = $1 GROUP BY b.balance`,
     [accountId],
   );
   return row;

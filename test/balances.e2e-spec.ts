@@ -9,8 +9,8 @@ const op = (actor: Actor, customerId: string, body: object, key: string = random
 
 async function ledgerSum(t: TestApp, customerId: string): Promise<{ balance: string; sum: string; entries: number }> {
   const [row] = await t.dataSource.query(
-    `SELECT c.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries
-       FROM customers c LEFT JOIN ledger_entries e ON e.customer_id = c.id WHERE c.id = $1 GROUP BY c.balance`,
+    `SELECT b.balance::text AS balance, COALESCE(sum(e.converted_amount), 0)::text AS sum, count(e.id)::int AS entries
+       FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id WHERE b.customer_id = $1 GROUP BY b.balance`,
     [customerId],
   );
   return row;

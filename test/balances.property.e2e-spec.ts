@@ -74,8 +74,8 @@ describe('balance invariants (property)', () => {
           for (const { customer, limit } of targets) {
             const rows: Array<{ balance: string; converted_amount: string | null; balance_after: string | null; action: string | null; idempotency_key: string | null }> =
               await t.dataSource.query(
-                `SELECT c.balance, e.converted_amount, e.balance_after, e.action, e.idempotency_key
-                   FROM customers c LEFT JOIN ledger_entries e ON e.customer_id = c.id WHERE c.id = $1 ORDER BY e.seq`,
+                `SELECT b.balance, e.converted_amount, e.balance_after, e.action, e.idempotency_key
+                   FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id WHERE b.customer_id = $1 ORDER BY e.seq`,
                 [customer.id],
               );
             const sum = rows.reduce((acc, row) => acc.plus(row.converted_amount ?? '0'), new Big(0));

@@ -32,8 +32,8 @@ describe('balance operation batches', () => {
     const [row] = await t.dataSource.query(
       `SELECT (SELECT count(*) FROM ledger_entries)::int AS entries,
               (SELECT count(*) FROM audit_events WHERE action LIKE 'balance.%')::int AS events,
-              (SELECT string_agg(id || '=' || balance::text, ',' ORDER BY id) FROM customers) AS customers,
-              (SELECT string_agg(id || '=' || balance::text, ',' ORDER BY id) FROM accounts) AS accounts`,
+              (SELECT string_agg(customer_id || '=' || balance::text, ',' ORDER BY customer_id) FROM customer_balances) AS customers,
+              (SELECT string_agg(account_id || '=' || balance::text, ',' ORDER BY account_id) FROM account_balances) AS accounts`,
     );
     return row as { entries: number; events: number; customers: string; accounts: string };
   }
@@ -41,11 +41,11 @@ describe('balance operation batches', () => {
   /** Every holder's balance equals the sum of its ledger entries. */
   async function expectBalancesEqualLedgers() {
     const wrong = await t.dataSource.query(
-      `SELECT c.id FROM customers c LEFT JOIN ledger_entries e ON e.customer_id = c.id
-        GROUP BY c.id, c.balance HAVING c.balance <> COALESCE(sum(e.converted_amount), 0)
+      `SELECT b.customer_id FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id
+        GROUP BY b.customer_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)
        UNION ALL
-       SELECT a.id FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
-        GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(sum(e.converted_amount), 0)`,
+       SELECT b.account_id FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
+        GROUP BY b.account_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)`,
     );
     expect(wrong).toEqual([]);
   }
@@ -165,13 +165,13 @@ describe('balance operation batches', () => {
     expect(money.body.detail).toBe('2 of 5 operations were refused; nothing was written.');
     // A balance leaving NUMERIC(38,8) (|x| < 10^30) is out of range: 10^8 adds of 10^22 would be; here
     // the target holds just under the limit already (an opening balance that large needs SQL).
-    await t.dataSource.query(`UPDATE customers SET balance = 999999999999999999999999999999 WHERE id = $1`, [below.id]);
+    await t.dataSource.query(`UPDATE customer_balances SET balance = 999999999999999999999999999999 WHERE customer_id = $1`, [below.id]);
     const overflow = await batch(root, [
       { customerId: below.id, action: 'add_funds', amount: '0.5' },
       { customerId: below.id, action: 'add_funds', amount: '0.5' },
     ]).expect(422);
     expect(overflow.body.errors).toEqual([expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/amount-out-of-range' })]);
-    await t.dataSource.query(`UPDATE customers SET balance = 0 WHERE id = $1`, [below.id]);
+    await t.dataSource.query(`UPDATE customer_balances SET balance = 0 WHERE customer_id = $1`, [below.id]);
 
     const after = await snapshot();
     // Nothing of the refused batches was written.
@@ -292,7 +292,8 @@ describe('balance operation batches', () => {
     await expectBalancesEqualLedgers();
     // No debit without allowOverdraft took a holder below -creditLimit.
     const below = await t.dataSource.query(
-      `SELECT id FROM customers WHERE balance < -credit_limit UNION ALL SELECT id FROM accounts WHERE balance < -credit_limit`,
+      `SELECT c.id FROM customers c JOIN customer_balances b ON b.customer_id = c.id WHERE b.balance < -c.credit_limit
+       UNION ALL SELECT a.id FROM accounts a JOIN account_balances b ON b.account_id = a.id WHERE b.balance < -a.credit_limit`,
     );
     expect(below).toEqual([]);
     // Within an accepted batch, the entries on one holder follow one another.

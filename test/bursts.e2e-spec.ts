@@ -99,7 +99,7 @@ describe('a burst of idempotent POSTs on a pool of 5', () => {
     expect(await count(`SELECT count(*) AS n FROM api_keys WHERE name LIKE $1`)).toBe(75);
     expect(await count(`SELECT count(*) AS n FROM ledger_entries WHERE idempotency_key LIKE $1`)).toBe(75);
     expect(await count(`SELECT count(DISTINCT idempotency_key) AS n FROM ledger_entries WHERE idempotency_key LIKE $1`)).toBe(75);
-    const balance = await t.dataSource.query(`SELECT balance FROM customers WHERE id = $1`, [child.id]);
+    const balance = await t.dataSource.query(`SELECT balance FROM customer_balances WHERE customer_id = $1`, [child.id]);
     expect(Number(balance[0].balance)).toBe(75 * 1.25);
     // No claim left in progress.
     expect(await count(`SELECT count(*) AS n FROM idempotency_keys WHERE key LIKE $1 AND status IS NULL`)).toBe(0);

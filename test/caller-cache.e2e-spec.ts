@@ -359,7 +359,7 @@ describe('caller cache on the instance that made the change (deaf to its own not
     const changed = async () => (await runner.query(`SELECT current_setting('canopy.callers_changed', true) AS v`))[0].v || null;
     try {
       await runner.startTransaction();
-      await runner.query(`UPDATE customers SET balance = balance + 1, version = version + 1, updated_at = now()`);
+      await runner.query(`UPDATE customers SET credit_limit = credit_limit + 1, low_balance_threshold = NULL, version = version + 1, updated_at = now()`);
       await runner.query(`UPDATE customers SET status = status, permissions = permissions`);
       await runner.query(`UPDATE api_keys SET last_used_at = now()`);
       expect(await changed()).toBeNull();

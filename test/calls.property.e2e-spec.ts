@@ -122,11 +122,11 @@ describe('POST /v1/calls properties', () => {
   /** Every holder's balance equals the sum of its ledger entries. */
   async function expectBalancesEqualLedgers() {
     const wrong = await t.dataSource.query(
-      `SELECT c.id FROM customers c LEFT JOIN ledger_entries e ON e.customer_id = c.id
-        GROUP BY c.id, c.balance HAVING c.balance <> COALESCE(sum(e.converted_amount), 0)
+      `SELECT b.customer_id FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id
+        GROUP BY b.customer_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)
        UNION ALL
-       SELECT a.id FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
-        GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(sum(e.converted_amount), 0)`,
+       SELECT b.account_id FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
+        GROUP BY b.account_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)`,
     );
     expect(wrong).toEqual([]);
   }
@@ -145,8 +145,8 @@ describe('POST /v1/calls properties', () => {
     const [row] = await t.dataSource.query(
       `SELECT (SELECT count(*) FROM ledger_entries)::int AS entries, (SELECT count(*) FROM calls)::int AS calls,
               (SELECT count(*) FROM call_charges)::int AS charges, (SELECT COALESCE(sum(calls), 0)::int FROM usage_daily) AS daily,
-              (SELECT string_agg(id || '=' || balance::text, ',' ORDER BY id) FROM customers) AS customers,
-              (SELECT string_agg(id || '=' || balance::text, ',' ORDER BY id) FROM accounts) AS accounts`,
+              (SELECT string_agg(customer_id || '=' || balance::text, ',' ORDER BY customer_id) FROM customer_balances) AS customers,
+              (SELECT string_agg(account_id || '=' || balance::text, ',' ORDER BY account_id) FROM account_balances) AS accounts`,
     );
     return row;
   }

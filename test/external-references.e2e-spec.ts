@@ -161,7 +161,7 @@ describe('external references and metadata on balance operations', () => {
       for (const d of duplicates) expect(d.body).toMatchObject({ type: DUPLICATE, existingEntryId: created[0].body.id });
       const entries = await app.dataSource.query(`SELECT id FROM ledger_entries WHERE customer_id = $1 AND external_reference = $2`, [c.id, reference]);
       expect(entries).toEqual([{ id: created[0].body.id }]);
-      const [holder] = await app.dataSource.query(`SELECT balance::text AS balance FROM customers WHERE id = $1`, [c.id]);
+      const [holder] = await app.dataSource.query(`SELECT balance::text AS balance FROM customer_balances WHERE customer_id = $1`, [c.id]);
       expect(holder.balance).toBe('1.00000000');
     }
 

@@ -94,7 +94,7 @@ describe('several instances on one database', () => {
     );
     expect(entries).toHaveLength(10);
     expect(entries.every((e) => e.n === 1)).toBe(true);
-    const [row] = await sql<{ balance: string }>(`SELECT balance::text AS balance FROM customers WHERE id = $1`, [customer.id]);
+    const [row] = await sql<{ balance: string }>(`SELECT balance::text AS balance FROM customer_balances WHERE customer_id = $1`, [customer.id]);
     expect(new Big(row.balance).minus(customer.balance).toFixed(2)).toBe('12.50');
   });
 
@@ -113,8 +113,8 @@ describe('several instances on one database', () => {
     expect(refused).toHaveLength(15);
     for (const r of refused) expect(r.body).toMatchObject({ type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '0.00' });
     const [sums] = await sql<{ balance: string; sum: string; debits: number }>(
-      `SELECT c.balance::text AS balance, sum(e.converted_amount)::text AS sum, count(*) FILTER (WHERE e.action = 'debit')::int AS debits
-         FROM customers c JOIN ledger_entries e ON e.customer_id = c.id WHERE c.id = $1 GROUP BY c.balance`,
+      `SELECT b.balance::text AS balance, sum(e.converted_amount)::text AS sum, count(*) FILTER (WHERE e.action = 'debit')::int AS debits
+         FROM customer_balances b JOIN ledger_entries e ON e.customer_id = b.customer_id WHERE b.customer_id = $1 GROUP BY b.balance`,
       [id],
     );
     expect(sums.balance).toBe('-15.00000000');

@@ -62,7 +62,7 @@ describe('statements (GET /v1/customers/{id}/statement, GET /v1/accounts/{id}/st
    */
   async function insertHistory(holder: Holder, entries: Entry[]): Promise<void> {
     const sorted = [...entries].sort((a, b) => a.at.getTime() - b.at.getTime());
-    const [{ balance }] = await t.dataSource.query(`SELECT balance::text AS balance FROM ${holder.kind}s WHERE id = $1`, [holder.id]);
+    const [{ balance }] = await t.dataSource.query(`SELECT balance::text AS balance FROM ${holder.kind}_balances WHERE ${holder.kind}_id = $1`, [holder.id]);
     let running = new Big(balance);
     const rows = sorted.map((e) => {
       running = running.plus(e.amount);

@@ -10,7 +10,7 @@ import { Caller } from '../tree/caller';
 import { accountScope, branchCondition, subtreeCondition } from '../tree/scope';
 import type { Metadata } from '../common/metadata';
 import type { ListSort } from '../customers/dto/list-query';
-import { ListFilters, listFilterConditions, sortKeysets } from '../customers/list-filters';
+import { isBalanceSort, ListFilters, listFilterConditions, sortKeysets } from '../customers/list-filters';
 import { AccountDto, AccountStatus } from './dto/account.dto';
 
 export interface AccountRow {
@@ -39,10 +39,26 @@ export interface AccountRow {
   currency: string;
 }
 
-/** Selected from `accounts a JOIN customers c ON c.id = a.customer_id`. */
+/**
+ * Selected from ACCOUNTS: the account `a`, its balance row `ab` (migration
+ * 1764600000000-BalanceRows: `version` is the account's plus its balance row's, `updatedAt`
+ * the later of the two) and its customer `c`.
+ */
 const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tariff_id, a.time_zone, a.language,
-  a.balance, a.credit_limit, a.low_balance_threshold, a.max_sessions, a.status, a.routing_group_id, a.version, a.created_at, a.updated_at,
-  a.external_id, a.metadata, c.path AS customer_path, c.base_currency AS currency`;
+  ab.balance, a.credit_limit, a.low_balance_threshold, a.max_sessions, a.status, a.routing_group_id, a.version + ab.version AS version,
+  a.created_at, GREATEST(a.updated_at, ab.updated_at) AS updated_at, a.external_id, a.metadata, c.path AS customer_path, c.base_currency AS currency`;
+
+const ACCOUNTS = `accounts a JOIN account_balances ab ON ab.account_id = a.id JOIN customers c ON c.id = a.customer_id`;
+
+/**
+ * A lock of `FindOptions` on ACCOUNTS: FOR UPDATE takes the account and its balance row (in
+ * that order, as a posting does), so a change of an account waits for a posting on it in
+ * progress and the posting for the change; FOR SHARE takes the account only.
+ */
+function accountLock(lock: FindOptions['lock']): string {
+  if (lock === 'FOR UPDATE') return 'FOR UPDATE OF a, ab';
+  return lock ? `${lock} OF a` : '';
+}
 
 /** Secrets (the web password hash, the VoIP password) never leave through here. */
 export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): AccountDto {
@@ -83,7 +99,7 @@ export interface AccountSettings {
   tariffId: string;
   timeZone: string;
   language: string;
-  /** The opening balance, 8 decimals. */
+  /** The opening balance, 8 decimals (the account's balance row starts with it). */
   balance: string;
   creditLimit: string;
   /** null: no low-balance alert. */
@@ -94,7 +110,7 @@ export interface AccountSettings {
 }
 
 /** The columns of `accounts` that AccountSettings fill, in the order of `accountSettingsValues`. */
-export const ACCOUNT_SETTINGS_COLUMNS = 'tariff_id, time_zone, language, balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold';
+export const ACCOUNT_SETTINGS_COLUMNS = 'tariff_id, time_zone, language, opening_balance, credit_limit, max_sessions, status, routing_group_id, low_balance_threshold';
 
 /** The values of ACCOUNT_SETTINGS_COLUMNS for an INSERT, as parameters added to `params`. */
 export function accountSettingsValues(settings: AccountSettings, params: SqlParams): string {
@@ -163,6 +179,7 @@ const ACCOUNT_KEYSETS = sortKeysets(
     { sql: 'a.id', type: 'uuid' },
   ],
   'a.username',
+  'ab.balance',
 );
 
 /**
@@ -184,10 +201,10 @@ export class AccountsRepository implements Visible<AccountRow> {
   async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<AccountRow | undefined> {
     const params = new SqlParams();
     const rows: AccountRow[] = await (found.tx ?? this.dataSource.manager).query(
-      `SELECT ${ACCOUNT_COLUMNS} FROM accounts a JOIN customers c ON c.id = a.customer_id
+      `SELECT ${ACCOUNT_COLUMNS} FROM ${ACCOUNTS}
         WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL
           AND ${accountScope('a', 'c', caller, params)}
-        ${found.lock ? `${found.lock} OF a` : ''}`,
+        ${accountLock(found.lock)}`,
       params.values,
     );
     return rows[0];
@@ -205,15 +222,21 @@ export class AccountsRepository implements Visible<AccountRow> {
               ? subtreeCondition('c', caller, params, 'self-and-descendants')
               : branchCondition('c', caller, filter.base, params, 'self-and-descendants'),
           ]
-        : ['a.deleted_at IS NULL', subtreeCondition('c', caller, params, 'self-and-descendants'), `a.customer_id = ${params.add(filter.base.id)}`];
+        : [
+            'a.deleted_at IS NULL',
+            subtreeCondition('c', caller, params, 'self-and-descendants'),
+            `a.customer_id = ${params.add(filter.base.id)}`,
+            // By balance, said of the balance row too (the same customer), so that the walk is of account_balances_customer.
+            ...(isBalanceSort(filter.sort) ? [`ab.customer_id = ${params.add(filter.base.id)}`] : []),
+          ];
     if (filter.usernameContains) where.push(`a.username ILIKE ${params.add(likePattern(filter.usernameContains, 'contains'))}`);
-    where.push(...listFilterConditions('a', filter.filters, params));
+    where.push(...listFilterConditions('a', 'ab.balance', filter.filters, params));
     const keyset = ACCOUNT_KEYSETS[filter.sort ?? 'default'];
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
     const rows: AccountRow[] = await this.dataSource.query(
       `SELECT ${ACCOUNT_COLUMNS}, ${keyset.select()}
-         FROM accounts a JOIN customers c ON c.id = a.customer_id
+         FROM ${ACCOUNTS}
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,
     );
@@ -254,7 +277,9 @@ export class AccountsRepository implements Visible<AccountRow> {
            FROM customers o
           WHERE o.id = ${params.add(customerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}
          RETURNING *)
-       SELECT ${ACCOUNT_COLUMNS} FROM a JOIN customers c ON c.id = a.customer_id`,
+       -- Its balance row is written by the insert's trigger, after this statement: it starts as below.
+       SELECT ${ACCOUNT_COLUMNS} FROM a JOIN customers c ON c.id = a.customer_id
+         CROSS JOIN LATERAL (SELECT a.opening_balance AS balance, 0 AS version, NULL::timestamptz AS updated_at) ab`,
       params.values,
     );
     return rows[0];
@@ -283,8 +308,8 @@ export class AccountsRepository implements Visible<AccountRow> {
     const rows = returnedRows<AccountRow>(
       await tx.query(
         `UPDATE accounts a SET ${[...set, 'version = a.version + 1', 'updated_at = now()'].join(', ')}
-           FROM customers c
-          WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL AND c.id = a.customer_id
+           FROM customers c, account_balances ab
+          WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL AND c.id = a.customer_id AND ab.account_id = a.id
             AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
           RETURNING ${ACCOUNT_COLUMNS}`,
         params.values,

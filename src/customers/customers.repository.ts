@@ -13,7 +13,7 @@ import type { Metadata } from '../common/metadata';
 import { AddressViewDto } from './dto/contact.dto';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
 import type { ListSort } from './dto/list-query';
-import { ListFilters, listFilterConditions, sortKeysets } from './list-filters';
+import { isBalanceSort, ListFilters, listFilterConditions, sortKeysets } from './list-filters';
 
 export interface CustomerRow {
   id: string;
@@ -51,14 +51,30 @@ export interface CustomerRow {
 }
 
 /**
- * Every read of a customer row. Its money also comes formatted (`formatMoneySql`, the SQL
- * twin of `formatMoney`): a list page of 50 formats 150 amounts, which in JavaScript would
- * parse, round and print each one through big.js.
+ * Every read of a customer row, from `customers c` with its balance row `cb` (CUSTOMERS): the
+ * balance lives in `customer_balances` (migration 1764600000000-BalanceRows), so the record's
+ * `version` is the customer's plus its balance row's, and `updatedAt` the later of the two.
+ * Its money also comes formatted (`formatMoneySql`, the SQL twin of `formatMoney`): a list page
+ * of 50 formats 150 amounts, which in JavaScript would parse, round and print each one through big.js.
  */
 const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
-  c.web_login, c.base_currency, c.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version,
-  c.created_at, c.updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id, ${formatMoneySql('c.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
-  ${formatMoneySql('(c.balance + c.credit_limit)')} AS available_credit_text, ${formatMoneySql('c.low_balance_threshold')} AS low_balance_threshold_text`;
+  c.web_login, c.base_currency, cb.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version + cb.version AS version,
+  c.created_at, GREATEST(c.updated_at, cb.updated_at) AS updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id,
+  ${formatMoneySql('cb.balance')} AS balance_text, ${formatMoneySql('c.credit_limit')} AS credit_limit_text,
+  ${formatMoneySql('(cb.balance + c.credit_limit)')} AS available_credit_text, ${formatMoneySql('c.low_balance_threshold')} AS low_balance_threshold_text`;
+
+/** A customer `c` and its balance row `cb`. */
+const CUSTOMERS = `customers c JOIN customer_balances cb ON cb.customer_id = c.id`;
+
+/**
+ * A lock of `FindOptions` on CUSTOMERS: FOR UPDATE takes both rows (the customer first), so a
+ * change of a customer waits for a posting on it in progress and the posting for the change;
+ * FOR SHARE (keeping a customer while something is added under it) takes the customer only.
+ */
+function customerLock(lock: FindOptions['lock']): string {
+  if (lock === 'FOR SHARE') return 'FOR SHARE OF c';
+  return lock ?? '';
+}
 
 /**
  * The shape a viewer sees: its own record has no parent (SPEC §1), and money is also shown
@@ -187,7 +203,7 @@ export interface CustomerListFilter {
  * Customer lists are in tree order by default (the path is unique; children and subtree lists
  * share cursors), else in the order of `sort`, the id breaking ties.
  */
-const CUSTOMER_KEYSETS = sortKeysets('customers', 'c', [{ sql: 'c.path', type: 'string' }], 'c.name');
+const CUSTOMER_KEYSETS = sortKeysets('customers', 'c', [{ sql: 'c.path', type: 'string' }], 'c.name', 'cb.balance');
 
 /**
  * Every SQL text about customers. Methods take the caller first and apply its scope
@@ -204,8 +220,8 @@ export class CustomersRepository implements Visible<CustomerRow> {
   /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
   async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<CustomerRow | undefined> {
     const params = new SqlParams();
-    const text = `SELECT ${CUSTOMER_COLUMNS} FROM customers c
-        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${found.lock ?? ''}`;
+    const text = `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMERS}
+        WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${customerLock(found.lock)}`;
     // Outside a transaction (every GET), a named prepared statement on the pool: parsed once per
     // connection, and its plan (the primary key, the path a filter) is the same for any values.
     const rows: CustomerRow[] = found.tx ? await found.tx.query(text, params.values) : await preparedQuery<CustomerRow>(this.dataSource, text, params.values);
@@ -232,17 +248,19 @@ export class CustomersRepository implements Visible<CustomerRow> {
           // (parent_id, <sort key>, id) indexes in order (a path range on the children, multiplied by
           // parent_id, made it expect a few dozen rows and sort them all instead).
           [
-            `c.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')})`,
+            // By balance, said of the balance row (the same parent: customers do not move), so that the
+            // walk is of customer_balances_children; said of both, the planner would square its selectivity.
+            `${isBalanceSort(filter.sort) ? 'cb' : 'c'}.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')})`,
             'c.deleted_at IS NULL',
           ];
     if (filter.nameContains) where.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
-    where.push(...listFilterConditions('c', filter.filters, params));
+    where.push(...listFilterConditions('c', 'cb.balance', filter.filters, params));
     const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
     const rows: CustomerRow[] = await poolQuery<CustomerRow>(
       this.dataSource,
-      `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM customers c
+      `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,
     );
@@ -294,16 +312,16 @@ export class CustomersRepository implements Visible<CustomerRow> {
       `WITH parent AS (
          SELECT p.id, p.path, p.depth FROM customers p
           WHERE p.id = ${params.add(parentId)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')}),
-       next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id FROM parent)
-       INSERT INTO customers AS c (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
-                                   web_password_hash, base_currency, balance, opening_balance, credit_limit, status,
+       next AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS node_id FROM parent),
+       c AS (INSERT INTO customers (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
+                                   web_password_hash, base_currency, opening_balance, credit_limit, status,
                                    permissions, routing_group_id, low_balance_threshold, external_id, metadata,
                                    company_name, email, phone, address, tax_id)
        OVERRIDING SYSTEM VALUE
        SELECT next.node_id, parent.id, parent.path || next.node_id || '/', parent.depth + 1,
               ${params.add(customer.name)}, ${params.add(customer.tariffId)}, ${params.add(customer.timeZone)},
               ${params.add(customer.language)}, ${params.add(customer.webLogin)}, ${params.add(customer.passwordHash)},
-              ${params.add(customer.baseCurrency)}, ${params.add(customer.balance)}::numeric, ${params.add(customer.balance)}::numeric,
+              ${params.add(customer.baseCurrency)}, ${params.add(customer.balance)}::numeric,
               ${params.add(customer.creditLimit)}::numeric, ${params.add(customer.status)}, ${params.add(customer.permissions)}::text[],
               ${params.add(customer.routingGroupId)}::uuid, ${params.add(customer.lowBalanceThreshold)}::numeric,
               ${params.add(customer.externalId)}, ${params.add(JSON.stringify(customer.metadata))}::jsonb,
@@ -311,7 +329,9 @@ export class CustomersRepository implements Visible<CustomerRow> {
               ${params.add(customer.profile.phone ?? null)}, ${params.add(customer.profile.address ? JSON.stringify(customer.profile.address) : null)}::jsonb,
               ${params.add(customer.profile.taxId ?? null)}
          FROM parent, next
-       RETURNING ${CUSTOMER_COLUMNS}`,
+       RETURNING *)
+       -- Its balance row is written by the insert's trigger, after this statement: it starts as below.
+       SELECT ${CUSTOMER_COLUMNS} FROM c CROSS JOIN LATERAL (SELECT c.opening_balance AS balance, 0 AS version, NULL::timestamptz AS updated_at) cb`,
       params.values,
     );
     return rows[0];
@@ -348,8 +368,9 @@ export class CustomersRepository implements Visible<CustomerRow> {
     clearable('tax_id', profile.taxId);
     const rows = returnedRows<CustomerRow>(
       await tx.query(
-        `UPDATE customers c SET ${[...set, 'version = version + 1', 'updated_at = now()'].join(', ')}
-          WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
+        `UPDATE customers c SET ${[...set, 'version = c.version + 1', 'updated_at = now()'].join(', ')}
+           FROM customer_balances cb
+          WHERE cb.customer_id = c.id AND c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, 'self-and-descendants')}
           RETURNING ${CUSTOMER_COLUMNS}`,
         params.values,
       ),

@@ -17,16 +17,24 @@ export interface ListFilters {
   metadata?: Metadata;
 }
 
-/** The SQL conditions of `filters` on the rows under `alias` (customers `c` or accounts `a`). */
-export function listFilterConditions(alias: string, filters: ListFilters, params: SqlParams): string[] {
+/**
+ * The SQL conditions of `filters` on the rows under `alias` (customers `c` or accounts `a`),
+ * whose balance is `balance` (the column of their balance row: `cb.balance`, `ab.balance`).
+ */
+export function listFilterConditions(alias: string, balance: string, filters: ListFilters, params: SqlParams): string[] {
   const where: string[] = [];
   if (filters.status !== undefined) where.push(`${alias}.status = ${params.add(filters.status)}`);
   if (filters.createdFrom !== undefined) where.push(`${alias}.created_at >= ${params.add(filters.createdFrom)}::timestamptz`);
   if (filters.createdTo !== undefined) where.push(`${alias}.created_at < ${params.add(filters.createdTo)}::timestamptz`);
-  if (filters.balanceBelow !== undefined) where.push(`${alias}.balance < ${params.add(filters.balanceBelow)}::numeric`);
+  if (filters.balanceBelow !== undefined) where.push(`${balance} < ${params.add(filters.balanceBelow)}::numeric`);
   if (filters.externalId !== undefined) where.push(`${alias}.external_id = ${params.add(filters.externalId)}`);
   if (filters.metadata && Object.keys(filters.metadata).length) where.push(`${alias}.metadata @> ${params.add(JSON.stringify(filters.metadata))}::jsonb`);
   return where;
+}
+
+/** Whether a list is sorted by balance (its walk is then of the balance rows' index). */
+export function isBalanceSort(sort: ListSort | undefined): boolean {
+  return sort === 'balance' || sort === '-balance';
 }
 
 /**
@@ -34,12 +42,12 @@ export function listFilterConditions(alias: string, filters: ListFilters, params
  * SPEC §15, whose cursors stay valid) and one per `sort` value, each named `list:sort` so
  * that a cursor issued for one sort is a 400 on another. Every key ends with the id.
  */
-export function sortKeysets(list: string, alias: string, byDefault: readonly KeyColumn[], name: string): Record<ListSort | 'default', Keyset> {
+export function sortKeysets(list: string, alias: string, byDefault: readonly KeyColumn[], name: string, balance: string): Record<ListSort | 'default', Keyset> {
   const id: KeyColumn = { sql: `${alias}.id`, type: 'uuid' };
   const keys: Record<'name' | 'createdAt' | 'balance', KeyColumn[]> = {
     name: [{ sql: name, type: 'string' }, id],
     createdAt: [{ sql: `${alias}.created_at`, type: 'timestamp' }, id],
-    balance: [{ sql: `${alias}.balance`, type: 'decimal' }, id],
+    balance: [{ sql: balance, type: 'decimal' }, id],
   };
   const sorted = (key: keyof typeof keys, direction: 'asc' | 'desc') =>
     new Keyset(`${list}:${direction === 'desc' ? '-' : ''}${key}`, keys[key], direction);

@@ -24,8 +24,9 @@ export interface OwnAccountRow {
   customer_path: string;
 }
 
-const COLUMNS = `a.id, a.username, a.time_zone, a.language, a.balance::text AS balance, a.credit_limit::text AS credit_limit, a.status,
-  a.version, a.created_at, a.updated_at, c.base_currency AS currency, c.path AS customer_path`;
+/** From `accounts a`, its balance row `ab` (version and time as in accounts.repository.ts) and its customer `c`. */
+const COLUMNS = `a.id, a.username, a.time_zone, a.language, ab.balance::text AS balance, a.credit_limit::text AS credit_limit, a.status,
+  a.version + ab.version AS version, a.created_at, GREATEST(a.updated_at, ab.updated_at) AS updated_at, c.base_currency AS currency, c.path AS customer_path`;
 
 /**
  * Self-care of an account principal (SPEC §2): its own record, and the three things it may
@@ -39,7 +40,7 @@ export class MeRepository {
   async findOwnAccount(caller: AccountCaller, options: FindOptions = {}): Promise<OwnAccountRow | undefined> {
     const params = new SqlParams();
     const rows: OwnAccountRow[] = await (options.tx ?? this.dataSource.manager).query(
-      `SELECT ${COLUMNS} FROM accounts a JOIN customers c ON c.id = a.customer_id
+      `SELECT ${COLUMNS} FROM accounts a JOIN account_balances ab ON ab.account_id = a.id JOIN customers c ON c.id = a.customer_id
         WHERE a.id = ${params.add(caller.accountId)} AND a.deleted_at IS NULL AND ${accountScope('a', 'c', caller, params)}
         ${options.lock ? `${options.lock} OF a` : ''}`,
       params.values,
@@ -67,8 +68,8 @@ export class MeRepository {
     if (changes.language !== undefined) sets.push(`language = ${params.add(changes.language)}`);
     const rows = returnedRows<OwnAccountRow>(
       await tx.query(
-      `UPDATE accounts a SET ${sets.join(', ')} FROM customers c
-        WHERE c.id = a.customer_id AND a.id = ${params.add(caller.accountId)} AND a.deleted_at IS NULL AND ${accountScope('a', 'c', caller, params)}
+      `UPDATE accounts a SET ${sets.join(', ')} FROM customers c, account_balances ab
+        WHERE c.id = a.customer_id AND ab.account_id = a.id AND a.id = ${params.add(caller.accountId)} AND a.deleted_at IS NULL AND ${accountScope('a', 'c', caller, params)}
         RETURNING ${COLUMNS}`,
       params.values,
     ),

@@ -76,8 +76,8 @@ export class ChainsRepository {
     const params = new SqlParams();
     const rows: PartyRow[] = await (tx ?? this.dataSource).query(
       `WITH acc AS (
-         SELECT a.id, a.customer_id, a.tariff_id, a.balance, a.credit_limit, a.time_zone, c.path, c.depth
-           FROM accounts a JOIN customers c ON c.id = a.customer_id
+         SELECT a.id, a.customer_id, a.tariff_id, ab.balance, a.credit_limit, a.time_zone, c.path, c.depth
+           FROM accounts a JOIN account_balances ab ON ab.account_id = a.id JOIN customers c ON c.id = a.customer_id
           WHERE a.id = ANY (${params.add(accountIds)}::uuid[]) AND a.deleted_at IS NULL
        )
        SELECT 'account' AS kind, acc.id, acc.id AS account_id, NULL::bigint AS node_id, NULL::bigint AS parent_node, acc.depth + 1 AS depth,
@@ -85,10 +85,11 @@ export class ChainsRepository {
               t.currency AS t_currency, t.connect_fee AS t_connect_fee, t.free_seconds AS t_free_seconds
          FROM acc LEFT JOIN tariffs t ON t.id = acc.tariff_id
        UNION ALL
-       SELECT 'customer', x.id, acc.id, x.node_id, p.node_id, x.depth, x.path, x.base_currency, x.time_zone, x.balance, x.credit_limit, x.tariff_id,
+       SELECT 'customer', x.id, acc.id, x.node_id, p.node_id, x.depth, x.path, x.base_currency, x.time_zone, xb.balance, x.credit_limit, x.tariff_id,
               t.currency, t.connect_fee, t.free_seconds
          FROM acc
          JOIN customers x ON x.node_id = ANY (${pathNodeIdsSql('acc.path')})
+         JOIN customer_balances xb ON xb.customer_id = x.id
          LEFT JOIN customers p ON p.id = x.parent_id
          LEFT JOIN tariffs t ON t.id = x.tariff_id`,
       params.values,

@@ -1,0 +1,96 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Balances move out of `customers` and `accounts` into narrow rows of their own
+ * (`customer_balances`, `account_balances`: the holder's id, its parent — a customer's parent,
+ * an account's customer —, the balance, the number of postings and the time of the last one,
+ * null before any), so that
+ * a list can sort and filter by balance through an index (SPEC §15) without making every
+ * posting write into every index of the wide holder tables: a balance update changes an
+ * indexed column, so it cannot be HOT, but here it writes two small indexes instead of
+ * seventeen (measured: test/plans/balance-index-cost.ts, docs/integrators.md).
+ *
+ * A holder's record shows `version` = the holder's version + its balance row's, and
+ * `updatedAt` = the later of the two (GREATEST ignores a null): a posting moves both, as before, without touching the
+ * holder's row. The balance row is written for every new holder by a statement trigger, from
+ * the holder's `opening_balance` (customers had it; accounts' `balance` column becomes it), so
+ * that no insert (the API's, a seed's, a test's) can leave a holder without one.
+ *
+ * Locks: the balance row is the posting's lock (FOR UPDATE); the posting holds the holder's
+ * row with FOR KEY SHARE while it decides (credit limit, deletion), so that a change of the
+ * holder (which locks it FOR UPDATE, and its balance row with it) waits for a posting in
+ * progress, and a posting waits for such a change and then sees it.
+ */
+export class BalanceRows1764600000000 implements MigrationInterface {
+  name = 'BalanceRows1764600000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE customer_balances (
+        customer_id uuid PRIMARY KEY REFERENCES customers (id),
+        parent_id uuid,
+        balance numeric(38, 8) NOT NULL,
+        version integer NOT NULL DEFAULT 0,
+        updated_at timestamptz
+      )`);
+    await q.query(`
+      INSERT INTO customer_balances (customer_id, parent_id, balance)
+      SELECT id, parent_id, balance FROM customers`);
+    await q.query(`CREATE INDEX customer_balances_children ON customer_balances (parent_id, balance, customer_id)`);
+    await q.query(`ALTER TABLE customers DROP COLUMN balance`);
+
+    await q.query(`
+      CREATE TABLE account_balances (
+        account_id uuid PRIMARY KEY REFERENCES accounts (id),
+        customer_id uuid NOT NULL,
+        balance numeric(38, 8) NOT NULL,
+        version integer NOT NULL DEFAULT 0,
+        updated_at timestamptz
+      )`);
+    await q.query(`
+      INSERT INTO account_balances (account_id, customer_id, balance)
+      SELECT id, customer_id, balance FROM accounts`);
+    await q.query(`CREATE INDEX account_balances_customer ON account_balances (customer_id, balance, account_id)`);
+    // The opening balance, as customers keep theirs: what the account was created with.
+    await q.query(`ALTER TABLE accounts RENAME COLUMN balance TO opening_balance`);
+    await q.query(`
+      UPDATE accounts a SET opening_balance = COALESCE((SELECT e.converted_amount FROM ledger_entries e
+                                                         WHERE e.account_id = a.id AND e.action = 'opening_balance'), 0)`);
+
+    await q.query(`
+      CREATE FUNCTION customer_balance_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO customer_balances (customer_id, parent_id, balance)
+        SELECT n.id, n.parent_id, n.opening_balance FROM new_rows n;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER customers_balance_rows AFTER INSERT ON customers
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION customer_balance_rows()`);
+    await q.query(`
+      CREATE FUNCTION account_balance_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO account_balances (account_id, customer_id, balance)
+        SELECT n.id, n.customer_id, n.opening_balance FROM new_rows n;
+        RETURN NULL;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER accounts_balance_rows AFTER INSERT ON accounts
+      REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION account_balance_rows()`);
+    await q.query(`ANALYZE customer_balances`);
+    await q.query(`ANALYZE account_balances`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TRIGGER accounts_balance_rows ON accounts`);
+    await q.query(`DROP TRIGGER customers_balance_rows ON customers`);
+    await q.query(`DROP FUNCTION account_balance_rows()`);
+    await q.query(`DROP FUNCTION customer_balance_rows()`);
+    await q.query(`ALTER TABLE accounts RENAME COLUMN opening_balance TO balance`);
+    await q.query(`UPDATE accounts a SET balance = b.balance, version = a.version + b.version FROM account_balances b WHERE b.account_id = a.id`);
+    await q.query(`ALTER TABLE customers ADD COLUMN balance numeric(38, 8) NOT NULL DEFAULT 0`);
+    await q.query(`UPDATE customers c SET balance = b.balance, version = c.version + b.version FROM customer_balances b WHERE b.customer_id = c.id`);
+    await q.query(`DROP TABLE account_balances`);
+    await q.query(`DROP TABLE customer_balances`);
+  }
+}
