@@ -24,7 +24,7 @@ async function seedPostingCustomers(canopy, databaseUrl) {
     `WITH r AS (SELECT id, path FROM customers WHERE parent_id IS NULL),
           s AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS n FROM generate_series(1, 1000))
      INSERT INTO customers (node_id, parent_id, path, depth, name, tariff_id, time_zone, language, web_login,
-                            web_password_hash, base_currency, balance, credit_limit, permissions)
+                            web_password_hash, base_currency, opening_balance, credit_limit, permissions)
      OVERRIDING SYSTEM VALUE
      SELECT s.n, r.id, r.path || s.n || '/', 1, 'bench-posting-' || s.n, $1, 'UTC', 'en', 'bench-posting-' || s.n,
             'not-a-login', 'USD', 0, 1000000000, '{}'

@@ -382,7 +382,7 @@ async function checkInvariants(databaseUrl, ctx) {
   await db.connect();
   try {
     const ids = ctx.customers.map((c) => c.id);
-    const customers = (await db.query(`SELECT id, balance::text AS balance, credit_limit::text AS credit_limit FROM customers WHERE id = ANY($1)`, [ids])).rows;
+    const customers = (await db.query(`SELECT c.id, b.balance::text AS balance, c.credit_limit::text AS credit_limit FROM customers c JOIN customer_balances b ON b.customer_id = c.id WHERE c.id = ANY($1)`, [ids])).rows;
     const ledger = (
       await db.query(
         `SELECT id, customer_id, action, amount::text AS amount, converted_amount::text AS converted_amount,

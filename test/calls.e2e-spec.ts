@@ -226,7 +226,7 @@ describe('POST /v1/calls', () => {
   it('refuses a call one of whose postings is refused (a balance out of range) while the others of the batch rate; nothing of it is left', async () => {
     const full = await createAccount(r2, r2, { tariffId: ta });
     // No operation reaches that far (amounts have at most 22 digits): the balance is set in SQL.
-    await t.dataSource.query(`UPDATE accounts SET balance = -999999999999999999999999999999.9 WHERE id = $1`, [full.id]);
+    await t.dataSource.query(`UPDATE account_balances SET balance = -999999999999999999999999999999.9 WHERE account_id = $1`, [full.id]);
     const bad = call({ accountId: full.id });
     const good = call();
     const res = await post(root, [bad, good]).expect(200);

@@ -35,8 +35,8 @@ describe('external references and metadata on balance operations', () => {
 
   async function holderState(kind: 'customer' | 'account', id: string): Promise<{ balance: string; entries: number }> {
     const [row] = await t.dataSource.query(
-      `SELECT h.balance::text AS balance, (SELECT count(*)::int FROM ledger_entries e WHERE e.${kind}_id = h.id) AS entries
-         FROM ${kind === 'customer' ? 'customers' : 'accounts'} h WHERE h.id = $1`,
+      `SELECT h.balance::text AS balance, (SELECT count(*)::int FROM ledger_entries e WHERE e.${kind}_id = h.${kind}_id) AS entries
+         FROM ${kind}_balances h WHERE h.${kind}_id = $1`,
       [id],
     );
     return row;
@@ -127,11 +127,11 @@ describe('external references and metadata on balance operations', () => {
       const [old] = await t.dataSource.query(
         `INSERT INTO ledger_entries (customer_id, action, amount, currency, exchange_rate, converted_amount, balance_after, actor_id,
                                      external_reference, created_at)
-         SELECT id, 'add_funds', 3, 'USD', 1, 3, balance + 3, $2, 'wire-2026-000', now() - interval '6 months' FROM customers WHERE id = $1
+         SELECT customer_id, 'add_funds', 3, 'USD', 1, 3, balance + 3, $2, 'wire-2026-000', now() - interval '6 months' FROM customer_balances WHERE customer_id = $1
          RETURNING id`,
         [c.id, root.id],
       );
-      await t.dataSource.query(`UPDATE customers SET balance = balance + 3 WHERE id = $1`, [c.id]);
+      await t.dataSource.query(`UPDATE customer_balances SET balance = balance + 3 WHERE customer_id = $1`, [c.id]);
       const afterOld = await holderState('customer', c.id);
       const late = await op(root, path, { action: 'add_funds', amount: '3', externalReference: 'wire-2026-000' });
       expectProblem(late, 409);
@@ -409,7 +409,7 @@ describe('external references and metadata on balance operations', () => {
          SELECT $1, 'add_funds', 1, 'USD', 1, 1, g, $2, 'ref-' || g FROM generate_series(1, 20000) g`,
         [holderId, root.id],
       );
-      await t.dataSource.query(`UPDATE ${kind === 'customer' ? 'customers' : 'accounts'} SET balance = 20000 WHERE id = $1`, [holderId]);
+      await t.dataSource.query(`UPDATE ${kind}_balances SET balance = 20000 WHERE ${kind}_id = $1`, [holderId]);
       await t.dataSource.query('ANALYZE ledger_entries');
       const recorded: Array<{ sql: string; params: unknown[] }> = [];
       const query = t.dataSource.query.bind(t.dataSource);

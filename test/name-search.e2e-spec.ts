@@ -7,24 +7,26 @@ import { startTestApp, TestApp } from './setup/test-app';
 
 type Plan = { 'Index Name'?: string; 'Node Type': string; Plans?: Plan[] };
 
-/** Every index a plan (EXPLAIN FORMAT JSON) reads, and whether it scans a table sequentially. */
-function planIndexes(plan: Plan): { indexes: string[]; seqScan: boolean } {
+/** Every index a plan (EXPLAIN FORMAT JSON) reads, whether it scans a table sequentially, and whether it sorts. */
+function planIndexes(plan: Plan): { indexes: string[]; seqScan: boolean; sorts: boolean } {
   const indexes: string[] = [];
   let seqScan = false;
+  let sorts = false;
   const walk = (node: Plan) => {
     if (node['Index Name']) indexes.push(node['Index Name']);
     if (node['Node Type'] === 'Seq Scan') seqScan = true;
+    if (node['Node Type'] === 'Sort' || node['Node Type'] === 'Incremental Sort') sorts = true;
     node.Plans?.forEach(walk);
   };
   walk(plan);
-  return { indexes, seqScan };
+  return { indexes, seqScan, sorts };
 }
 
 /**
  * `?q=` (a case-insensitive "contains" on names) is answered from a pg_trgm GIN index instead
  * of reading the whole subtree, and stays within the caller's subtree.
  */
-describe('name search (?q=) uses the trigram index', () => {
+describe('lists of a large tree use their indexes: name search (?q=) the trigram index, sort=balance the balance index', () => {
   let t: TestApp;
   let root: Actor, a: Actor, b: Actor;
   /** The SQL texts the app sent while `record` was on, with their parameters. */
@@ -119,6 +121,42 @@ describe('name search (?q=) uses the trigram index', () => {
     const { indexes, seqScan } = planIndexes(await explain(statement));
     expect(indexes).toContain('customers_path_key');
     expect(seqScan).toBe(false);
+  });
+
+  it('answers a page of 10,000 children, and of a card pool of 20,000 accounts, sorted by balance by walking the balance indexes in order', async () => {
+    await t.dataSource.query(
+      `INSERT INTO accounts (customer_id, username, web_password_hash, voip_password, time_zone, language)
+       SELECT $1, 'card-' || md5(g::text), 'x', 'x', 'UTC', 'en' FROM generate_series(1, 20000) g`,
+      [a.id],
+    );
+    await t.dataSource.query(`UPDATE customer_balances SET balance = round((random() * 1000 - 100)::numeric, 2) WHERE parent_id = $1`, [a.id]);
+    await t.dataSource.query(`UPDATE account_balances SET balance = round((random() * 100)::numeric, 2) WHERE customer_id = $1`, [a.id]);
+    await t.dataSource.query('ANALYZE customer_balances, account_balances');
+    const cases = [
+      {
+        url: '/v1/customers?sort=balance&limit=20',
+        index: 'customer_balances_children',
+        expected: `SELECT customer_id AS id FROM customer_balances WHERE parent_id = $1 ORDER BY balance, customer_id LIMIT 20`,
+      },
+      {
+        url: '/v1/accounts?sort=-balance&balanceBelow=50&limit=20',
+        index: 'account_balances_customer',
+        expected: `SELECT account_id AS id FROM account_balances WHERE customer_id = $1 AND balance < 50 ORDER BY balance DESC, account_id DESC LIMIT 20`,
+      },
+    ];
+    for (const { url, index, expected } of cases) {
+      recorded = [];
+      record = true;
+      const res = await a.get(url);
+      record = false;
+      expect(res.status).toBe(200);
+      const ids: Array<{ id: string }> = await t.dataSource.query(expected, [a.id]);
+      expect(res.body.items.map((i: { id: string }) => i.id)).toEqual(ids.map((r) => r.id));
+      const statement = recorded.find((r) => /_balances/.test(r.sql) && /LIMIT/.test(r.sql));
+      if (!statement) throw new Error(`no list statement was sent for ${url}`);
+      const { indexes, seqScan, sorts } = planIndexes(await explain(statement));
+      expect({ url, indexes, seqScan, sorts }).toEqual({ url, indexes: expect.arrayContaining([index]), seqScan: false, sorts: false });
+    }
   });
 
   it('finds the other subtree’s customer only for its own caller', async () => {

@@ -98,7 +98,7 @@ describe('statements (GET /v1/customers/{id}/statement, GET /v1/accounts/{id}/st
         [holder.kind, holder.id, charges.map((c) => c.entry), charges.map((c) => c.seconds), charges.map((c) => c.amount), charges.map((c) => c.at.toISOString())],
       );
     }
-    await t.dataSource.query(`UPDATE ${holder.kind}s SET balance = $1 WHERE id = $2`, [running.toFixed(8), holder.id]);
+    await t.dataSource.query(`UPDATE ${holder.kind}_balances SET balance = $1 WHERE ${holder.kind}_id = $2`, [running.toFixed(8), holder.id]);
   }
 
   const statement = (actor: Actor, holder: Holder, month?: string) =>

@@ -49,6 +49,7 @@ const ACCOUNT_COLUMNS = `a.id, a.customer_id, a.username, a.voip_password, a.tar
   a.created_at, GREATEST(a.updated_at, ab.updated_at) AS updated_at, a.external_id, a.metadata, c.path AS customer_path, c.base_currency AS currency`;
 
 const ACCOUNTS = `accounts a JOIN account_balances ab ON ab.account_id = a.id JOIN customers c ON c.id = a.customer_id`;
+const ACCOUNTS_BY_BALANCE = `account_balances ab JOIN accounts a ON a.id = ab.account_id JOIN customers c ON c.id = ab.customer_id`;
 
 /**
  * A lock of `FindOptions` on ACCOUNTS: FOR UPDATE takes the account and its balance row (in
@@ -213,6 +214,10 @@ export class AccountsRepository implements Visible<AccountRow> {
   /** A page of a customer's own accounts, or of its whole subtree's. */
   async list(caller: Caller, filter: AccountListFilter, cursor: string | undefined, limit: number): Promise<Page<AccountRow>> {
     const params = new SqlParams();
+    // A customer's own accounts by balance are found from its balance rows (account_balances_customer,
+    // walked in order), their customer through them: said of the account too, the planner would
+    // square the condition's selectivity and sort instead. (An account never changes customer.)
+    const byBalance = filter.scope !== 'subtree' && isBalanceSort(filter.sort);
     const where =
       filter.scope === 'subtree'
         ? [
@@ -225,9 +230,7 @@ export class AccountsRepository implements Visible<AccountRow> {
         : [
             'a.deleted_at IS NULL',
             subtreeCondition('c', caller, params, 'self-and-descendants'),
-            `a.customer_id = ${params.add(filter.base.id)}`,
-            // By balance, said of the balance row too (the same customer), so that the walk is of account_balances_customer.
-            ...(isBalanceSort(filter.sort) ? [`ab.customer_id = ${params.add(filter.base.id)}`] : []),
+            `${byBalance ? 'ab' : 'a'}.customer_id = ${params.add(filter.base.id)}`,
           ];
     if (filter.usernameContains) where.push(`a.username ILIKE ${params.add(likePattern(filter.usernameContains, 'contains'))}`);
     where.push(...listFilterConditions('a', 'ab.balance', filter.filters, params));
@@ -236,7 +239,7 @@ export class AccountsRepository implements Visible<AccountRow> {
     if (after) where.push(after);
     const rows: AccountRow[] = await this.dataSource.query(
       `SELECT ${ACCOUNT_COLUMNS}, ${keyset.select()}
-         FROM ${ACCOUNTS}
+         FROM ${byBalance ? ACCOUNTS_BY_BALANCE : ACCOUNTS}
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
       params.values,
     );
