@@ -10,43 +10,14 @@
  * BULK_ROUNDS (default 2), BULK_SECONDS per scenario (default 8), BULK_CLIENTS (default 4),
  * BULK_ONLY=batches|calls, BULK_CPU_PROF=<dir> (Canopy runs with --cpu-prof), BULK_TOP (statements shown, default 8).
  */
-const { mkdtempSync, chmodSync, readFileSync, readdirSync } = require('node:fs');
+const { mkdtempSync, chmodSync, readFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { Client } = require('pg');
-const { ROOT, freePort, startCanopy } = require('./lib');
+const { ROOT, freePort, startCanopy, cpuMs, clusterCpuMs } = require('./lib');
 const { seedPostingCustomers } = require('./balances');
 const { seedChain, callsBody } = require('./calls');
-
-const TICK = 100; // USER_HZ
-
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, cutime, cstime are fields 14–17 (1-based), i.e. 11–14 after the comm
-    return ((Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 1000) / TICK;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms of the postmaster and all its children (backends, walwriter, …), reaped ones included. */
-function clusterCpuMs(postmaster) {
-  let total = cpuMs(postmaster);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === postmaster) total += ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
 
 async function startDatabase() {
   const { startEmbeddedPostgres } = require(path.join(ROOT, 'dist/src/database/embedded-postgres.js'));
@@ -130,12 +101,12 @@ async function topStatements(url, top, per) {
 }
 
 async function measure(name, db, canopy, fn, top) {
-  const c0 = cpuMs(canopy.pid);
+  const c0 = cpuMs(canopy.pid, { reaped: true });
   const p0 = clusterCpuMs(db.postmaster);
   const t0 = Date.now();
   const r = await fn();
   const wall = (Date.now() - t0) / 1000;
-  const canopyMs = cpuMs(canopy.pid) - c0;
+  const canopyMs = cpuMs(canopy.pid, { reaped: true }) - c0;
   const pgMs = clusterCpuMs(db.postmaster) - p0;
   const n = r.done;
   process.stdout.write(

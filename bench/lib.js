@@ -4,7 +4,7 @@
  * or given PostgreSQL, run autocannon, and print figures. Nothing here asserts anything.
  */
 const { spawn } = require('node:child_process');
-const { mkdtempSync, chmodSync } = require('node:fs');
+const { mkdtempSync, chmodSync, readFileSync, readdirSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
@@ -54,12 +54,12 @@ async function startDatabase() {
 }
 
 /**
- * Starts the built service (dist/src/main.js) against `databaseUrl`; `nodeArgs` go to node
- * before the script (e.g. `--cpu-prof`).
+ * Starts the built service (`dist`/src/main.js, by default this checkout's dist/) against
+ * `databaseUrl`, with the settings `env` added; `nodeArgs` go to node before the script (e.g. `--cpu-prof`).
  */
-async function startCanopy(databaseUrl, env = {}, nodeArgs = []) {
+async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.join(ROOT, 'dist')) {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
     env: {
       // As in the Dockerfile and `npm start`: argon2's 19 MiB blocks go back to the system (README, memory).
       MALLOC_MMAP_THRESHOLD_: '1048576',
@@ -119,10 +119,65 @@ function printTable(title, rows) {
 /** Resident set size of a process in MiB (Linux /proc), or NaN where unknown. */
 function rssMiB(pid) {
   try {
-    const status = require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
   } catch {
     return NaN;
+  }
+}
+
+/** USER_HZ on Linux: clock ticks per second in /proc/<pid>/stat. */
+const TICK = 100;
+
+/** The fields of /proc/<pid>/stat after the command name ([1] the parent's pid, [11]–[14] utime, stime, cutime, cstime), or undefined when gone. */
+function procStat(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime in ms of the process whose stat `fields` these are; with `reaped`, also cutime + cstime (its exited children). */
+function fieldsCpuMs(fields, reaped) {
+  const ticks = Number(fields[11]) + Number(fields[12]) + (reaped ? Number(fields[13]) + Number(fields[14]) : 0);
+  return (ticks * 1000) / TICK;
+}
+
+/** CPU ms of a process (Linux /proc): utime + stime, with `reaped` also its exited children's; 0 when gone. */
+function cpuMs(pid, { reaped = false } = {}) {
+  const fields = procStat(pid);
+  return fields ? fieldsCpuMs(fields, reaped) : 0;
+}
+
+/**
+ * CPU ms of the PostgreSQL server whose postmaster is `postmaster`: itself and its live
+ * children (backends, walwriter, …), and with `reaped` (the default) its exited children too
+ * (the postmaster's cutime + cstime: backends of closed connections). NaN when the postmaster is gone.
+ */
+function clusterCpuMs(postmaster, { reaped = true } = {}) {
+  const own = procStat(postmaster);
+  if (!own) return NaN;
+  let total = fieldsCpuMs(own, reaped);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = procStat(entry);
+    if (fields && Number(fields[1]) === postmaster) total += fieldsCpuMs(fields, false);
+  }
+  return total;
+}
+
+/** The pid of the postmaster serving `databaseUrl` (from its data directory's postmaster.pid; the role must be allowed to read data_directory). */
+async function postmasterPid(databaseUrl) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query('SHOW data_directory');
+    return Number(readFileSync(path.join(rows[0].data_directory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } finally {
+    await client.end();
   }
 }
 
@@ -171,4 +226,20 @@ async function settle(databaseUrl, timeoutMs = 60000) {
   return Date.now() - started;
 }
 
-module.exports = { settle, ROOT, ROOT_PASSWORD, freePort, waitFor, startDatabase, startCanopy, run, summarize, printTable, rssMiB, login };
+module.exports = {
+  settle,
+  ROOT,
+  ROOT_PASSWORD,
+  freePort,
+  waitFor,
+  startDatabase,
+  startCanopy,
+  run,
+  summarize,
+  printTable,
+  rssMiB,
+  cpuMs,
+  clusterCpuMs,
+  postmasterPid,
+  login,
+};

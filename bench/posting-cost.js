@@ -16,89 +16,10 @@
  * POSTING_COST_ROUNDS (3), POSTING_COST_SECONDS (8), POSTING_COST_HOT=1 (one hot customer),
  * POSTING_COST_PROF=dir (Canopy under --cpu-prof).
  */
-const { readFileSync, readdirSync } = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { Client } = require('pg');
-const { run, startDatabase } = require('./lib');
+const { ROOT, run, startDatabase, startCanopy, cpuMs, clusterCpuMs, postmasterPid } = require('./lib');
 const { seedPostingCustomers, postingRequest } = require('./balances');
-
-const ROOT = path.resolve(__dirname, '..');
-const TICK = 100; // USER_HZ on Linux: clock ticks per second in /proc/<pid>/stat
-
-/** utime + stime of a process in ms (0 when gone). */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms of every process of the PostgreSQL server whose postmaster is `postmasterPid` (itself and its children, live and reaped). */
-function serverCpuMs(postmasterPid) {
-  let total = 0;
-  try {
-    const stat = readFileSync(`/proc/${postmasterPid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, cutime, cstime: the postmaster and its exited children.
-    total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / TICK;
-  } catch {
-    return NaN;
-  }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === postmasterPid) total += cpuMs(entry);
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
-
-async function startCanopyFrom(dist, databaseUrl, nodeArgs, extraEnv = {}) {
-  // lib.startCanopy runs ROOT/dist: the same, from another build.
-  const net = require('node:net');
-  const port = await new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
-  const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
-    env: {
-      MALLOC_MMAP_THRESHOLD_: '1048576',
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ROOT_LOGIN: 'root',
-      ROOT_PASSWORD: 'bench-root-password',
-      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01',
-      LOGIN_MAX_FAILURES: '1000',
-      RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/health/ready`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    if (i > 300) throw new Error('Canopy did not start');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, pid: child.pid, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
-}
 
 async function query(url, sql) {
   const c = new Client({ connectionString: url });
@@ -121,8 +42,7 @@ async function main() {
   const prof = process.env.POSTING_COST_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.POSTING_COST_PROF)}`] : [];
   const db = await startDatabase();
   started.push(() => db.stop());
-  const dataDir = (await query(db.url, 'SHOW data_directory'))[0].data_directory;
-  const postmaster = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const postmaster = await postmasterPid(db.url);
   const variants = [];
   const canopies = new Map();
   try {
@@ -149,7 +69,7 @@ async function main() {
         await query(db.url, `ALTER DATABASE ${dbName} SET track_functions = 'pl'`);
         const url = new URL(db.url);
         url.pathname = `/${dbName}`;
-        const canopy = await startCanopyFrom(dist, url.toString(), prof, extraEnv);
+        const canopy = await startCanopy(url.toString(), extraEnv, prof, dist);
         started.push(() => canopy.stop());
         const posting = await seedPostingCustomers(canopy, url.toString());
         canopies.set(dbName, { canopy, posting, url: url.toString() });
@@ -175,12 +95,12 @@ async function main() {
         const pick = hotOnly ? () => hot : () => v.posting.customerIds[Math.floor(Math.random() * 1000)];
         const [before] = await query(v.url, `SELECT xact_commit::bigint AS x FROM pg_stat_database WHERE datname = current_database()`);
         const n0 = cpuMs(v.canopy.pid);
-        const p0 = serverCpuMs(postmaster);
+        const p0 = clusterCpuMs(postmaster);
         const t0 = Date.now();
         const result = await run({ url: v.canopy.url, connections: 16, duration: seconds, requests: [postingRequest(v.posting.token, pick)] });
         const elapsed = (Date.now() - t0) / 1000;
         const n1 = cpuMs(v.canopy.pid);
-        const p1 = serverCpuMs(postmaster);
+        const p1 = clusterCpuMs(postmaster);
         const [after] = await query(v.url, `SELECT xact_commit::bigint AS x FROM pg_stat_database WHERE datname = current_database()`);
         const ok = result['2xx'];
         const row = {

@@ -11,74 +11,15 @@
  *   READS_ONLY=get,first,second   READS_PROF=<dir> (node --cpu-prof)
  *   READS_ONLY=soak READS_SOAK_SECONDS=120 READS_NODE_ARGS=--trace-gc: bench/soak.js's mixed traffic
  */
-const { spawn } = require('node:child_process');
-const { readFileSync, readdirSync } = require('node:fs');
 const path = require('node:path');
 const { Client } = require('pg');
-const { ROOT, freePort, waitFor, startDatabase, run, rssMiB, login } = require('./lib');
+const { ROOT, startDatabase, startCanopy, run, rssMiB, login, cpuMs, clusterCpuMs, postmasterPid } = require('./lib');
 const { seedTree, heapTree } = require('./tree');
 const { seedPostingCustomers } = require('./balances');
 const { soakBench } = require('./soak');
 
-const CLK_TCK = 100;
-
-/** utime + stime of a process, in ms. */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU ms of a postmaster and all its children (backends, walwriter…), live ones only. */
-function treeCpuMs(rootPid) {
-  let total = cpuMs(rootPid);
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === rootPid) total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-    } catch {
-      /* gone */
-    }
-  }
-  return total;
-}
-
-async function postmasterPid(url) {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  const { rows } = await client.query(`SELECT setting FROM pg_settings WHERE name = 'data_directory'`);
-  await client.end();
-  return Number(readFileSync(path.join(rows[0].setting, 'postmaster.pid'), 'utf8').split('\n')[0]);
-}
-
-async function startCanopyFrom(dir, databaseUrl, nodeArgs = []) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, dir, 'src/main.js')], {
-    env: {
-      MALLOC_MMAP_THRESHOLD_: '1048576',
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      ROOT_LOGIN: 'root',
-      ROOT_PASSWORD: 'bench-root-password',
-      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-01',
-      LOGIN_MAX_FAILURES: '1000',
-      RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health/ready`);
-  return { url, pid: child.pid, stop: () => new Promise((resolve) => (child.once('exit', resolve), child.kill('SIGTERM'))) };
-}
+/** Canopy from a build below the checkout (`dist`, `.bench-before`, …). */
+const startCanopyFrom = (dir, databaseUrl, nodeArgs = []) => startCanopy(databaseUrl, {}, nodeArgs, path.join(ROOT, dir));
 
 async function main() {
   const variants = (process.env.READS_VARIANTS ?? 'dist').split(',');
@@ -120,9 +61,10 @@ async function main() {
           for (const s of scenarios) {
             const headers = { authorization: `Bearer ${s.token}` };
             await run({ url: canopy.url + s.url, headers, duration: 2, connections: 10 });
-            const [c0, p0] = [cpuMs(canopy.pid), treeCpuMs(pgPid)];
+            // PostgreSQL's CPU: the postmaster and its live children (Canopy's pool keeps its backends).
+            const [c0, p0] = [cpuMs(canopy.pid), clusterCpuMs(pgPid, { reaped: false })];
             const r = await run({ url: canopy.url + s.url, headers, duration: seconds, connections: 10 });
-            const [c1, p1] = [cpuMs(canopy.pid), treeCpuMs(pgPid)];
+            const [c1, p1] = [cpuMs(canopy.pid), clusterCpuMs(pgPid, { reaped: false })];
             const n = r.requests.total;
             const row = {
               round,

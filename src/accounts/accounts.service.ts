@@ -7,7 +7,7 @@ import { Page } from '../common/pagination';
 import { ConflictProblem, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
 import { CustomersRepository } from '../customers/customers.repository';
-import { metadataFilter } from '../customers/dto/list-query';
+import { listFiltersOf } from '../customers/list-filters';
 import { externalIdTaken } from '../customers/external-id';
 import { requireAccess } from '../database/access';
 import { isUniqueViolation } from '../database/sql';
@@ -160,14 +160,7 @@ export class AccountsService {
         base: { id: query.customerId ?? caller.customerId, path: base.path, depth: base.depth },
         scope: query.scope === 'subtree' ? 'subtree' : 'own',
         usernameContains: query.q,
-        filters: {
-          status: query.status,
-          createdFrom: query.createdFrom,
-          createdTo: query.createdTo,
-          balanceBelow: query.balanceBelow,
-          externalId: query.externalId,
-          metadata: metadataFilter(query.metadata),
-        },
+        filters: listFiltersOf(query),
         sort: query.sort,
       },
       query.cursor,

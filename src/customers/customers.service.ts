@@ -16,7 +16,7 @@ import { RoutingGroupsService } from '../system/routing-groups.service';
 import { SystemSettingsService } from '../system/system-settings.service';
 import { Caller, requirePermission } from '../tree/caller';
 import { notVisible } from '../tree/scope';
-import { metadataFilter } from './dto/list-query';
+import { listFiltersOf } from './list-filters';
 import { externalIdTaken } from './external-id';
 import { ContactProfile, CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { CreateCustomerDto, CustomerDto, CustomerListQueryDto, UpdateCustomerDto } from './dto/customer.dto';
@@ -180,14 +180,7 @@ export class CustomersService {
         base: { id: query.parentId ?? caller.customerId, path: base.path, depth: base.depth },
         scope,
         nameContains: query.q,
-        filters: {
-          status: query.status,
-          createdFrom: query.createdFrom,
-          createdTo: query.createdTo,
-          balanceBelow: query.balanceBelow,
-          externalId: query.externalId,
-          metadata: metadataFilter(query.metadata),
-        },
+        filters: listFiltersOf(query),
         sort: query.sort,
       },
       query.cursor,

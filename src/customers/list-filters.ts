@@ -1,7 +1,7 @@
 import type { Metadata } from '../common/metadata';
 import { KeyColumn, Keyset } from '../database/keyset';
 import type { SqlParams } from '../database/sql';
-import type { ListSort } from './dto/list-query';
+import { type FilteredListQueryDto, type ListSort, metadataFilter } from './dto/list-query';
 
 /** The filters customer and account lists share (SPEC §15); absent ones do not filter. */
 export interface ListFilters {
@@ -15,6 +15,18 @@ export interface ListFilters {
   externalId?: string;
   /** Every pair must be in the row's metadata (`metadata @> …`, the GIN index). */
   metadata?: Metadata;
+}
+
+/** The filters of a customer or account list query (each list's DTO adds its own `status`). */
+export function listFiltersOf(query: FilteredListQueryDto & { status?: string }): ListFilters {
+  return {
+    status: query.status,
+    createdFrom: query.createdFrom,
+    createdTo: query.createdTo,
+    balanceBelow: query.balanceBelow,
+    externalId: query.externalId,
+    metadata: metadataFilter(query.metadata),
+  };
 }
 
 /**
