@@ -54,12 +54,12 @@ async function startDatabase() {
 }
 
 /**
- * Starts the built service (dist/src/main.js) against `databaseUrl`; `nodeArgs` go to node
- * before the script (e.g. `--cpu-prof`).
+ * Starts the built service (dist/src/main.js, or `dist`'s: another build to compare) against
+ * `databaseUrl`; `nodeArgs` go to node before the script (e.g. `--cpu-prof`).
  */
-async function startCanopy(databaseUrl, env = {}, nodeArgs = []) {
+async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.join(ROOT, 'dist')) {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/src/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
     env: {
       // As in the Dockerfile and `npm start`: argon2's 19 MiB blocks go back to the system (README, memory).
       MALLOC_MMAP_THRESHOLD_: '1048576',

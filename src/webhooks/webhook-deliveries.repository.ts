@@ -166,12 +166,19 @@ export class WebhookDeliveriesRepository {
    * event not older than the endpoint — and the position moves past them. Returns how many
    * events were read and the deliveries made (each delivery exists once: a unique
    * (endpoint, event)).
+   *
+   * The position is a bound of the index scan (a scalar subquery), never a join filter: as a
+   * join (`FROM events e, pos WHERE e.sequence > pos.sequence`) PostgreSQL walked the primary
+   * key from the feed's first event on every pass, so each pass, even one with nothing new,
+   * read the whole feed (test/webhooks-dispatch.e2e-spec.ts). Only the columns the match
+   * needs are read; the worker reads an event's body when it sends it (`unscopedWork`).
    */
   async unscopedDispatch(tx: Tx, limit: number): Promise<{ events: number; deliveries: string[] }> {
     const rows: Array<{ events: number; deliveries: string[] }> = await tx.query(
       `WITH pos AS (SELECT sequence FROM webhook_dispatch_position FOR UPDATE),
        ev AS (
-         SELECT e.* FROM events e, pos WHERE e.sequence > pos.sequence ORDER BY e.sequence LIMIT $1
+         SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_path FROM events e
+          WHERE e.sequence > (SELECT sequence FROM pos) ORDER BY e.sequence LIMIT $1
        ), ins AS (
          -- clock_timestamp(): deliveries of one step keep the feed's order in the newest-first list
          INSERT INTO webhook_deliveries (endpoint_id, event_id, event_sequence, event_type, next_attempt_at, created_at)
