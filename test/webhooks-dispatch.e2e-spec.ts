@@ -47,25 +47,65 @@ describe('webhook dispatcher on a long feed', () => {
       'the dispatcher at the end of the feed',
     );
 
-  it('reads no event row when nothing is new after its position, however long the feed', async () => {
+  /**
+   * Steps of the dispatcher, as the runtime makes them, in one transaction that is rolled back
+   * (the position first set `back` events behind the feed's end): each step's result, the
+   * position after it, and how many rows of `events` (heap and primary key) the steps read.
+   */
+  async function steps(back: number, count: number): Promise<{ made: Array<{ events: number; moved: number }>; read: number }> {
+    const deliveries = t.app.get(WebhookDeliveriesRepository);
+    const undo = new Error('rolled back');
+    let out: { made: Array<{ events: number; moved: number }>; read: number } | undefined;
+    await t.dataSource
+      .transaction(async (tx) => {
+        await eventually(() => deliveries.unscopedTryDispatchLock(tx), 10000, 'the dispatcher lock');
+        await tx.query(`UPDATE webhook_dispatch_position SET sequence = sequence - $1`, [back]);
+        const [{ start }] = await tx.query(`SELECT sequence::int AS start FROM webhook_dispatch_position`);
+        const [before] = await tx.query(`SELECT pg_stat_get_xact_tuples_fetched('events'::regclass) + pg_stat_get_xact_tuples_returned('events'::regclass)
+                                               + pg_stat_get_xact_tuples_returned('events_pkey'::regclass) AS read`);
+        const made: Array<{ events: number; moved: number }> = [];
+        let at = start as number;
+        for (let i = 0; i < count; i++) {
+          const step = await deliveries.unscopedDispatch(tx, 1000);
+          const [{ sequence }] = await tx.query(`SELECT sequence::int AS sequence FROM webhook_dispatch_position`);
+          made.push({ events: step.events, moved: sequence - at });
+          at = sequence;
+        }
+        const [after] = await tx.query(`SELECT pg_stat_get_xact_tuples_fetched('events'::regclass) + pg_stat_get_xact_tuples_returned('events'::regclass)
+                                              + pg_stat_get_xact_tuples_returned('events_pkey'::regclass) AS read`);
+        out = { made, read: Number(after.read) - Number(before.read) };
+        throw undo;
+      })
+      .catch((error: unknown) => {
+        if (error !== undo) throw error;
+      });
+    return out!;
+  }
+
+  it('reads no event row when nothing is new after its position, however long the feed, with or without endpoints', async () => {
     const customer = await createCustomer(t, root);
     await batch(customer.id);
     await batch(customer.id);
     await caughtUp();
-    const deliveries = t.app.get(WebhookDeliveriesRepository);
-    // One step of the dispatcher, as the runtime makes it; the rows it read are this transaction's statistics.
-    const { step, read } = await t.dataSource.transaction(async (tx) => {
-      await eventually(() => deliveries.unscopedTryDispatchLock(tx), 10000, 'the dispatcher lock');
-      const made = await deliveries.unscopedDispatch(tx, 1000);
-      const [stats] = await tx.query(
-        `SELECT pg_stat_get_xact_tuples_fetched('events'::regclass) + pg_stat_get_xact_tuples_returned('events'::regclass)
-              + pg_stat_get_xact_tuples_returned('events_pkey'::regclass) AS read`,
-      );
-      return { step: made, read: Number(stats.read) };
-    });
-    expect(step).toEqual({ events: 0, deliveries: [] });
     // Before: the position was a join filter, and every pass walked the whole feed (2,000+ rows here).
-    expect(read).toBeLessThan(10);
+    const idle = await steps(0, 1);
+    expect(idle.made).toEqual([{ events: 0, moved: 0 }]);
+    expect(idle.read).toBeLessThan(10);
+    // With a live endpoint (that wants none of these), the same.
+    const other = await createCustomer(t, root);
+    const hook = await other.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hooks', events: ['balance.changed'] }).expect(201);
+    await caughtUp();
+    const watched = await steps(0, 1);
+    expect(watched.made).toEqual([{ events: 0, moved: 0 }]);
+    expect(watched.read).toBeLessThan(10);
+    // A backlog is crossed in steps of at most 1,000 events, as before; with no live endpoint without reading them.
+    const crossed = await steps(1500, 3);
+    expect(crossed.made).toEqual([{ events: 1000, moved: 1000 }, { events: 500, moved: 500 }, { events: 0, moved: 0 }]);
+    expect(crossed.read).toBeGreaterThanOrEqual(1500); // the endpoint's subtree has to be matched event by event
+    await other.delete(`/v1/webhook-endpoints/${hook.body.id}`).expect(204);
+    const unwatched = await steps(1500, 3);
+    expect(unwatched.made).toEqual([{ events: 1000, moved: 1000 }, { events: 500, moved: 500 }, { events: 0, moved: 0 }]);
+    expect(unwatched.read).toBeLessThan(10);
   }, 60000);
 
   it('gives an endpoint made after a burst only the later events it subscribed to, each once with its whole body, among thousands it did not', async () => {
