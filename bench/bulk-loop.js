@@ -11,6 +11,7 @@
  * BULK_ONLY=batches|calls, BULK_CPU_PROF=<dir> (Canopy runs with --cpu-prof), BULK_TOP (statements shown, default 8).
  * BULK_VARIANTS=name=distDir,name=distDir…: builds to compare, interleaved on the same database
  * (each round runs every variant in turn, its Canopy started for it and stopped after it).
+ * BULK_IDLE_SECONDS=<s>: after each round, PostgreSQL's and Canopy's CPU per second with no load.
  * BULK_SHOW=<text>: also prints, per round, the statements whose text contains it (e.g.
  * `webhook_dispatch_position`), however far down the list.
  */
@@ -178,6 +179,17 @@ async function measure(name, db, canopy, fn, top) {
       `Canopy CPU ${(canopyMs / n).toFixed(0)} ms/batch, PostgreSQL CPU ${(pgMs / n).toFixed(0)} ms/batch (backlog moved ${backlogMs} ms after the load); load ${os.loadavg()[0].toFixed(2)}\n`,
   );
   await topStatements(db.url, top, n);
+  const idle = Number(process.env.BULK_IDLE_SECONDS ?? 0);
+  if (idle > 0) {
+    // What the background loops (relay, webhook dispatcher, job queue) cost with nothing to do, on a feed this long.
+    const i0 = clusterCpuMs(db.postmaster);
+    const n0 = cpuMs(canopy.pid);
+    await new Promise((resolve) => setTimeout(resolve, idle * 1000));
+    process.stdout.write(
+      `    idle ${idle} s: PostgreSQL CPU ${((clusterCpuMs(db.postmaster) - i0) / idle).toFixed(0)} ms/s, Canopy CPU ${((cpuMs(canopy.pid) - n0) / idle).toFixed(0)} ms/s\n`,
+    );
+    await topStatements(db.url, top, 1);
+  }
 }
 
 async function main() {
