@@ -9,6 +9,11 @@
  *
  * BULK_ROUNDS (default 2), BULK_SECONDS per scenario (default 8), BULK_CLIENTS (default 4),
  * BULK_ONLY=batches|calls, BULK_CPU_PROF=<dir> (Canopy runs with --cpu-prof), BULK_TOP (statements shown, default 8).
+ * BULK_VARIANTS=name=distDir,name=distDir…: builds to compare, interleaved on the same database
+ * (each round runs every variant in turn, its Canopy started for it and stopped after it).
+ * BULK_IDLE_SECONDS=<s>: after each round, PostgreSQL's and Canopy's CPU per second with no load.
+ * BULK_SHOW=<text>: also prints, per round, the statements whose text contains it (e.g.
+ * `webhook_dispatch_position`), however far down the list.
  */
 const { mkdtempSync, chmodSync, readFileSync } = require('node:fs');
 const os = require('node:os');
@@ -85,6 +90,16 @@ async function topStatements(url, top, per) {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
+    const show = process.env.BULK_SHOW;
+    if (show && top > 0) {
+      const { rows } = await client.query(
+        `SELECT sum(calls)::int AS calls, round(sum(total_exec_time)::numeric, 1) AS ms, sum(rows)::int AS rows
+           FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND strpos(query, $1) > 0`,
+        [show],
+      );
+      const r = rows[0];
+      process.stdout.write(`    [${show}] ${(Number(r.ms ?? 0) / per).toFixed(1)} ms/batch exec, ${r.calls ?? 0} calls, ${r.rows ?? 0} rows\n`);
+    }
     const { rows } = await client.query(
       `SELECT calls, round(total_exec_time::numeric, 1) AS ms, round(total_plan_time::numeric, 1) AS plan_ms, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q
          FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -100,20 +115,52 @@ async function topStatements(url, top, per) {
   }
 }
 
+/** Waits (at most 60 s) until the outbox is empty and the webhook dispatcher is at the feed's end; returns the ms waited. */
+async function caughtUp(url) {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  const started = Date.now();
+  try {
+    for (;;) {
+      const { rows } = await client.query(
+        `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+                (SELECT sequence FROM webhook_dispatch_position) >= (SELECT COALESCE(max(sequence), 0) FROM events) AS at_end`,
+      );
+      if ((rows[0].outbox === 0 && rows[0].at_end) || Date.now() - started > 60000) return Date.now() - started;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 async function measure(name, db, canopy, fn, top) {
   const c0 = cpuMs(canopy.pid, { reaped: true });
   const p0 = clusterCpuMs(db.postmaster);
   const t0 = Date.now();
   const r = await fn();
   const wall = (Date.now() - t0) / 1000;
+  // The CPU figures include the background work the load left (the relay's and the webhook dispatcher's backlog).
+  const backlogMs = await caughtUp(db.url);
   const canopyMs = cpuMs(canopy.pid, { reaped: true }) - c0;
   const pgMs = clusterCpuMs(db.postmaster) - p0;
   const n = r.done;
   process.stdout.write(
     `${name}: ${n} batches in ${wall.toFixed(1)} s = ${Math.round((n * 1000) / wall)} items/s, p50 ${r.p50} ms; ` +
-      `Canopy CPU ${(canopyMs / n).toFixed(0)} ms/batch, PostgreSQL CPU ${(pgMs / n).toFixed(0)} ms/batch; load ${os.loadavg()[0].toFixed(2)}\n`,
+      `Canopy CPU ${(canopyMs / n).toFixed(0)} ms/batch, PostgreSQL CPU ${(pgMs / n).toFixed(0)} ms/batch (backlog moved ${backlogMs} ms after the load); load ${os.loadavg()[0].toFixed(2)}\n`,
   );
   await topStatements(db.url, top, n);
+  const idle = Number(process.env.BULK_IDLE_SECONDS ?? 0);
+  if (idle > 0) {
+    // What the background loops (relay, webhook dispatcher, job queue) cost with nothing to do, on a feed this long.
+    const i0 = clusterCpuMs(db.postmaster);
+    const n0 = cpuMs(canopy.pid);
+    await new Promise((resolve) => setTimeout(resolve, idle * 1000));
+    process.stdout.write(
+      `    idle ${idle} s: PostgreSQL CPU ${((clusterCpuMs(db.postmaster) - i0) / idle).toFixed(0)} ms/s, Canopy CPU ${((cpuMs(canopy.pid) - n0) / idle).toFixed(0)} ms/s\n`,
+    );
+    await topStatements(db.url, top, 1);
+  }
 }
 
 async function main() {
@@ -122,10 +169,17 @@ async function main() {
   const clients = Number(process.env.BULK_CLIENTS ?? 4);
   const top = Number(process.env.BULK_TOP ?? 8);
   const only = process.env.BULK_ONLY;
+  const variants = process.env.BULK_VARIANTS
+    ? process.env.BULK_VARIANTS.split(',').map((v) => {
+        const [name, dist] = v.split('=');
+        return { name: `${name} `, dist: path.resolve(dist) };
+      })
+    : [{ name: '', dist: path.join(ROOT, 'dist') }];
   const db = await startDatabase();
   const prof = process.env.BULK_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BULK_CPU_PROF)}`] : [];
-  const canopy = await startCanopy(db.url, {}, prof);
+  let canopy;
   try {
+    canopy = await startCanopy(db.url, {}, prof, variants[0].dist);
     if (process.env.BULK_SQL) {
       // A variant to compare (e.g. an index setting), applied after the migrations.
       const client = new Client({ connectionString: db.url });
@@ -148,22 +202,28 @@ async function main() {
     });
     const batchHeaders = () => ({ 'content-type': 'application/json', authorization: `Bearer ${posting.token}`, 'idempotency-key': randomUUID() });
     const callHeaders = () => ({ 'content-type': 'application/json', authorization: `Bearer ${chain.rootToken}` });
-    // warm-up
-    await load(canopy.url, '/v1/balance-operations/batch', batchHeaders, batchBodies, 1, 1);
-    await load(canopy.url, '/v1/calls', callHeaders, [() => callsBody(chain.accountIds)], 1, 1);
-    await topStatements(db.url, 0, 1);
     for (let round = 1; round <= rounds; round++) {
-      if (only !== 'calls') {
-        await measure(`round ${round} batches (${clients} clients)`, db, canopy, () => load(canopy.url, '/v1/balance-operations/batch', batchHeaders, batchBodies, clients, seconds), top);
-      }
-      if (only !== 'batches') {
-        const bodies = Array.from({ length: seconds * 12 }, () => callsBody(chain.accountIds));
-        let i = 0;
-        await measure(`round ${round} calls (${clients} clients)`, db, canopy, () => load(canopy.url, '/v1/calls', callHeaders, [() => bodies[i++] ?? callsBody(chain.accountIds)], clients, seconds), top);
+      for (const variant of variants) {
+        if (variants.length > 1 && !(round === 1 && variant === variants[0])) {
+          await canopy.stop();
+          canopy = await startCanopy(db.url, {}, prof, variant.dist);
+        }
+        // warm-up
+        if (only !== 'calls') await load(canopy.url, '/v1/balance-operations/batch', batchHeaders, batchBodies, 1, 1);
+        if (only !== 'batches') await load(canopy.url, '/v1/calls', callHeaders, [() => callsBody(chain.accountIds)], 1, 1);
+        await topStatements(db.url, 0, 1);
+        if (only !== 'calls') {
+          await measure(`round ${round} ${variant.name}batches (${clients} clients)`, db, canopy, () => load(canopy.url, '/v1/balance-operations/batch', batchHeaders, batchBodies, clients, seconds), top);
+        }
+        if (only !== 'batches') {
+          const bodies = Array.from({ length: seconds * 12 }, () => callsBody(chain.accountIds));
+          let i = 0;
+          await measure(`round ${round} ${variant.name}calls (${clients} clients)`, db, canopy, () => load(canopy.url, '/v1/calls', callHeaders, [() => bodies[i++] ?? callsBody(chain.accountIds)], clients, seconds), top);
+        }
       }
     }
   } finally {
-    await canopy.stop();
+    await canopy?.stop();
     await db.stop();
   }
 }

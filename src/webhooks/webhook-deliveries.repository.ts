@@ -166,31 +166,49 @@ export class WebhookDeliveriesRepository {
    * event not older than the endpoint — and the position moves past them. Returns how many
    * events were read and the deliveries made (each delivery exists once: a unique
    * (endpoint, event)).
+   *
+   * With no live endpoint (enabled, not deleted, its owner not deleted) no event is read: the
+   * position moves as a step would have moved it (past the next `limit` events, or to the
+   * newest), found from the newest event's sequence alone.
+   *
+   * The position is a bound of the index scan (a scalar subquery), never a join filter: as a
+   * join (`FROM events e, pos WHERE e.sequence > pos.sequence`) PostgreSQL walked the primary
+   * key from the feed's first event on every pass, so each pass, even one with nothing new,
+   * read the whole feed (test/webhooks-dispatch.e2e-spec.ts). Only the columns the match
+   * needs are read; the worker reads an event's body when it sends it (`unscopedWork`).
    */
   async unscopedDispatch(tx: Tx, limit: number): Promise<{ events: number; deliveries: string[] }> {
     const rows: Array<{ events: number; deliveries: string[] }> = await tx.query(
       `WITH pos AS (SELECT sequence FROM webhook_dispatch_position FOR UPDATE),
-       ev AS (
-         SELECT e.* FROM events e, pos WHERE e.sequence > pos.sequence ORDER BY e.sequence LIMIT $1
+       live AS MATERIALIZED (
+         SELECT w.id, w.event_types, w.created_at, o.path FROM webhook_endpoints w
+           JOIN customers o ON o.id = w.owner_id AND o.deleted_at IS NULL
+          WHERE w.deleted_at IS NULL AND w.status = 'enabled'
+       ), ev AS (
+         SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_path FROM events e
+          WHERE EXISTS (SELECT FROM live) AND e.sequence > (SELECT sequence FROM pos) ORDER BY e.sequence LIMIT $1::int
        ), ins AS (
          -- clock_timestamp(): deliveries of one step keep the feed's order in the newest-first list
          INSERT INTO webhook_deliveries (endpoint_id, event_id, event_sequence, event_type, next_attempt_at, created_at)
          SELECT w.id, ev.id, ev.sequence, ev.type, now(), clock_timestamp()
            FROM ev
-           JOIN webhook_endpoints w ON w.deleted_at IS NULL AND w.status = 'enabled' AND ev.type = ANY (w.event_types)
-                                   AND ev.occurred_at >= w.created_at
-           -- the event's subject lies in the owner's subtree (a prefix of its materialized path)
-           JOIN customers o ON o.id = w.owner_id AND o.deleted_at IS NULL AND starts_with(ev.subject_path, o.path)
+           -- the event's type subscribed, the event not older than the endpoint, its subject in the
+           -- owner's subtree (a prefix of its materialized path)
+           JOIN live w ON ev.type = ANY (w.event_types) AND ev.occurred_at >= w.created_at AND starts_with(ev.subject_path, w.path)
           ORDER BY ev.sequence, w.id
          ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO NOTHING
          RETURNING id
+       ), step AS (
+         -- the position after this step: past the events read, or, with no live endpoint, past as
+         -- many as a step reads (sequences are contiguous: the relay numbers them from the last one)
+         SELECT CASE WHEN EXISTS (SELECT FROM live) THEN (SELECT max(sequence) FROM ev)
+                     ELSE LEAST(COALESCE((SELECT max(sequence) FROM events), 0), (SELECT sequence FROM pos) + $1::int) END AS last
        ), moved AS (
-         UPDATE webhook_dispatch_position p SET sequence = m.last
-           FROM (SELECT max(sequence) AS last FROM ev) m
-          WHERE m.last IS NOT NULL
+         UPDATE webhook_dispatch_position p SET sequence = step.last FROM step WHERE step.last > p.sequence
          RETURNING p.sequence
        )
-       SELECT (SELECT count(*) FROM ev)::int AS events,
+       SELECT CASE WHEN EXISTS (SELECT FROM live) THEN (SELECT count(*) FROM ev)
+                   ELSE GREATEST((SELECT last FROM step) - (SELECT sequence FROM pos), 0) END::int AS events,
               COALESCE((SELECT array_agg(id) FROM ins), '{}') AS deliveries,
               (SELECT count(*) FROM moved) AS moved`,
       [limit],

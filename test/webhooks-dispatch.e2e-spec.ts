@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { WebhookDeliveriesRepository } from '../src/webhooks/webhook-deliveries.repository';
+import { Actor, createCustomer, loginRoot } from './setup/factories';
+import { feed, feedUntil, FeedEvent } from './setup/events';
+import { startTestApp, TestApp } from './setup/test-app';
+import { eventually, FAST_WEBHOOKS, WebhookReceiver } from './setup/webhook-receiver';
+
+/**
+ * The dispatcher on a long feed with bursts of events no endpoint wants (a calls batch makes
+ * ~6,000): it reads only the events after its stored position, and an endpoint still gets
+ * exactly the matching events after its creation, with their whole body.
+ */
+describe('webhook dispatcher on a long feed', () => {
+  let t: TestApp;
+  let root: Actor;
+  const receiver = new WebhookReceiver();
+
+  beforeAll(async () => {
+    t = await startTestApp({ ...FAST_WEBHOOKS, RATE_LIMIT_EXPENSIVE_PER_MINUTE: '100000' });
+    root = await loginRoot(t);
+  });
+  afterAll(async () => {
+    await t.close();
+    await receiver.stop();
+  });
+
+  const batch = (customerId: string, count = 1000) =>
+    root
+      .post('/v1/balance-operations/batch', { operations: Array.from({ length: count }, () => ({ customerId, action: 'add_funds', amount: '1.00' })) })
+      .set('Idempotency-Key', randomUUID())
+      .expect(201);
+
+  const credit = (customerId: string, amount: string) =>
+    root.post(`/v1/customers/${customerId}/balance-operations`, { action: 'credit', amount }).set('Idempotency-Key', randomUUID()).expect(201);
+
+  /** The outbox moved into the feed and the dispatcher's position at the feed's end. */
+  const caughtUp = () =>
+    eventually(
+      async () => {
+        const [row] = await t.dataSource.query(
+          `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+                  (SELECT sequence FROM webhook_dispatch_position) = (SELECT COALESCE(max(sequence), 0) FROM events) AS at_end`,
+        );
+        return row.outbox === 0 && row.at_end === true;
+      },
+      20000,
+      'the dispatcher at the end of the feed',
+    );
+
+  /**
+   * Steps of the dispatcher, as the runtime makes them, in one transaction that is rolled back
+   * (the position first set `back` events behind the feed's end): each step's result, the
+   * position after it, and how many rows of `events` (heap and primary key) the steps read.
+   */
+  async function steps(back: number, count: number): Promise<{ made: Array<{ events: number; moved: number }>; read: number }> {
+    const deliveries = t.app.get(WebhookDeliveriesRepository);
+    const undo = new Error('rolled back');
+    let out: { made: Array<{ events: number; moved: number }>; read: number } | undefined;
+    await t.dataSource
+      .transaction(async (tx) => {
+        await eventually(() => deliveries.unscopedTryDispatchLock(tx), 10000, 'the dispatcher lock');
+        await tx.query(`UPDATE webhook_dispatch_position SET sequence = sequence - $1`, [back]);
+        const [{ start }] = await tx.query(`SELECT sequence::int AS start FROM webhook_dispatch_position`);
+        const [before] = await tx.query(`SELECT pg_stat_get_xact_tuples_fetched('events'::regclass) + pg_stat_get_xact_tuples_returned('events'::regclass)
+                                               + pg_stat_get_xact_tuples_returned('events_pkey'::regclass) AS read`);
+        const made: Array<{ events: number; moved: number }> = [];
+        let at = start as number;
+        for (let i = 0; i < count; i++) {
+          const step = await deliveries.unscopedDispatch(tx, 1000);
+          const [{ sequence }] = await tx.query(`SELECT sequence::int AS sequence FROM webhook_dispatch_position`);
+          made.push({ events: step.events, moved: sequence - at });
+          at = sequence;
+        }
+        const [after] = await tx.query(`SELECT pg_stat_get_xact_tuples_fetched('events'::regclass) + pg_stat_get_xact_tuples_returned('events'::regclass)
+                                              + pg_stat_get_xact_tuples_returned('events_pkey'::regclass) AS read`);
+        out = { made, read: Number(after.read) - Number(before.read) };
+        throw undo;
+      })
+      .catch((error: unknown) => {
+        if (error !== undo) throw error;
+      });
+    return out!;
+  }
+
+  it('reads no event row when nothing is new after its position, however long the feed, with or without endpoints', async () => {
+    const customer = await createCustomer(t, root);
+    await batch(customer.id);
+    await batch(customer.id);
+    await caughtUp();
+    // Before: the position was a join filter, and every pass walked the whole feed (2,000+ rows here).
+    const idle = await steps(0, 1);
+    expect(idle.made).toEqual([{ events: 0, moved: 0 }]);
+    expect(idle.read).toBeLessThan(10);
+    // With a live endpoint (that wants none of these), the same.
+    const other = await createCustomer(t, root);
+    const hook = await other.post('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hooks', events: ['balance.changed'] }).expect(201);
+    await caughtUp();
+    const watched = await steps(0, 1);
+    expect(watched.made).toEqual([{ events: 0, moved: 0 }]);
+    expect(watched.read).toBeLessThan(10);
+    // A backlog is crossed in steps of at most 1,000 events, as before; with no live endpoint without reading them.
+    const crossed = await steps(1500, 3);
+    expect(crossed.made).toEqual([{ events: 1000, moved: 1000 }, { events: 500, moved: 500 }, { events: 0, moved: 0 }]);
+    expect(crossed.read).toBeGreaterThanOrEqual(1500); // the endpoint's subtree has to be matched event by event
+    await other.delete(`/v1/webhook-endpoints/${hook.body.id}`).expect(204);
+    const unwatched = await steps(1500, 3);
+    expect(unwatched.made).toEqual([{ events: 1000, moved: 1000 }, { events: 500, moved: 500 }, { events: 0, moved: 0 }]);
+    expect(unwatched.read).toBeLessThan(10);
+  }, 60000);
+
+  it('gives an endpoint made after a burst only the later events it subscribed to, each once with its whole body, among thousands it did not', async () => {
+    const url = await receiver.start();
+    const c = await createCustomer(t, root, { name: 'C' });
+    const s = await createCustomer(t, root, { name: 'S' });
+    // A burst of C's own events before its endpoint exists (more than one dispatcher step).
+    await batch(c.id);
+    await batch(c.id, 500);
+    const burst = new Set(
+      (await feedUntil(c, (events) => events.filter((e) => e.type === 'balance.changed').length >= 1500, 0, '&types=balance.changed')).map((e) => e.id),
+    );
+    expect(burst.size).toBe(1500);
+
+    const endpoint = await c.post('/v1/webhook-endpoints', { url, events: ['balance.changed'] }).expect(201);
+    // Thousands of events the endpoint does not want (another subtree, another type), with its own in between.
+    await batch(s.id);
+    await credit(c.id, '3.25');
+    await c.post('/v1/tariffs', { name: `t-${randomUUID()}`, currency: 'USD' }).expect(201);
+    await batch(s.id);
+    await credit(c.id, '1.50');
+    await batch(c.id, 2);
+    await batch(s.id, 300);
+
+    let expected: FeedEvent[] = [];
+    await eventually(
+      async () => {
+        expected = (await feed(c, 0, '&types=balance.changed')).filter((e) => !burst.has(e.id));
+        return expected.length === 4 && expected.every((e) => receiver.delivered().has(e.id));
+      },
+      30000,
+      'the four later events delivered',
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}: expected ${expected.length}, received ${receiver.requests.length}`);
+    });
+    await caughtUp();
+    await new Promise((r) => setTimeout(r, 500)); // anything extra would have arrived by now
+    // Exactly those, once each, as C's feed renders them (data included).
+    const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+    expect(receiver.requests.map((r) => r.id).sort()).toEqual(expected.map((e) => e.id).sort());
+    for (const request of receiver.requests) WebhookReceiver.verify(endpoint.body.secret, request);
+    expect(receiver.events().sort(byId)).toEqual([...expected].sort(byId));
+    expect(expected.map((e) => e.data.entry.amount)).toEqual(['3.25', '1.50', '1.00', '1.00']);
+  }, 90000);
+});
