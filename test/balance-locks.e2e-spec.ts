@@ -3,8 +3,9 @@ import { Actor, createAccount, createCustomer, expectProblem, loginRoot } from '
 import { startTestApp, TestApp } from './setup/test-app';
 
 /**
- * Balances live in rows of their own (migration 1764600000000-BalanceRows): a posting locks the
- * holder's balance row and holds the holder's own row with FOR KEY SHARE while it decides. A
+ * Balances live in rows of their own (migration 1764600000000-BalanceRows), which also carry
+ * copies of what else a posting decides on and can change (credit limit, deletion), written by
+ * a trigger in the transaction that changes the holder; a posting locks only the balance row. A
  * change of the holder (its credit limit, its deletion) locks the holder and its balance row
  * FOR UPDATE first, as CustomersService.update/remove and AccountsService do, so a posting that
  * arrives meanwhile waits for the change and then decides on the changed row: a debit the old

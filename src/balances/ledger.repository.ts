@@ -209,11 +209,14 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     'p JOIN h ON h.id = p.holder_id',
     'p.ord = 1',
   );
-  // b: the holder's balance row (updated), h: the holder (its credit limit), c: the customer it is or belongs to.
-  const guard = (h: string, c: string, mode: 'descendants' | 'self-and-descendants') => `
+  // b: the holder's balance row, updated (its balance, credit limit and deletion, as changed by a
+  // transaction this statement waited for); c: the customer the holder is or belongs to (its
+  // path and base currency, which never change).
+  const guard = (c: string, mode: 'descendants' | 'self-and-descendants') => `
+         AND b.deleted_at IS NULL
          AND (v.reach_path IS NULL OR ${subtreeConditionOf(c, 'v.reach_path', 'v.reach_depth', mode)})
          AND ${c}.base_currency = COALESCE(v.base, ${c}.base_currency)
-         AND (v.min_checked IS NULL OR b.balance + ${h}.credit_limit + v.min_checked >= 0)
+         AND (v.min_checked IS NULL OR b.balance + b.credit_limit + v.min_checked >= 0)
          AND abs(b.balance + v.low) < ${limit} AND abs(b.balance + v.high) < ${limit}
          AND ${fresh.unused}`;
   const event = auditInsertSql(
@@ -235,21 +238,15 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
   );
   return `WITH v AS (SELECT * FROM ${hv}),
     p AS (SELECT * FROM ${p}),
-    -- The holders, held (FOR KEY SHARE) while the statement decides on their credit limit and
-    -- liveness: a change of a holder locks it FOR UPDATE, so it waits for this statement's
-    -- transaction, and this statement waits for a change in progress and then reads the row as
-    -- changed. Holders locked before (the transaction) are held already.
-    kc AS (SELECT h.* FROM customers h WHERE h.id = ANY (ARRAY(SELECT v.id FROM v WHERE NOT v.is_account)) ORDER BY h.id FOR KEY SHARE),
-    ka AS (SELECT h.* FROM accounts h WHERE h.id = ANY (ARRAY(SELECT v.id FROM v WHERE v.is_account)) ORDER BY h.id FOR KEY SHARE),
     hc AS (
       UPDATE customer_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
-        FROM v, kc h
-       WHERE NOT v.is_account AND h.id = v.id AND b.customer_id = v.id${guard('h', 'h', 'descendants')}
+        FROM v, customers h
+       WHERE NOT v.is_account AND h.id = v.id AND b.customer_id = v.id${guard('h', 'descendants')}
       RETURNING b.customer_id AS id, b.balance - v.total AS before, h.base_currency, h.path AS subject_path
     ), ha AS (
       UPDATE account_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
-        FROM v, ka h, customers c
-       WHERE v.is_account AND h.id = v.id AND b.account_id = v.id AND h.deleted_at IS NULL AND c.id = h.customer_id${guard('h', 'c', 'self-and-descendants')}
+        FROM v, customers c
+       WHERE v.is_account AND b.account_id = v.id AND c.id = b.customer_id${guard('c', 'self-and-descendants')}
       RETURNING b.account_id AS id, b.balance - v.total AS before, c.base_currency, c.path AS subject_path
     ), h AS (SELECT * FROM hc UNION ALL SELECT * FROM ha),
     e AS (
@@ -281,10 +278,10 @@ export class LedgerRepository {
    * asking for it: customers strictly below it, accounts of it or below (or, with
    * `uncheckedReach`, whoever it is: the caller's service checked what it may charge).
    * Customers first, then accounts, each in id order, so that concurrent postings cannot
-   * deadlock on each other. Locked is the holder's balance row (FOR UPDATE: the posting's own
-   * lock) and, before it, the holder's row with FOR KEY SHARE, the order in which a change of a
-   * holder locks them (FOR UPDATE of both): the change waits for the posting, the posting for
-   * the change, and then sees it.
+   * deadlock on each other. Locked is the holder's balance row (FOR UPDATE), which carries all
+   * a posting decides on that can change (balance, credit limit, deletion: migration
+   * 1764600000000-BalanceRows): a change of those waits for the posting, the posting for the
+   * change, and then sees it.
    */
   async lockHolders(tx: Tx, wanted: Array<{ caller: Caller; kind: HolderKind; id: string; uncheckedReach?: boolean }>): Promise<LockedHolder[]> {
     const params = new SqlParams();
@@ -307,18 +304,18 @@ export class LedgerRepository {
     const parts: string[] = [];
     if (customers.length) {
       parts.push(`lc AS (
-        SELECT 'customer' AS kind, h.id, h.base_currency, b.balance, h.credit_limit, h.parent_id AS billing_id, h.path AS subject_path
+        SELECT 'customer' AS kind, h.id, h.base_currency, b.balance, b.credit_limit, h.parent_id AS billing_id, h.path AS subject_path
           FROM customers h JOIN customer_balances b ON b.customer_id = h.id
-         WHERE ${customers.map((g) => `(h.id = ANY (${ids(g)})${reach('h', g.caller, 'descendants')})`).join(' OR ')}
-         ORDER BY h.id FOR KEY SHARE OF h FOR UPDATE OF b)`);
+         WHERE b.deleted_at IS NULL AND (${customers.map((g) => `(h.id = ANY (${ids(g)})${reach('h', g.caller, 'descendants')})`).join(' OR ')})
+         ORDER BY h.id FOR UPDATE OF b)`);
     }
     if (accounts.length) {
       parts.push(`la AS (
-        SELECT 'account' AS kind, h.id, c.base_currency, b.balance, h.credit_limit, h.customer_id AS billing_id, c.path AS subject_path
+        SELECT 'account' AS kind, h.id, c.base_currency, b.balance, b.credit_limit, h.customer_id AS billing_id, c.path AS subject_path
           FROM accounts h JOIN account_balances b ON b.account_id = h.id JOIN customers c ON c.id = h.customer_id
-         WHERE h.deleted_at IS NULL
+         WHERE b.deleted_at IS NULL
            AND (${accounts.map((g) => `(h.id = ANY (${ids(g)})${reach('c', g.caller, 'self-and-descendants')})`).join(' OR ')})
-         ORDER BY h.id FOR KEY SHARE OF h FOR UPDATE OF b)`);
+         ORDER BY h.id FOR UPDATE OF b)`);
     }
     if (!parts.length) return [];
     const rows: Array<{ kind: HolderKind; id: string; base_currency: string; balance: string; credit_limit: string; billing_id: string; subject_path: string }> =
