@@ -1,20 +1,21 @@
 /**
- * What an index on `balance` would cost every posting (docs/integrators.md, "Why there is no
- * balance index"), measured, not guessed. Seeds the same 100,000 customers as list-plans.ts
- * (run it first with PLANS_DATABASE_URL pointing at a database this script may alter), then runs
- * through pgbench, for `SECONDS_EACH` each, interleaved, three layouts of the balance:
+ * What an index on the balance costs every posting, by where the balance lives
+ * (docs/integrators.md, "Where balances live, and why"), measured, not guessed. Uses the
+ * 100,000 customers list-plans.ts seeds (run it first with PLANS_DATABASE_URL pointing at a
+ * database this script may alter), then runs through pgbench, for `SECONDS_EACH` each,
+ * interleaved, three layouts of the balance:
  *
- * - `in customers, no index` (today): the balance is a column of `customers`, no index holds it;
- * - `in customers, indexed`: the same with `customers (parent_id, balance, id)`;
- * - `narrow table, indexed`: the balance moved to `customer_balances (customer_id primary key,
- *   parent_id, balance, version, updated_at)` with `(parent_id, balance, customer_id)`, the
- *   customer row read beside it (and, in a batch, held with FOR KEY SHARE so that a change of
- *   the customer's credit limit or its deletion still waits for the posting, as today).
+ * - `in customers, no index` (before migration 1764600000000-BalanceRows): a column of the wide
+ *   `customers` row that no index holds (a scratch column here, `scratch_balance`), so its
+ *   update can be HOT;
+ * - `in customers, indexed`: the same with `customers (parent_id, scratch_balance, id)`;
+ * - `narrow row, indexed` (now): `customer_balances` with its balance index, the customer row
+ *   read beside it, only the balance row locked.
  *
  * and two workloads: the single posting's balance update (16 clients, spread over 1,000
  * customers), and a batch's (4 clients, each transaction locking then updating 600 customers in
- * id order, as THE posting does). Prints tps and the share of HOT updates. The side table is
- * dropped at the end. Not a test (nothing asserted); run by hand:
+ * id order, as THE posting does). Prints tps and the share of HOT updates. The scratch column
+ * and index are dropped at the end. Not a test (nothing asserted); run by hand:
  *
  *   PLANS_DATABASE_URL=postgres://… npx ts-node-transpile-only test/plans/balance-index-cost.ts
  */
@@ -26,7 +27,7 @@ import { Client } from 'pg';
 
 const SECONDS = Number(process.env.SECONDS_EACH ?? 10);
 
-type Layout = 'in customers, no index' | 'in customers, indexed' | 'narrow table, indexed';
+type Layout = 'in customers, no index' | 'in customers, indexed' | 'narrow row, indexed';
 
 async function main(): Promise<void> {
   const url = process.env.PLANS_DATABASE_URL;
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const set = `(SELECT g FROM generate_series(:s, :s + 1199, 2) g)`;
   const scripts: Record<'single' | 'batch', Record<'wide' | 'narrow', string>> = {
     single: {
-      wide: script('single-wide.sql', `${single}UPDATE customers SET balance = balance - 0.01, version = version + 1, updated_at = now() WHERE node_id = :n;\n`),
+      wide: script('single-wide.sql', `${single}UPDATE customers SET scratch_balance = scratch_balance - 0.01, version = version + 1, updated_at = now() WHERE node_id = :n;\n`),
       narrow: script(
         'single-narrow.sql',
         `${single}UPDATE customer_balances b SET balance = b.balance - 0.01, version = b.version + 1, updated_at = now() FROM customers c WHERE c.node_id = :n AND b.customer_id = c.id;\n`,
@@ -57,11 +58,11 @@ async function main(): Promise<void> {
       wide: script(
         'batch-wide.sql',
         `${batch}SELECT count(*) FROM (SELECT id FROM customers WHERE node_id IN ${set} ORDER BY id FOR UPDATE) x;\n` +
-          `UPDATE customers SET balance = balance - 0.01, version = version + 1, updated_at = now() WHERE node_id IN ${set};\nCOMMIT;\n`,
+          `UPDATE customers SET scratch_balance = scratch_balance - 0.01, version = version + 1, updated_at = now() WHERE node_id IN ${set};\nCOMMIT;\n`,
       ),
       narrow: script(
         'batch-narrow.sql',
-        `${batch}SELECT count(*) FROM (SELECT h.id FROM customers h JOIN customer_balances b ON b.customer_id = h.id WHERE h.node_id IN ${set} ORDER BY h.id FOR UPDATE OF b FOR KEY SHARE OF h) x;\n` +
+        `${batch}SELECT count(*) FROM (SELECT h.id FROM customers h JOIN customer_balances b ON b.customer_id = h.id WHERE h.node_id IN ${set} ORDER BY h.id FOR UPDATE OF b) x;\n` +
           `UPDATE customer_balances b SET balance = b.balance - 0.01, version = b.version + 1, updated_at = now() FROM customers c WHERE c.node_id IN ${set} AND b.customer_id = c.id;\nCOMMIT;\n`,
       ),
     },
@@ -69,25 +70,23 @@ async function main(): Promise<void> {
   const u = new URL(url);
   const env = { ...process.env, PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1) };
   const indexes = (await db.query(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'customers'`)).rows[0] as { n: number };
-  await db.query(`DROP TABLE IF EXISTS customer_balances`);
-  await db.query(`CREATE TABLE customer_balances (customer_id uuid PRIMARY KEY REFERENCES customers, parent_id uuid, balance numeric(38, 8) NOT NULL,
-                                                  version bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now())`);
-  await db.query(`INSERT INTO customer_balances (customer_id, parent_id, balance) SELECT id, parent_id, balance FROM customers`);
-  await db.query(`CREATE INDEX customer_balances_children ON customer_balances (parent_id, balance, customer_id)`);
+  await db.query(`ALTER TABLE customers ADD COLUMN IF NOT EXISTS scratch_balance numeric(38, 8) NOT NULL DEFAULT 0`);
   console.log(`customers has ${indexes.n} indexes; pgbench, ${SECONDS} s each, interleaved`);
   const stats = async () =>
     (await db.query(`SELECT sum(n_tup_upd)::bigint AS upd, sum(n_tup_hot_upd)::bigint AS hot FROM pg_stat_user_tables WHERE relname IN ('customers', 'customer_balances')`))
       .rows[0] as { upd: string; hot: string };
   const run = async (workload: 'single' | 'batch', layout: Layout): Promise<void> => {
     await db.query(
-      layout === 'in customers, indexed' ? `CREATE INDEX IF NOT EXISTS customers_children_balance ON customers (parent_id, balance, id)` : `DROP INDEX IF EXISTS customers_children_balance`,
+      layout === 'in customers, indexed'
+        ? `CREATE INDEX IF NOT EXISTS customers_children_scratch_balance ON customers (parent_id, scratch_balance, id)`
+        : `DROP INDEX IF EXISTS customers_children_scratch_balance`,
     );
     await db.query(`VACUUM ANALYZE customers`);
     await db.query(`VACUUM ANALYZE customer_balances`);
     await db.query(`CHECKPOINT`);
     const before = await stats();
     const clients = workload === 'single' ? '16' : '4';
-    const file = scripts[workload][layout === 'narrow table, indexed' ? 'narrow' : 'wide'];
+    const file = scripts[workload][layout === 'narrow row, indexed' ? 'narrow' : 'wide'];
     const out = execFileSync('pgbench', ['-n', '-c', clients, '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', file], { env, encoding: 'utf8' });
     await new Promise((resolve) => setTimeout(resolve, 700)); // statistics are sent at most every 500 ms
     const after = await stats();
@@ -100,12 +99,12 @@ async function main(): Promise<void> {
   try {
     for (const workload of ['single', 'batch'] as const) {
       for (let round = 0; round < 2; round++) {
-        for (const layout of ['in customers, no index', 'in customers, indexed', 'narrow table, indexed'] as const) await run(workload, layout);
+        for (const layout of ['in customers, no index', 'in customers, indexed', 'narrow row, indexed'] as const) await run(workload, layout);
       }
     }
   } finally {
-    await db.query(`DROP INDEX IF EXISTS customers_children_balance`);
-    await db.query(`DROP TABLE IF EXISTS customer_balances`);
+    await db.query(`DROP INDEX IF EXISTS customers_children_scratch_balance`);
+    await db.query(`ALTER TABLE customers DROP COLUMN IF EXISTS scratch_balance`);
     await db.end();
   }
 }
