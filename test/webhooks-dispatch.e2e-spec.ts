@@ -108,6 +108,66 @@ describe('webhook dispatcher on a long feed', () => {
     expect(unwatched.read).toBeLessThan(10);
   }, 60000);
 
+  it('creates an endpoint only between dispatcher passes, and gives it every event that occurs after its creation and none before', async () => {
+    // The race this closes: a pass whose snapshot predated an endpoint's commit did not see the
+    // endpoint and moved past events that occurred after its created_at (the start of its
+    // transaction), which then never reached it. It cannot be staged through HTTP (the create's
+    // transaction cannot be held open); what is checked is the mechanism: a create waits for a
+    // pass in progress, and its creation time is taken once that pass is over.
+    const own = new WebhookReceiver();
+    const url = await own.start();
+    const c = await createCustomer(t, root);
+    await credit(c.id, '1.00');
+    await caughtUp();
+    const deliveries = t.app.get(WebhookDeliveriesRepository);
+    const pass = t.dataSource.createQueryRunner();
+    await pass.connect();
+    let created: { status: number; body: { id: string } } | undefined;
+    try {
+      await pass.startTransaction();
+      expect(await deliveries.unscopedTryDispatchLock(pass.manager)).toBe(true);
+      // An event in the feed that this pass (in progress) will move past before the endpoint exists.
+      await credit(c.id, '2.00');
+      await eventually(async () => (await feed(c, 0, '&types=balance.changed')).some((e) => e.data.entry.amount === '2.00'), 10000, 'the 2.00 credit in the feed');
+      const creating = (async () => await c.post('/v1/webhook-endpoints', { url, events: ['balance.changed'] }))();
+      await eventually(
+        async () => {
+          const [row] = await t.dataSource.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`,
+          );
+          return row.n > 0;
+        },
+        10000,
+        'the endpoint being created to wait for the pass in progress',
+      );
+      await deliveries.unscopedDispatch(pass.manager, 1000);
+      await pass.commitTransaction();
+      created = await creating;
+    } finally {
+      if (pass.isTransactionActive) await pass.rollbackTransaction();
+      await pass.release();
+    }
+    expect(created?.status).toBe(201);
+    // Its creation time is after the pass it waited for, so after the 2.00 credit.
+    const [stored] = await t.dataSource.query(
+      `SELECT (w.created_at > (SELECT max(e.occurred_at) FROM events e WHERE e.type = 'balance.changed' AND e.subject_id = $2)) AS after_credits
+         FROM webhook_endpoints w WHERE w.id = $1`,
+      [created!.body.id, c.id],
+    );
+    expect(stored.after_credits).toBe(true);
+    // Everything that occurs after its creation reaches it, and nothing before.
+    await credit(c.id, '3.00');
+    await credit(c.id, '4.00');
+    try {
+      await eventually(() => own.events().length >= 2, 20000, 'the two later credits delivered');
+      await caughtUp();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(own.events().map((e) => (e.data.entry as { amount: string }).amount).sort()).toEqual(['3.00', '4.00']);
+    } finally {
+      await own.stop();
+    }
+  }, 60000);
+
   it('gives an endpoint made after a burst only the later events it subscribed to, each once with its whole body, among thousands it did not', async () => {
     const url = await receiver.start();
     const c = await createCustomer(t, root, { name: 'C' });

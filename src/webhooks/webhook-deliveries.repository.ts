@@ -153,6 +153,17 @@ export class WebhookDeliveriesRepository {
     return rows[0].id;
   }
 
+  /**
+   * Waits for the dispatcher's lock and holds it until `tx` ends: no dispatcher pass runs
+   * meanwhile. An endpoint is created under it (its `created_at` taken after it), so every event
+   * that occurs after the endpoint's creation is dispatched by a pass that sees the endpoint.
+   * Without it, a pass whose snapshot predated the endpoint's commit moved past such events, and
+   * they never reached the endpoint.
+   */
+  async unscopedHoldDispatchLock(tx: Tx): Promise<void> {
+    await tx.query(`SELECT pg_advisory_xact_lock(${DISPATCH_LOCK})`);
+  }
+
   /** The dispatcher's lock (one dispatcher at a time across instances); false when another holds it. */
   async unscopedTryDispatchLock(tx: Tx): Promise<boolean> {
     const rows: Array<{ locked: boolean }> = await tx.query(`SELECT pg_try_advisory_xact_lock(${DISPATCH_LOCK}) AS locked`);

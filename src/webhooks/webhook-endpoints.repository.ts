@@ -95,8 +95,11 @@ export class WebhookEndpointsRepository implements Visible<WebhookEndpointRow> {
          SELECT o.id, o.path FROM customers o
           WHERE o.id = ${params.add(endpoint.ownerId)} AND ${subtreeCondition('o', caller, params, 'self-and-descendants')}
        ), w AS (
-         INSERT INTO webhook_endpoints (owner_id, url, event_types, description, secret)
-         SELECT o.id, ${params.add(endpoint.url)}, ${params.add(endpoint.eventTypes)}::text[], ${params.add(endpoint.description)}, ${params.add(endpoint.secret)}
+         -- Created now, not at the transaction's start: the caller took the dispatcher's lock
+         -- (unscopedHoldDispatchLock) in between, and no pass may have moved past an event of its time.
+         INSERT INTO webhook_endpoints (owner_id, url, event_types, description, secret, created_at, updated_at)
+         SELECT o.id, ${params.add(endpoint.url)}, ${params.add(endpoint.eventTypes)}::text[], ${params.add(endpoint.description)}, ${params.add(endpoint.secret)},
+                clock_timestamp(), clock_timestamp()
            FROM o
          RETURNING *
        )

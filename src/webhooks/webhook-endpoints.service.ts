@@ -72,6 +72,9 @@ export class WebhookEndpointsService {
     // Standard Webhooks secret: whsec_ + base64 of 32 random bytes.
     const secret = `whsec_${randomBytes(32).toString('base64')}`;
     const endpoint = await this.writes.change(caller.customerId, async (tx) => {
+      // No dispatcher pass runs from here to the commit, and the endpoint's creation time is taken
+      // after this: every event of a later time is dispatched by a pass that sees the endpoint.
+      await this.deliveries.unscopedHoldDispatchLock(tx);
       const row = await this.endpoints.insert(caller, tx, { ownerId: owner.id, url, eventTypes: input.events, description: input.description ?? '', secret });
       if (!row) throw notVisible(); // the owner went away meanwhile
       const dto = toWebhookEndpointDto(row);
