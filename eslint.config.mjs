@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'openapi/client/schema.d.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', '.bench-*/**', 'openapi/client/schema.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -63,7 +63,7 @@ async function main() {
       }
       dist = path.resolve(dist);
       // Variants differing only in the triggers share a database and a Canopy.
-      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${(dist + JSON.stringify(extraEnv)).replace(/\W/g, '_').slice(-40)}`;
+      const dbName = spec.startsWith('events-') ? 'cost_events' : `cost_${(dist + JSON.stringify(extraEnv)).replace(/\W/g, '_').slice(-40)}`.toLowerCase();
       if (!canopies.has(dbName)) {
         await query(db.url, `CREATE DATABASE ${dbName}`);
         await query(db.url, `ALTER DATABASE ${dbName} SET track_functions = 'pl'`);
