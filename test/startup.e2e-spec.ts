@@ -137,6 +137,11 @@ describe('first minute: the embedded PostgreSQL in a folder others cannot enter'
     const second = await start();
     try {
       expect(await sql(second.adminUrl, 'SELECT v FROM kept')).toEqual([{ v: 'still here' }]);
+      // Its URLs reach it through its Unix-domain socket (no client address); TCP on 127.0.0.1 still answers.
+      expect(await sql(second.adminUrl, 'SELECT inet_client_addr() IS NULL AS local')).toEqual([{ local: true }]);
+      const tcp = new URL(second.adminUrl);
+      tcp.searchParams.delete('host');
+      expect(await sql(tcp.toString(), `SELECT host(inet_client_addr()) AS client`)).toEqual([{ client: '127.0.0.1' }]);
       expect(second.dataDir).toBe(first.dataDir);
     } finally {
       await second.stop();

@@ -85,7 +85,8 @@ async function checkServer(url: string): Promise<void> {
 function where(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.hostname || 'localhost'}:${u.port || '5432'}`;
+    // A `host` parameter (a socket's directory, or a host name) is what node-postgres connects to.
+    return `${u.searchParams.get('host') || u.hostname || 'localhost'}:${u.port || '5432'}`;
   } catch {
     return 'DATABASE_URL';
   }
