@@ -1,4 +1,5 @@
-import { Big, convert, formatMoney, parseMoney, roundMoney } from './money';
+import fc from 'fast-check';
+import { Big, convert, formatMoney, formatStoredMoney, parseMoney, roundMoney } from './money';
 
 describe('money', () => {
   it('adds exactly', () => {
@@ -24,6 +25,36 @@ describe('money', () => {
     expect(formatMoney('-0')).toBe('0.00');
     expect(formatMoney('1e21')).toBe('1000000000000000000000.00');
     expect(formatMoney('7', 0)).toBe('7');
+  });
+
+  it('formats a stored amount by its text exactly as formatMoney does', () => {
+    for (const [stored, shown] of [
+      ['12.50000000', '12.50'],
+      ['12.00000000', '12.00'],
+      ['0.00000000', '0.00'],
+      ['-0.00000000', '0.00'],
+      ['-3.10000000', '-3.10'],
+      ['0.12345678', '0.12345678'],
+      ['100.10000000', '100.10'],
+      ['12.5', '12.50'],
+      ['12', '12.00'],
+      ['1e21', '1000000000000000000000.00'],
+      ['99999999999999999999999999999.99999999', '99999999999999999999999999999.99999999'],
+    ]) {
+      expect([stored, formatStoredMoney(stored)]).toEqual([stored, shown]);
+      expect(formatStoredMoney(stored)).toBe(formatMoney(stored));
+    }
+    // Any NUMERIC(38,8) value as PostgreSQL prints it (always eight places), and shorter texts.
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    fc.assert(
+      fc.property(fc.boolean(), digits(1, 30), digits(0, 8), fc.boolean(), (negative, whole, fraction, padded) => {
+        const w = whole.replace(/^0+(?=\d)/, '');
+        const f = padded ? fraction.padEnd(8, '0') : fraction;
+        const text = `${negative ? '-' : ''}${w}${f ? `.${f}` : ''}`;
+        expect(formatStoredMoney(text)).toBe(formatMoney(text));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('rejects what is not a decimal string', () => {

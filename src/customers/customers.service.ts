@@ -4,7 +4,7 @@ import { RefreshTokensRepository } from '../auth/refresh-tokens.repository';
 import { ApiKeysRepository } from '../auth/api-keys.repository';
 import { PasswordHasher } from '../auth/password-hasher';
 import { appendOpeningBalance } from '../balances/ledger';
-import { Big } from '../common/money';
+import { Big, formatStoredMoney } from '../common/money';
 import { Page } from '../common/pagination';
 import { ConflictProblem, ProblemError, ValidationProblem } from '../common/problem/problem';
 import { ConversionService } from '../currencies/conversion.service';
@@ -44,7 +44,7 @@ function auditView(row: CustomerRow): Record<string, unknown> {
     webLogin: row.web_login,
     baseCurrency: row.base_currency,
     creditLimit: row.credit_limit,
-    lowBalanceThreshold: row.low_balance_threshold_text,
+    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatStoredMoney(row.low_balance_threshold),
     status: row.status,
     routingGroupId: row.routing_group_id,
     externalId: row.external_id,
