@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Big, formatMoney } from '../common/money';
+import { Big, formatMoney, formatStoredMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
@@ -63,13 +63,19 @@ function accountLock(lock: FindOptions['lock']): string {
 
 /** Secrets (the web password hash, the VoIP password) never leave through here. */
 export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): AccountDto {
-  const balance = new Big(row.balance);
-  const creditLimit = new Big(row.credit_limit);
+  // Stored amounts are formatted from their text (formatStoredMoney); big.js only for the sum and
+  // for a conversion into the viewer's currency.
+  const balance = formatStoredMoney(row.balance);
+  const creditLimit = formatStoredMoney(row.credit_limit);
   const currency = row.currency;
-  const shown = (amount: Big) => {
-    const converted = viewerTable.tryConvert(amount, currency, viewerTable.baseCurrency);
+  const shown = (amount: string) => {
+    const converted = viewerTable.tryConvert(new Big(amount), currency, viewerTable.baseCurrency);
     return converted === null ? null : formatMoney(converted);
   };
+  const display =
+    currency === viewerTable.baseCurrency
+      ? { currency, balance, creditLimit }
+      : { currency: viewerTable.baseCurrency, balance: shown(row.balance), creditLimit: shown(row.credit_limit) };
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -78,12 +84,12 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
     tariffId: row.tariff_id!,
     timeZone: row.time_zone,
     language: row.language,
-    balance: formatMoney(balance),
-    creditLimit: formatMoney(creditLimit),
-    availableCredit: formatMoney(balance.plus(creditLimit)),
-    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatMoney(row.low_balance_threshold),
+    balance,
+    creditLimit,
+    availableCredit: formatMoney(new Big(row.balance).plus(row.credit_limit)),
+    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatStoredMoney(row.low_balance_threshold),
     currency,
-    display: { currency: viewerTable.baseCurrency, balance: shown(balance), creditLimit: shown(creditLimit) },
+    display,
     maxSessions: row.max_sessions,
     status: row.status,
     routingGroupId: row.routing_group_id,
