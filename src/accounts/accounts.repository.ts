@@ -64,18 +64,11 @@ function accountLock(lock: FindOptions['lock']): string {
 /** Secrets (the web password hash, the VoIP password) never leave through here. */
 export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): AccountDto {
   // Stored amounts are formatted from their text (formatStoredMoney); big.js only for the sum and
-  // for a conversion into the viewer's currency.
+  // for a conversion into the viewer's currency (displayOf).
   const balance = formatStoredMoney(row.balance);
   const creditLimit = formatStoredMoney(row.credit_limit);
   const currency = row.currency;
-  const shown = (amount: string) => {
-    const converted = viewerTable.tryConvert(new Big(amount), currency, viewerTable.baseCurrency);
-    return converted === null ? null : formatMoney(converted);
-  };
-  const display =
-    currency === viewerTable.baseCurrency
-      ? { currency, balance, creditLimit }
-      : { currency: viewerTable.baseCurrency, balance: shown(row.balance), creditLimit: shown(row.credit_limit) };
+  const display = viewerTable.displayOf(currency, { balance: row.balance, creditLimit: row.credit_limit }, { balance, creditLimit });
   return {
     id: row.id,
     customerId: row.customer_id,
@@ -87,7 +80,7 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
     balance,
     creditLimit,
     availableCredit: formatMoney(new Big(row.balance).plus(row.credit_limit)),
-    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatStoredMoney(row.low_balance_threshold),
+    lowBalanceThreshold: formatStoredMoney(row.low_balance_threshold),
     currency,
     display,
     maxSessions: row.max_sessions,

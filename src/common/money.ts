@@ -47,7 +47,11 @@ const STORED_MONEY = /^-?(0|[1-9]\d*)(\.\d{1,8})?$/;
  * else (an exponent, more places) goes through `formatMoney`; src/common/money.spec.ts holds
  * the two to the same outputs.
  */
-export function formatStoredMoney(text: string): string {
+export function formatStoredMoney(text: string): string;
+/** An optional amount (a NULL column): null stays null. */
+export function formatStoredMoney(text: string | null): string | null;
+export function formatStoredMoney(text: string | null): string | null {
+  if (text === null) return null;
   if (!STORED_MONEY.test(text)) return formatMoney(text);
   const dot = text.indexOf('.');
   if (dot < 0) return text === '-0' ? '0.00' : `${text}.00`;

@@ -1,4 +1,4 @@
-import { Big, convert, divideRates } from '../common/money';
+import { Big, convert, divideRates, formatMoney } from '../common/money';
 import { ProblemError } from '../common/problem/problem';
 
 export class MissingExchangeRateProblem extends ProblemError {
@@ -48,6 +48,24 @@ export class CurrencyTable {
     const rate = divideRates(fromRate, toRate);
     this.crossRates.set(`${from}>${to}`, rate);
     return rate;
+  }
+
+  /**
+   * A record's `display` (its balance and credit limit in this table's base currency; this is
+   * the viewer's own table): in that currency the amounts as already formatted (a rate of 1
+   * changes nothing), else converted from their stored text, null where no rate is set.
+   */
+  displayOf(
+    currency: string,
+    stored: { balance: string; creditLimit: string },
+    formatted: { balance: string; creditLimit: string },
+  ): { currency: string; balance: string | null; creditLimit: string | null } {
+    if (currency === this.baseCurrency) return { currency, ...formatted };
+    const shown = (amount: string) => {
+      const converted = this.tryConvert(new Big(amount), currency, this.baseCurrency);
+      return converted === null ? null : formatMoney(converted);
+    };
+    return { currency: this.baseCurrency, balance: shown(stored.balance), creditLimit: shown(stored.creditLimit) };
   }
 
   /** Like crossRate, but null instead of a problem (for display). */

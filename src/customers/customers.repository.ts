@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Big, formatMoney, formatStoredMoney } from '../common/money';
+import { formatStoredMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
@@ -81,15 +81,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
   const currency = row.base_currency;
   const balance = formatStoredMoney(row.balance);
   const creditLimit = formatStoredMoney(row.credit_limit);
-  const shown = (amount: string) => {
-    const converted = viewerTable.tryConvert(new Big(amount), currency, viewerTable.baseCurrency);
-    return converted === null ? null : formatMoney(converted);
-  };
-  // In the viewer's own currency the display is the amount itself (a rate of 1 changes nothing).
-  const display =
-    currency === viewerTable.baseCurrency
-      ? { currency, balance, creditLimit }
-      : { currency: viewerTable.baseCurrency, balance: shown(row.balance), creditLimit: shown(row.credit_limit) };
+  const display = viewerTable.displayOf(currency, { balance: row.balance, creditLimit: row.credit_limit }, { balance, creditLimit });
   return {
     id: row.id,
     parentId: row.id === caller.customerId ? null : row.parent_id,
@@ -102,7 +94,7 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     balance,
     creditLimit,
     availableCredit: formatStoredMoney(row.available_credit),
-    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatStoredMoney(row.low_balance_threshold),
+    lowBalanceThreshold: formatStoredMoney(row.low_balance_threshold),
     display,
     status: row.status,
     routingGroupId: row.routing_group_id,

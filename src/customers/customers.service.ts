@@ -44,7 +44,7 @@ function auditView(row: CustomerRow): Record<string, unknown> {
     webLogin: row.web_login,
     baseCurrency: row.base_currency,
     creditLimit: row.credit_limit,
-    lowBalanceThreshold: row.low_balance_threshold === null ? null : formatStoredMoney(row.low_balance_threshold),
+    lowBalanceThreshold: formatStoredMoney(row.low_balance_threshold),
     status: row.status,
     routingGroupId: row.routing_group_id,
     externalId: row.external_id,
