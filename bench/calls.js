@@ -3,13 +3,16 @@
  * Usage (issue 13): calls rated and charged per second through 1,000-call batches
  * (`POST /v1/calls`), for accounts four levels deep (root → C1 → C2 → C3 → C4 → accounts:
  * five charged levels per call, one of them converting USD into EUR with its seller's
- * table), and the ratio against the single-posting raw-SQL limit (bench/posting-limit.js)
- * measured in the same run. Calls/s counts the calls rows written (rated), not requests.
+ * table), and two ratios measured in the same run: against the single-posting raw-SQL limit
+ * (bench/posting-limit.js), and against the raw-SQL floor of the writes 1,000 calls require
+ * (bench/calls-limit.js, same clients). Calls/s counts the calls rows written (rated), not
+ * requests.
  */
 const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
 const { run, summarize, printTable, login, ROOT_PASSWORD } = require('./lib');
 const { postingLimit } = require('./posting-limit');
+const { callsLimit } = require('./calls-limit');
 
 const BATCH_SIZE = 1000;
 const ACCOUNTS = 1000;
@@ -142,7 +145,15 @@ async function callsBench({ canopy, db, duration = 10, connections = Number(proc
     `\n${rated} calls rated and charged at 5 levels (${rated * 5} ledger entries) in ${duration} s: ${callsPerSecond} calls/s` +
       (stick ? `; single-posting raw-SQL limit (spread, 16 clients) ${Math.round(stick)} tps: ratio ${(callsPerSecond / stick).toFixed(2)}\n` : '\n'),
   );
-  return { row, callsPerSecond, stick };
+  const floor = await callsLimit({ databaseUrl: db.url, duration, clients: connections });
+  if (floor) {
+    process.stdout.write(
+      `The raw-SQL floor of the writes (bench/calls-limit.js: per call the call row, 5 ledger entries, 5 balance updates as a set, 6 events; ` +
+        `1,000 calls a transaction, ${connections} clients, ${floor.seconds} s, in ${floor.where}): ${floor.callsPerSecond} calls/s; ` +
+        `Canopy / floor: ${(callsPerSecond / floor.callsPerSecond).toFixed(2)}\n`,
+    );
+  }
+  return { row, callsPerSecond, stick, floor: floor?.callsPerSecond };
 }
 
 module.exports = { callsBench, seedChain, callsBody };

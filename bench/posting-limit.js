@@ -73,8 +73,8 @@ function libpqEnv(url, extra = {}) {
  * A scratch place for the stick's tables: a database of its own on the same server, or,
  * where this role may not create databases, a schema in the benchmark's database.
  */
-async function scratch(databaseUrl) {
-  const name = `canopy_posting_limit_${process.pid}`;
+async function scratch(databaseUrl, prefix = 'canopy_posting_limit') {
+  const name = `${prefix}_${process.pid}`;
   const admin = new Client({ connectionString: databaseUrl });
   await admin.connect();
   try {
@@ -112,37 +112,38 @@ async function scratch(databaseUrl) {
 }
 
 /**
- * Runs the stick: { spread: {16: tps, 64: tps}, hot: {...} }, or undefined (with a printed
- * note) without pgbench. `clients` defaults to [16, 64].
+ * Runs pgbench scripts against a scratch database of the same server: `schema` is created
+ * first, then each script (name → text) for `seconds` at each client count, one after the
+ * other. { [name]: { [clients]: tps }, where, seconds }, or undefined (with a printed note)
+ * without pgbench.
  */
-async function postingLimit({ databaseUrl, duration = 10, clients = [16, 64] }) {
+async function runPgbench({ databaseUrl, prefix, schema, scripts, clients, duration }) {
   const pgbench = findPgbench();
   if (!pgbench) {
-    process.stdout.write('\npgbench unavailable (Debian: apt-get install postgresql-client): the raw-SQL posting limit is skipped\n');
+    process.stdout.write('\npgbench unavailable (Debian: apt-get install postgresql-client): a raw-SQL limit is skipped\n');
     return undefined;
   }
-  const place = await scratch(databaseUrl);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'canopy-posting-limit-'));
+  const place = await scratch(databaseUrl, prefix);
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
   try {
     const setup = new Client({ connectionString: place.url, options: place.env.PGOPTIONS });
     await setup.connect();
-    await setup.query(SCHEMA);
+    await setup.query(schema);
     await setup.end();
-    const files = { spread: path.join(dir, 'spread.sql'), hot: path.join(dir, 'hot.sql') };
-    writeFileSync(files.spread, script(1000));
-    writeFileSync(files.hot, script(1));
     const env = libpqEnv(place.url, place.env);
     // At least 10 s: under load, opening 64 connections alone can take seconds of the run.
     const seconds = Math.max(duration, 10);
-    const result = { spread: {}, hot: {}, where: place.where, seconds };
+    const result = { where: place.where, seconds };
     for (const c of clients) {
-      for (const kind of ['spread', 'hot']) {
-        const out = execFileSync(pgbench, ['-n', '-c', String(c), '-j', '2', '-T', String(seconds), '-M', 'prepared', '-f', files[kind]], {
+      for (const [name, text] of Object.entries(scripts)) {
+        const file = path.join(dir, `${name}.sql`);
+        writeFileSync(file, text);
+        const out = execFileSync(pgbench, ['-n', '-c', String(c), '-j', String(Math.min(c, 2)), '-T', String(seconds), '-M', 'prepared', '-f', file], {
           env,
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],
         });
-        result[kind][c] = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+        result[name] = { ...result[name], [c]: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN) };
       }
     }
     return result;
@@ -152,4 +153,12 @@ async function postingLimit({ databaseUrl, duration = 10, clients = [16, 64] }) 
   }
 }
 
-module.exports = { postingLimit };
+/**
+ * Runs the stick: { spread: {16: tps, 64: tps}, hot: {...} }, or undefined (with a printed
+ * note) without pgbench. `clients` defaults to [16, 64].
+ */
+async function postingLimit({ databaseUrl, duration = 10, clients = [16, 64] }) {
+  return runPgbench({ databaseUrl, prefix: 'canopy_posting_limit', schema: SCHEMA, scripts: { spread: script(1000), hot: script(1) }, clients, duration });
+}
+
+module.exports = { postingLimit, runPgbench };

@@ -73,6 +73,16 @@ function summary(r) {
       '≥ 5,000 calls/s',
       c ? (c.callsPerSecond >= 5000 ? 'yes' : 'no') : '—',
     ]);
+    // The same calls against the raw-SQL floor of their writes (bench/calls-limit.js): what 5,000 calls/s asks of this machine.
+    const floorRatio = c?.floor ? c.callsPerSecond / c.floor : undefined;
+    rows.push([
+      '13. the same calls vs the raw-SQL floor of their writes (1,000-call transactions, same clients)',
+      c ? `${fmt(c.callsPerSecond)} calls/s` : 'n/a',
+      c?.floor ? `${fmt(c.floor)} calls/s` : 'n/a',
+      floorRatio === undefined ? 'n/a' : fmt(floorRatio, 2),
+      c?.floor ? `≥ ${fmt(5000 / c.floor, 2)} (5,000 calls/s)` : '—',
+      c?.floor ? (c.callsPerSecond >= 5000 ? 'yes' : 'no') : '—',
+    ]);
   }
   belowRow('5. subtree first page p99 (100k customers, depth 12, 10 clients)', r.tree?.figures.firstPage.p99, 'ms', 20);
   belowRow('5. subtree second page (cursor) p99', r.tree?.figures.secondPage.p99, 'ms', 20);
