@@ -2,11 +2,13 @@
 /**
  * Figure 4 of issue 12: postings per second through 1,000-operation batches
  * (`POST /v1/balance-operations/batch {operations: [{customerId, action, amount}, ...]}`, all
- * or nothing under one Idempotency-Key), to compare with the single-posting raw-SQL limit.
- * Skipped with a note where the endpoint does not exist (404).
+ * or nothing under one Idempotency-Key), to compare with the single-posting raw-SQL limit, and
+ * with the raw-SQL floor of the same batches (bench/posting-limit.js `batchLimit`: the four
+ * writes of 1,000 operations as sets in one transaction, same clients, same run). Skipped with a note where the endpoint does not exist (404).
  */
 const { randomUUID } = require('node:crypto');
 const { run, summarize, printTable } = require('./lib');
+const { batchLimit } = require('./posting-limit');
 
 const BATCH_SIZE = 1000;
 
@@ -22,7 +24,7 @@ function batchBody(customerIds) {
   return JSON.stringify({ operations });
 }
 
-async function batchBench({ canopy, posting, duration = 10, connections = 4 }) {
+async function batchBench({ canopy, db, posting, duration = 10, connections = 4 }) {
   const { token, customerIds } = posting;
   const headers = (key) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': key });
   const probe = await fetch(`${canopy.url}/v1/balance-operations/batch`, {
@@ -57,7 +59,15 @@ async function batchBench({ canopy, posting, duration = 10, connections = 4 }) {
   const postingsPerSecond = Math.round(batchesPerSecond * BATCH_SIZE);
   printTable(`Batches (${duration}s)`, [row]);
   process.stdout.write(`\n${result['2xx']} batches applied: ${postingsPerSecond} postings/s\n`);
-  return { row, postingsPerSecond };
+  const floor = db && (await batchLimit({ databaseUrl: db.url, duration, clients: connections }));
+  if (floor) {
+    process.stdout.write(
+      `The raw-SQL floor of the same batches (bench/posting-limit.js: one key, the holders locked in id order and updated once each, ` +
+        `1,000 ledger entries and audit events a transaction, ${connections} clients, ${floor.seconds} s, in ${floor.where}): ` +
+        `${floor.postingsPerSecond} postings/s; Canopy / floor: ${(postingsPerSecond / floor.postingsPerSecond).toFixed(2)}\n`,
+    );
+  }
+  return { row, postingsPerSecond, floor: floor?.postingsPerSecond };
 }
 
 module.exports = { batchBench };

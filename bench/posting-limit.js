@@ -6,6 +6,12 @@
  * SQL in one transaction through pgbench, on a scratch database of the same server, spread
  * over 1,000 holders and on one hot holder, at 16 and 64 clients. Nothing of Canopy runs in
  * it: it is what the database alone does for that transaction on this machine.
+ *
+ * Also the floor for batches (`batchLimit`): the same four writes for 1,000 operations over
+ * the same 1,000 holders in one transaction, as sets (one key claimed, the holders locked in
+ * id order, their balances updated once each, 1,000 ledger entries with their balances after,
+ * 1,000 audit events), at the batch benchmark's clients. Concurrent batches touch mostly the
+ * same holders, so they wait for each other here as in Canopy.
  */
 const { execFileSync, spawnSync } = require('node:child_process');
 const { mkdtempSync, writeFileSync, rmSync } = require('node:fs');
@@ -38,6 +44,30 @@ INSERT INTO ledger (customer_id, action, amount, currency, rate, converted, bala
   VALUES (:cid, 'debit', 1.25, 'USD', 1, -1.25, 0, 'n', 1, gen_random_uuid());
 INSERT INTO audit (actor, action, target_type, target_id, changes, request_id)
   VALUES (1, 'balance.debit', 'customer', :cid, '{"amount":"1.25"}', gen_random_uuid());
+END;
+`;
+
+/** 1,000 operations (half add_funds, half debits of 1.25) over holders 1…1000 in one transaction. */
+const BATCH_SCRIPT = `BEGIN;
+INSERT INTO idem (caller, key, body_hash, status) VALUES (1, gen_random_uuid(), 'h', 0);
+WITH ops AS MATERIALIZED (
+  SELECT g AS ord, 1 + floor(random() * 1000)::int AS cid, CASE WHEN random() < 0.5 THEN 1.25 ELSE -1.25 END AS delta
+    FROM generate_series(1, 1000) g),
+lk AS MATERIALIZED (SELECT c.id FROM customers c WHERE c.id IN (SELECT cid FROM ops) ORDER BY c.id FOR UPDATE),
+t AS (SELECT cid, sum(delta) AS total, count(*) AS n, min(least(delta, 0)) AS low FROM ops GROUP BY cid),
+u AS (
+  UPDATE customers c SET balance = c.balance + t.total, version = c.version + t.n
+    FROM t JOIN lk ON lk.id = t.cid
+   WHERE c.id = t.cid AND c.balance + t.low >= -c.credit_limit
+  RETURNING c.id, c.balance - t.total AS before),
+l AS (
+  INSERT INTO ledger (customer_id, action, amount, currency, rate, converted, balance_after, notes, actor, idem_key)
+  SELECT ops.cid, CASE WHEN ops.delta > 0 THEN 'add_funds' ELSE 'debit' END, abs(ops.delta), 'USD', 1, ops.delta,
+         u.before + sum(ops.delta) OVER (PARTITION BY ops.cid ORDER BY ops.ord), 'n', 1, NULL
+    FROM ops JOIN u ON u.id = ops.cid
+  RETURNING id, customer_id, action)
+INSERT INTO audit (actor, action, target_type, target_id, changes, request_id)
+SELECT 1, 'balance.' || action, 'customer', customer_id, '{"amount":"1.25"}', gen_random_uuid() FROM l;
 END;
 `;
 
@@ -161,4 +191,10 @@ async function postingLimit({ databaseUrl, duration = 10, clients = [16, 64] }) 
   return runPgbench({ databaseUrl, prefix: 'canopy_posting_limit', schema: SCHEMA, scripts: { spread: script(1000), hot: script(1) }, clients, duration });
 }
 
-module.exports = { postingLimit, runPgbench };
+/** Postings/s through 1,000-operation transactions at `clients` (default 4, as the batch benchmark), or undefined without pgbench. */
+async function batchLimit({ databaseUrl, duration = 10, clients = 4 }) {
+  const result = await runPgbench({ databaseUrl, prefix: 'canopy_batch_limit', schema: SCHEMA, scripts: { batch: BATCH_SCRIPT }, clients: [clients], duration });
+  return result && { postingsPerSecond: Math.round(result.batch[clients] * 1000), where: result.where, seconds: result.seconds };
+}
+
+module.exports = { postingLimit, batchLimit, runPgbench };
