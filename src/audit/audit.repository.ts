@@ -4,7 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
-import { pathUnderCondition } from '../tree/scope';
+import { pathUnderCondition, visibleActorSql } from '../tree/scope';
 
 export interface AuditRow {
   id: string;
@@ -59,14 +59,12 @@ export class AuditRepository {
     // so are the request id and client address that would point at it.
     // An actor is a customer, or an account (self-care: its login, its own changes), shown
     // where its customer lies in the caller's subtree.
-    const actorInScope = pathUnderCondition('a.path', caller.path, params);
-    const accountActorInScope = pathUnderCondition('ac.path', caller.path, params);
+    const actor = visibleActorSql('e.actor_id', (path) => pathUnderCondition(path, caller.path, params));
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT e.id, e.seq, e.at, coalesce(a.id, aa.id) AS actor_visible, (e.actor_id IS NOT NULL AND a.id IS NULL AND aa.id IS NULL) AS actor_hidden,
+      `SELECT e.id, e.seq, e.at, ${actor.visible} AS actor_visible, ${actor.hidden} AS actor_hidden,
               e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address, ${KEYSET.select()}
          FROM audit_events e
-         LEFT JOIN customers a ON a.id = e.actor_id AND ${actorInScope}
-         LEFT JOIN (accounts aa JOIN customers ac ON ac.id = aa.customer_id) ON a.id IS NULL AND aa.id = e.actor_id AND ${accountActorInScope}
+         ${actor.joins}
         WHERE ${where.join(' AND ')}
         ${KEYSET.orderAndLimit(limit, params)}`,
       params.values,

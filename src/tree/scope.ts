@@ -52,6 +52,24 @@ export function pathUnderCondition(pathExpr: string, path: string, params: SqlPa
 }
 
 /**
+ * THE rule for the actor of a stored record (an audit event, a feed event, a ledger entry) as
+ * a viewer sees it (SPEC §1, §9, §14): its id when the actor is the viewer, a customer below it
+ * or an account of one (deleted ones included: history outlives them), else NULL. `under`
+ * gives the condition "this path lies in the viewer's subtree": `pathUnderCondition` for a
+ * caller, or a column for a viewer per row (a webhook endpoint's owner). Goes after the FROM
+ * clause (`joins`, aliases va, vaa, vac); `visible` is the actor shown, `hidden` says an actor
+ * exists but is not shown.
+ */
+export function visibleActorSql(actorColumn: string, under: (pathExpr: string) => string): { joins: string; visible: string; hidden: string } {
+  return {
+    joins: `LEFT JOIN customers va ON va.id = ${actorColumn} AND ${under('va.path')}
+         LEFT JOIN (accounts vaa JOIN customers vac ON vac.id = vaa.customer_id) ON va.id IS NULL AND vaa.id = ${actorColumn} AND ${under('vac.path')}`,
+    visible: 'coalesce(va.id, vaa.id)',
+    hidden: `(${actorColumn} IS NOT NULL AND va.id IS NULL AND vaa.id IS NULL)`,
+  };
+}
+
+/**
  * The subtree of a customer the caller sees (`branch`, a row found visible; the customer
  * itself only in `self-and-descendants` mode), within the caller's scope: the lists of
  * "that customer's subtree".

@@ -4,6 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
+import { visibleActorSql } from '../tree/scope';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -229,16 +230,18 @@ export class WebhookDeliveriesRepository {
 
   /** Everything the attempts of these deliveries need (those that exist). */
   async unscopedWork(ids: string[]): Promise<DeliveryWork[]> {
+    // The actor as the owner's feed shows it: the same rule, with the owner's path per row.
+    const actor = visibleActorSql('e.actor_id', (path) => `starts_with(${path}, o.path)`);
     return this.dataSource.query(
       `SELECT d.id, d.status, d.attempt_count, d.created_at, d.event_id, d.event_type, d.payload,
               w.id AS endpoint_id, w.url, w.secret, w.status AS endpoint_status, (w.deleted_at IS NOT NULL OR o.deleted_at IS NOT NULL) AS endpoint_deleted,
               e.sequence::text AS sequence, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_id, e.data,
-              COALESCE(starts_with(a.path, o.path), false) AS actor_visible
+              ${actor.visible} IS NOT NULL AS actor_visible
          FROM webhook_deliveries d
          JOIN webhook_endpoints w ON w.id = d.endpoint_id
          JOIN customers o ON o.id = w.owner_id
          LEFT JOIN events e ON e.id = d.event_id AND d.payload IS NULL
-         LEFT JOIN customers a ON a.id = e.actor_id
+         ${actor.joins}
         WHERE d.id = ANY ($1::uuid[])`,
       [ids],
     );
