@@ -11,7 +11,7 @@ const rateSql = (expr: string) =>
  * `balance.changed` entry carrying `externalReference` and `metadata` (as the API shows the
  * entry) when `withReferences`; without, exactly as that migration wrote it (for `down`).
  */
-function eventsFromLedger(withReferences: boolean): string {
+export function eventsFromLedger(withReferences: boolean): string {
   const money = (expr: string) => formatMoneySql(expr);
   const references = withReferences ? `, 'externalReference', e.external_reference, 'metadata', e.metadata` : '';
   return `

@@ -24,6 +24,7 @@ import { LedgerReferences1764500200000 } from './1764500200000-LedgerReferences'
 import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
 import { UsageRollups1764500600000 } from './1764500600000-UsageRollups';
 import { BalanceRows1764600000000 } from './1764600000000-BalanceRows';
+import { LedgerOutboxProjection1764700000000 } from './1764700000000-LedgerOutboxProjection';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
 export const MIGRATIONS: Function[] = [
@@ -50,4 +51,5 @@ export const MIGRATIONS: Function[] = [
   AccountLogins1764500400000,
   UsageRollups1764500600000,
   BalanceRows1764600000000,
+  LedgerOutboxProjection1764700000000,
 ];
