@@ -57,7 +57,7 @@ async function startDatabase() {
  * Starts the built service (`dist`/src/main.js, by default this checkout's dist/) against
  * `databaseUrl`, with the settings `env` added; `nodeArgs` go to node before the script (e.g. `--cpu-prof`).
  */
-async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.join(ROOT, 'dist')) {
+async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.join(ROOT, 'dist'), { stdout = 'inherit' } = {}) {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
     env: {
@@ -76,13 +76,15 @@ async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.joi
       RATE_LIMIT_EXPENSIVE_PER_MINUTE: '1000000',
       ...env,
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/health/ready`);
   return {
     url,
     pid: child.pid,
+    /** Canopy's standard output (with `stdout: 'pipe'`; else null). */
+    stdout: child.stdout,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);

@@ -9,7 +9,7 @@ import type * as DataSourceModule from './database/data-source';
 import { AppConfig, ConfigError, loadConfig } from './config/config';
 import { createLogger } from './common/logging';
 import { explainStartupFailure } from './common/startup-error';
-import { limitHeapGrowth } from './common/heap';
+import { disablePretenuring, limitHeapGrowth } from './common/heap';
 import { DatabaseTarget, openDatabaseTarget } from './database/open-database';
 
 /** Bootstrap only: config, database, migrations, app, listen, graceful shutdown. */
@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL);
   limitHeapGrowth(config.HEAP_GROWING_PERCENT);
+  disablePretenuring();
 
   // A signal while starting: leave at once (an embedded PostgreSQL is stopped on exit).
   const leaveWhileStarting = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
