@@ -2,8 +2,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 import { formatMoneySql } from '../src/common/money';
 
 /** As in migration 1764400000000-Events: an instant as `toISOString()` writes it, a rate as `formatRate` does. */
-const isoSql = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const rateSql = (expr: string) =>
+export const isoSql = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+export const rateSql = (expr: string) =>
   `(CASE WHEN scale(trim_scale(round(${expr}, 12))) = 0 THEN trim_scale(round(${expr}, 12))::text || '.0' ELSE trim_scale(round(${expr}, 12))::text END)`;
 
 /**

@@ -1,11 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { formatMoneySql } from '../src/common/money';
-import { eventsFromLedger } from './1764500200000-LedgerReferences';
-
-/** As in migrations 1764400000000-Events and 1764500200000-LedgerReferences. */
-const isoSql = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const rateSql = (expr: string) =>
-  `(CASE WHEN scale(trim_scale(round(${expr}, 12))) = 0 THEN trim_scale(round(${expr}, 12))::text || '.0' ELSE trim_scale(round(${expr}, 12))::text END)`;
+import { eventsFromLedger, isoSql, rateSql } from './1764500200000-LedgerReferences';
 
 /**
  * The ledger's outbox trigger function, the same events in the same order, written as two
