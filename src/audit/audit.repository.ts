@@ -4,7 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
-import { pathUnderCondition, visibleActorSql } from '../tree/scope';
+import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 
 export interface AuditRow {
   id: string;
@@ -59,7 +59,7 @@ export class AuditRepository {
     // so are the request id and client address that would point at it.
     // An actor is a customer, or an account (self-care: its login, its own changes), shown
     // where its customer lies in the caller's subtree.
-    const actor = visibleActorSql('e.actor_id', (path) => pathUnderCondition(path, caller.path, params));
+    const actor = callerVisibleActorSql('e.actor_id', caller, params);
     const rows: AuditRow[] = await this.dataSource.query(
       `SELECT e.id, e.seq, e.at, ${actor.visible} AS actor_visible, ${actor.hidden} AS actor_hidden,
               e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address, ${KEYSET.select()}

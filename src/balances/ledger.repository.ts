@@ -7,7 +7,7 @@ import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
 import { preparedQuery } from '../database/prepared';
 import { auditInsertSql, Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
-import { pathUnderCondition, subtreeCondition, subtreeConditionOf, visibleActorSql } from '../tree/scope';
+import { callerVisibleActorSql, subtreeCondition, subtreeConditionOf } from '../tree/scope';
 
 export type HolderKind = 'customer' | 'account';
 
@@ -419,7 +419,7 @@ export class LedgerRepository {
     if (filter.from) where.push(`e.created_at >= ${params.add(filter.from)}`);
     if (filter.to) where.push(`e.created_at < ${params.add(filter.to)}`);
     if (filter.after) where.push(filter.after);
-    const actor = visibleActorSql('e.actor_id', (path) => pathUnderCondition(path, caller.path, params));
+    const actor = callerVisibleActorSql('e.actor_id', caller, params);
     return this.dataSource.query(
       `SELECT ${LEDGER_COLUMNS}, ${actor.visible} AS visible_actor, ${keyset.select()}
          FROM ledger_entries e

@@ -4,7 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
-import { pathUnderCondition, visibleActorSql } from '../tree/scope';
+import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 import { EventRow } from './event-view';
 
 /** Only one relay runs at a time, across instances (a transaction-level advisory lock). */
@@ -90,7 +90,7 @@ export class EventsRepository {
     if (after) where.push(after);
     // The actor is shown only when it lies in the caller's subtree (as audit events show it): a
     // customer, or an account (self-care) whose customer does.
-    const actor = visibleActorSql('e.actor_id', (path) => pathUnderCondition(path, caller.path, params));
+    const actor = callerVisibleActorSql('e.actor_id', caller, params);
     const rows: FeedRow[] = await this.dataSource.query(
       `SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, ${actor.visible} AS actor_visible, e.data, ${KEYSET.select()}
          FROM events e

@@ -69,6 +69,11 @@ export function visibleActorSql(actorColumn: string, under: (pathExpr: string) =
   };
 }
 
+/** `visibleActorSql` for a caller: actors in the caller's subtree are shown. */
+export function callerVisibleActorSql(actorColumn: string, caller: Caller, params: SqlParams): { joins: string; visible: string; hidden: string } {
+  return visibleActorSql(actorColumn, (pathExpr) => pathUnderCondition(pathExpr, caller.path, params));
+}
+
 /**
  * The subtree of a customer the caller sees (`branch`, a row found visible; the customer
  * itself only in `self-and-descendants` mode), within the caller's scope: the lists of
