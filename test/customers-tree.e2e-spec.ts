@@ -1,5 +1,5 @@
-import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
-import { startTestApp, TestApp } from './setup/test-app';
+import { Actor, createCustomer, expectProblem, login, loginRoot, uniqueName } from './setup/factories';
+import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 /**
  * The seed's picture: Root → A, B; A → C; C → D. Nobody sees above or beside itself.
@@ -70,5 +70,50 @@ describe('the customer tree (seed picture)', () => {
     const res = await root.get('/v1/customers?scope=subtree').expect(200);
     const byName = Object.fromEntries(res.body.items.map((i: { name: string; depth: number }) => [i.name, i.depth]));
     expect(byName).toEqual({ A: 1, B: 1, C: 2, D: 3 });
+  });
+});
+
+/**
+ * A plain subtree page says its prefix as a range (`path >= '/1/712345/' AND path <
+ * '/1/7123450'`, src/tree/scope.ts) so that its named statement's plan can walk the path index;
+ * the range must end exactly where the prefix does, where a sibling's node id begins with the
+ * same digits.
+ */
+describe('subtree pages of customers whose node ids share leading digits', () => {
+  let t: TestApp;
+  afterAll(() => t.close());
+
+  it("keeps '/…/712345/' to its own subtree, apart from '/…/7123450/', for itself and for an ancestor", async () => {
+    t = await startTestApp();
+    const root = await loginRoot(t);
+    const a = await createCustomer(t, root, { name: uniqueName('A') });
+    const c = await createCustomer(t, a, { name: uniqueName('C') });
+    const b = await createCustomer(t, root, { name: uniqueName('B') });
+    const e = await createCustomer(t, b, { name: uniqueName('E') });
+    const k = 700_000 + Math.floor(Math.random() * 90_000);
+    const [{ path: rootPath }] = await t.dataSource.query(`SELECT path FROM customers WHERE id = $1`, [root.id]);
+    const paths = new Map([
+      [a.id, `${rootPath}${k}/`],
+      [c.id, `${rootPath}${k}/${k * 10 + 1}/`],
+      [b.id, `${rootPath}${k * 10}/`],
+      [e.id, `${rootPath}${k * 10}/${k * 100}/`],
+    ]);
+    for (const [id, path] of paths) await t.dataSource.query(`UPDATE customers SET path = $2 WHERE id = $1`, [id, path]);
+    // Asked of a second instance on the database: no caller cached there with the paths before.
+    const second = await startSecondInstance(t);
+    const there: TestApp = { ...t, http: second.http };
+    const names = (res: { body: { items: Array<{ id: string }> } }) => res.body.items.map((i) => i.id);
+    const rootAgain = await loginRoot(there);
+    for (const [holder, only] of [
+      [a, c],
+      [b, e],
+    ]) {
+      const self = await login(there, holder.login, holder.password);
+      expect(names(await self.get('/v1/customers?scope=subtree').expect(200))).toEqual([only.id]);
+      const paged = await self.get('/v1/customers?scope=subtree&limit=1').expect(200);
+      expect(paged.body).toMatchObject({ items: [{ id: only.id }], nextCursor: null });
+      expect(names(await rootAgain.get(`/v1/customers?scope=subtree&parentId=${holder.id}`).expect(200))).toEqual([only.id]);
+    }
+    await second.close();
   });
 });

@@ -60,7 +60,7 @@ export class CurrencyTable {
     stored: { balance: string; creditLimit: string },
     formatted: { balance: string; creditLimit: string },
   ): { currency: string; balance: string | null; creditLimit: string | null } {
-    if (currency === this.baseCurrency) return { currency, ...formatted };
+    if (currency === this.baseCurrency) return { currency, balance: formatted.balance, creditLimit: formatted.creditLimit };
     const shown = (amount: string) => {
       const converted = this.tryConvert(new Big(amount), currency, this.baseCurrency);
       return converted === null ? null : formatMoney(converted);

@@ -105,7 +105,10 @@ export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: Cur
     phone: row.phone,
     address: addressView(row.address),
     taxId: row.tax_id,
-    ...(relativeDepth !== undefined ? { depth: relativeDepth } : {}),
+    // Always present, undefined when not asked for: one object shape for every row (a spread of
+    // an optional part made each row a slower object to build and to serialize); the serializer
+    // leaves an undefined property out.
+    depth: relativeDepth,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
     version: row.version,
@@ -230,31 +233,38 @@ export class CustomersRepository implements Visible<CustomerRow> {
   /** A page of the children or of the subtree of a customer the caller sees (never the caller itself). */
   async list(caller: Caller, filter: CustomerListFilter, cursor: string | undefined, limit: number): Promise<Page<CustomerRow>> {
     const params = new SqlParams();
-    const where =
+    const narrowing = listFilterConditions('c', 'cb.balance', filter.filters, params);
+    if (filter.nameContains) narrowing.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
+    // A plain page (no filter, no `q`, tree order: a portal's tree view, page after page) is a
+    // named prepared statement, parsed and planned once per connection: its only sensible plan
+    // is the walk of the path index over the subtree's range (or of the children's index), so
+    // the prefix is written as a range, which a generic plan can still walk the index with.
+    // Any other shape is planned for its values (which index serves a filter or a sort
+    // depends on how large the subtree is).
+    const plain = narrowing.length === 0 && !filter.sort;
+    const form = plain ? 'range' : 'like';
+    const scope =
       filter.scope === 'subtree'
         ? // The caller's own subtree needs its condition once: twice, the planner would square its selectivity.
-          [filter.base.id === caller.customerId ? subtreeCondition('c', caller, params, 'descendants') : branchCondition('c', caller, filter.base, params, 'descendants')]
+          filter.base.id === caller.customerId
+          ? subtreeCondition('c', caller, params, 'descendants', form)
+          : branchCondition('c', caller, filter.base, params, 'descendants', form)
         : // The children of a visible customer are visible: the scope is checked on the parent, and the
           // children are found by parent_id alone, which the planner estimates well enough to walk the
           // (parent_id, <sort key>, id) indexes in order (a path range on the children, multiplied by
           // parent_id, made it expect a few dozen rows and sort them all instead).
-          [
-            // By balance, said of the balance row (the same parent: customers do not move), so that the
-            // walk is of customer_balances_children; said of both, the planner would square its selectivity.
-            `${isBalanceSort(filter.sort) ? 'cb' : 'c'}.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants')})`,
-            'c.deleted_at IS NULL',
-          ];
-    if (filter.nameContains) where.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
-    where.push(...listFilterConditions('c', 'cb.balance', filter.filters, params));
+          // By balance, said of the balance row (the same parent: customers do not move), so that the
+          // walk is of customer_balances_children; said of both, the planner would square its selectivity.
+          `${isBalanceSort(filter.sort) ? 'cb' : 'c'}.parent_id = (SELECT p.id FROM customers p WHERE p.id = ${params.add(filter.base.id)} AND ${subtreeCondition('p', caller, params, 'self-and-descendants', form)}) AND c.deleted_at IS NULL`;
+    const where = [scope, ...narrowing];
     const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
-    const rows: CustomerRow[] = await poolQuery<CustomerRow>(
-      this.dataSource,
-      `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
-        WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`,
-      params.values,
-    );
+    const text = `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
+        WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`;
+    const rows: CustomerRow[] = plain
+      ? await preparedQuery<CustomerRow>(this.dataSource, text, params.values)
+      : await poolQuery<CustomerRow>(this.dataSource, text, params.values);
     return keyset.page(this.cursors, rows, limit, (row) => row);
   }
 

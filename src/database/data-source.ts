@@ -1,5 +1,6 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
+import { canopyTypes } from './types';
 
 /** Time bounds on the database (README, Configuration); 0 leaves a PostgreSQL timeout unset. */
 export interface DatabaseBounds {
@@ -45,6 +46,8 @@ export function createDataSource(url: string, poolSize = 10, bounds: DatabaseBou
     extra: {
       max: poolSize,
       application_name: 'canopy',
+      // timestamptz read by character codes (src/database/types.ts); every other type as node-postgres reads it.
+      types: canopyTypes,
       connectionTimeoutMillis: bounds.poolTimeoutMs,
       statement_timeout: bounds.statementTimeoutMs,
       idle_in_transaction_session_timeout: bounds.idleInTransactionTimeoutMs,

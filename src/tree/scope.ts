@@ -9,8 +9,8 @@ export type ScopeMode = 'self-and-descendants' | 'descendants';
  * caller's subtree. An indexed range scan on the materialized path, never a recursive walk.
  * Every query on customer data goes through here (directly or via a join to customers).
  */
-export function subtreeCondition(alias: string, caller: Caller, params: SqlParams, mode: ScopeMode): string {
-  const inSubtree = `${pathUnderCondition(`${alias}.path`, caller.path, params)} AND ${alias}.deleted_at IS NULL`;
+export function subtreeCondition(alias: string, caller: Caller, params: SqlParams, mode: ScopeMode, form: PathForm = 'like'): string {
+  const inSubtree = `${pathUnderCondition(`${alias}.path`, caller.path, params, form)} AND ${alias}.deleted_at IS NULL`;
   return mode === 'descendants' ? `${inSubtree} AND ${alias}.depth > ${params.add(caller.depth)}` : inSubtree;
 }
 
@@ -47,8 +47,22 @@ export function pathSuspendedSql(pathExpr: string): string {
  * deleted customers included. For history (audit events' subjects, their actors), which
  * outlives the customers it names; live customer rows go through `subtreeCondition`.
  */
-export function pathUnderCondition(pathExpr: string, path: string, params: SqlParams): string {
+export function pathUnderCondition(pathExpr: string, path: string, params: SqlParams, form: PathForm = 'like'): string {
+  if (form === 'range') return `${pathExpr} >= ${params.add(path)} AND ${pathExpr} < ${params.add(pathSuccessor(path))}`;
   return `${pathExpr} LIKE ${params.add(likePattern(path, 'prefix'))}`;
+}
+
+/**
+ * How a path prefix is written: `like` (`path LIKE '/1/7/%'`), from which PostgreSQL derives
+ * the index range when it plans for the value, or `range` (`path >= '/1/7/' AND path <
+ * '/1/70'`), the same rows (paths are "C"-collated text), which a generic plan of a named
+ * prepared statement can still walk the path index with.
+ */
+export type PathForm = 'like' | 'range';
+
+/** The least text above every text that starts with `prefix` ('/1/7/' → '/1/70'). */
+function pathSuccessor(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 /**
@@ -79,10 +93,17 @@ export function callerVisibleActorSql(actorColumn: string, caller: Caller, param
  * itself only in `self-and-descendants` mode), within the caller's scope: the lists of
  * "that customer's subtree".
  */
-export function branchCondition(alias: string, caller: Caller, branch: { path: string; depth: number }, params: SqlParams, mode: ScopeMode): string {
-  const inBranch = pathUnderCondition(`${alias}.path`, branch.path, params);
+export function branchCondition(
+  alias: string,
+  caller: Caller,
+  branch: { path: string; depth: number },
+  params: SqlParams,
+  mode: ScopeMode,
+  form: PathForm = 'like',
+): string {
+  const inBranch = pathUnderCondition(`${alias}.path`, branch.path, params, form);
   const below = mode === 'descendants' ? ` AND ${alias}.depth > ${params.add(branch.depth)}` : '';
-  return `${subtreeCondition(alias, caller, params, 'self-and-descendants')} AND ${inBranch}${below}`;
+  return `${subtreeCondition(alias, caller, params, 'self-and-descendants', form)} AND ${inBranch}${below}`;
 }
 
 /**
