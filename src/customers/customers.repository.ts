@@ -60,6 +60,16 @@ const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name,
   c.created_at, GREATEST(c.updated_at, cb.updated_at) AS updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id,
   cb.balance + c.credit_limit AS available_credit, c.low_balance_threshold`;
 
+/**
+ * What a list page reads of each customer: CUSTOMER_COLUMNS without what only the server uses
+ * (node id, path, auth epoch). Each text field costs node-postgres a decode of its own, most of
+ * a page row's cost in Node; a page's order and cursor carry the path as its key column.
+ */
+const RECORD_COLUMNS = CUSTOMER_COLUMNS.replace(/ c\.(node_id|path|auth_epoch),/g, '');
+
+/** A customer as a list page reads it (RECORD_COLUMNS): all `toCustomerDto` needs. */
+export type CustomerRecordRow = Omit<CustomerRow, 'node_id' | 'path' | 'auth_epoch'>;
+
 /** A customer `c` and its balance row `cb`. */
 const CUSTOMERS = `customers c JOIN customer_balances cb ON cb.customer_id = c.id`;
 
@@ -77,7 +87,7 @@ function customerLock(lock: FindOptions['lock']): string {
  * The shape a viewer sees: its own record has no parent (SPEC §1), and money is also shown
  * in the viewer's base currency with the viewer's own table (`viewerTable`).
  */
-export function toCustomerDto(row: CustomerRow, caller: Caller, viewerTable: CurrencyTable, relativeDepth?: number): CustomerDto {
+export function toCustomerDto(row: CustomerRecordRow, caller: Caller, viewerTable: CurrencyTable, relativeDepth?: number): CustomerDto {
   const currency = row.base_currency;
   const balance = formatStoredMoney(row.balance);
   const creditLimit = formatStoredMoney(row.credit_limit);
@@ -231,7 +241,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
   }
 
   /** A page of the children or of the subtree of a customer the caller sees (never the caller itself). */
-  async list(caller: Caller, filter: CustomerListFilter, cursor: string | undefined, limit: number): Promise<Page<CustomerRow>> {
+  async list(caller: Caller, filter: CustomerListFilter, cursor: string | undefined, limit: number): Promise<Page<CustomerRecordRow>> {
     const params = new SqlParams();
     const narrowing = listFilterConditions('c', 'cb.balance', filter.filters, params);
     if (filter.nameContains) narrowing.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
@@ -260,11 +270,11 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const keyset = CUSTOMER_KEYSETS[filter.sort ?? 'default'];
     const after = await keyset.after(this.cursors, cursor, params);
     if (after) where.push(after);
-    const text = `SELECT ${CUSTOMER_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
+    const text = `SELECT ${RECORD_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`;
-    const rows: CustomerRow[] = plain
-      ? await preparedQuery<CustomerRow>(this.dataSource, text, params.values)
-      : await poolQuery<CustomerRow>(this.dataSource, text, params.values);
+    const rows: CustomerRecordRow[] = plain
+      ? await preparedQuery<CustomerRecordRow>(this.dataSource, text, params.values)
+      : await poolQuery<CustomerRecordRow>(this.dataSource, text, params.values);
     return keyset.page(this.cursors, rows, limit, (row) => row);
   }
 
