@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { createDataSource, migrate } from '../src/database/data-source';
 import { StartupError } from '../src/common/startup-error';
+import { GenericPlans } from '../src/database/generic-plans';
 import { Actor, createCustomer, loginRoot } from './setup/factories';
 import { databaseUrl, readTestDatabaseInfo } from './setup/test-database';
 import { startTestApp, TestApp } from './setup/test-app';
@@ -30,7 +31,7 @@ describe('lists of a large tree use their indexes: name search (?q=) the trigram
   let t: TestApp;
   let root: Actor, a: Actor, b: Actor;
   /** The SQL texts the app sent while `record` was on, with their parameters. */
-  let recorded: Array<{ sql: string; params: unknown[] }> = [];
+  let recorded: Array<{ sql: string; params: unknown[]; generic?: boolean }> = [];
   let record = false;
 
   /**
@@ -81,6 +82,13 @@ describe('lists of a large tree use their indexes: name search (?q=) the trigram
       if (record) recorded.push({ sql: text, params: values ?? (config as { values?: unknown[] }).values ?? [] });
       return poolQuery(config, values, ...rest);
     }) as typeof pool.query;
+    // And the plain pages' generic-plan reads (src/database/generic-plans.ts).
+    const genericPlans = t.app.get(GenericPlans);
+    const genericQuery = genericPlans.query.bind(genericPlans);
+    genericPlans.query = (async (text: string, values: unknown[]) => {
+      if (record) recorded.push({ sql: text, params: values, generic: true });
+      return genericQuery(text, values);
+    }) as typeof genericPlans.query;
   }, 60000);
   afterAll(() => t.close());
 
@@ -95,9 +103,27 @@ describe('lists of a large tree use their indexes: name search (?q=) the trigram
     return { res, statement };
   }
 
-  async function explain(statement: { sql: string; params: unknown[] }): Promise<Plan> {
+  async function explain(statement: { sql: string; params: unknown[]; generic?: boolean }): Promise<Plan> {
+    if (statement.generic) return explainGeneric(statement);
     const rows: Array<{ 'QUERY PLAN': Array<{ Plan: Plan }> }> = await t.dataSource.query(`EXPLAIN (FORMAT JSON) ${statement.sql}`, statement.params);
     return rows[0]['QUERY PLAN'][0].Plan;
+  }
+
+  /** The plan a generic-plan connection runs the statement with: planned once, for no value in particular. */
+  async function explainGeneric(statement: { sql: string; params: unknown[] }): Promise<Plan> {
+    const runner = t.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.query('SET plan_cache_mode = force_generic_plan');
+      await runner.query(`PREPARE generic_page AS ${statement.sql}`);
+      const literals = statement.params.map((v) => `'${String(v).replace(/'/g, "''")}'`).join(', ');
+      const rows: Array<{ 'QUERY PLAN': Array<{ Plan: Plan }> }> = await runner.query(`EXPLAIN (FORMAT JSON) EXECUTE generic_page(${literals})`);
+      return rows[0]['QUERY PLAN'][0].Plan;
+    } finally {
+      await runner.query('DEALLOCATE ALL');
+      await runner.query('RESET plan_cache_mode');
+      await runner.release();
+    }
   }
 
   it('answers a subtree search of 10,000 customers (20,000 in the tree) from customers_name_trgm, only within the subtree', async () => {
@@ -109,7 +135,7 @@ describe('lists of a large tree use their indexes: name search (?q=) the trigram
     expect(seqScan).toBe(false);
   });
 
-  it('answers a subtree page without ?q= from customers_path_key, never a sequential scan (also through the app’s own pooled connections)', async () => {
+  it('answers a subtree page without ?q= from customers_path_key, never a sequential scan (planned once, on the generic-plan connections)', async () => {
     recorded = [];
     record = true;
     const res = await a.get('/v1/customers?scope=subtree&limit=50');
@@ -118,6 +144,7 @@ describe('lists of a large tree use their indexes: name search (?q=) the trigram
     expect(res.body.items).toHaveLength(50);
     const statement = recorded.find((r) => /FROM customers/.test(r.sql) && /LIMIT/.test(r.sql));
     if (!statement) throw new Error('no list statement was sent');
+    expect(statement.generic).toBe(true);
     const { indexes, seqScan } = planIndexes(await explain(statement));
     expect(indexes).toContain('customers_path_key');
     expect(seqScan).toBe(false);

@@ -4,6 +4,7 @@ import { formatStoredMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
+import { GenericPlans } from '../database/generic-plans';
 import { poolQuery, preparedQuery } from '../database/prepared';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
@@ -219,6 +220,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
   constructor(
     private readonly dataSource: DataSource,
     private readonly cursors: Cursors,
+    private readonly genericPlans: GenericPlans,
   ) {}
 
   /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
@@ -245,12 +247,11 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const params = new SqlParams();
     const narrowing = listFilterConditions('c', 'cb.balance', filter.filters, params);
     if (filter.nameContains) narrowing.push(`c.name ILIKE ${params.add(likePattern(filter.nameContains, 'contains'))}`);
-    // A plain page (no filter, no `q`, tree order: a portal's tree view, page after page) is a
-    // named prepared statement, parsed and planned once per connection: its only sensible plan
-    // is the walk of the path index over the subtree's range (or of the children's index), so
-    // the prefix is written as a range, which a generic plan can still walk the index with.
-    // Any other shape is planned for its values (which index serves a filter or a sort
-    // depends on how large the subtree is).
+    // A plain page (no filter, no `q`, tree order: a portal's tree view, page after page) has one
+    // right plan, the walk of the path index over the subtree's range (or of the children's
+    // index): it is planned once per connection (GenericPlans), its prefix written as a range,
+    // which a generic plan can walk the index with. Any other shape is planned for its values
+    // (which index serves a filter or a sort depends on how large the subtree is).
     const plain = narrowing.length === 0 && !filter.sort;
     const form = plain ? 'range' : 'like';
     const scope =
@@ -273,7 +274,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const text = `SELECT ${RECORD_COLUMNS}, ${keyset.select()} FROM ${CUSTOMERS}
         WHERE ${where.join(' AND ')} ${keyset.orderAndLimit(limit, params)}`;
     const rows: CustomerRecordRow[] = plain
-      ? await preparedQuery<CustomerRecordRow>(this.dataSource, text, params.values)
+      ? await this.genericPlans.query<CustomerRecordRow>(text, params.values)
       : await poolQuery<CustomerRecordRow>(this.dataSource, text, params.values);
     return keyset.page(this.cursors, rows, limit, (row) => row);
   }

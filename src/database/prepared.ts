@@ -8,7 +8,8 @@ import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryR
 const MAX_NAMED = 256;
 const names = new Map<string, string>();
 
-function nameOf(text: string): string | undefined {
+/** The name of a statement text's named prepared statement (undefined past MAX_NAMED: it then runs unnamed). */
+export function statementName(text: string): string | undefined {
   let name = names.get(text);
   if (name === undefined && names.size < MAX_NAMED) {
     name = `canopy_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
@@ -28,7 +29,7 @@ function nameOf(text: string): string | undefined {
  * small group. Returns the rows (RETURNING or SELECT).
  */
 export async function preparedQuery<T extends QueryResultRow>(runner: EntityManager | DataSource, text: string, values: unknown[]): Promise<T[]> {
-  const name = nameOf(text);
+  const name = statementName(text);
   if (runner instanceof DataSource) {
     const pool = (runner.driver as PostgresDriver).master as Pool;
     return (await pool.query<T>({ name, text, values })).rows;

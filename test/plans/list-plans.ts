@@ -21,6 +21,7 @@ import type { Cursors } from '../../src/common/pagination';
 import { CustomersRepository } from '../../src/customers/customers.repository';
 import { createDataSource, migrate } from '../../src/database/data-source';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
+import type { GenericPlans } from '../../src/database/generic-plans';
 import type { Caller } from '../../src/tree/caller';
 import { freePort } from '../setup/free-port';
 
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
     const rootCaller = caller(root);
     const capture = new Capture();
     const firstPage = { decode: () => Promise.resolve(undefined) } as unknown as Cursors;
-    const customers = new CustomersRepository(capture as unknown as DataSource, firstPage);
+    // Plain pages' generic-plan reads are recorded the same way.
+    const customers = new CustomersRepository(capture as unknown as DataSource, firstPage, capture as unknown as GenericPlans);
     const accounts = new AccountsRepository(capture as unknown as DataSource, firstPage);
     const base = (c: Caller) => ({ id: c.customerId, path: c.path, depth: c.depth });
 
