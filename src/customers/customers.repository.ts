@@ -49,24 +49,24 @@ export interface CustomerRow {
 }
 
 /**
- * Every read of a customer row, from `customers c` with its balance row `cb` (CUSTOMERS): the
- * balance lives in `customer_balances` (migration 1764600000000-BalanceRows), so the record's
- * `version` is the customer's plus its balance row's, and `updatedAt` the later of the two.
- * Money comes as PostgreSQL prints NUMERIC(38,8) and is formatted from that text
+ * The columns of a customer record (what `toCustomerDto` shows), from `customers c` with its
+ * balance row `cb` (CUSTOMERS): the balance lives in `customer_balances` (migration
+ * 1764600000000-BalanceRows), so the record's `version` is the customer's plus its balance
+ * row's, and `updatedAt` the later of the two. Money comes as PostgreSQL prints NUMERIC(38,8) and is formatted from that text
  * (`formatStoredMoney`): formatted in SQL it cost 0.67 ms of PostgreSQL CPU per list page of 51
  * (a third of the page's statement), through big.js most of the page's money work in Node.
  */
-const CUSTOMER_COLUMNS = `c.id, c.node_id, c.parent_id, c.path, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
-  c.web_login, c.base_currency, cb.balance, c.credit_limit, c.status, c.routing_group_id, c.auth_epoch, c.version + cb.version AS version,
+const RECORD_COLUMNS = `c.id, c.parent_id, c.depth, c.name, c.tariff_id, c.time_zone, c.language,
+  c.web_login, c.base_currency, cb.balance, c.credit_limit, c.status, c.routing_group_id, c.version + cb.version AS version,
   c.created_at, GREATEST(c.updated_at, cb.updated_at) AS updated_at, c.external_id, c.metadata, c.company_name, c.email, c.phone, c.address, c.tax_id,
   cb.balance + c.credit_limit AS available_credit, c.low_balance_threshold`;
 
 /**
- * What a list page reads of each customer: CUSTOMER_COLUMNS without what only the server uses
- * (node id, path, auth epoch). Each text field costs node-postgres a decode of its own, most of
- * a page row's cost in Node; a page's order and cursor carry the path as its key column.
+ * Every column of a customer row: RECORD_COLUMNS, what a record shows (all a list page reads:
+ * each text field costs node-postgres a decode of its own, most of a page row's cost in Node,
+ * and a page's order and cursor carry the path as its key column), and what only the server uses.
  */
-const RECORD_COLUMNS = CUSTOMER_COLUMNS.replace(/ c\.(node_id|path|auth_epoch),/g, '');
+const CUSTOMER_COLUMNS = `c.node_id, c.path, c.auth_epoch, ${RECORD_COLUMNS}`;
 
 /** A customer as a list page reads it (RECORD_COLUMNS): all `toCustomerDto` needs. */
 export type CustomerRecordRow = Omit<CustomerRow, 'node_id' | 'path' | 'auth_epoch'>;

@@ -11,6 +11,8 @@ const isDigit = (text: string, at: number): boolean => {
 };
 const twoDigits = (text: string, at: number): boolean => isDigit(text, at) && isDigit(text, at + 1);
 const POWERS = [1, 10, 100, 1000, 10000, 100000, 1000000];
+/** node-postgres's own parser (postgres-date), for anything this one does not read. */
+const postgresDate = types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date | number | null;
 
 /**
  * A `timestamptz` as PostgreSQL prints it (DateStyle ISO): `2026-12-04 00:29:45.058123+00`,
@@ -18,15 +20,15 @@ const POWERS = [1, 10, 100, 1000, 10000, 100000, 1000000];
  * character codes instead of node-postgres's regular expressions (postgres-date), which were
  * 3 % of a `GET /v1/customers/{id}` and 6 % of a subtree page of Canopy's CPU. The result is
  * the Date postgres-date gives for the same text, to the millisecond (including its
- * milliseconds as `1000 × parseFloat(fraction)`, truncated by Date.UTC: 45.291 s reads 45.290), so nothing a client
- * sees changes; anything else (a year before 1000 or after 9999, BC, infinity) goes to
+ * milliseconds as `1000 × parseFloat(fraction)`, truncated by Date.UTC: 45.291 s reads 45.290),
+ * so nothing a client sees changes; anything else (a year before 1000 or after 9999, BC, infinity) goes to
  * postgres-date. src/database/types.spec.ts holds the two to the same results.
  */
 export function parseTimestamptz(text: string): Date | number | null {
   const n = text.length;
   // YYYY-MM-DD HH:MM:SS is 19 characters, and the offset at least 3 more.
   if (n < 22 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
-    return fallback(text);
+    return postgresDate(text);
   }
   const year = two(text, 0) * 100 + two(text, 2);
   const month = two(text, 5);
@@ -34,28 +36,28 @@ export function parseTimestamptz(text: string): Date | number | null {
   const hour = two(text, 11);
   const minute = two(text, 14);
   const second = two(text, 17);
-  if (!twoDigits(text, 0) || !twoDigits(text, 2) || year < 1000) return fallback(text);
-  if (!twoDigits(text, 5) || !twoDigits(text, 8) || !twoDigits(text, 11) || !twoDigits(text, 14) || !twoDigits(text, 17)) return fallback(text);
+  if (!twoDigits(text, 0) || !twoDigits(text, 2) || year < 1000) return postgresDate(text);
+  if (!twoDigits(text, 5) || !twoDigits(text, 8) || !twoDigits(text, 11) || !twoDigits(text, 14) || !twoDigits(text, 17)) return postgresDate(text);
   let at = 19;
   let ms = 0;
   if (text.charCodeAt(at) === 46 /* . */) {
     const start = ++at;
     let fraction = 0;
     while (at < n && isDigit(text, at)) fraction = fraction * 10 + digit(text, at++);
-    if (at === start || at - start > 6) return fallback(text);
+    if (at === start || at - start > 6) return postgresDate(text);
     // The quotient of two exact integers is the double nearest the decimal, as parseFloat's.
     ms = 1000 * (fraction / POWERS[at - start]);
   }
   const sign = text.charCodeAt(at);
-  if ((sign !== 43 && sign !== 45) /* + - */ || !isDigit(text, at + 1) || !isDigit(text, at + 2)) return fallback(text);
+  if ((sign !== 43 && sign !== 45) /* + - */ || !twoDigits(text, at + 1)) return postgresDate(text);
   let offset = two(text, at + 1) * 3600;
   at += 3;
   if (at < n) {
-    if (text.charCodeAt(at) !== 58 || !isDigit(text, at + 1) || !isDigit(text, at + 2)) return fallback(text);
+    if (text.charCodeAt(at) !== 58 || !twoDigits(text, at + 1)) return postgresDate(text);
     offset += two(text, at + 1) * 60;
     at += 3;
     if (at < n) {
-      if (text.charCodeAt(at) !== 58 || !isDigit(text, at + 1) || !isDigit(text, at + 2) || at + 3 !== n) return fallback(text);
+      if (text.charCodeAt(at) !== 58 || !twoDigits(text, at + 1) || at + 3 !== n) return postgresDate(text);
       offset += two(text, at + 1);
     }
   }
@@ -63,8 +65,6 @@ export function parseTimestamptz(text: string): Date | number | null {
   return new Date(utc - (sign === 45 ? -offset : offset) * 1000);
 }
 
-const postgresDate = types.getTypeParser(TIMESTAMPTZ, 'text') as (text: string) => Date | number | null;
-const fallback = (text: string) => postgresDate(text);
 
 /**
  * The type parsers of Canopy's pools (`types` of node-postgres's client config): node-postgres's
