@@ -3,6 +3,7 @@ import { Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { statementName } from './prepared';
+import { shapedQuery } from './shaped-query';
 
 /**
  * Reads whose SQL is written for one plan whatever the values, run as named prepared statements
@@ -31,7 +32,9 @@ export class GenericPlans implements OnApplicationShutdown {
   constructor(private readonly dataSource: DataSource) {}
 
   async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<T[]> {
-    return (await this.connections().query<T>({ name: statementName(text), text, values })).rows;
+    const name = statementName(text);
+    if (!name) return (await this.connections().query<T>(text, values)).rows;
+    return shapedQuery<T>(this.connections(), name, text, values, name);
   }
 
   private connections(): Pool {

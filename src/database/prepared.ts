@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
+import { shapedQuery } from './shaped-query';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 
@@ -30,14 +31,16 @@ export function statementName(text: string): string | undefined {
  */
 export async function preparedQuery<T extends QueryResultRow>(runner: EntityManager | DataSource, text: string, values: unknown[]): Promise<T[]> {
   const name = statementName(text);
+  let connections: Pool | PoolClient;
   if (runner instanceof DataSource) {
-    const pool = (runner.driver as PostgresDriver).master as Pool;
-    return (await pool.query<T>({ name, text, values })).rows;
+    connections = (runner.driver as PostgresDriver).master as Pool;
+  } else {
+    const queryRunner = runner.queryRunner as PostgresQueryRunner | undefined;
+    if (!queryRunner) return runner.query(text, values);
+    connections = (await queryRunner.connect()) as PoolClient;
   }
-  const queryRunner = runner.queryRunner as PostgresQueryRunner | undefined;
-  if (!queryRunner) return runner.query(text, values);
-  const client = (await queryRunner.connect()) as PoolClient;
-  return (await client.query<T>({ name, text, values })).rows;
+  if (!name) return (await connections.query<T>(text, values)).rows;
+  return shapedQuery<T>(connections, name, text, values, name);
 }
 
 /**
@@ -48,5 +51,7 @@ export async function preparedQuery<T extends QueryResultRow>(runner: EntityMana
  */
 export async function poolQuery<T extends QueryResultRow>(dataSource: DataSource, text: string, values: unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
-  return (await pool.query<T>(text, values)).rows;
+  const key = statementName(text);
+  if (!key) return (await pool.query<T>(text, values)).rows;
+  return shapedQuery<T>(pool, key, text, values);
 }

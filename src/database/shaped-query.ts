@@ -1,0 +1,154 @@
+import { Query } from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+
+/**
+ * A statement of the hot path whose result's shape is remembered per connection.
+ *
+ * node-postgres sends Parse (once per connection for a named statement), Bind, Describe,
+ * Execute and Sync for every extended-protocol query, and rebuilds the result's field list,
+ * its type parsers and its empty row from the RowDescription that Describe brings back, every
+ * time (`Result.addFields`), after copying the query's config object property by property
+ * (`cloneQueryConfig`). For the same SQL text on the same connection that description never
+ * changes (the columns are named in the text; a named statement whose result type changed is
+ * refused by PostgreSQL itself), so from the second run on a connection this query sends
+ * Bind/Execute/Sync (plus Parse when unnamed) without Describe, and hands the Result the
+ * field list, parsers and empty row kept from the first run. The rows are parsed exactly as
+ * node-postgres parses them: same parsers (the connection's own type overrides), same objects.
+ *
+ * A row whose column count differs from the kept description (a schema changed under a
+ * running connection) forgets the description and fails the query, which the next run
+ * describes afresh.
+ */
+
+/** What `Result.addFields` builds from a RowDescription. */
+interface Shape {
+  fields: unknown[];
+  parsers: unknown[];
+  empty: Record<string, null>;
+}
+
+/** The parts of node-postgres's Query, Result and Connection this class reaches (pg 8.x, pinned). */
+interface PgResult {
+  fields: unknown[];
+  _parsers: unknown[];
+  _prebuiltEmptyResultObject: Record<string, null>;
+}
+interface PgConnection {
+  parse(message: { text: string; name?: string; types?: unknown }): void;
+  bind(message: { portal: string; statement?: string; values?: unknown[]; binary?: boolean; valueMapper: unknown }): void;
+  close(message: { type: 'S'; name?: string }): void;
+  sync(): void;
+  submittedNamedStatements: Record<string, string>;
+}
+interface PgQuery {
+  text: string;
+  name?: string;
+  values?: unknown[];
+  types?: unknown;
+  portal: string;
+  binary?: boolean;
+  rows?: number;
+  callback?: (error: Error | null, result?: { rows: unknown[] }) => void;
+  _result: PgResult;
+  _accumulateRows: boolean;
+  hasBeenParsed(connection: PgConnection): boolean;
+  handleError(error: Error, connection: PgConnection): void;
+  _getRows(connection: PgConnection, rows?: number): void;
+}
+
+/** Per connection: statement key → the shape of its result. */
+const shapes = new WeakMap<PgConnection, Map<string, Shape>>();
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: unknown };
+
+type Internal = PgQuery & { _canceledDueToError: Error | false };
+const base = Query.prototype as unknown as {
+  prepare(this: unknown, connection: PgConnection): void;
+  handleRowDescription(this: unknown, message: unknown): void;
+  handleDataRow(this: unknown, message: unknown): void;
+};
+
+class ShapedQuery extends Query {
+  /** The connection this run describes on (no kept shape), or runs on with a kept one. */
+  private connection?: PgConnection;
+  private kept = false;
+
+  /** `key`: the statement's name, or for an unnamed statement the name its text would have. */
+  constructor(
+    private readonly key: string,
+    text: string,
+    values: unknown[],
+    name: string | undefined,
+  ) {
+    super(text, values); // a string text: node-postgres does not copy a config object
+    if (name) (this as unknown as Internal).name = name;
+  }
+
+  /** Called by node-postgres's `submit` for every extended-protocol run. */
+  prepare(connection: PgConnection): void {
+    const self = this as unknown as Internal;
+    this.connection = connection;
+    const shape = shapes.get(connection)?.get(this.key);
+    if (!shape) return base.prepare.call(this, connection);
+    // node-postgres's prepare, without Describe.
+    if (!self.hasBeenParsed(connection)) {
+      connection.parse({ text: self.text, name: self.name, types: self.types });
+      if (self.name) connection.submittedNamedStatements[self.name] = self.text;
+    }
+    try {
+      connection.bind({ portal: self.portal, statement: self.name, values: self.values, binary: self.binary, valueMapper: prepareValue });
+    } catch (error) {
+      connection.close({ type: 'S', name: self.name });
+      connection.sync();
+      self.handleError(error as Error, connection);
+      return;
+    }
+    this.kept = true;
+    self._result.fields = shape.fields;
+    self._result._parsers = shape.parsers;
+    self._result._prebuiltEmptyResultObject = shape.empty;
+    self._accumulateRows = true;
+    self._getRows(connection, self.rows);
+  }
+
+  handleRowDescription(message: unknown): void {
+    base.handleRowDescription.call(this, message);
+    const connection = this.connection;
+    if (!connection) return;
+    const result = (this as unknown as Internal)._result;
+    let kept = shapes.get(connection);
+    if (!kept) shapes.set(connection, (kept = new Map()));
+    kept.set(this.key, { fields: result.fields, parsers: result._parsers, empty: result._prebuiltEmptyResultObject });
+  }
+
+  handleDataRow(message: { fields: unknown[] }): void {
+    const self = this as unknown as Internal;
+    if (this.kept && message.fields.length !== self._result.fields.length) {
+      // A kept description that no longer fits: forget it and fail this run (the next describes).
+      this.kept = false;
+      if (this.connection) shapes.get(this.connection)?.delete(this.key);
+      self._canceledDueToError = new Error(
+        `statement ${this.key} returned ${message.fields.length} columns where this connection had seen ${self._result.fields.length}: run it again`,
+      );
+      return;
+    }
+    base.handleDataRow.call(this, message);
+  }
+}
+
+/**
+ * Runs `text` on the pool (a connection taken and given back) or on a connection held for a
+ * transaction, as a named prepared statement when `name` is given, else unnamed (planned for
+ * its values); `key` names its text for the kept result shape. Returns the rows.
+ */
+export function shapedQuery<T extends QueryResultRow>(runner: Pool | PoolClient, key: string, text: string, values: unknown[], name?: string): Promise<T[]> {
+  const query = new ShapedQuery(key, text, values, name) as unknown as Query & Internal;
+  return new Promise<T[]>((resolve, reject) => {
+    const done = (error: Error | null | undefined, result?: { rows: unknown[] }) => (error ? reject(error) : resolve(result!.rows as T[]));
+    if (!('release' in runner)) {
+      (runner.query as unknown as (query: Query, values: undefined, callback: typeof done) => void)(query, undefined, done);
+    } else {
+      query.callback = done;
+      runner.query(query);
+    }
+  });
+}
