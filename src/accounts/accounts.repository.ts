@@ -12,6 +12,7 @@ import type { Metadata } from '../common/metadata';
 import type { ListSort } from '../customers/dto/list-query';
 import { isBalanceSort, ListFilters, listFilterConditions, sortKeysets } from '../customers/list-filters';
 import { AccountDto, AccountStatus } from './dto/account.dto';
+import { isoTime } from '../common/iso-time';
 
 export interface AccountRow {
   id: string;
@@ -88,8 +89,8 @@ export function toAccountDto(row: AccountRow, viewerTable: CurrencyTable): Accou
     routingGroupId: row.routing_group_id,
     externalId: row.external_id,
     metadata: row.metadata,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }

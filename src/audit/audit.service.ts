@@ -5,6 +5,7 @@ import { requireAccess } from '../database/access';
 import { Caller } from '../tree/caller';
 import { AuditFilter, AuditRepository, AuditRow } from './audit.repository';
 import { AuditEventDto } from './dto/audit.dto';
+import { isoTime } from '../common/iso-time';
 
 export interface AuditQuery extends Omit<AuditFilter, 'subjectPath'> {
   /** Only events about this customer of the caller's subtree (and what it owns). */
@@ -13,7 +14,7 @@ export interface AuditQuery extends Omit<AuditFilter, 'subjectPath'> {
 
 const toDto = (r: AuditRow): AuditEventDto => ({
   id: r.id,
-  at: r.at.toISOString(),
+  at: isoTime(r.at),
   actor: r.actor_visible,
   action: r.action,
   targetType: r.target_type,

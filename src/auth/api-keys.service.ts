@@ -10,6 +10,7 @@ import { ApiKeyRow, ApiKeysRepository } from './api-keys.repository';
 import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/api-key.dto';
 import { PasswordHasher } from './password-hasher';
 import { RefreshTokensRepository } from './refresh-tokens.repository';
+import { isoTime } from '../common/iso-time';
 
 const KEY_PATTERN = /^cnp_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -22,7 +23,7 @@ function toDto(row: ApiKeyRow): ApiKeyDto {
     permissions: row.permissions,
     expiresAt: iso(row.expires_at),
     lastUsedAt: iso(row.last_used_at),
-    createdAt: row.created_at.toISOString(),
+    createdAt: isoTime(row.created_at),
   };
 }
 

@@ -22,6 +22,7 @@ import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balan
 import { GroupCommitter, Operation } from './group-commit';
 import { toLedgerEntryDto } from './ledger';
 import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
+import { isoTime } from '../common/iso-time';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -438,7 +439,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null, 'ids')) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
     const createdAt = new Map(written.map((row) => [row.id, row.created_at]));
-    return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: createdAt.get(o.id)!.toISOString() } } : o));
+    return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: isoTime(createdAt.get(o.id)!) } } : o));
   }
 
   /** Decides one posting against the holders' running state (updated when it applies): its entry, or a thrown refusal. */

@@ -2,6 +2,7 @@ import { formatMoney, formatRate } from '../common/money';
 import type { Tx } from '../database/writes';
 import { LedgerEntryDto } from './dto/balance-operation.dto';
 import { HolderKind, LedgerRow, unscopedAppendOpening, unscopedAppendOpenings } from './ledger.repository';
+import { isoTime } from '../common/iso-time';
 
 export type { LedgerRow } from './ledger.repository';
 
@@ -19,7 +20,7 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
     idempotencyKey: row.visible_actor ? row.idempotency_key : null,
     externalReference: row.external_reference,
     metadata: row.metadata ?? {},
-    createdAt: row.created_at.toISOString(),
+    createdAt: isoTime(row.created_at),
   };
 }
 

@@ -9,6 +9,7 @@ import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { ExchangeRateChangeDto, ExchangeRateDto, ExchangeRateListDto } from './dto/exchange-rate.dto';
 import { ExchangeRatesRepository, RateRow } from './exchange-rates.repository';
+import { isoTime } from '../common/iso-time';
 
 /** Exchange-rate tables (SPEC §5): the caller's own, or a visible descendant's. */
 @Injectable()
@@ -29,7 +30,7 @@ export class ExchangeRatesService {
       currency: row.currency,
       baseCurrency: owner.base_currency,
       rate: formatRate(row.rate),
-      updatedAt: row.updated_at.toISOString(),
+      updatedAt: isoTime(row.updated_at),
       version: row.version,
     };
   }
@@ -76,7 +77,7 @@ export class ExchangeRatesService {
     const page = await this.rates.historyPage(caller, owner.id, currency, limit, cursor);
     return {
       ...page,
-      items: page.items.map((r) => ({ currency: r.currency, rate: r.rate === null ? null : formatRate(r.rate), at: r.at.toISOString() })),
+      items: page.items.map((r) => ({ currency: r.currency, rate: r.rate === null ? null : formatRate(r.rate), at: isoTime(r.at) })),
     };
   }
 

@@ -15,6 +15,7 @@ import { AddressViewDto } from './dto/contact.dto';
 import { CustomerDto, CustomerStatus } from './dto/customer.dto';
 import type { ListSort } from './dto/list-query';
 import { isBalanceSort, ListFilters, listFilterConditions, sortKeysets } from './list-filters';
+import { isoTime } from '../common/iso-time';
 
 export interface CustomerRow {
   id: string;
@@ -120,8 +121,8 @@ export function toCustomerDto(row: CustomerRecordRow, caller: Caller, viewerTabl
     // an optional part made each row a slower object to build and to serialize); the serializer
     // leaves an undefined property out.
     depth: relativeDepth,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }

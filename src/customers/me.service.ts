@@ -14,6 +14,7 @@ import { notVisible } from '../tree/scope';
 import { CustomerRow, CustomersRepository, toCustomerDto } from './customers.repository';
 import { AccountMeDto, MeDto, UpdateMeDto } from './dto/me.dto';
 import { MeRepository, OwnAccountRow } from './me.repository';
+import { isoTime } from '../common/iso-time';
 
 const passwordSessionRequired = () =>
   new ProblemError(
@@ -173,8 +174,8 @@ function toAccountMe(row: OwnAccountRow): AccountMeDto {
     availableCredit: formatMoney(balance.plus(creditLimit)),
     currency: row.currency,
     status: row.status,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }

@@ -1,4 +1,5 @@
 import { EventDto } from './dto/event.dto';
+import { isoTime } from '../common/iso-time';
 
 /** An event as stored (`events`): the contract between the feed and webhook deliveries. */
 export interface EventRow {
@@ -21,7 +22,7 @@ export function toEventDto(row: EventRow, visibleActor: string | null): EventDto
     id: row.id,
     sequence: Number(row.sequence),
     type: row.type,
-    occurredAt: row.occurred_at.toISOString(),
+    occurredAt: isoTime(row.occurred_at),
     subject: { type: row.subject_type, id: row.subject_id },
     actor: visibleActor,
     data: row.data,

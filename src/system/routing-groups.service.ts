@@ -7,14 +7,15 @@ import { Tx, Writes } from '../database/writes';
 import { Caller, requirePermission } from '../tree/caller';
 import { CreateRoutingGroupDto, RoutingGroupDto, UpdateRoutingGroupDto } from './dto/system.dto';
 import { RoutingGroupRow, RoutingGroupsRepository } from './routing-groups.repository';
+import { isoTime } from '../common/iso-time';
 
 const toDto = (r: RoutingGroupRow): RoutingGroupDto => ({
   id: r.id,
   name: r.name,
   description: r.description,
   policy: r.policy,
-  createdAt: r.created_at.toISOString(),
-  updatedAt: r.updated_at.toISOString(),
+  createdAt: isoTime(r.created_at),
+  updatedAt: isoTime(r.updated_at),
   version: r.version,
 });
 

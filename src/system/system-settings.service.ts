@@ -6,6 +6,7 @@ import { Permission } from '../permissions/permission.catalogue';
 import { Caller, requirePermission } from '../tree/caller';
 import { SystemSettingsDto, UpdateSystemSettingsDto } from './dto/system.dto';
 import { SettingsRow, SystemSettingsRepository } from './system-settings.repository';
+import { isoTime } from '../common/iso-time';
 
 export interface SystemSettings {
   defaultTimeZone: string | null;
@@ -22,7 +23,7 @@ const toDto = (row: SettingsRow): SystemSettingsDto => ({
   defaultPermissions: row.default_permissions,
   maxDepth: row.max_depth,
   version: row.version,
-  updatedAt: row.updated_at.toISOString(),
+  updatedAt: isoTime(row.updated_at),
 });
 
 /** The system-wide parameters (one row), the root's unless delegated with system.*. */

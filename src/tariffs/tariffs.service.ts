@@ -10,6 +10,7 @@ import { Caller } from '../tree/caller';
 import { notVisible } from '../tree/scope';
 import { CreateTariffDto, TariffDto, TariffListQueryDto, UpdateTariffDto } from './dto/tariff.dto';
 import { TariffRow, TariffsRepository } from './tariffs.repository';
+import { isoTime } from '../common/iso-time';
 
 export type { TariffRow };
 
@@ -22,8 +23,8 @@ export function toTariffDto(row: TariffRow): TariffDto {
     description: row.description,
     connectFee: formatMoney(row.connect_fee),
     freeSeconds: row.free_seconds,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }

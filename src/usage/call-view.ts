@@ -1,5 +1,6 @@
 import { Big, formatMoney } from '../common/money';
 import { CallChargeDto, CallDto } from './dto/call.dto';
+import { isoTime } from '../common/iso-time';
 
 /** A call as stored (`calls`). */
 export interface CallRow {
@@ -65,7 +66,7 @@ export function toCallView(viewer: CallViewer, call: CallRow, charges: ChargeRow
     accountId: call.account_id,
     customerId: call.customer_id,
     number: call.number,
-    connectTime: call.connect_time.toISOString(),
+    connectTime: isoTime(call.connect_time),
     duration: call.duration,
     charges: shown.map(
       (c): CallChargeDto => ({

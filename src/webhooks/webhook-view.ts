@@ -1,6 +1,7 @@
 import type { WebhookDeliveryDto, WebhookEndpointDto } from './dto/webhook.dto';
 import type { DeliveryRow } from './webhook-deliveries.repository';
 import type { WebhookEndpointRow } from './webhook-endpoints.repository';
+import { isoTime } from '../common/iso-time';
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -14,8 +15,8 @@ export function toWebhookEndpointDto(row: WebhookEndpointRow): WebhookEndpointDt
     status: row.status,
     disabledReason: row.status === 'disabled' ? row.disabled_reason : null,
     failingSince: iso(row.failing_since),
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }
@@ -35,6 +36,6 @@ export function toWebhookDeliveryDto(row: DeliveryRow): WebhookDeliveryDto {
       durationMs: a.duration_ms,
     })),
     nextAttemptAt: iso(row.next_attempt_at),
-    createdAt: row.created_at.toISOString(),
+    createdAt: isoTime(row.created_at),
   };
 }

@@ -11,6 +11,7 @@ import { TariffsService } from '../tariffs.service';
 import { CreateRateDto, RateDto, RateListQueryDto, UpdateRateDto } from './dto/rate.dto';
 import { candidatePrefixes, parseDateTime } from './rate-rules';
 import { RateRow, RatesRepository } from './rates.repository';
+import { isoTime } from '../../common/iso-time';
 
 export function toRateDto(row: RateRow): RateDto {
   return {
@@ -21,9 +22,9 @@ export function toRateDto(row: RateRow): RateDto {
     firstInterval: row.first_interval,
     nextInterval: row.next_interval,
     connectFee: formatMoney(row.connect_fee),
-    effectiveFrom: row.effective_from.toISOString(),
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    effectiveFrom: isoTime(row.effective_from),
+    createdAt: isoTime(row.created_at),
+    updatedAt: isoTime(row.updated_at),
     version: row.version,
   };
 }
