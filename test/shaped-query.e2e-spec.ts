@@ -45,6 +45,14 @@ describe('statements with a kept result shape', () => {
     expect(runs[2][0]).toEqual({ n: 7, at: new Date('2026-12-04T03:25:45.291Z'), amount: '1.50', doc: { a: [1, 'x'] }, nothing: null, big: '12345678901', list: ['a', 'b'], yes: true });
   });
 
+  it('keeps the last of two columns of the same name, and NULLs of every type, as node-postgres does', async () => {
+    const text = `SELECT 1 AS a, 'two' AS a, NULL::int AS n, NULL::timestamptz AS t, NULL::jsonb AS j, NULL::uuid AS u, $1::uuid AS id`;
+    const values = ['6f1c1a52-6d3c-4f2a-9a55-0e0c3c1f0b11'];
+    const plain = (await client.query(text, values)).rows;
+    expect(plain).toEqual([{ a: 'two', n: null, t: null, j: null, u: null, id: values[0] }]);
+    for (let i = 0; i < 2; i++) expect(await shapedQuery(client, 'probe_same_names', text, values)).toEqual(plain);
+  });
+
   it('parses an unnamed statement each run but describes it once', async () => {
     for (let i = 0; i < 3; i++) expect(await shapedQuery(client, 'probe_unnamed', TEXT, [i])).toEqual([expect.objectContaining({ n: i, amount: '1.50' })]);
     expect(sent).toEqual({ parse: 3, describe: 1 });
