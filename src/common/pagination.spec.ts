@@ -16,6 +16,16 @@ describe('cursors', () => {
     expect(await cursors.encode('accounts', values)).not.toBe(cursor);
   });
 
+  it('never reuse an IV, across more cursors than one batch of random bytes holds', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2500; i++) {
+      const cursor = await cursors.encode('accounts', values);
+      seen.add(Buffer.from(cursor, 'base64url').subarray(1, 13).toString('hex'));
+      if (i % 500 === 0) expect(await cursors.decode('accounts', cursor, ['timestamp', 'uuid'])).toEqual(values);
+    }
+    expect(seen.size).toBe(2500);
+  });
+
   it('are read by another instance with the same secret', async () => {
     const cursor = await cursors.encode('ledger', ['42']);
     expect(await cursorsWith('a-secret-of-at-least-thirty-two-characters').decode('ledger', cursor, ['bigint'])).toEqual(['42']);

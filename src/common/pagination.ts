@@ -73,6 +73,21 @@ export function cursorTimestamp(column: string): string {
 
 const VERSION = 1;
 const IV_BYTES = 12;
+/** IVs drawn from the system's CSPRNG 1,024 at a time (one getrandom call was a third of a cursor's cost). */
+const IV_BATCH = 1024;
+let ivs: Buffer = Buffer.alloc(0);
+let nextIv = 0;
+
+/** A fresh random IV: the next unused 12 bytes of a batch of random bytes (a new batch when used up, never reused). */
+function freshIv(): Buffer {
+  if (nextIv + IV_BYTES > ivs.length) {
+    ivs = randomBytes(IV_BYTES * IV_BATCH);
+    nextIv = 0;
+  }
+  const iv = ivs.subarray(nextIv, nextIv + IV_BYTES);
+  nextIv += IV_BYTES;
+  return iv;
+}
 const TAG_BYTES = 16;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -100,7 +115,7 @@ export class Cursors {
   }
 
   async encode(list: string, values: unknown[]): Promise<string> {
-    const iv = randomBytes(IV_BYTES);
+    const iv = freshIv();
     const cipher = createCipheriv('aes-256-gcm', await this.cipherKey(), iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(Buffer.from(list));
     const body = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);

@@ -1,16 +1,29 @@
 import { types } from 'pg';
-import { canopyTypes, parseTimestamptz } from './types';
+import { isoTime } from '../common/iso-time';
+import { canopyTypes, isoOfTimestamptz, parseTimestamptz } from './types';
 
 const postgresDate = types.getTypeParser(1184, 'text') as (text: string) => Date | number | null;
 
-/** Both parsers' results, comparable (a Date by its time, anything else as it is). */
-const both = (text: string) => [parseTimestamptz(text), postgresDate(text)].map((v) => (v instanceof Date ? v.getTime() : v));
+/**
+ * The instant of a text: its whole seconds as postgres-date reads them, plus the fraction's
+ * first three digits as milliseconds (postgres-date's `1000 × parseFloat(fraction)` gives the
+ * same for every fraction of up to six digits; this does not depend on floats).
+ */
+function reference(text: string): number | Date | null {
+  const parts = /^(.* \d\d:\d\d:\d\d)(?:\.(\d+))?([+-]\d\d(?::\d\d){0,2})$/.exec(text);
+  if (!parts) return postgresDate(text);
+  const whole = postgresDate(parts[1] + parts[3]);
+  return whole instanceof Date ? whole.getTime() + Number(((parts[2] ?? '') + '000').slice(0, 3)) : whole;
+}
+
+/** Both results, comparable (a Date by its time, anything else as it is). */
+const both = (text: string) => [parseTimestamptz(text), reference(text)].map((v) => (v instanceof Date ? v.getTime() : v));
 
 describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
   it.each([
     '2026-12-04 00:29:45.058+00',
     '2026-12-04 00:29:45+00',
-    '2026-12-04 00:29:45.291+00', // 1000 × 0.291 is 290.99999999999994: postgres-date reads 290 ms
+    '2026-12-04 00:29:45.291+00',
     '2026-12-04 00:29:45.999999+00',
     '2026-12-04 00:29:45.000001+00',
     '2026-12-04 00:29:45.5+05:30',
@@ -19,13 +32,13 @@ describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
     '1901-12-13 20:45:52+00:09:21',
     '2000-02-29 23:59:59.9-12',
     '9999-12-31 23:59:59.999999+14',
-  ])('reads %s as postgres-date does', (text) => {
+  ])('reads %s to the exact millisecond', (text) => {
     const [fast, reference] = both(text);
     expect(typeof fast).toBe('number');
     expect(fast).toBe(reference);
   });
 
-  it('gives the same Date as postgres-date over 20,000 random instants, offsets and precisions', () => {
+  it('gives the instant, to the millisecond (as postgres-date does), over 20,000 random instants, offsets and precisions', () => {
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -54,5 +67,26 @@ describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
     expect(canopyTypes.getTypeParser(1114, 'text')).toBe(types.getTypeParser(1114, 'text'));
     expect(canopyTypes.getTypeParser(1700, 'text')).toBe(types.getTypeParser(1700, 'text'));
     expect(canopyTypes.getTypeParser(1184, 'binary')).toBe(types.getTypeParser(1184, 'binary'));
+  });
+
+  it('writes a timestamptz text as toISOString writes its instant, in UTC and any other offset', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+    for (let i = 0; i < 20_000; i++) {
+      const d = new Date(Date.UTC(1000, 0, 1) + Math.floor(random() * (Date.UTC(9999, 0, 1) - Date.UTC(1000, 0, 1))));
+      const digits = Math.floor(random() * 7);
+      const fraction = digits ? '.' + String(Math.floor(random() * 10 ** digits)).padStart(digits, '0') : '';
+      const offset = random() < 0.7 ? '+00' : `${random() < 0.5 ? '+' : '-'}${pad(Math.floor(random() * 15))}${random() < 0.5 ? ':30' : ''}`;
+      const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${fraction}${offset}`;
+      const expected = isoTime(parseTimestamptz(text) as Date);
+      if (isoOfTimestamptz(text) !== expected) throw new Error(`${text}: ${isoOfTimestamptz(text)} against ${expected}`);
+    }
+    expect(isoOfTimestamptz('2026-12-04 00:29:45+00')).toBe('2026-12-04T00:29:45.000Z');
+    expect(isoOfTimestamptz('2026-12-04 00:29:45.5+00')).toBe('2026-12-04T00:29:45.500Z');
+    expect(isoOfTimestamptz('2026-12-04 00:29:45.291934+00')).toBe('2026-12-04T00:29:45.291Z');
+    expect(isoOfTimestamptz('2026-12-04 00:29:45.29+05:30')).toBe('2026-12-03T18:59:45.290Z');
+    expect(isoOfTimestamptz('0500-06-01 10:00:00+00')).toBe(new Date('0500-06-01T10:00:00Z').toISOString());
+    expect(() => isoOfTimestamptz('infinity')).toThrow('not a finite timestamptz');
   });
 });
