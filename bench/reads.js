@@ -9,6 +9,7 @@
  *
  *   READS_VARIANTS=.bench-before,dist READS_ROUNDS=2 node bench/reads.js
  *   READS_ONLY=get,first,second   READS_PROF=<dir> (node --cpu-prof)
+ *   READS_VARIANTS=dist,dist+--max-semi-space-size=64: a variant's own node flags after `+`
  *   READS_ONLY=soak READS_SOAK_SECONDS=120 READS_NODE_ARGS=--trace-gc: bench/soak.js's mixed traffic
  */
 const path = require('node:path');
@@ -29,7 +30,7 @@ async function main() {
   const prof = process.env.READS_PROF ? path.resolve(process.env.READS_PROF) : undefined;
   const db = await startDatabase();
   const pgPid = await postmasterPid(db.url);
-  let canopy = await startCanopyFrom(variants[0], db.url);
+  let canopy = await startCanopyFrom(variants[0].split('+')[0], db.url);
   const client = new Client({ connectionString: db.url });
   await client.connect();
   const { base } = await seedTree(client, 100_000);
@@ -51,8 +52,10 @@ async function main() {
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const variant of variants) {
-        const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.READS_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-        canopy = await startCanopyFrom(variant, db.url, nodeArgs);
+        // A variant may carry node flags of its own after a `+`: `dist+--max-semi-space-size=64`.
+        const [dir, ...own] = variant.split('+');
+        const nodeArgs = [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(process.env.READS_NODE_ARGS ?? '').split(' ').filter(Boolean), ...own];
+        canopy = await startCanopyFrom(dir, db.url, nodeArgs);
         try {
           if (only?.has('soak')) {
             const soak = await soakBench({ canopy, posting, tree: { tokens: { big: bigToken } }, seconds: Number(process.env.READS_SOAK_SECONDS ?? 60) });
