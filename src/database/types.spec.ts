@@ -19,6 +19,22 @@ function reference(text: string): number | Date | null {
 /** Both results, comparable (a Date by its time, anything else as it is). */
 const both = (text: string) => [parseTimestamptz(text), reference(text)].map((v) => (v instanceof Date ? v.getTime() : v));
 
+/** A seeded series of timestamptz texts (years 1000-9998, 0-6 fraction digits), with offsets from `offset`. */
+function timestampTexts(seed: number, count: number, offset: (random: () => number, pad: (n: number) => string) => string): string[] {
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+  const texts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = new Date(Date.UTC(1000, 0, 1) + Math.floor(random() * (Date.UTC(9999, 0, 1) - Date.UTC(1000, 0, 1))));
+    const digits = Math.floor(random() * 7);
+    const fraction = digits ? '.' + String(Math.floor(random() * 10 ** digits)).padStart(digits, '0') : '';
+    texts.push(
+      `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${fraction}${offset(random, pad)}`,
+    );
+  }
+  return texts;
+}
+
 describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
   it.each([
     '2026-12-04 00:29:45.058+00',
@@ -39,16 +55,9 @@ describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
   });
 
   it('gives the instant, to the millisecond (as postgres-date does), over 20,000 random instants, offsets and precisions', () => {
-    let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-    for (let i = 0; i < 20_000; i++) {
-      const d = new Date(Date.UTC(1000, 0, 1) + Math.floor(random() * (Date.UTC(9999, 0, 1) - Date.UTC(1000, 0, 1))));
-      const digits = Math.floor(random() * 7);
-      const fraction = digits ? '.' + String(Math.floor(random() * 10 ** digits)).padStart(digits, '0') : '';
-      const hours = Math.floor(random() * 15);
-      const minutes = random() < 0.5 ? `:${pad(Math.floor(random() * 60))}` : '';
-      const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${fraction}${random() < 0.5 ? '+' : '-'}${pad(hours)}${minutes}`;
+    const offset = (random: () => number, pad: (n: number) => string) =>
+      `${random() < 0.5 ? '+' : '-'}${pad(Math.floor(random() * 15))}${random() < 0.5 ? `:${pad(Math.floor(random() * 60))}` : ''}`;
+    for (const text of timestampTexts(42, 20_000, offset)) {
       const [fast, reference] = both(text);
       if (fast !== reference) throw new Error(`${text}: ${fast} against ${reference}`);
     }
@@ -70,15 +79,9 @@ describe('parseTimestamptz (the timestamptz parser of Canopy pools)', () => {
   });
 
   it('writes a timestamptz text as toISOString writes its instant, in UTC and any other offset', () => {
-    let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
-    for (let i = 0; i < 20_000; i++) {
-      const d = new Date(Date.UTC(1000, 0, 1) + Math.floor(random() * (Date.UTC(9999, 0, 1) - Date.UTC(1000, 0, 1))));
-      const digits = Math.floor(random() * 7);
-      const fraction = digits ? '.' + String(Math.floor(random() * 10 ** digits)).padStart(digits, '0') : '';
-      const offset = random() < 0.7 ? '+00' : `${random() < 0.5 ? '+' : '-'}${pad(Math.floor(random() * 15))}${random() < 0.5 ? ':30' : ''}`;
-      const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${fraction}${offset}`;
+    const offset = (random: () => number, pad: (n: number) => string) =>
+      random() < 0.7 ? '+00' : `${random() < 0.5 ? '+' : '-'}${pad(Math.floor(random() * 15))}${random() < 0.5 ? ':30' : ''}`;
+    for (const text of timestampTexts(7, 20_000, offset)) {
       const expected = isoTime(parseTimestamptz(text) as Date);
       if (isoOfTimestamptz(text) !== expected) throw new Error(`${text}: ${isoOfTimestamptz(text)} against ${expected}`);
     }
