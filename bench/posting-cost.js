@@ -14,7 +14,10 @@
  * variant's rounds, settings given; variants differing only in triggers share one Canopy) or `events-on` / `events-off` (this dist/, one database, the outbox triggers toggled
  * as bench/events.js does). Defaults: `events-on events-off`.
  * POSTING_COST_ROUNDS (3), POSTING_COST_SECONDS (8), POSTING_COST_HOT=1 (one hot customer),
- * POSTING_COST_PROF=dir (Canopy under --cpu-prof).
+ * POSTING_COST_PROF=dir (Canopy under --cpu-prof), POSTING_COST_ANALYZE=1 (an ANALYZE after the
+ * warm-up, as bench/balances.js does), POSTING_COST_NAPTIME=60s (the server's autovacuum_naptime
+ * for this run, embedded server only: the embedded default is 5 s). Each round also prints the
+ * dead versions of the balance rows and how many autovacuums they have had.
  */
 const path = require('node:path');
 const { Client } = require('pg');
@@ -43,6 +46,10 @@ async function main() {
   const db = await startDatabase();
   started.push(() => db.stop());
   const postmaster = await postmasterPid(db.url);
+  if (process.env.POSTING_COST_NAPTIME && db.adminUrl) {
+    await query(db.adminUrl, `ALTER SYSTEM SET autovacuum_naptime = '${process.env.POSTING_COST_NAPTIME.replace(/[^0-9a-z]/g, '')}'`);
+    await query(db.adminUrl, 'SELECT pg_reload_conf()');
+  }
   const variants = [];
   const canopies = new Map();
   try {
@@ -83,6 +90,7 @@ async function main() {
       const pick = () => v.posting.customerIds[Math.floor(Math.random() * 1000)];
       await run({ url: v.canopy.url, connections: 16, duration: 2, requests: [postingRequest(v.posting.token, pick)] });
     }
+    if (process.env.POSTING_COST_ANALYZE === '1') for (const { url } of canopies.values()) await query(url, 'ANALYZE');
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 ? variants : [...variants].reverse();
       for (const v of order) {
@@ -114,8 +122,10 @@ async function main() {
           elapsed,
         };
         results.get(v.name).push(row);
+        const [balances] = await query(v.url, `SELECT n_dead_tup, autovacuum_count FROM pg_stat_user_tables WHERE relname = 'customer_balances'`);
         process.stdout.write(
-          `${v.name.padEnd(12)} round ${round}: ${row.perSecond.toFixed(0)}/s  node ${row.nodeMs.toFixed(3)} ms  pg ${row.pgMs.toFixed(3)} ms  xact ${row.xactPerPosting.toFixed(2)}  p99 ${row.p99} ms  non2xx ${row.non2xx}\n`,
+          `${v.name.padEnd(12)} round ${round}: ${row.perSecond.toFixed(0)}/s  node ${row.nodeMs.toFixed(3)} ms  pg ${row.pgMs.toFixed(3)} ms  xact ${row.xactPerPosting.toFixed(2)}  p99 ${row.p99} ms  non2xx ${row.non2xx}` +
+            `  dead balance versions ${balances.n_dead_tup}, autovacuums ${balances.autovacuum_count}\n`,
         );
       }
     }

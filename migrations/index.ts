@@ -25,6 +25,7 @@ import { AccountLogins1764500400000 } from './1764500400000-AccountLogins';
 import { UsageRollups1764500600000 } from './1764500600000-UsageRollups';
 import { BalanceRows1764600000000 } from './1764600000000-BalanceRows';
 import { LedgerOutboxProjection1764700000000 } from './1764700000000-LedgerOutboxProjection';
+import { BalanceRowsVacuum1764800000000 } from './1764800000000-BalanceRowsVacuum';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -54,4 +55,5 @@ export const MIGRATIONS: Function[] = [
   BalanceRows1764600000000,
   LedgerOutboxProjection1764700000000,
   OutboxTriggerPlans1764700100000,
+  BalanceRowsVacuum1764800000000,
 ];

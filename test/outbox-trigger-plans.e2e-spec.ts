@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { seedRootChildren } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
 /**
@@ -19,14 +20,7 @@ describe('the ledger outbox trigger’s plan, whatever the first statement on a 
     const [root] = await t.dataSource.query(`SELECT id, path FROM customers WHERE depth = 0`);
     rootId = root.id;
     // Enough customers that reading them all costs more than a thousand key lookups.
-    await t.dataSource.query(
-      `INSERT INTO customers (node_id, parent_id, path, depth, name, time_zone, language, web_login, web_password_hash,
-                              base_currency, opening_balance, credit_limit, permissions)
-       OVERRIDING SYSTEM VALUE
-       SELECT 100000 + g, $1, $2 || (100000 + g) || '/', 1, 'plans-' || g, 'UTC', 'en', 'plans-' || g, 'not-a-login', 'USD', 0, 0, '{}'
-         FROM generate_series(1, 50000) g`,
-      [root.id, root.path],
-    );
+    await seedRootChildren(t, 50000, 'plans');
     await t.dataSource.query('ANALYZE customers');
     await t.dataSource.query('ANALYZE accounts');
     client = new Client({ connectionString: t.config.DATABASE_URL });

@@ -109,3 +109,23 @@ export async function createAccount<T = { id: string; tariffId: string }>(actor:
   if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }
+
+/**
+ * `count` children of the root written straight into SQL, for tests that need many holders
+ * (the API creates one a request): USD, no opening balance, no credit limit, not able to log
+ * in, named `${tag}-N`. Their ids, in order.
+ */
+export async function seedRootChildren(t: TestApp, count: number, tag: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await t.dataSource.query(
+    `WITH r AS (SELECT id, path FROM customers WHERE depth = 0),
+          s AS (SELECT nextval(pg_get_serial_sequence('customers', 'node_id')) AS n, g FROM generate_series(1, $1::int) g)
+     INSERT INTO customers (node_id, parent_id, path, depth, name, time_zone, language, web_login, web_password_hash,
+                            base_currency, opening_balance, credit_limit, permissions)
+     OVERRIDING SYSTEM VALUE
+     SELECT s.n, r.id, r.path || s.n || '/', 1, $2 || '-' || s.g, 'UTC', 'en', $2 || '-' || s.g, 'not-a-login', 'USD', 0, 0, '{}'
+       FROM r, s ORDER BY s.g
+     RETURNING id`,
+    [count, tag],
+  );
+  return rows.map((r) => r.id);
+}
