@@ -200,7 +200,7 @@ export class BalancesService implements BeforeApplicationShutdown {
         writes,
         idempotency,
         metrics,
-        post: (tx, requests) => this.post(tx, requests, 'independent'),
+        post: (tx, requests) => this.post(tx, requests, 'independent', undefined, true),
         answer: (outcome, path) =>
           outcome.applied
             ? { status: 201, body: outcome.entry, headers: {} }
@@ -355,17 +355,28 @@ export class BalancesService implements BeforeApplicationShutdown {
    * transaction (usage: the sellers' tables it rated with, so that the entries convert
    * exactly as the charges it records); read here when absent or missing one.
    */
-  async post(tx: Tx, requests: PostingRequest[], mode: 'independent' | 'all-or-none', tables?: Map<string, CurrencyTable>): Promise<PostingOutcome[]> {
-    return this.postSet(tx, requests, mode, undefined, tables);
+  async post(
+    tx: Tx,
+    requests: PostingRequest[],
+    mode: 'independent' | 'all-or-none',
+    tables?: Map<string, CurrencyTable>,
+    commit = false,
+  ): Promise<PostingOutcome[]> {
+    return this.postSet(tx, requests, mode, undefined, tables, commit);
   }
 
-  /** `post`, and, when every posting applies, the answer `answerAll` gives (from the entries' ids) recorded by the same statement. */
+  /**
+   * `post`, and, when every posting applies, the answer `answerAll` gives (from the entries' ids)
+   * recorded by the same statement. `commit`: the write commits `tx` (a pipelined transaction,
+   * group commit); when nothing is written, the transaction commits after.
+   */
   private async postSet(
     tx: Tx,
     requests: PostingRequest[],
     mode: 'independent' | 'all-or-none',
     answerAll?: (entryIds: string[]) => ClaimAnswer,
     known?: Map<string, CurrencyTable>,
+    commit = false,
   ): Promise<PostingOutcome[]> {
     if (!requests.length) return [];
     const holderKey = (kind: HolderKind, id: string) => `${kind}:${id.toLowerCase()}`;
@@ -436,7 +447,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       entries: s.entries,
     }));
     if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
-    const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null, 'ids')) ?? []) : [];
+    const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null, 'ids', commit)) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
     const createdAt = new Map(written.map((row) => [row.id, row.created_at]));
     return outcomes.map((o) => (isEntry(o) ? { applied: true as const, entry: { ...o.answer, createdAt: isoTime(createdAt.get(o.id)!) } } : o));

@@ -341,7 +341,8 @@ export class LedgerRepository {
    * (one entry on a fresh key: undefined when a concurrent request took the key or the
    * statement met a deadlock, so that the transactional posting gives the exact answer).
    * The entries written, in order (`returning: 'ids'`: only their ids and creation times,
-   * all a set decided under lock needs back).
+   * all a set decided under lock needs back). `commit`: the statement commits `tx` (a pipelined
+   * transaction's COMMIT sent with it, `Writes.pipelinedTransaction`).
    */
   async post(
     tx: Tx | null,
@@ -350,10 +351,11 @@ export class LedgerRepository {
     answers: ClaimAnswer[],
     freshKey: FreshKey | null,
     returning: 'entries' | 'ids' = 'entries',
+    commit = false,
   ): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
     const sql = postingSql(params, holders, entries, answers, freshKey, returning);
-    if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values);
+    if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values, { commit });
     try {
       return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
     } catch (error) {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { shapedQuery } from './shaped-query';
+import { pipelineOf } from './transactions';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import type { PostgresQueryRunner } from 'typeorm/driver/postgres/PostgresQueryRunner';
 
@@ -29,18 +30,32 @@ export function statementName(text: string): string | undefined {
  * by id whatever the values. Parsing and planning them was most of the database's time for a
  * small group. Returns the rows (RETURNING or SELECT).
  */
-export async function preparedQuery<T extends QueryResultRow>(runner: EntityManager | DataSource, text: string, values: unknown[]): Promise<T[]> {
+export async function preparedQuery<T extends QueryResultRow>(
+  runner: EntityManager | DataSource,
+  text: string,
+  values: unknown[],
+  options: { commit?: boolean } = {},
+): Promise<T[]> {
   const name = statementName(text);
   let connections: Pool | PoolClient;
+  let pipelined: { begin: boolean; commit: boolean } | undefined;
   if (runner instanceof DataSource) {
     connections = (runner.driver as PostgresDriver).master as Pool;
   } else {
     const queryRunner = runner.queryRunner as PostgresQueryRunner | undefined;
     if (!queryRunner) return runner.query(text, values);
     connections = (await queryRunner.connect()) as PoolClient;
+    // In a pipelined transaction: BEGIN with its first statement, COMMIT with the one asking for it.
+    pipelined = pipelineOf(connections)?.next(options.commit === true);
   }
-  if (!name) return (await connections.query<T>(text, values)).rows;
-  return shapedQuery<T>(connections, name, text, values, name);
+  if (options.commit && !pipelined) throw new Error('only a statement of a pipelined transaction commits it');
+  if (!name) {
+    if (pipelined?.begin) await connections.query('BEGIN');
+    const rows = (await connections.query<T>(text, values)).rows;
+    if (pipelined?.commit) await connections.query('COMMIT');
+    return rows;
+  }
+  return shapedQuery<T>(connections, name, text, values, name, pipelined);
 }
 
 /**

@@ -63,6 +63,7 @@ interface PgConnection {
   parse(message: { text: string; name?: string; types?: unknown }): void;
   bind(message: { portal: string; statement?: string; values?: unknown[]; binary?: boolean; valueMapper: unknown }): void;
   close(message: { type: 'S'; name?: string }): void;
+  execute(message: { portal: string; rows?: number }): void;
   sync(): void;
   submittedNamedStatements: Record<string, string>;
 }
@@ -89,9 +90,29 @@ const { prepareValue } = require('pg/lib/utils') as { prepareValue: unknown };
 type Internal = PgQuery & { _canceledDueToError: Error | false };
 const base = Query.prototype as unknown as {
   prepare(this: unknown, connection: PgConnection): void;
+  handleCommandComplete(this: unknown, message: unknown, connection: PgConnection): void;
   handleRowDescription(this: unknown, message: unknown): void;
   handleDataRow(this: unknown, message: unknown): void;
 };
+
+/**
+ * Transaction control sent in the same round trip as a statement: `begin`, BEGIN before it;
+ * `commit`, COMMIT after it. Both go as extended-protocol messages before the one Sync, so
+ * PostgreSQL runs them in order and stops at the first error: a failed statement is never
+ * committed (its transaction is left failed, to be rolled back), and the answer comes once,
+ * after the COMMIT. Their own completions are not part of the result.
+ */
+export interface Pipelined {
+  begin?: boolean;
+  commit?: boolean;
+}
+
+/** One transaction-control command as unnamed extended-protocol messages (no Sync). */
+function control(connection: PgConnection, text: 'BEGIN' | 'COMMIT'): void {
+  connection.parse({ text });
+  connection.bind({ portal: '', values: [], valueMapper: prepareValue });
+  connection.execute({ portal: '' });
+}
 
 class ShapedQuery extends Query {
   /** The connection this run describes on (no kept shape), or runs on with a kept one. */
@@ -99,6 +120,8 @@ class ShapedQuery extends Query {
   private kept = false;
   /** The compiled row parser, once the shape is known (kept, or described in this run). */
   private parse?: RowParser;
+  /** Command completions seen in this run (BEGIN's and COMMIT's are not the statement's). */
+  private completions = 0;
 
   /** `key`: the statement's name, or for an unnamed statement the name its text would have. */
   constructor(
@@ -106,6 +129,7 @@ class ShapedQuery extends Query {
     text: string,
     values: unknown[],
     name: string | undefined,
+    private readonly pipelined: Pipelined = {},
   ) {
     super(text, values); // a string text: node-postgres does not copy a config object
     if (name) (this as unknown as Internal).name = name;
@@ -115,6 +139,7 @@ class ShapedQuery extends Query {
   prepare(connection: PgConnection): void {
     const self = this as unknown as Internal;
     this.connection = connection;
+    if (this.pipelined.begin) control(connection, 'BEGIN');
     const shape = shapes.get(connection)?.get(this.key);
     if (!shape) return base.prepare.call(this, connection);
     // node-postgres's prepare, without Describe.
@@ -137,6 +162,20 @@ class ShapedQuery extends Query {
     self._result._prebuiltEmptyResultObject = shape.empty;
     self._accumulateRows = true;
     self._getRows(connection, self.rows);
+  }
+
+  /** node-postgres's, with COMMIT (when pipelined) between the statement's Execute and the Sync. */
+  _getRows(connection: PgConnection, rows?: number): void {
+    if (rows) throw new Error('a shaped query reads its whole result');
+    connection.execute({ portal: (this as unknown as Internal).portal });
+    if (this.pipelined.commit) control(connection, 'COMMIT');
+    connection.sync();
+  }
+
+  handleCommandComplete(message: unknown, connection: PgConnection): void {
+    // BEGIN's completion comes first, COMMIT's after the statement's: neither is the result's.
+    if (this.completions++ !== (this.pipelined.begin ? 1 : 0)) return;
+    base.handleCommandComplete.call(this, message, connection);
   }
 
   handleRowDescription(message: unknown): void {
@@ -181,8 +220,15 @@ class ShapedQuery extends Query {
  * transaction, as a named prepared statement when `name` is given, else unnamed (planned for
  * its values); `key` names its text for the kept result shape. Returns the rows.
  */
-export function shapedQuery<T extends QueryResultRow>(runner: Pool | PoolClient, key: string, text: string, values: unknown[], name?: string): Promise<T[]> {
-  const query = new ShapedQuery(key, text, values, name) as unknown as Query & Internal;
+export function shapedQuery<T extends QueryResultRow>(
+  runner: Pool | PoolClient,
+  key: string,
+  text: string,
+  values: unknown[],
+  name?: string,
+  pipelined?: Pipelined,
+): Promise<T[]> {
+  const query = new ShapedQuery(key, text, values, name, pipelined) as unknown as Query & Internal;
   return new Promise<T[]>((resolve, reject) => {
     const done = (error: Error | null | undefined, result?: { rows: unknown[] }) => (error ? reject(error) : resolve(result!.rows as T[]));
     if (!('release' in runner)) {

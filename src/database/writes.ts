@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { currentRequest } from '../common/request-context';
 import { CALLERS_CHANGED_SETTING, CallerChanges } from './notifications';
 import { SqlParams } from './sql';
-import { inTransaction } from './transactions';
+import { inTransaction, pipelinedTransaction } from './transactions';
 
 /** A transaction handed to repositories by the write path. Services pass it on, never query it. */
 export type Tx = EntityManager;
@@ -89,6 +89,15 @@ export class Writes {
   /** A transaction that changes nothing audited (a consistent read, or work audited by its caller's change). */
   async unauditedTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return inTransaction(this.dataSource, work);
+  }
+
+  /**
+   * `unauditedTransaction` with its BEGIN sent along with its first statement and its COMMIT
+   * along with the statement written `preparedQuery(tx, …, { commit: true })` (transactions.ts):
+   * the group commit of postings.
+   */
+  async pipelinedTransaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return pipelinedTransaction(this.dataSource, work);
   }
 
   /**
