@@ -122,6 +122,24 @@ describe('pipelined transactions', () => {
     expect(await probe()).toEqual([]);
   });
 
+  it('no statement may follow the one that committed (it would run outside the transaction)', async () => {
+    await clean();
+    await expect(
+      pipelinedTransaction(t.dataSource, async (tx) => {
+        await preparedQuery(tx, `INSERT INTO pipeline_probe (n) VALUES ($1)`, [1], { commit: true });
+        await preparedQuery(tx, `INSERT INTO pipeline_probe (n) VALUES ($1)`, [2]);
+      }),
+    ).rejects.toThrow('a statement after the pipelined transaction committed');
+    await expect(
+      pipelinedTransaction(t.dataSource, async (tx) => {
+        await preparedQuery(tx, `INSERT INTO pipeline_probe (n) VALUES ($1)`, [3], { commit: true });
+        await tx.query(`INSERT INTO pipeline_probe (n) VALUES (4)`);
+      }),
+    ).rejects.toThrow('a statement after the pipelined transaction committed');
+    // What committed stays; what came after never ran.
+    expect(await probe()).toEqual([1, 3]);
+  });
+
   it('only a statement of a pipelined transaction may commit', async () => {
     await expect(t.dataSource.transaction((tx) => preparedQuery(tx, `SELECT 1`, [], { commit: true }))).rejects.toThrow(
       'only a statement of a pipelined transaction commits it',

@@ -31,8 +31,12 @@ export class Pipeline {
   begun = false;
   committed = false;
 
-  /** What the next statement carries: BEGIN when none was sent yet, COMMIT when it asks. */
+  /**
+   * What the next statement carries: BEGIN when none was sent yet, COMMIT when it asks. None may
+   * follow the COMMIT: it would run outside the transaction.
+   */
   next(commit: boolean): { begin: boolean; commit: boolean } {
+    if (this.committed) throw new Error('a statement after the pipelined transaction committed');
     const begin = !this.begun;
     this.begun = true;
     if (commit) this.committed = true;
@@ -64,10 +68,7 @@ export async function pipelinedTransaction<T>(dataSource: DataSource, work: (man
     pipelines.set(connection, pipeline);
     const query = runner.query.bind(runner);
     runner.query = (async (text: string, values?: unknown[], structured?: boolean) => {
-      if (!pipeline.begun) {
-        pipeline.begun = true;
-        await query('BEGIN');
-      }
+      if (pipeline.next(false).begin) await query('BEGIN');
       return query(text, values, structured as false);
     }) as typeof runner.query;
     try {
