@@ -5,6 +5,7 @@ import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
 import { GenericPlans } from '../database/generic-plans';
+import { PointReads } from '../database/point-reads';
 import { poolQuery, preparedQuery } from '../database/prepared';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
@@ -224,6 +225,7 @@ export class CustomersRepository implements Visible<CustomerRow> {
     private readonly dataSource: DataSource,
     private readonly cursors: Cursors,
     private readonly genericPlans: GenericPlans,
+    private readonly pointReads: PointReads,
   ) {}
 
   /** A live customer in the caller's scope, or undefined (`requireAccess` answers the 404). */
@@ -231,9 +233,16 @@ export class CustomersRepository implements Visible<CustomerRow> {
     const params = new SqlParams();
     const text = `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMERS}
         WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${customerLock(found.lock)}`;
-    // Outside a transaction (every GET), a named prepared statement on the pool: parsed once per
-    // connection, and its plan (the primary key, the path a filter) is the same for any values.
-    const rows: CustomerRow[] = found.tx ? await found.tx.query(text, params.values) : await preparedQuery<CustomerRow>(this.dataSource, text, params.values);
+    // Outside a transaction (every GET), a named prepared statement pipelined with the other
+    // requests' point reads: parsed once per connection, and its plan (the primary key, the path
+    // a filter) is the same for any values.
+    // A lock (FOR UPDATE, FOR SHARE) belongs in a transaction; without one it may wait, which a
+    // lane, answered in order, must not.
+    const rows: CustomerRow[] = found.tx
+      ? await found.tx.query(text, params.values)
+      : found.lock
+        ? await preparedQuery<CustomerRow>(this.dataSource, text, params.values)
+        : await this.pointReads.query<CustomerRow>(text, params.values);
     return rows[0];
   }
 

@@ -1,5 +1,5 @@
 import { Query, types } from 'pg';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Client, Pool, PoolClient, QueryResultRow } from 'pg';
 
 /**
  * A statement of the hot path whose result's shape is remembered per connection.
@@ -216,12 +216,12 @@ class ShapedQuery extends Query {
 }
 
 /**
- * Runs `text` on the pool (a connection taken and given back) or on a connection held for a
- * transaction, as a named prepared statement when `name` is given, else unnamed (planned for
+ * Runs `text` on the pool (a connection taken and given back), on a connection held for a
+ * transaction or on a connection of its own (PointReads), as a named prepared statement when `name` is given, else unnamed (planned for
  * its values); `key` names its text for the kept result shape. Returns the rows.
  */
 export function shapedQuery<T extends QueryResultRow>(
-  runner: Pool | PoolClient,
+  runner: Pool | PoolClient | Client,
   key: string,
   text: string,
   values: unknown[],

@@ -22,6 +22,7 @@ import { CustomersRepository } from '../../src/customers/customers.repository';
 import { createDataSource, migrate } from '../../src/database/data-source';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import type { GenericPlans } from '../../src/database/generic-plans';
+import type { PointReads } from '../../src/database/point-reads';
 import type { Caller } from '../../src/tree/caller';
 import { freePort } from '../setup/free-port';
 
@@ -79,7 +80,7 @@ async function main(): Promise<void> {
     const capture = new Capture();
     const firstPage = { decode: () => Promise.resolve(undefined) } as unknown as Cursors;
     // Plain pages' generic-plan reads are recorded the same way.
-    const customers = new CustomersRepository(capture as unknown as DataSource, firstPage, capture as unknown as GenericPlans);
+    const customers = new CustomersRepository(capture as unknown as DataSource, firstPage, capture as unknown as GenericPlans, capture as unknown as PointReads);
     const accounts = new AccountsRepository(capture as unknown as DataSource, firstPage);
     const base = (c: Caller) => ({ id: c.customerId, path: c.path, depth: c.depth });
 
