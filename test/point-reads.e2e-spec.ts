@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { PointReads } from '../src/database/point-reads';
-import { Actor, loginRoot, seedRootChildren } from './setup/factories';
+import { Actor, createAccount, createCustomer, loginRoot, seedRootChildren } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
 /**
@@ -64,6 +64,20 @@ describe('point reads pipelined on connections of their own', () => {
     expect((await pointReadBackends()).length).toBe(sockets.length);
   });
 
+  it('an account by id is a point read too: its owner and the root see it, a sibling gets the 404 problem', async () => {
+    const owner = await createCustomer(t, root);
+    const sibling = await createCustomer(t, root);
+    const account = await createAccount(root, owner);
+    writes.clear();
+    counting = true;
+    const [byOwner, byRoot, bySibling] = await Promise.all([owner, root, sibling].map((actor) => actor.get(`/v1/accounts/${account.id}`)));
+    counting = false;
+    expect([byOwner.status, byOwner.body.id, byRoot.status, byRoot.body.id]).toEqual([200, account.id, 200, account.id]);
+    expect(bySibling.status).toBe(404);
+    expect(bySibling.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(laneSockets().reduce((sum, socket) => sum + (writes.get(socket) ?? 0), 0)).toBeGreaterThan(0);
+  });
+
   it('the reads of one event-loop turn go to PostgreSQL in one write, each answered with its own rows', async () => {
     const reads = t.app.get(PointReads);
     const byId = (id: string) => reads.query<{ id: string; name: string }>(`SELECT id, name FROM customers WHERE id = $1`, [id]);
@@ -106,6 +120,22 @@ describe('point reads pipelined on connections of their own', () => {
     const after = await pointReadBackends();
     expect(after.length).toBeGreaterThan(0);
     expect(after.map((b) => b.pid).filter((pid) => before.some((b) => b.pid === pid))).toEqual([]);
+  });
+
+  it('a read in flight when its connection is terminated is answered from the pool', async () => {
+    const reads = t.app.get(PointReads);
+    const slow = reads.query<{ n: number }>(`SELECT n FROM pg_sleep(0.5), LATERAL (SELECT $1::int AS n) v`, [7]);
+    // Once the read is running on its lane, that backend is terminated (PostgreSQL answers it FATAL 57P01).
+    let running: Array<{ pid: number }> = [];
+    for (let i = 0; i < 50 && !running.length; i++) {
+      running = await t.dataSource.query(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = 'canopy-point-reads' AND datname = current_database() AND query LIKE '%pg_sleep(0.5)%' AND state = 'active'`,
+      );
+      if (!running.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(running.length).toBe(1);
+    await t.dataSource.query(`SELECT pg_terminate_backend($1)`, [running[0].pid]);
+    expect(await slow).toEqual([{ n: 7 }]);
   });
 
   it('the connections close with the application', async () => {

@@ -4,6 +4,7 @@ import { Big, formatMoney, formatStoredMoney } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
 import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
+import { PointReads } from '../database/point-reads';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
@@ -193,6 +194,7 @@ export class AccountsRepository implements Visible<AccountRow> {
   constructor(
     private readonly dataSource: DataSource,
     private readonly cursors: Cursors,
+    private readonly pointReads: PointReads,
   ) {}
 
   /**
@@ -201,13 +203,13 @@ export class AccountsRepository implements Visible<AccountRow> {
    */
   async findVisible(caller: Caller, id: string, found: FindOptions = {}): Promise<AccountRow | undefined> {
     const params = new SqlParams();
-    const rows: AccountRow[] = await (found.tx ?? this.dataSource.manager).query(
-      `SELECT ${ACCOUNT_COLUMNS} FROM ${ACCOUNTS}
+    const text = `SELECT ${ACCOUNT_COLUMNS} FROM ${ACCOUNTS}
         WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL
           AND ${accountScope('a', 'c', caller, params)}
-        ${accountLock(found.lock)}`,
-      params.values,
-    );
+        ${accountLock(found.lock)}`;
+    // Outside a transaction and without a lock (every GET), pipelined with the other point reads.
+    const rows: AccountRow[] =
+      found.tx || found.lock ? await (found.tx ?? this.dataSource.manager).query(text, params.values) : await this.pointReads.query<AccountRow>(text, params.values);
     return rows[0];
   }
 

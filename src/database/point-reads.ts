@@ -18,14 +18,14 @@ interface Lane {
 }
 
 /**
- * Point reads: a row by its key, such as a customer by id within the caller's scope (every
- * authenticated GET of one record), from many requests at once, PIPELINED on a connection of
+ * Point reads: a row by its key, such as a customer or an account by id within the caller's
+ * scope (every GET of one record), from many requests at once, PIPELINED on a connection of
  * their own (node-postgres's `pipeline` mode) instead of one pooled connection per read.
  *
  * Taking a pooled connection, writing one statement, waking PostgreSQL for it and reading one
- * answer per request cost more than the lookup itself: Node spent a third of its time in the
- * socket write, and PostgreSQL ~60 µs per read, mostly receiving, sending and switching. Here
- * the reads of one event-loop turn (the requests whose sockets were readable together) are
+ * answer per request cost more than the lookup itself: a third of Node's profile samples fell
+ * in that socket write, and PostgreSQL spent ~60 µs per read, mostly receiving, sending and
+ * switching. Here the reads of one event-loop turn (the requests whose sockets were readable together) are
  * written to a connection in ONE write (its socket corked until the turn ends), PostgreSQL reads
  * them in one go and answers each in order. Each read keeps its own Sync: its own implicit
  * transaction, its own snapshot (what a read on its own would see), its own error (a failed
@@ -60,8 +60,9 @@ export class PointReads implements OnApplicationShutdown {
     try {
       return await shapedQuery<T>(client, name, text, values, name);
     } catch (error) {
-      // PostgreSQL's own refusal (it has a SQLSTATE) stands; a lost connection is retried on the pool.
-      if ((error as { code?: unknown }).code !== undefined && (error as { severity?: unknown }).severity !== undefined) throw error;
+      // PostgreSQL's refusal of the statement (severity ERROR: a timeout, a bad value) stands; a
+      // lost connection (no severity, or FATAL: a terminated backend, a shutdown) is retried on the pool.
+      if ((error as { severity?: unknown }).severity === 'ERROR') throw error;
       return poolQuery<T>(this.dataSource, text, values);
     }
   }

@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const firstPage = { decode: () => Promise.resolve(undefined) } as unknown as Cursors;
     // Plain pages' generic-plan reads are recorded the same way.
     const customers = new CustomersRepository(capture as unknown as DataSource, firstPage, capture as unknown as GenericPlans, capture as unknown as PointReads);
-    const accounts = new AccountsRepository(capture as unknown as DataSource, firstPage);
+    const accounts = new AccountsRepository(capture as unknown as DataSource, firstPage, capture as unknown as PointReads);
     const base = (c: Caller) => ({ id: c.customerId, path: c.path, depth: c.depth });
 
     const pool = caller((await db.query(`SELECT id, path, depth FROM customers WHERE web_login = 'cardpool'`)).rows[0] as { id: string; path: string; depth: number });
