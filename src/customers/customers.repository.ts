@@ -235,9 +235,8 @@ export class CustomersRepository implements Visible<CustomerRow> {
         WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${customerLock(found.lock)}`;
     // Outside a transaction (every GET), a named prepared statement pipelined with the other
     // requests' point reads: parsed once per connection, and its plan (the primary key, the path
-    // a filter) is the same for any values.
-    // A lock (FOR UPDATE, FOR SHARE) belongs in a transaction; without one it may wait, which a
-    // lane, answered in order, must not.
+    // a filter) is the same for any values. Not with a lock (FOR UPDATE, FOR SHARE), which may
+    // wait: a point-read connection answers in order.
     const rows: CustomerRow[] = found.tx
       ? await found.tx.query(text, params.values)
       : found.lock

@@ -25,9 +25,9 @@ interface Lane {
  * Taking a pooled connection, writing one statement, waking PostgreSQL for it and reading one
  * answer per request cost more than the lookup itself: a third of Node's profile samples fell
  * in that socket write, and PostgreSQL spent ~60 µs per read, mostly receiving, sending and
- * switching. Here the reads of one event-loop turn (the requests whose sockets were readable together) are
- * written to a connection in ONE write (its socket corked until the turn ends), PostgreSQL reads
- * them in one go and answers each in order. Each read keeps its own Sync: its own implicit
+ * switching. Here the reads of one event-loop turn (the requests whose sockets were readable
+ * together) are written to a connection in ONE write (its socket corked until the turn ends),
+ * PostgreSQL reads them in one go and answers each in order. Each read keeps its own Sync: its own implicit
  * transaction, its own snapshot (what a read on its own would see), its own error (a failed
  * read does not touch the others), its own `statement_timeout`.
  *
