@@ -108,6 +108,22 @@ describe('point reads pipelined on connections of their own', () => {
     expect(await divide(2)).toEqual([{ q: 6 }]);
   });
 
+  it('a lookup reads in its transaction when it has one, and a row lock without one is refused, never sent to a lane', async () => {
+    const reads = t.app.get(PointReads);
+    const text = `SELECT id FROM customers WHERE id = $1`;
+    await expect(reads.lookup(text, [ids[2]], { lock: 'FOR UPDATE' })).rejects.toThrow('a row lock (FOR UPDATE) is taken inside a transaction');
+    // In the transaction: the lookup sees the transaction's own id, which a lane's read would not.
+    const [outer, inner] = await t.dataSource.transaction(async (tx) => {
+      const own = ((await tx.query(`SELECT txid_current()::text AS xid`)) as Array<{ xid: string }>)[0].xid;
+      const looked = await reads.lookup<{ id: string; xid: string }>(`SELECT id, txid_current()::text AS xid FROM customers WHERE id = $1 FOR UPDATE`, [ids[2]], {
+        tx,
+        lock: 'FOR UPDATE',
+      });
+      return [own, looked];
+    });
+    expect(inner).toEqual([{ id: ids[2], xid: outer }]);
+  });
+
   it('a lost connection costs no request: its reads run again on the pool, and a new connection is opened', async () => {
     await root.get(`/v1/customers/${ids[1]}`).expect(200);
     const before = await pointReadBackends();

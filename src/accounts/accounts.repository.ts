@@ -207,9 +207,8 @@ export class AccountsRepository implements Visible<AccountRow> {
         WHERE a.id = ${params.add(id)} AND a.deleted_at IS NULL
           AND ${accountScope('a', 'c', caller, params)}
         ${accountLock(found.lock)}`;
-    // Outside a transaction and without a lock (every GET), pipelined with the other point reads.
-    const rows: AccountRow[] =
-      found.tx || found.lock ? await (found.tx ?? this.dataSource.manager).query(text, params.values) : await this.pointReads.query<AccountRow>(text, params.values);
+    // Outside a transaction (every GET), pipelined with the other point reads.
+    const rows = await this.pointReads.lookup<AccountRow>(text, params.values, found);
     return rows[0];
   }
 

@@ -6,7 +6,7 @@ import { CurrencyTable } from '../currencies/currency-table';
 import { FindOptions, Visible } from '../database/access';
 import { GenericPlans } from '../database/generic-plans';
 import { PointReads } from '../database/point-reads';
-import { poolQuery, preparedQuery } from '../database/prepared';
+import { poolQuery } from '../database/prepared';
 import { likePattern, returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { Caller } from '../tree/caller';
@@ -235,13 +235,8 @@ export class CustomersRepository implements Visible<CustomerRow> {
         WHERE c.id = ${params.add(id)} AND ${subtreeCondition('c', caller, params, found.mode ?? 'self-and-descendants')} ${customerLock(found.lock)}`;
     // Outside a transaction (every GET), a named prepared statement pipelined with the other
     // requests' point reads: parsed once per connection, and its plan (the primary key, the path
-    // a filter) is the same for any values. Not with a lock (FOR UPDATE, FOR SHARE), which may
-    // wait: a point-read connection answers in order.
-    const rows: CustomerRow[] = found.tx
-      ? await found.tx.query(text, params.values)
-      : found.lock
-        ? await preparedQuery<CustomerRow>(this.dataSource, text, params.values)
-        : await this.pointReads.query<CustomerRow>(text, params.values);
+    // a filter) is the same for any values.
+    const rows = await this.pointReads.lookup<CustomerRow>(text, params.values, found);
     return rows[0];
   }
 

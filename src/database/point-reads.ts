@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client, Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
+import type { FindOptions } from './access';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { poolQuery, statementName } from './prepared';
 import { shapedQuery } from './shaped-query';
@@ -47,6 +48,17 @@ export class PointReads implements OnApplicationShutdown {
   private closed = false;
 
   constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * A repository's lookup of a row by its key (`findVisible`): in the caller's transaction when
+   * it holds one, else as a point read. A row lock is taken only inside a transaction: without
+   * one it would be released at once, and its wait would hold the reads behind it here.
+   */
+  async lookup<T extends QueryResultRow>(text: string, values: unknown[], found: Pick<FindOptions, 'tx' | 'lock'>): Promise<T[]> {
+    if (found.tx) return found.tx.query(text, values);
+    if (found.lock) throw new Error(`a row lock (${found.lock}) is taken inside a transaction`);
+    return this.query<T>(text, values);
+  }
 
   async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<T[]> {
     const name = statementName(text);
