@@ -123,7 +123,7 @@ async function caughtUp(url) {
   try {
     for (;;) {
       const { rows } = await client.query(
-        `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+        `SELECT (SELECT count(*) FROM event_backlog)::int AS outbox,
                 (SELECT sequence FROM webhook_dispatch_position) >= (SELECT COALESCE(max(sequence), 0) FROM events) AS at_end`,
       );
       if ((rows[0].outbox === 0 && rows[0].at_end) || Date.now() - started > 60000) return Date.now() - started;

@@ -11,30 +11,31 @@ const { Client } = require('pg');
 const { run, summarize, printTable, settle } = require('./lib');
 const { postingRequest } = require('./balances');
 
-const TRIGGERS = [
-  ['audit_events', 'audit_events_outbox'],
-  ['ledger_entries', 'ledger_entries_outbox'],
-  ['call_charges', 'call_charges_outbox'],
-];
-
+/**
+ * The outbox triggers there are (`audit_events`, `call_charges`; the ledger had one until
+ * migration 1764900000000, whose entries the relay now reads from the ledger itself: what the
+ * ledger's events cost a posting, its `txid` and `low_balance_threshold` columns and the
+ * `ledger_entries_relay` index, cannot be switched off, so "events off" leaves it in).
+ */
 async function setTriggers(databaseUrl, enabled) {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    for (const [table, trigger] of TRIGGERS) await client.query(`ALTER TABLE ${table} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER ${trigger}`);
+    const { rows } = await client.query(`SELECT tgrelid::regclass::text AS "table", tgname AS "trigger" FROM pg_trigger WHERE tgname LIKE '%\\_outbox'`);
+    for (const { table, trigger } of rows) await client.query(`ALTER TABLE ${table} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER ${trigger}`);
   } finally {
     await client.end();
   }
 }
 
-/** Milliseconds until the outbox is empty (the relay caught up), polled every 10 ms. */
+/** Milliseconds until nothing waits for the relay (`event_backlog` empty), polled every 10 ms. */
 async function drainMs(databaseUrl) {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   const start = Date.now();
   try {
     for (;;) {
-      const { rows } = await client.query('SELECT count(*)::int AS n FROM event_outbox');
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM event_backlog');
       if (rows[0].n === 0) return Date.now() - start;
       if (Date.now() - start > 60000) return NaN;
       await new Promise((resolve) => setTimeout(resolve, 10));

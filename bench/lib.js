@@ -212,7 +212,7 @@ async function settle(databaseUrl, timeoutMs = 60000) {
   try {
     for (;;) {
       const { rows } = await client.query(
-        `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+        `SELECT (SELECT count(*) FROM event_backlog)::int AS outbox,
                 (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker')::int AS vacuums`,
       );
       if ((rows[0].outbox === 0 && rows[0].vacuums === 0) || Date.now() - started > timeoutMs) break;

@@ -1,10 +1,9 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { formatMoneySql } from '../src/common/money';
+import { isoSql, rateSql } from '../src/events/ledger-events';
 
 /** As in migration 1764400000000-Events: an instant as `toISOString()` writes it, a rate as `formatRate` does. */
-export const isoSql = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-export const rateSql = (expr: string) =>
-  `(CASE WHEN scale(trim_scale(round(${expr}, 12))) = 0 THEN trim_scale(round(${expr}, 12))::text || '.0' ELSE trim_scale(round(${expr}, 12))::text END)`;
+export { isoSql, rateSql };
 
 /**
  * The ledger's outbox trigger function of migration 1764400000000-Events, its

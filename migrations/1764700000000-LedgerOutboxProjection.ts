@@ -12,7 +12,7 @@ import { eventsFromLedger, isoSql, rateSql } from './1764500200000-LedgerReferen
  * bench/RESULTS.md "What each change bought"). The trigger runs in every posting's statement,
  * so this is time under the holders' row locks.
  */
-function eventsFromLedgerProjected(): string {
+export function eventsFromLedgerProjected(): string {
   const money = (expr: string) => formatMoneySql(expr);
   return `
       CREATE OR REPLACE FUNCTION events_from_ledger() RETURNS trigger LANGUAGE plpgsql AS $$

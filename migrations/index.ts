@@ -26,6 +26,7 @@ import { UsageRollups1764500600000 } from './1764500600000-UsageRollups';
 import { BalanceRows1764600000000 } from './1764600000000-BalanceRows';
 import { LedgerOutboxProjection1764700000000 } from './1764700000000-LedgerOutboxProjection';
 import { BalanceRowsVacuum1764800000000 } from './1764800000000-BalanceRowsVacuum';
+import { LedgerEventsByRelay1764900000000 } from './1764900000000-LedgerEventsByRelay';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -56,4 +57,5 @@ export const MIGRATIONS: Function[] = [
   LedgerOutboxProjection1764700000000,
   OutboxTriggerPlans1764700100000,
   BalanceRowsVacuum1764800000000,
+  LedgerEventsByRelay1764900000000,
 ];

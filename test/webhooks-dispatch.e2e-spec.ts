@@ -38,7 +38,7 @@ describe('webhook dispatcher on a long feed', () => {
     eventually(
       async () => {
         const [row] = await t.dataSource.query(
-          `SELECT (SELECT count(*) FROM event_outbox)::int AS outbox,
+          `SELECT (SELECT count(*) FROM event_backlog)::int AS outbox,
                   (SELECT sequence FROM webhook_dispatch_position) = (SELECT COALESCE(max(sequence), 0) FROM events) AS at_end`,
         );
         return row.outbox === 0 && row.at_end === true;

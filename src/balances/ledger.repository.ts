@@ -6,6 +6,7 @@ import { Keyset } from '../database/keyset';
 import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
 import { preparedQuery } from '../database/prepared';
 import { auditInsertSql, Tx } from '../database/writes';
+import { lowCrossingSql } from '../events/ledger-events';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, subtreeCondition, subtreeConditionOf } from '../tree/scope';
 
@@ -113,9 +114,18 @@ const LEDGER_COLUMNS = `e.id, e.seq, e.action, e.amount, e.currency, e.exchange_
 /** THE ledger INSERT (entries are immutable: the only write the ledger accepts), from `source` rows. */
 function ledgerInsert(source: string, values: string): string {
   return `INSERT INTO ledger_entries AS e (customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
-                                      balance_after, notes, actor_id, idempotency_key)
+                                      balance_after, notes, actor_id, idempotency_key, low_balance_threshold)
           SELECT ${values} FROM ${source}
           RETURNING ${LEDGER_COLUMNS}`;
+}
+
+/**
+ * An opening entry's `low_balance_threshold` (its holder's threshold if the opening amount
+ * `amount` lies below it: a crossing from zero), the holder by id expression `holderId`.
+ */
+function openingLowSql(kind: HolderKind, holderId: string, amount: string): string {
+  const threshold = `(SELECT t.low_balance_threshold FROM ${kind === 'customer' ? 'customers' : 'accounts'} t WHERE t.id = ${holderId})`;
+  return lowCrossingSql(amount, amount, threshold);
 }
 
 /**
@@ -126,11 +136,12 @@ export async function unscopedAppendOpening(tx: Tx, kind: HolderKind, holderId: 
   const params = new SqlParams();
   const holder = [params.add(kind === 'customer' ? holderId : null), params.add(kind === 'account' ? holderId : null)];
   const a = params.add(amount);
+  const id = kind === 'customer' ? holder[0] : holder[1];
   await tx.query(
     ledgerInsert(
       '(VALUES (1)) AS opening',
       `${holder[0]}::uuid, ${holder[1]}::uuid, 'opening_balance', ${a}::numeric, ${params.add(currency)}::text, 1, ${a}::numeric, ${a}::numeric,
-       NULL, ${params.add(actorId)}::uuid, NULL`,
+       NULL, ${params.add(actorId)}::uuid, NULL, ${openingLowSql(kind, `${id}::uuid`, `${a}::numeric`)}`,
     ),
     params.values,
   );
@@ -160,7 +171,7 @@ export async function unscopedAppendOpenings(
     `WITH written AS (${ledgerInsert(
       `(SELECT h.holder_id FROM unnest(${ids}) WITH ORDINALITY AS h(holder_id, ord) ORDER BY h.ord) AS o`,
       `${holder[0]}, ${holder[1]}, 'opening_balance', ${a}::numeric, ${params.add(currency)}::text, 1, ${a}::numeric, ${a}::numeric,
-       NULL, ${params.add(actorId)}::uuid, NULL`,
+       NULL, ${params.add(actorId)}::uuid, NULL, ${openingLowSql(kind, 'o.holder_id', `${a}::numeric`)}`,
     )}) SELECT count(*) FROM written`,
     params.values,
   );
@@ -170,8 +181,9 @@ const array = (params: SqlParams, values: unknown[], type: string) => `${params.
 
 /**
  * THE posting statement, for one entry or thousands: each holder's balance update (`hc`,
- * `ha`), guarded as HolderChange says, the ledger entries in order (`e`, balance after each),
- * their audit events (`a`), fresh keys claimed (`f`) and claims answered (`k`). Entries are
+ * `ha`), guarded as HolderChange says, the ledger entries in order (`e`, balance after each,
+ * and the holder's low-balance threshold on an entry that crosses it downwards: its
+ * `balance.low` event, which the relay writes), their audit events (`a`), fresh keys claimed (`f`) and claims answered (`k`). Entries are
  * written only for holders updated. Holders were locked in id order before (the transaction),
  * or the statement runs alone with one holder.
  */
@@ -211,7 +223,8 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
   );
   // b: the holder's balance row, updated (its balance, credit limit and deletion, as changed by a
   // transaction this statement waited for); c: the customer the holder is or belongs to (its
-  // path and base currency, which never change).
+  // path and base currency, which never change); the holder's threshold is read from its
+  // customer or account row (ac), as the PATCH that changes it left it.
   const guard = (c: string, mode: 'descendants' | 'self-and-descendants') => `
          AND b.deleted_at IS NULL
          AND (v.reach_path IS NULL OR ${subtreeConditionOf(c, 'v.reach_path', 'v.reach_depth', mode)})
@@ -242,19 +255,19 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       UPDATE customer_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
         FROM v, customers h
        WHERE NOT v.is_account AND h.id = v.id AND b.customer_id = v.id${guard('h', 'descendants')}
-      RETURNING b.customer_id AS id, b.balance - v.total AS before, h.base_currency, h.path AS subject_path
+      RETURNING b.customer_id AS id, b.balance - v.total AS before, h.base_currency, h.path AS subject_path, h.low_balance_threshold AS threshold
     ), ha AS (
       UPDATE account_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
-        FROM v, customers c
-       WHERE v.is_account AND b.account_id = v.id AND c.id = b.customer_id${guard('c', 'self-and-descendants')}
-      RETURNING b.account_id AS id, b.balance - v.total AS before, c.base_currency, c.path AS subject_path
+        FROM v, customers c, accounts ac
+       WHERE v.is_account AND b.account_id = v.id AND c.id = b.customer_id AND ac.id = v.id${guard('c', 'self-and-descendants')}
+      RETURNING b.account_id AS id, b.balance - v.total AS before, c.base_currency, c.path AS subject_path, ac.low_balance_threshold AS threshold
     ), h AS (SELECT * FROM hc UNION ALL SELECT * FROM ha),
     e AS (
       INSERT INTO ledger_entries AS e (id, customer_id, account_id, action, amount, currency, exchange_rate, converted_amount,
-                                       balance_after, notes, actor_id, idempotency_key, external_reference, metadata)
+                                       balance_after, notes, actor_id, idempotency_key, external_reference, metadata, low_balance_threshold)
       SELECT p.id, CASE WHEN p.is_account THEN NULL ELSE h.id END, CASE WHEN p.is_account THEN h.id END, p.action, p.amount,
              COALESCE(p.currency, h.base_currency), p.rate, p.delta, h.before + p.prefix, p.notes, p.actor_id, p.key,
-             p.reference, COALESCE(p.metadata, '{}')::jsonb
+             p.reference, COALESCE(p.metadata, '{}')::jsonb, ${lowCrossingSql('h.before + p.prefix', 'p.delta', 'h.threshold')}
         FROM p JOIN h ON h.id = p.holder_id
        ORDER BY p.ord
       RETURNING ${LEDGER_COLUMNS}

@@ -6,6 +6,7 @@ import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 import { EventRow } from './event-view';
+import { ledgerEventsSql } from './ledger-events';
 
 /** Only one relay runs at a time, across instances (a transaction-level advisory lock). */
 const RELAY_LOCK_KEY = 7_146_720_114_001;
@@ -24,8 +25,9 @@ export interface FeedFilter {
 const KEYSET = new Keyset('events', [{ sql: 'e.sequence', type: 'bigint' }], 'asc');
 
 /**
- * The outbox relay's statement and the feed. Outbox rows are written by the database itself
- * (the triggers of migration 1764400000000); nothing else writes `events`.
+ * The relay's statement and the feed. Outbox rows are written by the database itself (the
+ * triggers of migration 1764400000000), ledger entries by THE posting; the relay reads both
+ * (migration 1764900000000-LedgerEventsByRelay); nothing else writes `events`.
  */
 @Injectable()
 export class EventsRepository {
@@ -40,43 +42,77 @@ export class EventsRepository {
   }
 
   /**
-   * Moves up to `batch` outbox rows into `events` in one transaction, numbering them after the
-   * last sequence in (txid, n) order. Only rows of transactions that ended before every
-   * transaction still running (`txid < xmin` of this statement's snapshot) are taken: a
-   * transaction still running may yet commit rows, and its txid is ≥ xmin, so every row
-   * numbered later sorts after these. Returns how many moved, or null when another relay holds
-   * the lock. The lock is taken first and the move runs in a statement of its own, whose
-   * snapshot therefore sees the previous relay's commit. Writers are never blocked: the rows
-   * deleted belong to ended transactions, and the lock is the relays' alone.
+   * Moves up to `batch` rows of ended transactions into `events`, in one transaction: outbox
+   * rows (deleted) and ledger entries (after `event_relay_position`, which then points at the
+   * last one taken), each entry giving `balance.changed` and, when its posting recorded a
+   * crossing, `balance.low`. They are numbered after the last sequence in (txid, outbox before
+   * ledger, n or seq) order. Only rows of transactions that ended before every transaction
+   * still running (`txid < xmin` of this statement's snapshot) are taken: a transaction still
+   * running may yet commit rows, and its txid is ≥ xmin, so every row numbered later sorts
+   * after these; and since the rows taken are the first of that order, every entry not yet
+   * taken sorts after the position kept. Returns how many rows were taken and how many events
+   * written, or null when another relay holds the lock. The lock is taken first and the move
+   * runs in a statement of its own, whose snapshot therefore sees the previous relay's commit.
+   * Writers are never blocked: the rows deleted belong to ended transactions, and the lock and
+   * the position are the relays' alone.
    */
-  async relay(batch: number): Promise<number | null> {
+  async relay(batch: number): Promise<{ taken: number; written: number } | null> {
     return this.dataSource.transaction(async (tx) => {
       const [{ locked }]: Array<{ locked: boolean }> = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK_KEY]);
       if (!locked) return null;
-      const [{ moved }]: Array<{ moved: string }> = await tx.query(
-        // The rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested loop
-        // rescanning \`ready\` per row (the outbox is empty whenever it is analyzed), quadratic in
-        // the rows ready: 5,000 of them (one batch of calls) ran past the statement timeout.
-        `WITH ready AS MATERIALIZED (
-           SELECT o.ctid AS at FROM event_outbox o
+      const [{ taken, written }]: Array<{ taken: string; written: string }> = await tx.query(
+        // Outbox rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested
+        // loop rescanning `ready` per row (the outbox is empty whenever it is analyzed),
+        // quadratic in the rows ready: 5,000 of them (one batch of calls) ran past the statement
+        // timeout. Entries from `ledger_entries_relay` after the position, by `seq`.
+        `WITH o AS MATERIALIZED (
+           SELECT o.txid, 0 AS src, o.n AS k, o.ctid AS at FROM event_outbox o
             WHERE o.txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY o.txid, o.n
             LIMIT $1
+         ), l AS MATERIALIZED (
+           SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries e
+            WHERE e.txid IS NOT NULL AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+              AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
+            ORDER BY e.txid, e.seq
+            LIMIT $1
+         ), ready AS MATERIALIZED (
+           SELECT * FROM (SELECT * FROM o UNION ALL SELECT * FROM l) u ORDER BY u.txid, u.src, u.k LIMIT $1
          ), taken AS (
-           DELETE FROM event_outbox o WHERE o.ctid = ANY (ARRAY(SELECT at FROM ready))
+           DELETE FROM event_outbox o WHERE o.ctid = ANY (ARRAY(SELECT at FROM ready WHERE src = 0))
            RETURNING o.*
+         ), kept AS (
+           UPDATE event_relay_position p SET ledger_txid = r.txid, ledger_seq = r.k
+             FROM (SELECT txid, k FROM ready WHERE src = 1 ORDER BY txid DESC, k DESC LIMIT 1) r
+           RETURNING 1
+         ), b AS (
+           SELECT e.*, CASE WHEN e.account_id IS NULL THEN 'customer' ELSE 'account' END AS holder_type,
+                  COALESCE(e.customer_id, e.account_id) AS holder_id, c.path
+             FROM ready r
+             JOIN ledger_entries e ON e.seq = r.k
+             LEFT JOIN accounts ac ON ac.id = e.account_id
+             JOIN customers c ON c.id = COALESCE(e.customer_id, ac.customer_id)
+            WHERE r.src = 1
+         ), evs AS (
+           SELECT t.txid, 0 AS src, t.n AS k, 0 AS ord, t.id, t.type, t.occurred_at, t.subject_type, t.subject_id, t.subject_path,
+                  t.actor_id, t.data
+             FROM taken t
+           UNION ALL
+           SELECT x.txid, 1, x.seq, x.ord, gen_random_uuid(), x.type, x.occurred_at, x.subject_type, x.subject_id, x.subject_path,
+                  x.actor_id, x.data
+             FROM (${ledgerEventsSql('b e')}) x
          ), last AS (SELECT COALESCE(max(sequence), 0) AS sequence FROM events),
          numbered AS (
            INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data)
-           SELECT last.sequence + row_number() OVER (ORDER BY t.txid, t.n), t.id, t.type, t.occurred_at, t.subject_type,
+           SELECT last.sequence + row_number() OVER (ORDER BY t.txid, t.src, t.k, t.ord), t.id, t.type, t.occurred_at, t.subject_type,
                   t.subject_id, t.subject_path, t.actor_id, t.data
-             FROM taken t, last
+             FROM evs t, last
            RETURNING 1
          )
-         SELECT count(*) AS moved FROM numbered`,
+         SELECT (SELECT count(*) FROM ready) AS taken, (SELECT count(*) FROM numbered) AS written`,
         [batch],
       );
-      return Number(moved);
+      return { taken: Number(taken), written: Number(written) };
     });
   }
 

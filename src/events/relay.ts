@@ -4,9 +4,10 @@ import { Metrics } from '../metrics/metrics';
 import { EventsRepository } from './events.repository';
 
 /**
- * The outbox relay, in every instance: every `EVENTS_RELAY_INTERVAL_MS` (the triggers send no
- * NOTIFY: its commit-time lock serialized the postings' commits), moves committed outbox rows into `events` (numbered, in
- * batches of `EVENTS_RELAY_BATCH`) until none is ready. Instances take turns through an
+ * The relay, in every instance: every `EVENTS_RELAY_INTERVAL_MS` (the writers send no NOTIFY:
+ * its commit-time lock serialized the postings' commits), moves committed outbox rows and
+ * ledger entries into `events` (numbered, in batches of `EVENTS_RELAY_BATCH` rows) until none
+ * is ready. Instances take turns through an
  * advisory lock; one that finds it taken leaves the work to the holder (and its own next
  * poll). Stopped before the pool closes on shutdown.
  */
@@ -54,12 +55,12 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
       this.again = false;
       try {
         const moved = await this.events.relay(batch);
-        if (moved) this.metrics.eventsRelayed.inc(moved);
-        if (moved === batch) this.again = true; // more may be ready
+        if (moved?.written) this.metrics.eventsRelayed.inc(moved.written);
+        if (moved?.taken === batch) this.again = true; // more may be ready
         if (this.failing) this.log.log('event relay recovered');
         this.failing = false;
       } catch (error) {
-        // The next wake-up retries (nothing is lost: the rows stay in the outbox).
+        // The next wake-up retries (nothing is lost: the rows stay in the outbox, the position in the ledger).
         this.metrics.eventRelayFailures.inc();
         if (!this.failing) this.log.warn(`event relay failed: ${error instanceof Error ? error.message : String(error)}`);
         this.failing = true;
