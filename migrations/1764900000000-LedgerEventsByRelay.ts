@@ -20,6 +20,10 @@ import { eventsFromLedgerProjected } from './1764700000000-LedgerOutboxProjectio
  * - the relay takes the outbox rows and the ledger entries of ended transactions together, in
  *   (txid, outbox before ledger, n or seq) order, and keeps where it stopped in the ledger
  *   (`event_relay_position`: the last (txid, seq) relayed; src/events/events.repository.ts);
+ * - transaction ids are the cluster's: a logical restore (pg_dump into a new cluster) starts them
+ *   again below the position kept. The relay then refuses to run (it would pass over every new
+ *   entry), and the README's procedure re-bases the position: entries up to
+ *   `ledger_seq_floor` (the last before the restore) are done, whatever their txid;
  * - `event_backlog` counts what waits (outbox rows and entries not yet relayed): for
  *   operators, the benchmarks and the tests.
  *
@@ -36,7 +40,8 @@ export class LedgerEventsByRelay1764900000000 implements MigrationInterface {
       CREATE TABLE event_relay_position (
         only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
         ledger_txid xid8 NOT NULL,
-        ledger_seq bigint NOT NULL
+        ledger_seq bigint NOT NULL,
+        ledger_seq_floor bigint NOT NULL DEFAULT 0
       )`);
     await q.query(`INSERT INTO event_relay_position (ledger_txid, ledger_seq) VALUES ('0', 0)`);
     await q.query(`DROP TRIGGER ledger_entries_outbox ON ledger_entries`);
@@ -46,7 +51,7 @@ export class LedgerEventsByRelay1764900000000 implements MigrationInterface {
         SELECT 'outbox' AS source, o.txid FROM event_outbox o
         UNION ALL
         SELECT 'ledger', e.txid FROM ledger_entries e, event_relay_position p
-         WHERE e.txid IS NOT NULL AND (e.txid, e.seq) > (p.ledger_txid, p.ledger_seq)`);
+         WHERE e.txid IS NOT NULL AND (e.txid, e.seq) > (p.ledger_txid, p.ledger_seq) AND e.seq > p.ledger_seq_floor`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { EventsRepository, RELAY_POSITION_AHEAD } from '../src/events/events.repository';
 import { EventRelay } from '../src/events/relay';
 import { Actor, createCustomer, loginRoot } from './setup/factories';
 import { feed, FeedEvent } from './setup/events';
@@ -119,6 +120,25 @@ describe('events of ledger entries, read by the relay from the ledger', () => {
     const credit = (await post(holder.id, 'add_funds', '1.00')).body.id as string;
     const more = await feedWhen(after, (e) => e.some((v) => v.type === 'balance.changed' && v.data.entry.id === credit));
     expect(more.filter((e) => e.type === 'balance.low' && e.subject.id === holder.id)).toHaveLength(1);
+  });
+
+  it('a position ahead of the cluster’s transaction ids (a logical restore) stops the relay; re-based, new entries flow and none repeats', async () => {
+    const holder = await createCustomer(t, root, { balance: '3' });
+    const opening = await feedWhen(0, (e) => e.some((v) => v.type === 'balance.changed' && v.subject.id === holder.id));
+    const after = opening.at(-1)!.sequence;
+    expect((await t.dataSource.query(`SELECT count(*)::int AS n FROM event_backlog`))[0].n).toBe(0);
+
+    // As a dump restored into a new cluster finds it: a position its transaction ids are far below.
+    await t.dataSource.query(`UPDATE event_relay_position SET ledger_txid = '999999999999'`);
+    await expect(t.app.get(EventsRepository).relay(7)).rejects.toThrow(RELAY_POSITION_AHEAD);
+
+    // The README's re-base, before Canopy takes postings on the restored database.
+    await t.dataSource.query(
+      `UPDATE event_relay_position SET ledger_txid = '0', ledger_seq = 0, ledger_seq_floor = (SELECT COALESCE(max(seq), 0) FROM ledger_entries)`,
+    );
+    const credit = (await post(holder.id, 'add_funds', '1.00')).body.id as string;
+    const events = await feedWhen(after, (e) => e.some((v) => v.type === 'balance.changed' && v.data.entry.id === credit));
+    expect(events.filter((e) => e.type === 'balance.changed').map((e) => e.data.entry.id)).toEqual([credit]);
   });
 
   it('a backlog of outbox rows and entries over many passes: numbered 1 by 1, each once, a change’s own events in order', async () => {

@@ -11,6 +11,10 @@ import { ledgerEventsSql } from './ledger-events';
 /** Only one relay runs at a time, across instances (a transaction-level advisory lock). */
 const RELAY_LOCK_KEY = 7_146_720_114_001;
 
+/** The relay's refusal when its position in the ledger is ahead of the cluster's transaction ids. */
+export const RELAY_POSITION_AHEAD =
+  'the event relay position is ahead of this cluster\'s transaction ids (a logical restore?): re-base it as the README says (Production, "Restoring a dump")';
+
 export interface FeedRow extends EventRow {
   /** actor_id when the actor lies in the viewer's subtree, else null. */
   actor_visible: string | null;
@@ -58,8 +62,15 @@ export class EventsRepository {
    */
   async relay(batch: number): Promise<{ taken: number; written: number } | null> {
     return this.dataSource.transaction(async (tx) => {
-      const [{ locked }]: Array<{ locked: boolean }> = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK_KEY]);
+      const [{ locked, ahead }]: Array<{ locked: boolean; ahead: boolean }> = await tx.query(
+        `SELECT pg_try_advisory_xact_lock($1) AS locked,
+                (SELECT p.ledger_txid >= pg_snapshot_xmax(pg_current_snapshot()) FROM event_relay_position p) AS ahead`,
+        [RELAY_LOCK_KEY],
+      );
       if (!locked) return null;
+      // A position no transaction of this cluster has reached: its ids started again (a logical
+      // restore). Every new entry would sort below it and be passed over; refuse, loudly.
+      if (ahead) throw new Error(RELAY_POSITION_AHEAD);
       const [{ taken, written }]: Array<{ taken: string; written: string }> = await tx.query(
         // Outbox rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested
         // loop rescanning `ready` per row (the outbox is empty whenever it is analyzed),
@@ -74,6 +85,7 @@ export class EventsRepository {
            SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries e
             WHERE e.txid IS NOT NULL AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
               AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
+              AND e.seq > (SELECT p.ledger_seq_floor FROM event_relay_position p)
             ORDER BY e.txid, e.seq
             LIMIT $1
          ), ready AS MATERIALIZED (
