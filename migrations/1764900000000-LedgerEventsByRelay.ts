@@ -27,6 +27,12 @@ import { eventsFromLedgerProjected } from './1764700000000-LedgerOutboxProjectio
  * - `event_backlog` counts what waits (outbox rows and entries not yet relayed): for
  *   operators, the benchmarks and the tests.
  *
+ * The position is read by scalar subqueries, and the floor is compared as `seq - floor > 0`
+ * rather than `seq > floor`, so that the entries after the position are found on
+ * `ledger_entries_relay`: joined to the position, or with `seq > floor` (a floor of 0 for the
+ * planner's guess of a third), the count read every entry through the `seq` index (250 ms for
+ * 123,000 entries against 0.6 ms; measured on the benchmark's database).
+ *
  * Adding the columns rewrites nothing (no default for the rows already there).
  */
 export class LedgerEventsByRelay1764900000000 implements MigrationInterface {
@@ -50,8 +56,10 @@ export class LedgerEventsByRelay1764900000000 implements MigrationInterface {
       CREATE VIEW event_backlog AS
         SELECT 'outbox' AS source, o.txid FROM event_outbox o
         UNION ALL
-        SELECT 'ledger', e.txid FROM ledger_entries e, event_relay_position p
-         WHERE e.txid IS NOT NULL AND (e.txid, e.seq) > (p.ledger_txid, p.ledger_seq) AND e.seq > p.ledger_seq_floor`);
+        SELECT 'ledger', e.txid FROM ledger_entries e
+         WHERE e.txid IS NOT NULL
+           AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
+           AND e.seq - (SELECT p.ledger_seq_floor FROM event_relay_position p) > 0`);
   }
 
   async down(q: QueryRunner): Promise<void> {

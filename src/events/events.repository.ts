@@ -85,7 +85,7 @@ export class EventsRepository {
            SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries e
             WHERE e.txid IS NOT NULL AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
               AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
-              AND e.seq > (SELECT p.ledger_seq_floor FROM event_relay_position p)
+              AND e.seq - (SELECT p.ledger_seq_floor FROM event_relay_position p) > 0
             ORDER BY e.txid, e.seq
             LIMIT $1
          ), ready AS MATERIALIZED (
