@@ -8,25 +8,8 @@
  * the relay has moved every outbox row into the feed.
  */
 const { Client } = require('pg');
-const { run, summarize, printTable, settle } = require('./lib');
+const { run, summarize, printTable, settle, setOutboxTriggers } = require('./lib');
 const { postingRequest } = require('./balances');
-
-/**
- * The outbox triggers there are (`audit_events`, `call_charges`; the ledger had one until
- * migration 1764900000000, whose entries the relay now reads from the ledger itself: what the
- * ledger's events cost a posting, its `txid` and `low_balance_threshold` columns and the
- * `ledger_entries_relay` index, cannot be switched off, so "events off" leaves it in).
- */
-async function setTriggers(databaseUrl, enabled) {
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query(`SELECT tgrelid::regclass::text AS "table", tgname AS "trigger" FROM pg_trigger WHERE tgname LIKE '%\\_outbox'`);
-    for (const { table, trigger } of rows) await client.query(`ALTER TABLE ${table} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER ${trigger}`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Milliseconds until nothing waits for the relay (`event_backlog` empty), polled every 10 ms. */
 async function drainMs(databaseUrl) {
@@ -56,7 +39,7 @@ async function eventsBench({ canopy, db, posting, duration = 10 }) {
   try {
     for (const round of [1, 2]) {
       for (const state of round === 1 ? ['on', 'off'] : ['off', 'on']) {
-        await setTriggers(db.url, state === 'on');
+        await setOutboxTriggers(db.url, state === 'on');
         await settle(db.url);
         for (const [kind, pick, label] of [
           ['spread', spread, 'over 1,000 customers'],
@@ -72,7 +55,7 @@ async function eventsBench({ canopy, db, posting, duration = 10 }) {
       }
     }
   } finally {
-    await setTriggers(db.url, true);
+    await setOutboxTriggers(db.url, true);
   }
   printTable(`Events: postings with the outbox triggers on and off (${connections} clients, ${duration}s each, two rounds)`, rows);
   const ratio = (kind) => sums[kind].on / sums[kind].off;

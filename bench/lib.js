@@ -228,8 +228,28 @@ async function settle(databaseUrl, timeoutMs = 60000) {
   return Date.now() - started;
 }
 
+/**
+ * Turns the outbox triggers of the database at `databaseUrl` on or off (`ALTER TABLE … ENABLE|
+ * DISABLE TRIGGER`): those there are, `audit_events` and `call_charges` (the ledger had one
+ * until migration 1764900000000; the relay now reads its entries from the ledger itself, and
+ * what that costs a posting, its `txid` and `low_balance_threshold` columns and the
+ * `ledger_entries_relay` index, cannot be switched off).
+ */
+async function setOutboxTriggers(databaseUrl, enabled) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT tgrelid::regclass::text AS "table", tgname AS "trigger" FROM pg_trigger WHERE tgname LIKE '%\\_outbox'`);
+    for (const { table, trigger } of rows) await client.query(`ALTER TABLE ${table} ${enabled ? 'ENABLE' : 'DISABLE'} TRIGGER ${trigger}`);
+  } finally {
+    await client.end();
+  }
+}
+
 module.exports = {
   settle,
+  setOutboxTriggers,
   ROOT,
   ROOT_PASSWORD,
   freePort,

@@ -21,7 +21,7 @@
  */
 const path = require('node:path');
 const { Client } = require('pg');
-const { ROOT, run, startDatabase, startCanopy, cpuMs, clusterCpuMs, postmasterPid } = require('./lib');
+const { ROOT, run, startDatabase, startCanopy, cpuMs, clusterCpuMs, postmasterPid, setOutboxTriggers } = require('./lib');
 const { seedPostingCustomers, postingRequest } = require('./balances');
 
 async function query(url, sql) {
@@ -95,9 +95,7 @@ async function main() {
       const order = round % 2 ? variants : [...variants].reverse();
       for (const v of order) {
         if (v.trigger !== null) {
-          // The outbox triggers this build has (the ledger's until migration 1764900000000).
-          const triggers = await query(v.url, `SELECT tgrelid::regclass::text AS t, tgname AS trg FROM pg_trigger WHERE tgname LIKE '%\\_outbox'`);
-          for (const { t, trg } of triggers) await query(v.url, `ALTER TABLE ${t} ${v.trigger ? 'ENABLE' : 'DISABLE'} TRIGGER ${trg}`);
+          await setOutboxTriggers(v.url, v.trigger);
         }
         const hot = v.posting.customerIds[0];
         const pick = hotOnly ? () => hot : () => v.posting.customerIds[Math.floor(Math.random() * 1000)];

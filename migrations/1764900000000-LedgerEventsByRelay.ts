@@ -24,6 +24,7 @@ import { eventsFromLedgerProjected } from './1764700000000-LedgerOutboxProjectio
  *   again below the position kept. The relay then refuses to run (it would pass over every new
  *   entry), and the README's procedure re-bases the position: entries up to
  *   `ledger_seq_floor` (the last before the restore) are done, whatever their txid;
+ * - `ledger_entries_unrelayed` says which entries are still to relay (the relay reads it);
  * - `event_backlog` counts what waits (outbox rows and entries not yet relayed): for
  *   operators, the benchmarks and the tests.
  *
@@ -52,18 +53,24 @@ export class LedgerEventsByRelay1764900000000 implements MigrationInterface {
     await q.query(`INSERT INTO event_relay_position (ledger_txid, ledger_seq) VALUES ('0', 0)`);
     await q.query(`DROP TRIGGER ledger_entries_outbox ON ledger_entries`);
     await q.query(`DROP FUNCTION events_from_ledger()`);
+    // The one statement of which entries are not yet relayed: the relay reads it (with
+    // `txid < xmin`, in order), and so does the backlog count.
+    await q.query(`
+      CREATE VIEW ledger_entries_unrelayed AS
+        SELECT e.txid, e.seq FROM ledger_entries e
+         WHERE e.txid IS NOT NULL
+           AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
+           AND e.seq - (SELECT p.ledger_seq_floor FROM event_relay_position p) > 0`);
     await q.query(`
       CREATE VIEW event_backlog AS
         SELECT 'outbox' AS source, o.txid FROM event_outbox o
         UNION ALL
-        SELECT 'ledger', e.txid FROM ledger_entries e
-         WHERE e.txid IS NOT NULL
-           AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
-           AND e.seq - (SELECT p.ledger_seq_floor FROM event_relay_position p) > 0`);
+        SELECT 'ledger', u.txid FROM ledger_entries_unrelayed u`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP VIEW event_backlog`);
+    await q.query(`DROP VIEW ledger_entries_unrelayed`);
     await q.query(eventsFromLedgerProjected());
     await q.query(`ALTER FUNCTION events_from_ledger() SET enable_hashjoin = off`);
     await q.query(`ALTER FUNCTION events_from_ledger() SET enable_mergejoin = off`);

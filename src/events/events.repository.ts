@@ -75,17 +75,16 @@ export class EventsRepository {
         // Outbox rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested
         // loop rescanning `ready` per row (the outbox is empty whenever it is analyzed),
         // quadratic in the rows ready: 5,000 of them (one batch of calls) ran past the statement
-        // timeout. Entries from `ledger_entries_relay` after the position, by `seq`.
+        // timeout. Entries after the position (the view `ledger_entries_unrelayed`, on the index
+        // `ledger_entries_relay`), by `seq`.
         `WITH o AS MATERIALIZED (
            SELECT o.txid, 0 AS src, o.n AS k, o.ctid AS at FROM event_outbox o
             WHERE o.txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY o.txid, o.n
             LIMIT $1
          ), l AS MATERIALIZED (
-           SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries e
-            WHERE e.txid IS NOT NULL AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-              AND (e.txid, e.seq) > ((SELECT p.ledger_txid FROM event_relay_position p), (SELECT p.ledger_seq FROM event_relay_position p))
-              AND e.seq - (SELECT p.ledger_seq_floor FROM event_relay_position p) > 0
+           SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries_unrelayed e
+            WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY e.txid, e.seq
             LIMIT $1
          ), ready AS MATERIALIZED (
