@@ -9,6 +9,8 @@ export interface Received {
   body: string;
   /** What the receiver answered (a status, or `hang`: no answer). */
   answered: number | 'hang';
+  /** For a request left hanging: whether the sender has since closed it (its timeout, or its death). */
+  closed?: boolean;
 }
 
 /** A real HTTP receiver on 127.0.0.1 that records every request and answers as told. */
@@ -29,15 +31,18 @@ export class WebhookReceiver {
         const nth = (this.seen.get(id) ?? 0) + 1;
         this.seen.set(id, nth);
         const answered = this.answer({ id, nth });
-        this.requests.push({
+        const received: Received = {
           id,
           timestamp: String(req.headers['webhook-timestamp']),
           signature: String(req.headers['webhook-signature']),
           body: Buffer.concat(chunks).toString('utf8'),
           answered,
-        });
+        };
+        this.requests.push(received);
         if (answered === 'hang') {
+          received.closed = false;
           this.hanging.add(res);
+          res.on('close', () => (received.closed = true));
           return;
         }
         res.writeHead(answered).end();
