@@ -60,11 +60,13 @@ async function main() {
       if (spec === 'events-on' || spec === 'events-off') trigger = spec === 'events-on';
       let extraEnv = {};
       if (trigger === null) {
-        const [n, rest] = spec.split('=');
+        // Split at the first '=' and each setting at its first ':' (a value may hold either).
+        const cut = (text, sep) => [text.slice(0, text.indexOf(sep)), text.slice(text.indexOf(sep) + 1)];
+        const [n, rest] = cut(spec, '=');
         const [d, ...envs] = rest.split(',');
         name = n;
         dist = d;
-        extraEnv = Object.fromEntries(envs.map((e) => e.split(':')));
+        extraEnv = Object.fromEntries(envs.map((e) => cut(e, ':')));
         if (extraEnv.triggers) trigger = extraEnv.triggers === 'on';
         delete extraEnv.triggers;
       }

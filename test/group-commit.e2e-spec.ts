@@ -29,13 +29,21 @@ describe('group commit of balance operations', () => {
   const op = (customerId: string, body: object, key: string = randomUUID(), app: TestApp | SecondInstance = t) =>
     app.http().post(`/v1/customers/${customerId}/balance-operations`).set('authorization', `Bearer ${root.token}`).set('Idempotency-Key', key).send(body);
 
-  /** Postings written in committed groups (of two or more) and retried alone after a failed group, so far. */
-  async function grouped(app: TestApp | SecondInstance = t): Promise<{ committed: number; groups: number; retried: number }> {
+  /**
+   * Postings written in groups (of two or more) so far: in all (`committed`: by the group's one
+   * statement or by its transaction; `groups`: how many such writes), by the one statement alone
+   * (`oneStatement`), by the transaction alone (`transaction`), and retried alone after a failed group.
+   */
+  async function grouped(app: TestApp | SecondInstance = t): Promise<{ committed: number; groups: number; oneStatement: number; transaction: number; retried: number }> {
     const text = (await app.http().get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const oneStatement = value('canopy_group_commit_size_sum\\{outcome="one-statement"\\}');
+    const transaction = value('canopy_group_commit_size_sum\\{outcome="committed"\\}');
     return {
-      committed: value('canopy_group_commit_size_sum\\{outcome="committed"\\}'),
-      groups: value('canopy_group_commit_size_count\\{outcome="committed"\\}'),
+      committed: oneStatement + transaction,
+      groups: value('canopy_group_commit_size_count\\{outcome="one-statement"\\}') + value('canopy_group_commit_size_count\\{outcome="committed"\\}'),
+      oneStatement,
+      transaction,
       retried: value('canopy_group_commit_size_sum\\{outcome="retried"\\}'),
     };
   }
@@ -142,6 +150,79 @@ describe('group commit of balance operations', () => {
       expect(events.body.items[0]).toMatchObject({ action: 'balance.add_funds', actor: root.id, requestId: ids[i] });
     }
     expect((await grouped()).committed - before.committed).toBeGreaterThanOrEqual(2);
+  });
+
+  it('writes a group of fresh operations on several holders as ONE statement: each its own entry, answer, key and audit event', async () => {
+    const before = await grouped();
+    const customers = await Promise.all(Array.from({ length: 3 }, () => createCustomer(t, root, { creditLimit: '100' })));
+    const sent = customers.flatMap((c) => [
+      { c, body: { action: 'add_funds', amount: '5.00' }, key: randomUUID(), requestId: randomUUID() },
+      { c, body: { action: 'debit', amount: '2.50', notes: 'second' }, key: randomUUID(), requestId: randomUUID() },
+    ]);
+    const results = await Promise.all(sent.map((s) => op(s.c.id, s.body, s.key).set('x-request-id', s.requestId)));
+    for (const r of results) expect(r.status).toBe(201);
+    const after = await grouped();
+    // Nothing of this group needed the transaction (nor was retried): the one statement wrote it.
+    expect(after.oneStatement - before.oneStatement).toBeGreaterThanOrEqual(2);
+    expect(after.transaction - before.transaction).toBe(0);
+    expect(after.retried - before.retried).toBe(0);
+    for (const [i, c] of customers.entries()) {
+      const [credit, debit] = [results[2 * i].body, results[2 * i + 1].body];
+      expect(credit).toMatchObject({ action: 'add_funds', amount: '5.00', convertedAmount: '5.00', actor: root.id, notes: null });
+      expect(debit).toMatchObject({ action: 'debit', amount: '2.50', convertedAmount: '-2.50', notes: 'second' });
+      // In the order they arrived: either one first, each balanceAfter following the other.
+      expect([`${credit.balanceAfter} ${debit.balanceAfter}`]).toContainEqual(expect.stringMatching(/^(5\.00 2\.50|2\.50 -2\.50)$/));
+      expect(await ledgerSum(c.id)).toMatchObject({ balance: '2.50000000', sum: '2.50000000', entries: 2 });
+    }
+    // Each key answers again as it did (its own fingerprint: the same body replays, another is refused).
+    for (const [i, s] of sent.entries()) {
+      const again = await op(s.c.id, s.body, s.key);
+      expect(again.status).toBe(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toEqual(results[i].body);
+      expectProblem(await op(s.c.id, { action: 'add_funds', amount: '9.99' }, s.key), 422);
+      const events = await root.get(`/v1/audit-events?targetType=balance-operation&targetId=${results[i].body.id}`).expect(200);
+      expect(events.body.items).toHaveLength(1);
+      expect(events.body.items[0]).toMatchObject({ action: `balance.${s.body.action}`, actor: root.id, requestId: s.requestId });
+    }
+  });
+
+  it('leaves to the transaction the holders the one statement cannot decide: a refusal, a known key; the other holders are written by the statement', async () => {
+    const a = await createCustomer(t, root);
+    const b = await createCustomer(t, root, { creditLimit: '5' });
+    const c = await createCustomer(t, root);
+    const known = randomUUID();
+    const first = await op(c.id, { action: 'add_funds', amount: '1.00' }, known);
+    expect(first.status).toBe(201);
+    const before = await grouped();
+    const results = await Promise.all([
+      op(a.id, { action: 'add_funds', amount: '1.00' }),
+      op(a.id, { action: 'add_funds', amount: '2.00' }),
+      op(a.id, { action: 'add_funds', amount: '3.00' }),
+      // b: two debits of 4 fit no credit of 5 together: decided one by one under the lock.
+      op(b.id, { action: 'debit', amount: '4.00' }),
+      op(b.id, { action: 'debit', amount: '4.00' }),
+      // c: a replay of a known key beside a fresh one: neither is written by the statement.
+      op(c.id, { action: 'add_funds', amount: '1.00' }, known),
+      op(c.id, { action: 'add_funds', amount: '7.00' }),
+    ]);
+    const after = await grouped();
+    for (const r of results.slice(0, 3)) expect(r.status).toBe(201);
+    expect(results.slice(3, 5).map((r) => r.status).sort()).toEqual([201, 422]);
+    const refusal = results.slice(3, 5).find((r) => r.status === 422)!;
+    expectProblem(refusal, 422);
+    expect(refusal.body).toMatchObject({ type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '1.00' });
+    expect(results[5].status).toBe(201);
+    expect(results[5].headers['idempotent-replayed']).toBe('true');
+    expect(results[5].body).toEqual(first.body);
+    expect(results[6].status).toBe(201);
+    expect(results[6].headers['idempotent-replayed']).toBeUndefined();
+    // a's three by the one statement; b's and c's by the group's transaction (or alone: the replay).
+    expect(after.oneStatement - before.oneStatement).toBe(3);
+    expect(after.transaction - before.transaction).toBeGreaterThanOrEqual(2);
+    expect(await ledgerSum(a.id)).toMatchObject({ balance: '6.00000000', entries: 3 });
+    expect(await ledgerSum(b.id)).toMatchObject({ balance: '-4.00000000', entries: 1 });
+    expect(await ledgerSum(c.id)).toMatchObject({ balance: '8.00000000', entries: 2 });
   });
 
   it('retries every operation of a failed group alone: a key held by another transaction fails none of the others', async () => {

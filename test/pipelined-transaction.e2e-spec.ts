@@ -146,7 +146,7 @@ describe('pipelined transactions', () => {
     );
   });
 
-  it('a group of postings through HTTP: each its own answer, all committed, in three round trips', async () => {
+  it('a group of postings through HTTP that the one statement decides: each its own answer, no transaction', async () => {
     const c = await createCustomer(t, root, { balance: '0.00', creditLimit: '0' });
     const keys = Array.from({ length: 8 }, () => randomUUID());
     const from = new Map([...sent].map(([connection, log]) => [connection, log.length]));
@@ -157,13 +157,33 @@ describe('pipelined transactions', () => {
           .set('Idempotency-Key', key),
       ),
     );
-    // Every group's transaction, on its connection: BEGIN with the claim, the lock, COMMIT with the write.
-    const groups = [...sent].flatMap(([connection, log]) => log.slice(from.get(connection) ?? 0).join('').match(/B[^B]*?C[^B]*?S/g) ?? []);
-    expect(groups.length).toBeGreaterThan(0);
-    expect(new Set(groups)).toEqual(new Set(['BSSCS']));
+    // Fresh keys, one holder, credits: the one statement writes them all, no BEGIN anywhere.
+    expect([...sent].map(([connection, log]) => log.slice(from.get(connection) ?? 0).join('')).join('')).not.toMatch(/[BC]/);
     expect(answers.map((a) => a.status)).toEqual(keys.map(() => 201));
     expect(new Set(answers.map((a) => a.body.amount))).toEqual(new Set(keys.map((_, i) => `${i + 1}.00`)));
     const balance = await root.get(`/v1/customers/${c.id}`).expect(200);
     expect(balance.body.balance).toBe('36.00');
+  });
+
+  it('a group of postings through HTTP that only the transaction decides: each its own answer, all committed, in three round trips', async () => {
+    // Debits past the credit limit: the one statement writes none; the group's transaction refuses each.
+    const c = await createCustomer(t, root, { balance: '0.00', creditLimit: '0' });
+    const keys = Array.from({ length: 8 }, () => randomUUID());
+    const from = new Map([...sent].map(([connection, log]) => [connection, log.length]));
+    const answers = await Promise.all(
+      keys.map((key) => root.post(`/v1/customers/${c.id}/balance-operations`, { action: 'debit', amount: '1.00' }).set('Idempotency-Key', key)),
+    );
+    // Every group's transaction, on its connection: BEGIN with the claim, the lock, COMMIT with the write.
+    const groups = [...sent].flatMap(([connection, log]) => log.slice(from.get(connection) ?? 0).join('').match(/B[^B]*?C[^B]*?S/g) ?? []);
+    expect(groups.length).toBeGreaterThan(0);
+    expect(new Set(groups)).toEqual(new Set(['BSSCS']));
+    expect(answers.map((a) => a.status)).toEqual(keys.map(() => 422));
+    for (const a of answers) expect(a.body).toMatchObject({ type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '0.00' });
+    // Each refusal was recorded with its key: it replays.
+    const again = await root.post(`/v1/customers/${c.id}/balance-operations`, { action: 'debit', amount: '1.00' }).set('Idempotency-Key', keys[0]);
+    expect(again.status).toBe(422);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    const balance = await root.get(`/v1/customers/${c.id}`).expect(200);
+    expect(balance.body.balance).toBe('0.00');
   });
 });

@@ -206,6 +206,7 @@ export class BalancesService implements BeforeApplicationShutdown {
             ? { status: 201, body: outcome.entry, headers: {} }
             : { status: outcome.problem.status, body: refusalBody(outcome.problem, path), headers: {} },
         alone: (operation) => this.alone(operation),
+        together: (operations) => this.together(operations),
       },
     );
   }
@@ -231,58 +232,109 @@ export class BalancesService implements BeforeApplicationShutdown {
   }
 
   /** One operation on its own (no group): THE posting statement alone, else its own transaction. */
-  private async alone({ request: { caller, kind, id, input, idempotencyKey }, print }: Operation): Promise<OperationResult> {
-    return (await this.postAlone(caller, kind, id, input, idempotencyKey, print)) ?? (await this.inTransaction(caller, kind, id, input, idempotencyKey, print));
+  private async alone(operation: Operation): Promise<OperationResult> {
+    const { caller, kind, id, input, idempotencyKey } = operation.request;
+    return (await this.together([operation]))[0] ?? (await this.inTransaction(caller, kind, id, input, idempotencyKey, operation.print));
   }
 
   /**
-   * The common case as THE posting statement alone (no transaction, no lock before it): an
-   * operation in the holder's own currency, by a caller with the right, on a key never seen;
-   * the statement checks reach, currency, credit and range itself and claims the key
-   * completed. Anything else (a replay, a refusal, a conversion, a 404/403, a concurrent
-   * duplicate) is null: the transaction decides.
+   * Operations as THE posting statement alone: one round trip, no transaction, no lock before
+   * it. It takes the common case (an operation in the holder's own currency, by a caller with
+   * the right, on a key never seen) and checks per holder what the lock and the decision would
+   * (reach, currency, credit and range over the holder's operations in arrival order, no key
+   * known) before writing that holder's entries and claiming their keys completed. An answer is
+   * null where it could not: the operation is not of that case (a conversion, an overdraft
+   * flag, on the caller itself, a second caller or currency on one holder), its holder failed
+   * a check (a refusal, a 404, a replay), or the statement failed (a key or reference taken
+   * meanwhile, a lock held past its timeout, a deadlock). Then the exact path decides.
    */
-  private async postAlone(caller: Caller, kind: HolderKind, id: string, input: PostingInput, key: string, print: string): Promise<OperationResult | null> {
-    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
-    if (kind === 'customer' && id.toLowerCase() === caller.customerId) return null;
-    const amount = new Big(input.amount);
-    const delta = (input.action === 'debit' ? amount.neg() : amount).toFixed(8);
-    const request = currentRequest();
-    const entry: EntryRow = {
-      id: randomUUID(),
-      kind,
-      holderId: id,
-      action: input.action,
-      amount: amount.toFixed(8),
-      currency: input.currency ?? null,
-      exchangeRate: '1',
-      delta,
-      prefix: delta,
-      notes: input.notes ?? null,
-      actorId: caller.customerId,
-      idempotencyKey: key,
-      externalReference: input.externalReference ?? null,
-      metadata: metadataText(input.metadata),
-      rateText: ONE_RATE,
-      audited: true,
-      auditChanges: null,
-      requestId: request?.requestId ?? null,
-      clientAddress: request?.clientAddress ?? null,
-    };
-    const change: HolderChange = {
-      kind,
-      id,
-      total: delta,
-      minChecked: input.action === 'debit' && !input.allowOverdraft ? delta : null,
-      low: delta,
-      high: delta,
-      expectedBase: input.currency ?? null,
-      reach: { path: caller.path, depth: caller.depth },
-      entries: 1,
-    };
-    const rows = await this.entries.post(null, [change], [entry], [], this.idempotency.fresh(caller.customerId, key, print));
-    if (!rows?.length) return null;
-    return { response: { status: 201, body: toLedgerEntryDto({ ...rows[0], visible_actor: caller.customerId }), headers: {} }, replayed: false };
+  private async together(operations: Operation[]): Promise<Array<OperationResult | null>> {
+    const answers: Array<OperationResult | null> = operations.map(() => null);
+    interface Holder {
+      change: HolderChange;
+      total: Big;
+      minChecked: Big | null;
+      low: Big | null;
+      high: Big | null;
+      entries: Array<{ index: number; entry: EntryRow; print: string }>;
+    }
+    const holders = new Map<string, Holder>();
+    operations.forEach(({ request: { caller, kind, id, input, idempotencyKey, context }, print }, index) => {
+      if (!idempotencyKey || !caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return;
+      if (kind === 'customer' && id.toLowerCase() === caller.customerId) return;
+      const holderKey = `${kind === 'customer' ? 0 : 1} ${id.toLowerCase()}`;
+      let holder = holders.get(holderKey);
+      const currency = input.currency ?? null;
+      if (holder) {
+        // One caller's reach and one currency per holder: a second one goes the exact way.
+        if (holder.change.reach!.path !== caller.path) return;
+        if (currency !== null && holder.change.expectedBase !== null && currency !== holder.change.expectedBase) return;
+      } else {
+        const reach = { path: caller.path, depth: caller.depth };
+        holder = { change: { kind, id, total: '0', minChecked: null, low: '0', high: '0', expectedBase: null, reach, entries: 0 }, total: new Big(0), minChecked: null, low: null, high: null, entries: [] };
+        holders.set(holderKey, holder);
+      }
+      if (currency !== null) holder.change.expectedBase = currency;
+      const amount = new Big(input.amount);
+      const delta = input.action === 'debit' ? amount.neg() : amount;
+      holder.total = holder.total.plus(delta);
+      const prefix = holder.total;
+      if (input.action === 'debit' && !input.allowOverdraft && (holder.minChecked === null || prefix.lt(holder.minChecked))) holder.minChecked = prefix;
+      if (holder.low === null || prefix.lt(holder.low)) holder.low = prefix;
+      if (holder.high === null || prefix.gt(holder.high)) holder.high = prefix;
+      const request = context ?? currentRequest();
+      holder.entries.push({
+        index,
+        print,
+        entry: {
+          id: randomUUID(),
+          kind,
+          holderId: id,
+          action: input.action,
+          amount: amount.toFixed(8),
+          currency,
+          exchangeRate: '1',
+          delta: delta.toFixed(8),
+          prefix: prefix.toFixed(8),
+          notes: input.notes ?? null,
+          actorId: caller.customerId,
+          idempotencyKey,
+          externalReference: input.externalReference ?? null,
+          metadata: metadataText(input.metadata),
+          rateText: ONE_RATE,
+          audited: true,
+          auditChanges: null,
+          requestId: request?.requestId ?? null,
+          clientAddress: request?.clientAddress ?? null,
+        },
+      });
+    });
+    if (!holders.size) return answers;
+    // Holders in the order the transactional path locks them (customers, then accounts, by id).
+    const order = [...holders.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, holder]) => holder);
+    const changes = order.map((h) => ({
+      ...h.change,
+      total: h.total.toFixed(8),
+      minChecked: h.minChecked?.toFixed(8) ?? null,
+      low: h.low!.toFixed(8),
+      high: h.high!.toFixed(8),
+      entries: h.entries.length,
+    }));
+    const taken = order.flatMap((h) => h.entries);
+    const rows = await this.entries.post(
+      null,
+      changes,
+      taken.map((t) => t.entry),
+      [],
+      this.idempotency.fresh(taken.map((t) => t.print)),
+    );
+    if (!rows) return answers;
+    const written = new Map(rows.map((row) => [row.id, row]));
+    for (const { index, entry } of taken) {
+      const row = written.get(entry.id);
+      if (row) answers[index] = { response: { status: 201, body: toLedgerEntryDto({ ...row, visible_actor: entry.actorId }), headers: {} }, replayed: false };
+    }
+    return answers;
   }
 
   /** One operation as one transaction of the write path: claim, then THE posting (which records the answer and the audit event). */

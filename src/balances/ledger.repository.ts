@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ClaimRef, completeClaimsSql, FreshKey, freshKeySql } from '../common/idempotency/idempotency.repository';
+import { ClaimRef, completeClaimsSql, FreshKeys, freshKeysSql } from '../common/idempotency/idempotency.repository';
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
@@ -177,6 +177,14 @@ export async function unscopedAppendOpenings(
   );
 }
 
+/**
+ * The longest a posting statement run alone (no transaction, no lock before it) waits for a
+ * lock (a holder's row, a key another transaction is inserting): past it the statement fails
+ * and the postings take the transactional path, so that one held key or row never holds up a
+ * whole group.
+ */
+const ONE_STATEMENT_LOCK_TIMEOUT = '500ms';
+
 const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**
@@ -187,8 +195,12 @@ const array = (params: SqlParams, values: unknown[], type: string) => `${params.
  * written only for holders updated. Holders were locked in id order before (the transaction),
  * or the statement runs alone with one holder.
  */
-function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKey: FreshKey | null, returning: 'entries' | 'ids'): string {
+function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKeys: FreshKeys | null, returning: 'entries' | 'ids'): string {
   const limit = `${params.add(MONEY_LIMIT.toFixed())}::numeric`;
+  // Alone (fresh keys), no lock was taken before: no wait of the statement may exceed
+  // ONE_STATEMENT_LOCK_TIMEOUT (t, a volatile CTE read with v, before any row is updated).
+  const timeout = freshKeys ? `t AS (SELECT set_config('lock_timeout', ${params.add(ONE_STATEMENT_LOCK_TIMEOUT)}, true) AS applied),
+    ` : '';
   const hv = `unnest(${array(params, holders.map((h) => h.id), 'uuid')}, ${array(params, holders.map((h) => h.kind === 'account'), 'bool')},
       ${array(params, holders.map((h) => h.total), 'numeric')}, ${array(params, holders.map((h) => h.minChecked), 'numeric')},
       ${array(params, holders.map((h) => h.low), 'numeric')}, ${array(params, holders.map((h) => h.high), 'numeric')},
@@ -203,24 +215,22 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
       ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
       ${array(params, entries.map((e) => e.clientAddress), 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')},
-      ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')})
+      ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')}${
+        freshKeys ? `, ${array(params, freshKeys.fingerprints, 'text')}` : ''
+      })
       WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
-                           request_id, client_address, audited, reference, metadata, ord)`;
-  const answered = `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
+                           request_id, client_address, audited, reference, metadata, ${freshKeys ? 'fingerprint, ' : ''}ord)`;
+  const answered = () => `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
       ${array(params, answers.map((a) => (a.body === null ? null : JSON.stringify(a.body))), 'text')}, ${array(params, answers.map((a) => a.ledgerEntryId), 'uuid')})
       AS r(caller_id, key, token, status, body, entry_id)`;
-  const fresh = freshKeySql(
-    {
-      callerId: `${params.add(freshKey?.callerId ?? null)}::uuid`,
-      key: `${params.add(freshKey?.key ?? null)}::varchar`,
-      fingerprint: `${params.add(freshKey?.fingerprint ?? null)}::varchar`,
-      ttlHours: `${params.add(freshKey?.ttlHours ?? 0)}::int`,
-    },
-    'p.id',
-    'p JOIN h ON h.id = p.holder_id',
-    'p.ord = 1',
-  );
+  const fresh =
+    freshKeys &&
+    freshKeysSql(
+      { callerId: 'p.actor_id', key: 'p.key', fingerprint: 'p.fingerprint', ledgerEntryId: 'p.id', holder: 'p.holder_id', ttlHours: `${params.add(freshKeys.ttlHours)}::int` },
+      'p',
+      'p JOIN h ON h.id = p.holder_id',
+    );
   // b: the holder's balance row, updated (its balance, credit limit and deletion, as changed by a
   // transaction this statement waited for); c: the customer the holder is or belongs to (its
   // path and base currency, which never change); the holder's threshold is read from its
@@ -230,8 +240,8 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
          AND (v.reach_path IS NULL OR ${subtreeConditionOf(c, 'v.reach_path', 'v.reach_depth', mode)})
          AND ${c}.base_currency = COALESCE(v.base, ${c}.base_currency)
          AND (v.min_checked IS NULL OR b.balance + b.credit_limit + v.min_checked >= 0)
-         AND abs(b.balance + v.low) < ${limit} AND abs(b.balance + v.high) < ${limit}
-         AND ${fresh.unused}`;
+         AND abs(b.balance + v.low) < ${limit} AND abs(b.balance + v.high) < ${limit}${fresh ? `
+         AND NOT EXISTS (SELECT 1 FROM used WHERE used.holder_id = v.id)` : ''}`;
   const event = auditInsertSql(
     params,
     {
@@ -249,8 +259,9 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     },
     'p JOIN h ON h.id = p.holder_id WHERE p.audited',
   );
-  return `WITH v AS (SELECT * FROM ${hv}),
-    p AS (SELECT * FROM ${p}),
+  return `WITH ${timeout}v AS (SELECT v.* FROM ${timeout ? 't, ' : ''}${hv}),
+    p AS (SELECT * FROM ${p}),${fresh ? `
+    used AS (${fresh.used}),` : ''}
     hc AS (
       UPDATE customer_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
         FROM v, customers h
@@ -271,8 +282,13 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
         FROM p JOIN h ON h.id = p.holder_id
        ORDER BY p.ord
       RETURNING ${LEDGER_COLUMNS}
-    ), f AS (${fresh.insert}),
-    k AS (${completeClaimsSql(answered, { callerId: 'r.caller_id', key: 'r.key', token: 'r.token' }, { status: 'r.status', body: 'r.body::jsonb', headers: `'{}'::jsonb`, ledgerEntryId: 'r.entry_id' })}),
+    ),${fresh ? ` f AS (${fresh.insert}),` : ''}${
+      // No claims to answer (a posting alone): no UPDATE of the keys, whose plan would read the table for none.
+      answers.length
+        ? `
+    k AS (${completeClaimsSql(answered(), { callerId: 'r.caller_id', key: 'r.key', token: 'r.token' }, { status: 'r.status', body: 'r.body::jsonb', headers: `'{}'::jsonb`, ledgerEntryId: 'r.entry_id' })}),`
+        : ''
+    }
     a AS (${event})
     SELECT ${returning === 'ids' ? 'e.id, e.created_at' : '*'} FROM e`;
 }
@@ -362,18 +378,19 @@ export class LedgerRepository {
     holders: HolderChange[],
     entries: EntryRow[],
     answers: ClaimAnswer[],
-    freshKey: FreshKey | null,
+    freshKeys: FreshKeys | null,
     returning: 'entries' | 'ids' = 'entries',
     commit = false,
   ): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
-    const sql = postingSql(params, holders, entries, answers, freshKey, returning);
+    const sql = postingSql(params, holders, entries, answers, freshKeys, returning);
     if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values, { commit });
     try {
       return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
     } catch (error) {
       const code = sqlState(error);
-      if (code === '23505' || code === '40P01' || code === '40001') return undefined;
+      // A key or reference taken meanwhile, a lock held too long, a deadlock: the exact path decides.
+      if (code === '23505' || code === '55P03' || code === '40P01' || code === '40001') return undefined;
       throw error;
     }
   }

@@ -27,6 +27,17 @@ export function boundsFromConfig(config: {
 }
 
 /**
+ * Planner settings of every Canopy session. `random_page_cost` 1.1 instead of PostgreSQL's 4
+ * (which prices a random read as a seek on a spinning disk): Canopy's working set is in memory
+ * or on SSD, and at 4 the planner read a 1,000-row balance table whole rather than probe its
+ * index for the few holders of a posting (bench/RESULTS.md). PGOPTIONS in the environment comes
+ * after, so it overrides these.
+ */
+export function sessionOptions(): string {
+  return ['-c random_page_cost=1.1', process.env.PGOPTIONS].filter(Boolean).join(' ');
+}
+
+/**
  * The pool. Every wait is bounded: for a connection (`connectionTimeoutMillis`, also when
  * one has to be opened), for a statement (`statement_timeout`) and for a transaction left
  * idle (`idle_in_transaction_session_timeout`, which PostgreSQL enforces by closing the
@@ -46,6 +57,7 @@ export function createDataSource(url: string, poolSize = 10, bounds: DatabaseBou
     extra: {
       max: poolSize,
       application_name: 'canopy',
+      options: sessionOptions(),
       // timestamptz read by character codes (src/database/types.ts); every other type as node-postgres reads it.
       types: canopyTypes,
       connectionTimeoutMillis: bounds.poolTimeoutMs,

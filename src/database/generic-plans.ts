@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+import { sessionOptions } from './data-source';
 import { statementName } from './prepared';
 import { shapedQuery } from './shaped-query';
 
@@ -44,7 +45,7 @@ export class GenericPlans implements OnApplicationShutdown {
         ...main.options,
         max: Math.max(2, Math.ceil((main.options.max ?? 10) / 2)),
         application_name: 'canopy-generic-plans',
-        options: '-c plan_cache_mode=force_generic_plan',
+        options: `${sessionOptions()} -c plan_cache_mode=force_generic_plan`,
       });
       // A connection lost while idle (a restarted database) is dropped by the pool; the next query opens another.
       this.pool.on('error', (error) => this.log.warn(`an idle connection failed: ${error.message}`));

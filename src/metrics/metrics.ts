@@ -31,7 +31,7 @@ export class Metrics {
 
   readonly groupCommits = new Histogram({
     name: 'canopy_group_commit_size',
-    help: 'Balance operations per group (README, "Group commit") by how it ended: committed (one transaction), alone (a group of one: the one-statement path), retried (the group failed and each was retried alone).',
+    help: 'Balance operations per group (README, "Group commit") by how it ended: one-statement (the operations of a group written by one statement, no transaction), committed (those written by the group\'s transaction), alone (a group of one: the one-statement path), retried (the group failed and each was retried alone).',
     labelNames: ['outcome'] as const,
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
     registers: [this.registry],

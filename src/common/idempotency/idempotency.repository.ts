@@ -76,27 +76,30 @@ export function completeClaimsSql(
 }
 
 /**
- * For a posting statement that may run alone (no transaction to claim in): the condition
- * "this key was never seen" and the INSERT that claims it already completed (its answer: the
- * new entry, rebuilt from its id on replay), from `source` filtered by `where`. Columns are SQL
- * expressions; a null caller means no fresh key (the condition holds, nothing is inserted). A
- * concurrent request with the same key makes the INSERT fail on the key's unique index; the
- * posting then takes the transactional claim, which replays or waits.
+ * For a posting statement that runs alone (no transaction to claim in), one fresh key per
+ * entry of `source` (its caller, key, fingerprint and entry as SQL expressions): `used`, the
+ * holders (expression `holder`) any of whose keys is already known, which the statement then
+ * leaves alone; and the INSERT that claims every key of the holders it wrote, already completed
+ * (the answer: the new entry, rebuilt from its id on replay), from `written`. A concurrent
+ * request with one of the keys makes the INSERT fail on the key's unique index: the postings
+ * then take the transactional claim, which replays or waits.
  */
-export function freshKeySql(fresh: { callerId: string; key: string; fingerprint: string; ttlHours: string }, ledgerEntryId: string, source: string, where: string) {
+export function freshKeysSql(
+  fresh: { callerId: string; key: string; fingerprint: string; ledgerEntryId: string; holder: string; ttlHours: string },
+  source: string,
+  written: string,
+) {
   return {
-    unused: `NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.caller_id = ${fresh.callerId} AND k.key = ${fresh.key})`,
+    used: `SELECT DISTINCT ${fresh.holder} AS holder_id FROM ${source} JOIN idempotency_keys k ON k.caller_id = ${fresh.callerId} AND k.key = ${fresh.key}`,
     insert: `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, ledger_entry_id, expires_at)
-             SELECT ${fresh.callerId}, ${fresh.key}, ${fresh.fingerprint}, 201, ${ledgerEntryId}, now() + make_interval(hours => ${fresh.ttlHours})
-               FROM ${source} WHERE ${fresh.callerId} IS NOT NULL AND ${where}`,
+             SELECT ${fresh.callerId}, ${fresh.key}, ${fresh.fingerprint}, 201, ${fresh.ledgerEntryId}, now() + make_interval(hours => ${fresh.ttlHours})
+               FROM ${written}`,
   };
 }
 
-/** A key never seen, to be claimed and completed at once by a one-statement posting. */
-export interface FreshKey {
-  callerId: string;
-  key: string;
-  fingerprint: string;
+/** The keys a one-statement posting claims, completed: one per entry (its actor's, with this fingerprint), kept `ttlHours`. */
+export interface FreshKeys {
+  fingerprints: string[];
   ttlHours: number;
 }
 

@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
 import { isOverload } from '../problem/to-problem';
 import { Tx, Writes } from '../../database/writes';
-import { ClaimRef, FreshKey, IdempotencyRepository, StoredResponse } from './idempotency.repository';
+import { ClaimRef, FreshKeys, IdempotencyRepository, StoredResponse } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -119,9 +119,9 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     return { callerId, key, token: null };
   }
 
-  /** A key to claim and complete at once within a one-statement posting (see freshKeySql). */
-  fresh(callerId: string, key: string, print: string): FreshKey {
-    return { callerId, key, fingerprint: print, ttlHours: this.config.IDEMPOTENCY_TTL_HOURS };
+  /** Keys to claim and complete at once within a one-statement posting, one per entry, with these fingerprints (see freshKeysSql). */
+  fresh(fingerprints: string[]): FreshKeys {
+    return { fingerprints, ttlHours: this.config.IDEMPOTENCY_TTL_HOURS };
   }
 
   /**
