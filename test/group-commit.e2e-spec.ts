@@ -1,7 +1,7 @@
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
+import { Actor, createAccount, createCustomer, expectProblem, loginRoot } from './setup/factories';
 import { startSecondInstance, SecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 const METRICS_TOKEN = 'group-commit-metrics-token';
@@ -185,6 +185,51 @@ describe('group commit of balance operations', () => {
       expect(events.body.items).toHaveLength(1);
       expect(events.body.items[0]).toMatchObject({ action: `balance.${s.body.action}`, actor: root.id, requestId: s.requestId });
     }
+  });
+
+  it('writes customers and accounts of one group by the one statement; an account that does not exist is the transaction’s 404', async () => {
+    const r = await createCustomer(t, root);
+    const account = await createAccount(root, r);
+    const before = await grouped();
+    const post = (path: string, body: object) =>
+      t.http().post(path).set('authorization', `Bearer ${root.token}`).set('Idempotency-Key', randomUUID()).send(body);
+    const results = await Promise.all([
+      post(`/v1/customers/${r.id}/balance-operations`, { action: 'add_funds', amount: '2.00' }),
+      post(`/v1/accounts/${account.id}/balance-operations`, { action: 'add_funds', amount: '3.00' }),
+      post(`/v1/accounts/${account.id}/balance-operations`, { action: 'add_funds', amount: '4.00' }),
+      post(`/v1/accounts/${randomUUID()}/balance-operations`, { action: 'add_funds', amount: '1.00' }),
+    ]);
+    const after = await grouped();
+    expect(results.slice(0, 3).map((x) => x.status)).toEqual([201, 201, 201]);
+    expect(results[0].body).toMatchObject({ balanceAfter: '2.00', actor: root.id });
+    // The account's two in the order they arrived, each balanceAfter following the other.
+    expect(['3.00 7.00', '7.00 4.00']).toContain(`${results[1].body.balanceAfter} ${results[2].body.balanceAfter}`);
+    expectProblem(results[3], 404);
+    expect(after.oneStatement - before.oneStatement).toBe(3);
+    const [row] = await t.dataSource.query(
+      `SELECT b.balance::text AS balance, (SELECT sum(e.converted_amount)::text FROM ledger_entries e WHERE e.account_id = b.account_id) AS sum
+         FROM account_balances b WHERE b.account_id = $1`,
+      [account.id],
+    );
+    expect(row).toEqual({ balance: '7.00000000', sum: '7.00000000' });
+  });
+
+  it('checks the reach of every caller of a holder: a second caller out of reach is the transaction’s 404, never written by the one statement', async () => {
+    const r = await createCustomer(t, root);
+    const c = await createCustomer(t, r);
+    const s = await createCustomer(t, root); // r's sibling: c is beside it, not below
+    const own = await createCustomer(t, s);
+    // s may operate on balances (on its own sub-customer): only its reach keeps it from c.
+    const post = (caller: Actor, id: string) =>
+      t.http().post(`/v1/customers/${id}/balance-operations`).set('authorization', `Bearer ${caller.token}`).set('Idempotency-Key', randomUUID()).send({ action: 'add_funds', amount: '1.00' });
+    expect((await post(s, own.id)).status).toBe(201);
+    const before = await grouped();
+    const [byRoot, byS] = await Promise.all([post(root, c.id), post(s, c.id)]);
+    const after = await grouped();
+    expect(byRoot.status).toBe(201);
+    expectProblem(byS, 404);
+    expect(after.oneStatement - before.oneStatement).toBe(1);
+    expect(await ledgerSum(c.id)).toMatchObject({ balance: '1.00000000', entries: 1 });
   });
 
   it('leaves to the transaction the holders the one statement cannot decide: a refusal, a known key; the other holders are written by the statement', async () => {
