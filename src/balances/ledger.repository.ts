@@ -193,7 +193,9 @@ const array = (params: SqlParams, values: unknown[], type: string) => `${params.
  * and the holder's low-balance threshold on an entry that crosses it downwards: its
  * `balance.low` event, which the relay writes), their audit events (`a`), fresh keys claimed (`f`) and claims answered (`k`). Entries are
  * written only for holders updated. Holders were locked in id order before (the transaction),
- * or the statement runs alone with one holder.
+ * or the statement runs alone (every entry on a fresh key, `freshKeys`; no lock before it, a
+ * holder any of whose keys is known is left alone, `used`; its waits bounded by
+ * ONE_STATEMENT_LOCK_TIMEOUT).
  */
 function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKeys: FreshKeys | null, returning: 'entries' | 'ids'): string {
   const limit = `${params.add(MONEY_LIMIT.toFixed())}::numeric`;
@@ -367,8 +369,9 @@ export class LedgerRepository {
 
   /**
    * THE posting statement (see postingSql) in `tx`, or alone on the pool when `tx` is null
-   * (one entry on a fresh key: undefined when a concurrent request took the key or the
-   * statement met a deadlock, so that the transactional posting gives the exact answer).
+   * (entries on fresh keys: undefined when a concurrent request took a key or a reference, a
+   * lock was held past the timeout or the statement met a deadlock, so that the transactional
+   * posting gives the exact answer).
    * The entries written, in order (`returning: 'ids'`: only their ids and creation times,
    * all a set decided under lock needs back). `commit`: the statement commits `tx` (a pipelined
    * transaction's COMMIT sent with it, `Writes.pipelinedTransaction`).
