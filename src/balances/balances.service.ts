@@ -161,15 +161,41 @@ const balanceOutOfRange = () => new AmountOutOfRangeProblem('The balance after t
 type DecidedEntry = EntryRow & { answer: Omit<LedgerEntryDto, 'createdAt'> };
 
 /** The running state of one holder while a set of postings is decided. */
+/**
+ * A holder's running sums over the postings of one statement, as HolderChange states them for
+ * the statement's guard: the total, the lowest credit-checked prefix, the lowest and highest
+ * prefixes (prefix: the sum of the deltas so far, this posting's included), and the count.
+ */
+class HolderSums {
+  total = new Big(0);
+  minChecked: Big | null = null;
+  low = new Big(0);
+  high = new Big(0);
+  entries = 0;
+
+  /** Adds one posting's delta (credit-checked or not); its prefix. */
+  add(delta: Big, checked: boolean): Big {
+    this.total = this.total.plus(delta);
+    this.entries++;
+    const prefix = this.total;
+    if (this.entries === 1 || prefix.lt(this.low)) this.low = prefix;
+    if (this.entries === 1 || prefix.gt(this.high)) this.high = prefix;
+    if (checked && (this.minChecked === null || prefix.lt(this.minChecked))) this.minChecked = prefix;
+    return prefix;
+  }
+
+  change(kind: HolderKind, id: string, expectedBase: string | null, reach: HolderChange['reach']): HolderChange {
+    const minChecked = this.minChecked?.toFixed(8) ?? null;
+    return { kind, id, total: this.total.toFixed(8), minChecked, low: this.low.toFixed(8), high: this.high.toFixed(8), expectedBase, reach, entries: this.entries };
+  }
+}
+
+/** The running state of one holder while a set of postings is decided under its lock. */
 interface Running {
   holder: LockedHolder;
   creditLimit: Big;
   balance: Big;
-  total: Big;
-  minChecked: Big | null;
-  low: Big;
-  high: Big;
-  entries: number;
+  sums: HolderSums;
 }
 
 /**
@@ -251,11 +277,11 @@ export class BalancesService implements BeforeApplicationShutdown {
   private async together(operations: Operation[]): Promise<Array<OperationResult | null>> {
     const answers: Array<OperationResult | null> = operations.map(() => null);
     interface Holder {
-      change: HolderChange;
-      total: Big;
-      minChecked: Big | null;
-      low: Big | null;
-      high: Big | null;
+      kind: HolderKind;
+      id: string;
+      reach: { path: string; depth: number };
+      expectedBase: string | null;
+      sums: HolderSums;
       entries: Array<{ index: number; entry: EntryRow; print: string }>;
     }
     const holders = new Map<string, Holder>();
@@ -267,21 +293,16 @@ export class BalancesService implements BeforeApplicationShutdown {
       const currency = input.currency ?? null;
       if (holder) {
         // One caller's reach and one currency per holder: a second one goes the exact way.
-        if (holder.change.reach!.path !== caller.path) return;
-        if (currency !== null && holder.change.expectedBase !== null && currency !== holder.change.expectedBase) return;
+        if (holder.reach.path !== caller.path) return;
+        if (currency !== null && holder.expectedBase !== null && currency !== holder.expectedBase) return;
       } else {
-        const reach = { path: caller.path, depth: caller.depth };
-        holder = { change: { kind, id, total: '0', minChecked: null, low: '0', high: '0', expectedBase: null, reach, entries: 0 }, total: new Big(0), minChecked: null, low: null, high: null, entries: [] };
+        holder = { kind, id, reach: { path: caller.path, depth: caller.depth }, expectedBase: null, sums: new HolderSums(), entries: [] };
         holders.set(holderKey, holder);
       }
-      if (currency !== null) holder.change.expectedBase = currency;
+      if (currency !== null) holder.expectedBase = currency;
       const amount = new Big(input.amount);
       const delta = input.action === 'debit' ? amount.neg() : amount;
-      holder.total = holder.total.plus(delta);
-      const prefix = holder.total;
-      if (input.action === 'debit' && !input.allowOverdraft && (holder.minChecked === null || prefix.lt(holder.minChecked))) holder.minChecked = prefix;
-      if (holder.low === null || prefix.lt(holder.low)) holder.low = prefix;
-      if (holder.high === null || prefix.gt(holder.high)) holder.high = prefix;
+      const prefix = holder.sums.add(delta, input.action === 'debit' && !input.allowOverdraft);
       const request = context ?? currentRequest();
       holder.entries.push({
         index,
@@ -312,14 +333,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     if (!holders.size) return answers;
     // Holders in the order the transactional path locks them (customers, then accounts, by id).
     const order = [...holders.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, holder]) => holder);
-    const changes = order.map((h) => ({
-      ...h.change,
-      total: h.total.toFixed(8),
-      minChecked: h.minChecked?.toFixed(8) ?? null,
-      low: h.low!.toFixed(8),
-      high: h.high!.toFixed(8),
-      entries: h.entries.length,
-    }));
+    const changes = order.map((h) => h.sums.change(h.kind, h.id, h.expectedBase, h.reach));
     const taken = order.flatMap((h) => h.entries);
     const rows = await this.entries.post(
       null,
@@ -487,17 +501,7 @@ export class BalancesService implements BeforeApplicationShutdown {
           : { claim: r.completes, status: (o as { problem: ProblemError }).problem.status, body: refusalBody((o as { problem: ProblemError }).problem, operationPath(r.kind, r.id)), ledgerEntryId: null },
       );
     });
-    const changes: HolderChange[] = [...running.values()].map((s) => ({
-      kind: s.holder.kind,
-      id: s.holder.id,
-      total: s.total.toFixed(8),
-      minChecked: s.minChecked?.toFixed(8) ?? null,
-      low: s.low.toFixed(8),
-      high: s.high.toFixed(8),
-      expectedBase: s.holder.baseCurrency,
-      reach: null,
-      entries: s.entries,
-    }));
+    const changes = [...running.values()].map((s) => s.sums.change(s.holder.kind, s.holder.id, s.holder.baseCurrency, null));
     if (answerAll && !anyRefused) answers.push(answerAll(entries.map((e) => e.id)));
     const written = entries.length || answers.length ? ((await this.entries.post(tx, changes, entries, answers, null, 'ids', commit)) ?? []) : [];
     if (written.length !== entries.length) throw new Error(`the posting statement wrote ${written.length} of ${entries.length} entries decided under lock`);
@@ -546,7 +550,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     let state = running.get(key);
     if (!state) {
       const balance = new Big(holder.balance);
-      state = { holder, creditLimit: new Big(holder.creditLimit), balance, total: new Big(0), minChecked: null, low: new Big(0), high: new Big(0), entries: 0 };
+      state = { holder, creditLimit: new Big(holder.creditLimit), balance, sums: new HolderSums() };
     }
     const after = state.balance.plus(delta);
     if (after.abs().gte(MONEY_LIMIT)) throw balanceOutOfRange();
@@ -557,17 +561,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     }
     running.set(key, state);
     state.balance = after;
-    state.total = state.total.plus(delta);
-    state.entries++;
-    const prefix = state.total;
-    if (state.entries === 1) {
-      state.low = prefix;
-      state.high = prefix;
-    } else {
-      if (prefix.lt(state.low)) state.low = prefix;
-      if (prefix.gt(state.high)) state.high = prefix;
-    }
-    if (checked && (state.minChecked === null || prefix.lt(state.minChecked))) state.minChecked = prefix;
+    const prefix = state.sums.add(delta, checked);
     const context = r.context ?? currentRequest();
     const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
     const id = r.entryId ?? randomUUID();
