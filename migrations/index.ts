@@ -27,6 +27,7 @@ import { BalanceRows1764600000000 } from './1764600000000-BalanceRows';
 import { LedgerOutboxProjection1764700000000 } from './1764700000000-LedgerOutboxProjection';
 import { BalanceRowsVacuum1764800000000 } from './1764800000000-BalanceRowsVacuum';
 import { LedgerEventsByRelay1764900000000 } from './1764900000000-LedgerEventsByRelay';
+import { AllOrNone1765000000000 } from './1765000000000-AllOrNone';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -58,4 +59,5 @@ export const MIGRATIONS: Function[] = [
   OutboxTriggerPlans1764700100000,
   BalanceRowsVacuum1764800000000,
   LedgerEventsByRelay1764900000000,
+  AllOrNone1765000000000,
 ];

@@ -6,6 +6,8 @@ import { startTestApp, TestApp } from './setup/test-app';
 
 type Operation = Record<string, unknown>;
 
+const METRICS_TOKEN = 'batches-metrics-token-0123';
+
 const batch = (actor: Actor, operations: Operation[] | unknown, key: string = randomUUID()) =>
   actor.post('/v1/balance-operations/batch', { operations }).set('Idempotency-Key', key);
 
@@ -51,10 +53,150 @@ describe('balance operation batches', () => {
   }
 
   beforeAll(async () => {
-    t = await startTestApp();
+    t = await startTestApp({ METRICS_TOKEN });
     root = await loginRoot(t);
   });
   afterAll(() => t.close());
+
+  /** Batches so far by how they were written (canopy_balance_batches_total): by THE posting statement alone, or by the batch's transaction. */
+  async function written(): Promise<{ oneStatement: number; transaction: number }> {
+    const text = (await t.http().get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`).expect(200)).text;
+    const value = (path: string) => Number(new RegExp(`^canopy_balance_batches_total\\{path="${path}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return { oneStatement: value('one-statement'), transaction: value('transaction') };
+  }
+
+  /** What a batch changed: how it was written, and the entries and audit events added. */
+  async function counted<T>(work: () => Promise<T>): Promise<{ result: T; oneStatement: number; transaction: number; entries: number; events: number }> {
+    const [paths, rows] = [await written(), await snapshot()];
+    const result = await work();
+    const [pathsAfter, rowsAfter] = [await written(), await snapshot()];
+    return {
+      result,
+      oneStatement: pathsAfter.oneStatement - paths.oneStatement,
+      transaction: pathsAfter.transaction - paths.transaction,
+      entries: rowsAfter.entries - rows.entries,
+      events: rowsAfter.events - rows.events,
+    };
+  }
+
+  it('writes a batch of plain operations as THE posting statement alone, with every entry, audit event and the key answered', async () => {
+    const c = await createCustomer(t, root, { balance: '10.00', creditLimit: '5' });
+    const d = await createCustomer(t, root);
+    const account = await createAccount(root, d, { creditLimit: '1' });
+    const key = randomUUID();
+    const operations = [
+      { customerId: c.id, action: 'debit', amount: '14.00', notes: 'first', externalReference: `inv-${key}` },
+      { accountId: account.id, action: 'add_funds', amount: '2', currency: 'USD', metadata: { order: '17' } },
+      { customerId: c.id, action: 'add_funds', amount: '0.5' },
+      { accountId: account.id, action: 'debit', amount: '2.75' },
+      { customerId: d.id, action: 'credit', amount: '0.00000001' },
+      { customerId: c.id, action: 'debit', amount: '1.5' },
+    ];
+    const run = await counted(() => batch(root, operations, key).set('x-request-id', `batch-${key}`).expect(201));
+    expect(run).toMatchObject({ oneStatement: 1, transaction: 0, entries: 6, events: 6 });
+    const items = run.result.body.items;
+    expect(items.map((e: { balanceAfter: string }) => e.balanceAfter)).toEqual(['-4.00', '2.00', '-3.50', '-0.75', '0.00000001', '-5.00']);
+    expect(items[0]).toMatchObject({
+      action: 'debit',
+      amount: '14.00',
+      currency: 'USD',
+      exchangeRate: '1.0',
+      convertedAmount: '-14.00',
+      notes: 'first',
+      actor: root.id,
+      idempotencyKey: key,
+      externalReference: `inv-${key}`,
+      metadata: {},
+    });
+    expect(items[1]).toMatchObject({ metadata: { order: '17' }, currency: 'USD', convertedAmount: '2.00' });
+    // The ledger keeps the request order (newest first) and the balances are the sums of their entries.
+    const ledger = await root.get(`/v1/customers/${c.id}/balance-operations`).expect(200);
+    expect(ledger.body.items.slice(0, 3).map((e: { id: string }) => e.id)).toEqual([items[5].id, items[2].id, items[0].id]);
+    expect(ledger.body.items[0]).toEqual(items[5]);
+    expect((await root.get(`/v1/accounts/${account.id}`).expect(200)).body.balance).toBe('-0.75');
+    await expectBalancesEqualLedgers();
+    // One audit event per operation, carrying the request's id and the balance after.
+    const ids = items.map((e: { id: string }) => e.id);
+    const events: Array<{ target_id: string; action: string; balance_after: string; request_id: string }> = await t.dataSource.query(
+      `SELECT target_id, action, changes->'after'->>'balanceAfter' AS balance_after, request_id
+         FROM audit_events WHERE target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], target_id)`,
+      [ids],
+    );
+    expect(events.map((e) => [e.target_id, e.action, e.balance_after, e.request_id])).toEqual(
+      items.map((e: { id: string; action: string; balanceAfter: string }) => [e.id, `balance.${e.action}`, e.balanceAfter, `batch-${key}`]),
+    );
+    // The key was claimed answered by the same statement: a replay gives the same body, another body is refused.
+    const stored = await t.dataSource.query(`SELECT status, response_body FROM idempotency_keys WHERE caller_id = $1 AND key = $2`, [root.id, key]);
+    expect(stored).toEqual([{ status: 201, response_body: { ledgerEntryIds: ids } }]);
+    const replay = await counted(() => batch(root, operations, key).expect(201));
+    expect(replay).toMatchObject({ entries: 0, events: 0 });
+    expect(replay.result.headers['idempotent-replayed']).toBe('true');
+    expect(replay.result.body).toEqual(run.result.body);
+    const reused = await batch(root, operations.slice(1), key).expect(422);
+    expect(reused.body.type).toBe('https://canopy.dev/problems/idempotency-key-reused');
+  });
+
+  it('leaves a batch the statement cannot write whole to its transaction, which answers exactly; nothing of the statement stays', async () => {
+    const other = await createCustomer(t, root);
+    const reseller = await createCustomer(t, root, { creditLimit: '100' });
+    const a = await createCustomer(t, reseller, { balance: '5.00' });
+    const b = await createCustomer(t, reseller, { balance: '1.00', creditLimit: '1' });
+    const eur = await createCustomer(t, reseller, { baseCurrency: 'EUR' });
+    const elsewhere = await createCustomer(t, other);
+    await reseller.put('/v1/exchange-rates/EUR', { rate: '2' }).expect(200);
+    const before = await snapshot();
+    const refusals: Array<[string, Operation[], Operation[]]> = [
+      // The first operation alone would apply: the statement updates a, then b fails its check, and the statement is undone.
+      ['insufficient funds', [{ customerId: a.id, action: 'debit', amount: '1' }, { customerId: b.id, action: 'debit', amount: '2.50' }],
+        [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '2.00' })]],
+      ['a missing account', [{ customerId: a.id, action: 'add_funds', amount: '1' }, { accountId: randomUUID(), action: 'add_funds', amount: '1' }],
+        [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/not-found', detail: 'The account does not exist.' })]],
+      ['another subtree', [{ customerId: a.id, action: 'add_funds', amount: '1' }, { customerId: elsewhere.id, action: 'add_funds', amount: '1' }],
+        [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/not-found' })]],
+      ['a reference given twice', [
+        { customerId: a.id, action: 'add_funds', amount: '1', externalReference: 'twice' },
+        { customerId: a.id, action: 'add_funds', amount: '1', externalReference: 'twice' },
+      ], [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/duplicate-reference', duplicateOf: '/operations/0' })]],
+      ['the caller itself', [{ customerId: a.id, action: 'add_funds', amount: '1' }, { customerId: reseller.id, action: 'add_funds', amount: '1' }],
+        [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/not-a-descendant' })]],
+    ];
+    for (const [what, operations, errors] of refusals) {
+      const run = await counted(() => batch(reseller, operations));
+      expect([what, run.result.status, run.result.body.errors]).toEqual([what, 422, errors]);
+      expect([what, run.oneStatement, run.transaction, run.entries, run.events]).toEqual([what, 0, 1, 0, 0]);
+    }
+    const after = await snapshot();
+    expect([after.customers, after.accounts]).toEqual([before.customers, before.accounts]);
+
+    // A conversion is the transaction's too, and applies.
+    const converted = await counted(() =>
+      batch(reseller, [{ customerId: eur.id, action: 'add_funds', amount: '10', currency: 'USD' }, { customerId: a.id, action: 'add_funds', amount: '1' }]).expect(201),
+    );
+    expect(converted).toMatchObject({ oneStatement: 0, transaction: 1, entries: 2, events: 2 });
+    expect(converted.result.body.items[0]).toMatchObject({ currency: 'USD', exchangeRate: '0.5', convertedAmount: '5.00', balanceAfter: '5.00' });
+    // A reference already on the ledger: the statement fails on its index, the transaction names the entry.
+    const first = await batch(reseller, [{ customerId: a.id, action: 'add_funds', amount: '1', externalReference: 'once' }]).expect(201);
+    const again = await counted(() => batch(reseller, [{ customerId: a.id, action: 'add_funds', amount: '1', externalReference: 'once' }]).expect(422));
+    expect(again).toMatchObject({ oneStatement: 0, transaction: 1, entries: 0, events: 0 });
+    expect(again.result.body.errors).toEqual([
+      expect.objectContaining({ pointer: '/operations/0', type: 'https://canopy.dev/problems/duplicate-reference', existingEntryId: first.body.items[0].id }),
+    ]);
+    await expectBalancesEqualLedgers();
+  });
+
+  it('writes concurrent batches over the same holders, each in its own order, as one statement each: no deadlock, no fallback', async () => {
+    const holders: Operation[] = [];
+    for (let i = 0; i < 4; i++) holders.push({ customerId: (await createCustomer(t, root, { balance: '100' })).id });
+    const owner = await createCustomer(t, root, { balance: '100' });
+    for (let i = 0; i < 2; i++) holders.push({ accountId: (await createAccount(root, owner, { creditLimit: '100' })).id });
+    const batches = Array.from({ length: 8 }, (_, i) =>
+      Array.from({ length: 30 }, (_, j) => ({ ...holders[(j * (i % 2 ? 5 : 1) + i) % holders.length], action: j % 2 ? 'debit' : 'add_funds', amount: '0.25' })),
+    );
+    const run = await counted(() => Promise.all(batches.map((ops) => batch(root, ops))));
+    expect(run.result.map((r) => r.status)).toEqual(batches.map(() => 201));
+    expect(run).toMatchObject({ oneStatement: 8, transaction: 0, entries: 240, events: 240 });
+    await expectBalancesEqualLedgers();
+  });
 
   it('applies every operation in order, several on one target one after the other, with one audit event each', async () => {
     const c = await createCustomer(t, root, { balance: '10.00', creditLimit: '5' });

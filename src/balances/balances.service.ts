@@ -190,6 +190,83 @@ class HolderSums {
   }
 }
 
+/** A holder of operations THE posting statement takes alone: the caller whose reach it must lie in, its currency, its running sums. */
+interface AloneHolder {
+  kind: HolderKind;
+  id: string;
+  reach: { path: string; depth: number };
+  expectedBase: string | null;
+  sums: HolderSums;
+}
+
+/**
+ * Operations as THE posting statement takes them alone (no lock before it, every check in its
+ * guard): the common case, an operation in the holder's own currency (or none named), not on
+ * the caller itself, by a caller with the right, with a key; per holder one caller's reach and
+ * one currency. `take` gives an operation's entry (its prefix over the holder's operations
+ * taken so far) and its holder, or null where it is not of that case; `changes` the holders'
+ * changes, in the order the transactional path locks them (customers, then accounts, by id).
+ */
+class AloneSet {
+  private readonly holders = new Map<string, AloneHolder>();
+
+  get size(): number {
+    return this.holders.size;
+  }
+
+  take(caller: Caller, kind: HolderKind, id: string, input: PostingInput, idempotencyKey: string, context: RequestContext | undefined): { holderKey: string; entry: EntryRow } | null {
+    if (!caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return null;
+    if (kind === 'customer' && id.toLowerCase() === caller.customerId) return null;
+    const holderKey = `${kind === 'customer' ? 0 : 1} ${id.toLowerCase()}`;
+    let holder = this.holders.get(holderKey);
+    const currency = input.currency ?? null;
+    if (holder) {
+      // One caller's reach and one currency per holder: a second one goes the exact way.
+      if (holder.reach.path !== caller.path) return null;
+      if (currency !== null && holder.expectedBase !== null && currency !== holder.expectedBase) return null;
+    } else {
+      holder = { kind, id, reach: { path: caller.path, depth: caller.depth }, expectedBase: null, sums: new HolderSums() };
+      this.holders.set(holderKey, holder);
+    }
+    if (currency !== null) holder.expectedBase = currency;
+    const amount = new Big(input.amount);
+    const delta = input.action === 'debit' ? amount.neg() : amount;
+    const prefix = holder.sums.add(delta, input.action === 'debit' && !input.allowOverdraft);
+    const request = context ?? currentRequest();
+    return {
+      holderKey,
+      entry: {
+        id: randomUUID(),
+        kind,
+        holderId: id,
+        action: input.action,
+        amount: amount.toFixed(8),
+        currency,
+        exchangeRate: '1',
+        delta: delta.toFixed(8),
+        prefix: prefix.toFixed(8),
+        notes: input.notes ?? null,
+        actorId: caller.customerId,
+        idempotencyKey,
+        externalReference: input.externalReference ?? null,
+        metadata: metadataText(input.metadata),
+        rateText: ONE_RATE,
+        audited: true,
+        auditChanges: null,
+        requestId: request?.requestId ?? null,
+        clientAddress: request?.clientAddress ?? null,
+      },
+    };
+  }
+
+  changes(): Array<{ holderKey: string; change: HolderChange }> {
+    return [...this.holders.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([holderKey, h]) => ({ holderKey, change: h.sums.change(h.kind, h.id, h.expectedBase, h.reach) }));
+  }
+}
+
+
 /** The running state of one holder while a set of postings is decided under its lock. */
 interface Running {
   holder: LockedHolder;
@@ -276,79 +353,63 @@ export class BalancesService implements BeforeApplicationShutdown {
    */
   private async together(operations: Operation[]): Promise<Array<OperationResult | null>> {
     const answers: Array<OperationResult | null> = operations.map(() => null);
-    interface Holder {
-      kind: HolderKind;
-      id: string;
-      reach: { path: string; depth: number };
-      expectedBase: string | null;
-      sums: HolderSums;
-      entries: Array<{ index: number; entry: EntryRow; print: string }>;
-    }
-    const holders = new Map<string, Holder>();
+    const set = new AloneSet();
+    const taken = new Map<string, Array<{ index: number; entry: EntryRow; print: string }>>();
     operations.forEach(({ request: { caller, kind, id, input, idempotencyKey, context }, print }, index) => {
-      if (!idempotencyKey || !caller.permissions.has('balances.operate') || (input.allowOverdraft !== undefined && input.action !== 'debit')) return;
-      if (kind === 'customer' && id.toLowerCase() === caller.customerId) return;
-      const holderKey = `${kind === 'customer' ? 0 : 1} ${id.toLowerCase()}`;
-      let holder = holders.get(holderKey);
-      const currency = input.currency ?? null;
-      if (holder) {
-        // One caller's reach and one currency per holder: a second one goes the exact way.
-        if (holder.reach.path !== caller.path) return;
-        if (currency !== null && holder.expectedBase !== null && currency !== holder.expectedBase) return;
-      } else {
-        holder = { kind, id, reach: { path: caller.path, depth: caller.depth }, expectedBase: null, sums: new HolderSums(), entries: [] };
-        holders.set(holderKey, holder);
-      }
-      if (currency !== null) holder.expectedBase = currency;
-      const amount = new Big(input.amount);
-      const delta = input.action === 'debit' ? amount.neg() : amount;
-      const prefix = holder.sums.add(delta, input.action === 'debit' && !input.allowOverdraft);
-      const request = context ?? currentRequest();
-      holder.entries.push({
-        index,
-        print,
-        entry: {
-          id: randomUUID(),
-          kind,
-          holderId: id,
-          action: input.action,
-          amount: amount.toFixed(8),
-          currency,
-          exchangeRate: '1',
-          delta: delta.toFixed(8),
-          prefix: prefix.toFixed(8),
-          notes: input.notes ?? null,
-          actorId: caller.customerId,
-          idempotencyKey,
-          externalReference: input.externalReference ?? null,
-          metadata: metadataText(input.metadata),
-          rateText: ONE_RATE,
-          audited: true,
-          auditChanges: null,
-          requestId: request?.requestId ?? null,
-          clientAddress: request?.clientAddress ?? null,
-        },
-      });
+      const one = idempotencyKey ? set.take(caller, kind, id, input, idempotencyKey, context) : null;
+      if (!one) return;
+      const list = taken.get(one.holderKey) ?? [];
+      list.push({ index, entry: one.entry, print });
+      taken.set(one.holderKey, list);
     });
-    if (!holders.size) return answers;
-    // Holders in the order the transactional path locks them (customers, then accounts, by id).
-    const order = [...holders.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, holder]) => holder);
-    const changes = order.map((h) => h.sums.change(h.kind, h.id, h.expectedBase, h.reach));
-    const taken = order.flatMap((h) => h.entries);
+    if (!set.size) return answers;
+    const changes = set.changes();
+    // Entries grouped by holder, holders in lock order, each holder's in arrival order.
+    const written = changes.flatMap(({ holderKey }) => taken.get(holderKey)!);
     const rows = await this.entries.post(
       null,
-      changes,
-      taken.map((t) => t.entry),
+      changes.map((c) => c.change),
+      written.map((t) => t.entry),
       [],
-      this.idempotency.fresh(taken.map((t) => t.print)),
+      this.idempotency.fresh(written.map((t) => t.print)),
     );
     if (!rows) return answers;
-    const written = new Map(rows.map((row) => [row.id, row]));
-    for (const { index, entry } of taken) {
-      const row = written.get(entry.id);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    for (const { index, entry } of written) {
+      const row = byId.get(entry.id);
       if (row) answers[index] = { response: { status: 201, body: toLedgerEntryDto({ ...row, visible_actor: entry.actorId }), headers: {} }, replayed: false };
     }
     return answers;
+  }
+
+  /**
+   * A batch as THE posting statement alone, all or nothing (one round trip, no transaction, no
+   * lock before it): when every operation is of the case `together` takes (an operation in the
+   * holder's own currency, not on the caller itself, by a caller with the right), the statement
+   * locks the holders in id order, checks each as the decision would, writes every entry with
+   * its audit event and claims the batch's key answered; if any holder fails its check it is
+   * undone. Undefined when it wrote nothing (not of that case, a refusal, a known key or
+   * reference, a deadlock): the batch's transaction then decides, exactly.
+   */
+  private async batchAlone(caller: Caller, operations: BatchOperation[], key: string, print: string): Promise<OperationResult | undefined> {
+    const set = new AloneSet();
+    const context = currentRequest();
+    const entries: EntryRow[] = [];
+    for (const { kind, id, input } of operations) {
+      const one = set.take(caller, kind, id, input, key, context);
+      if (!one) return undefined;
+      entries.push(one.entry);
+    }
+    const ids = entries.map((e) => e.id);
+    const rows = await this.entries.postBatch(
+      set.changes().map((c) => c.change),
+      entries,
+      // The batch's answer as stored: the ids of its entries (the entries are the body; a replay reads them again).
+      this.idempotency.completedBy(caller.customerId, key, print, 201, { ledgerEntryIds: ids }),
+    );
+    if (!rows) return undefined;
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return { response: { status: 201, body: { items: ids.map((id) => toLedgerEntryDto({ ...byId.get(id)!, visible_actor: caller.customerId })) }, headers: {} }, replayed: false };
   }
 
   /** One operation as one transaction of the write path: claim, then THE posting (which records the answer and the audit event). */
@@ -373,8 +434,22 @@ export class BalancesService implements BeforeApplicationShutdown {
    */
   async batch(caller: Caller, operations: BatchOperation[], key: string, path: string, body: unknown): Promise<OperationResult> {
     const print = fingerprint('POST', path, body);
+    const alone = await this.batchAlone(caller, operations, key, print);
+    this.metrics.balanceBatches.inc({ path: alone ? 'one-statement' : 'transaction' });
+    const result = alone ?? (await this.batchInTransaction(caller, operations, key, path, print));
+    if (!result.replayed) {
+      const outcome = result.response.status < 400 ? 'applied' : 'refused';
+      const counts = new Map<string, number>();
+      for (const { input } of operations) counts.set(input.action, (counts.get(input.action) ?? 0) + 1);
+      for (const [action, n] of counts) this.metrics.balanceOperations.inc({ action, outcome }, n);
+    }
+    return result;
+  }
+
+  /** A batch as one transaction: claim, lock, decide each operation, THE posting (which records the answer), or the refusal recorded. */
+  private async batchInTransaction(caller: Caller, operations: BatchOperation[], key: string, path: string, print: string): Promise<OperationResult> {
     const context = currentRequest();
-    const result = await this.writes.change<OperationResult>(caller.customerId, async (tx) => {
+    return this.writes.change<OperationResult>(caller.customerId, async (tx) => {
       const claim = await this.idempotency.claim(tx, caller.customerId, key, print);
       if (claim.kind === 'replay') return { result: { response: await this.batchWithBody(tx, caller, claim.response), replayed: true }, audit: [] };
       const requests = operations.map(({ kind, id, input }): PostingRequest => ({ caller, kind, id, input, idempotencyKey: key, context }));
@@ -404,11 +479,6 @@ export class BalancesService implements BeforeApplicationShutdown {
       if (errors.length) await this.idempotency.complete(tx, caller.customerId, key, response);
       return { result: { response, replayed: false }, audit: [] };
     });
-    if (!result.replayed) {
-      const outcome = result.response.status < 400 ? 'applied' : 'refused';
-      for (const { input } of operations) this.metrics.balanceOperations.inc({ action: input.action, outcome });
-    }
-    return result;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ClaimRef, completeClaimsSql, FreshKeys, freshKeysSql } from '../common/idempotency/idempotency.repository';
+import { ClaimRef, completeClaimsSql, CompletedKey, completedKeySql, FreshKeys, freshKeysSql } from '../common/idempotency/idempotency.repository';
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
@@ -185,6 +185,13 @@ export async function unscopedAppendOpenings(
  */
 const ONE_STATEMENT_LOCK_TIMEOUT = '500ms';
 
+/**
+ * The error a batch written by THE posting statement alone raises when a holder did not pass
+ * its check (`canopy_all_or_none`, migration 1765000000000-AllOrNone): nothing is written and
+ * the batch takes its transaction.
+ */
+const ALL_OR_NONE_FAILED = 'CB001';
+
 const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**
@@ -195,9 +202,20 @@ const array = (params: SqlParams, values: unknown[], type: string) => `${params.
  * written only for holders updated. Holders were locked in id order before (the transaction),
  * or the statement runs alone (every entry on a fresh key, `freshKeys`; no lock before it, a
  * holder any of whose keys is known is left alone, `used`; its waits bounded by
- * ONE_STATEMENT_LOCK_TIMEOUT).
+ * ONE_STATEMENT_LOCK_TIMEOUT). A whole batch alone (`batchKey`, its one key claimed answered)
+ * first locks its balance rows in the order the transaction does (`lc`, `la`: concurrent
+ * batches on the same holders queue instead of deadlocking), and is written only if every
+ * holder passed (`ok`), else undone.
  */
-function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRow[], answers: ClaimAnswer[], freshKeys: FreshKeys | null, returning: 'entries' | 'ids'): string {
+function postingSql(
+  params: SqlParams,
+  holders: HolderChange[],
+  entries: EntryRow[],
+  answers: ClaimAnswer[],
+  freshKeys: FreshKeys | null,
+  returning: 'entries' | 'ids',
+  batchKey: CompletedKey | null = null,
+): string {
   const limit = `${params.add(MONEY_LIMIT.toFixed())}::numeric`;
   // Alone (fresh keys), no lock was taken before: no wait of the statement may exceed
   // ONE_STATEMENT_LOCK_TIMEOUT (t, a volatile CTE read with v, before any row is updated).
@@ -261,18 +279,25 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     },
     'p JOIN h ON h.id = p.holder_id WHERE p.audited',
   );
+  // A whole batch: its balance rows locked in id order before any is updated (lc, la; the
+  // updates join them), as the transaction's lock takes them.
+  const locks = batchKey
+    ? `
+    lc AS MATERIALIZED (SELECT b.customer_id AS id FROM customer_balances b WHERE b.customer_id IN (SELECT v.id FROM v WHERE NOT v.is_account) ORDER BY b.customer_id FOR UPDATE),
+    la AS MATERIALIZED (SELECT b.account_id AS id FROM account_balances b WHERE b.account_id IN (SELECT v.id FROM v WHERE v.is_account) ORDER BY b.account_id FOR UPDATE),`
+    : '';
   return `WITH ${timeout}v AS (SELECT v.* FROM ${timeout ? 't, ' : ''}${hv}),
     p AS (SELECT * FROM ${p}),${fresh ? `
-    used AS (${fresh.used}),` : ''}
+    used AS (${fresh.used}),` : ''}${locks}
     hc AS (
       UPDATE customer_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
-        FROM v, customers h
-       WHERE NOT v.is_account AND h.id = v.id AND b.customer_id = v.id${guard('h', 'descendants')}
+        FROM v, customers h${batchKey ? ', lc' : ''}
+       WHERE NOT v.is_account AND h.id = v.id AND b.customer_id = v.id${batchKey ? ' AND lc.id = v.id' : ''}${guard('h', 'descendants')}
       RETURNING b.customer_id AS id, b.balance - v.total AS before, h.base_currency, h.path AS subject_path, h.low_balance_threshold AS threshold
     ), ha AS (
       UPDATE account_balances b SET balance = b.balance + v.total, version = b.version + v.n, updated_at = now()
-        FROM v, customers c, accounts ac
-       WHERE v.is_account AND b.account_id = v.id AND c.id = b.customer_id AND ac.id = v.id${guard('c', 'self-and-descendants')}
+        FROM v, customers c, accounts ac${batchKey ? ', la' : ''}
+       WHERE v.is_account AND b.account_id = v.id AND c.id = b.customer_id AND ac.id = v.id${batchKey ? ' AND la.id = v.id' : ''}${guard('c', 'self-and-descendants')}
       RETURNING b.account_id AS id, b.balance - v.total AS before, c.base_currency, c.path AS subject_path, ac.low_balance_threshold AS threshold
     ), h AS (SELECT * FROM hc UNION ALL SELECT * FROM ha),
     e AS (
@@ -291,8 +316,14 @@ function postingSql(params: SqlParams, holders: HolderChange[], entries: EntryRo
     k AS (${completeClaimsSql(answered(), { callerId: 'r.caller_id', key: 'r.key', token: 'r.token' }, { status: 'r.status', body: 'r.body::jsonb', headers: `'{}'::jsonb`, ledgerEntryId: 'r.entry_id' })}),`
         : ''
     }
-    a AS (${event})
-    SELECT ${returning === 'ids' ? 'e.id, e.created_at' : '*'} FROM e`;
+    a AS (${event})${
+      batchKey
+        ? `,
+    w AS (${completedKeySql(params, batchKey)}),
+    ok AS (SELECT canopy_all_or_none((SELECT count(*) FROM h) = ${params.add(holders.length)}::bigint) AS passed)`
+        : ''
+    }
+    SELECT ${returning === 'ids' ? 'e.id, e.created_at' : '*'} FROM e${batchKey ? ' WHERE (SELECT passed FROM ok)' : ''}`;
 }
 
 /**
@@ -394,6 +425,26 @@ export class LedgerRepository {
       const code = sqlState(error);
       // A key or reference taken meanwhile, a lock held too long, a deadlock: the exact path decides.
       if (code === '23505' || code === '55P03' || code === '40P01' || code === '40001') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * A whole batch as THE posting statement alone, all or nothing: every holder's change
+   * checked as `post` alone checks it (no known key per entry: the batch's one key, claimed
+   * answered `batchKey`). The entries written, in order; undefined when nothing was: a holder
+   * did not pass (a refusal, a 404, a conversion), the key is known (23505), a reference is
+   * taken (23505) or the statement met a deadlock. The batch's transaction then gives the
+   * exact answer. No lock timeout: a batch waits for the rows it needs as its transaction would.
+   */
+  async postBatch(holders: HolderChange[], entries: EntryRow[], batchKey: CompletedKey): Promise<StoredLedgerRow[] | undefined> {
+    const params = new SqlParams();
+    const sql = postingSql(params, holders, entries, [], null, 'entries', batchKey);
+    try {
+      return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
+    } catch (error) {
+      const code = sqlState(error);
+      if (code === ALL_OR_NONE_FAILED || code === '23505' || code === '40P01' || code === '40001') return undefined;
       throw error;
     }
   }

@@ -37,6 +37,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly balanceBatches = new Counter({
+    name: 'canopy_balance_batches_total',
+    help: 'Balance-operation batches (POST /v1/balance-operations/batch) by how they were written: one-statement (the whole batch by THE posting statement alone, README "Batches"), transaction (the claim, lock and decision of its transaction: a refusal, a replay, a conversion, ...).',
+    labelNames: ['path'] as const,
+    registers: [this.registry],
+  });
+
   readonly eventsRelayed = new Counter({
     name: 'canopy_events_relayed_total',
     help: 'Outbox rows this instance\'s event relay numbered into the feed (docs/events.md).',

@@ -97,6 +97,29 @@ export function freshKeysSql(
   };
 }
 
+/**
+ * A key claimed already completed by the statement that does the work (a batch written by
+ * THE posting statement alone): `INSERT` of the key with its answer. A key already known (a
+ * replay, a request in progress, another body, an expired key) fails the statement on the
+ * key's unique index (23505, after waiting for an uncommitted claim of it): the request then
+ * takes the transactional claim, which replays, refuses or takes it over.
+ */
+export function completedKeySql(params: SqlParams, key: CompletedKey): string {
+  return `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, response_body, response_headers, expires_at)
+          VALUES (${params.add(key.callerId)}::uuid, ${params.add(key.key)}::varchar, ${params.add(key.fingerprint)}::varchar, ${params.add(key.status)}::int,
+                  ${params.add(JSON.stringify(key.body))}::jsonb, '{}'::jsonb, now() + make_interval(hours => ${params.add(key.ttlHours)}::int))`;
+}
+
+/** A key claimed and completed by one statement (completedKeySql): its caller, fingerprint, answer and TTL. */
+export interface CompletedKey {
+  callerId: string;
+  key: string;
+  fingerprint: string;
+  status: number;
+  body: unknown;
+  ttlHours: number;
+}
+
 /** The keys a one-statement posting claims, completed: one per entry (its actor's, with this fingerprint), kept `ttlHours`. */
 export interface FreshKeys {
   fingerprints: string[];

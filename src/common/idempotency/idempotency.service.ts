@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '../../config/config';
 import { ProblemError, ValidationProblem } from '../problem/problem';
 import { isOverload } from '../problem/to-problem';
 import { Tx, Writes } from '../../database/writes';
-import { ClaimRef, FreshKeys, IdempotencyRepository, StoredResponse } from './idempotency.repository';
+import { ClaimRef, CompletedKey, FreshKeys, IdempotencyRepository, StoredResponse } from './idempotency.repository';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
@@ -117,6 +117,11 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
    */
   claimed(callerId: string, key: string): ClaimRef {
     return { callerId, key, token: null };
+  }
+
+  /** `key` claimed already answered `status` `body` by the statement that does its work (see completedKeySql). */
+  completedBy(callerId: string, key: string, fingerprint: string, status: number, body: unknown): CompletedKey {
+    return { callerId, key, fingerprint, status, body, ttlHours: this.config.IDEMPOTENCY_TTL_HOURS };
   }
 
   /** Keys to claim and complete at once within a one-statement posting, one per entry, with these fingerprints (see freshKeysSql). */
