@@ -1,4 +1,4 @@
-import { formatMoney, formatRate } from '../common/money';
+import { formatStoredMoney, formatStoredRate } from '../common/money';
 import type { Tx } from '../database/writes';
 import { LedgerEntryDto } from './dto/balance-operation.dto';
 import { HolderKind, LedgerRow, unscopedAppendOpening, unscopedAppendOpenings } from './ledger.repository';
@@ -10,11 +10,11 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
   return {
     id: row.id,
     action: row.action,
-    amount: formatMoney(row.amount),
+    amount: formatStoredMoney(row.amount),
     currency: row.currency,
-    exchangeRate: formatRate(row.exchange_rate),
-    convertedAmount: formatMoney(row.converted_amount),
-    balanceAfter: formatMoney(row.balance_after),
+    exchangeRate: formatStoredRate(row.exchange_rate),
+    convertedAmount: formatStoredMoney(row.converted_amount),
+    balanceAfter: formatStoredMoney(row.balance_after),
     notes: row.notes,
     actor: row.visible_actor,
     idempotencyKey: row.visible_actor ? row.idempotency_key : null,

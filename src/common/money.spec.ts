@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Big, convert, formatMoney, formatStoredMoney, parseMoney, roundMoney } from './money';
+import { Big, convert, formatMoney, formatRate, formatStoredMoney, formatStoredRate, parseMoney, roundMoney } from './money';
 
 describe('money', () => {
   it('adds exactly', () => {
@@ -52,6 +52,32 @@ describe('money', () => {
         const f = padded ? fraction.padEnd(8, '0') : fraction;
         const text = `${negative ? '-' : ''}${w}${f ? `.${f}` : ''}`;
         expect(formatStoredMoney(text)).toBe(formatMoney(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('formats a stored rate by its text exactly as formatRate does', () => {
+    for (const [stored, shown] of [
+      ['1.000000000000', '1.0'],
+      ['0.800000000000', '0.8'],
+      ['0.000000000001', '0.000000000001'],
+      ['1234.567890123400', '1234.5678901234'],
+      ['2', '2.0'],
+      ['2.5', '2.5'],
+      ['1e3', '1000.0'],
+    ]) {
+      expect([stored, formatStoredRate(stored)]).toEqual([stored, shown]);
+      expect(formatStoredRate(stored)).toBe(formatRate(stored));
+    }
+    // Any NUMERIC(38,12) rate as PostgreSQL prints it (always twelve places), and shorter texts.
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    fc.assert(
+      fc.property(digits(1, 26), digits(0, 12), fc.boolean(), (whole, fraction, padded) => {
+        const w = whole.replace(/^0+(?=\d)/, '');
+        const f = padded ? fraction.padEnd(12, '0') : fraction;
+        const text = `${w}${f ? `.${f}` : ''}`;
+        expect(formatStoredRate(text)).toBe(formatRate(text));
       }),
       { numRuns: 2000 },
     );

@@ -115,6 +115,24 @@ export function formatRate(value: Big | string): string {
   return text.endsWith('.') ? text + '0' : text;
 }
 
+/** A stored rate as PostgreSQL sends NUMERIC(38,12): plain digits, at most 12 decimals, no exponent. */
+const STORED_RATE = /^(0|[1-9]\d*)(\.\d{1,12})?$/;
+
+/**
+ * `formatRate` of a stored rate's text (a NUMERIC(38,12) column, "1.000000000000"), by string
+ * operations alone, as formatStoredMoney does for amounts: the digits are already exact and
+ * rounded, so only trailing zeros beyond one place go. Anything else goes through `formatRate`;
+ * src/common/money.spec.ts holds the two to the same outputs.
+ */
+export function formatStoredRate(text: string): string {
+  if (!STORED_RATE.test(text)) return formatRate(text);
+  const dot = text.indexOf('.');
+  if (dot < 0) return `${text}.0`;
+  let end = text.length;
+  while (end > dot + 2 && text.charCodeAt(end - 1) === 48 /* 0 */) end--;
+  return text.slice(0, end);
+}
+
 /** a / b with enough precision, rounded half-even to the rate scale. */
 export function divideRates(a: Big | string, b: Big | string): Big {
   const previous = Big.DP;
