@@ -58,6 +58,8 @@ export interface ChaosOptions {
   clients?: number;
   customers?: number;
   echoRate?: number;
+  /** Share of the operations sent as batches of 2–8 operations on any customers (default 0.15). */
+  batchRate?: number;
   lostAnswerRate?: number;
   finalEchoes?: number;
   requestTimeoutMs?: number;

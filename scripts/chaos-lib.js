@@ -237,6 +237,8 @@ function randomOperation() {
 function newStats() {
   return {
     operations: 0,
+    batches: 0,
+    batchesAcknowledged: 0,
     acknowledged: 0,
     refused: 0,
     attempts: 0,
@@ -267,6 +269,13 @@ function networkErrorKind(error) {
   return 'cut';
 }
 
+/** The request of an operation: one balance operation on its customer, or a batch (`op.batch`: its operations). */
+function requestOf(op) {
+  return op.batch
+    ? { path: '/v1/balance-operations/batch', body: { operations: op.batch } }
+    : { path: `/v1/customers/${op.customerId}/balance-operations`, body: op.body };
+}
+
 /**
  * Sends one request until it has a definitive answer (2xx or 422), retrying the same key
  * and body on network errors, 5xx and 409 against any instance. Returns the attempts' log.
@@ -283,8 +292,9 @@ async function sendUntilDefinitive(ctx, op) {
     const impatient = Math.random() < ctx.lostAnswerRate;
     let res;
     try {
-      res = await request(instance.url, 'POST', `/v1/customers/${op.customerId}/balance-operations`, {
-        body: op.body,
+      const { path: urlPath, body } = requestOf(op);
+      res = await request(instance.url, 'POST', urlPath, {
+        body,
         headers: { authorization: `Bearer ${ctx.token}`, 'idempotency-key': op.key },
         timeoutMs: impatient ? randomInt(2, 40) : ctx.requestTimeoutMs,
       });
@@ -319,10 +329,15 @@ async function sendUntilDefinitive(ctx, op) {
 async function client(ctx, clientIndex) {
   let n = 0;
   while (!ctx.stopping) {
-    const customer = pick(ctx.customers);
-    const op = { key: `${ctx.runId}-${clientIndex}-${n++}`, customerId: customer.id, body: randomOperation(), echoes: [] };
+    const key = `${ctx.runId}-${clientIndex}-${n++}`;
+    // Now and then a batch of a few operations on any customers, all or none under one key.
+    const op =
+      Math.random() < ctx.batchRate
+        ? { key, batch: Array.from({ length: randomInt(2, 8) }, () => ({ customerId: pick(ctx.customers).id, ...randomOperation() })), echoes: [] }
+        : { key, customerId: pick(ctx.customers).id, body: randomOperation(), echoes: [] };
     ctx.ops.push(op);
     ctx.stats.operations++;
+    if (op.batch) ctx.stats.batches++;
     const { final, log } = await sendUntilDefinitive(ctx, op);
     op.log = log;
     op.final = final;
@@ -331,6 +346,7 @@ async function client(ctx, clientIndex) {
       continue;
     }
     if (final.status >= 200 && final.status < 300) ctx.stats.acknowledged++;
+    if (op.batch && final.status >= 200 && final.status < 300) ctx.stats.batchesAcknowledged++;
     else if (final.status === 422) ctx.stats.refused++;
     if (final.replayed && final.attempt > 1) {
       ctx.stats.replaysAfterRetry++;
@@ -426,8 +442,40 @@ async function checkInvariants(databaseUrl, ctx) {
       }
       if (ctx.stats.serverErrors) fail(`${ctx.stats.serverErrors} 5xx answers, e.g. ${JSON.stringify(ctx.serverErrorBodies[0])}`);
     });
+    // Each operation of a batch, as one: its key, customer, body and answer (an item of the batch's).
+    const single = (op) =>
+      op.batch
+        ? op.batch.map(({ customerId, ...body }, i) => {
+            const answer = ((op.final.body && op.final.body.items) || [])[i] || {};
+            return { key: `${op.key} /operations/${i}`, customerId, body, entryId: answer.id || `(none answered for ${op.key} /operations/${i})`, answer };
+          })
+        : [{ key: op.key, customerId: op.customerId, body: op.body, entryId: op.final.body && op.final.body.id, answer: op.final.body }];
+    check('every acknowledged batch is in the ledger whole, exactly once, in its order', (fail) => {
+      for (const op of acknowledged.filter((o) => o.batch)) {
+        const entries = entriesByKey.get(op.key) ?? [];
+        const items = (op.final.body && op.final.body.items) || [];
+        if (items.length !== op.batch.length) fail(`${op.key}: ${items.length} items answered for ${op.batch.length} operations`);
+        if (entries.length !== op.batch.length) fail(`${op.key}: ${entries.length} ledger entries for ${op.batch.length} operations`);
+        // The ledger's order (by seq) is the batch's order.
+        const seqOf = new Map(entries.map((e) => [e.id, BigInt(e.seq)]));
+        for (let i = 1; i < items.length; i++) {
+          if (!(seqOf.get(items[i - 1].id) < seqOf.get(items[i].id))) fail(`${op.key}: /operations/${i} is not after /operations/${i - 1} in the ledger`);
+        }
+      }
+    });
+    const entriesById = new Map(ledger.map((e) => [e.id, e]));
     check('every acknowledged operation is in the ledger exactly once, as acknowledged', (fail) => {
-      for (const op of acknowledged) {
+      for (const op of acknowledged.flatMap((o) => (o.batch ? single(o) : [o]))) {
+        if (op.entryId) {
+          // An operation of a batch: its entry by the id answered (the batch's key is on each).
+          const e = entriesById.get(op.entryId);
+          const expected = op.body.action === 'debit' ? new Big(op.body.amount).neg() : new Big(op.body.amount);
+          if (!e) fail(`${op.key}: acknowledged entry ${op.entryId} is not in the ledger`);
+          else if (e.customer_id !== op.customerId || e.action !== op.body.action || !new Big(e.converted_amount).eq(expected) || !new Big(e.balance_after).eq(op.answer.balanceAfter)) {
+            fail(`${op.key}: ledger has ${JSON.stringify(e)}, acknowledged ${JSON.stringify(op.answer)} for ${JSON.stringify(op.body)}`);
+          }
+          continue;
+        }
         const entries = entriesByKey.get(op.key) ?? [];
         if (entries.length !== 1) {
           fail(`${op.key}: ${entries.length} ledger entries`);
@@ -443,8 +491,12 @@ async function checkInvariants(databaseUrl, ctx) {
         if (!b.balanceAfter || !new Big(e.balance_after).eq(b.balanceAfter)) fail(`${op.key}: balanceAfter ${b.balanceAfter} acknowledged, ${e.balance_after} in the ledger`);
       }
     });
-    check('no idempotency key appears twice in the ledger', (fail) => {
-      for (const [key, entries] of entriesByKey) if (entries.length > 1) fail(`${key}: ${entries.length} entries`);
+    check('no idempotency key appears twice in the ledger (a batch\'s once per operation)', (fail) => {
+      for (const [key, entries] of entriesByKey) {
+        const op = opsByKey.get(key);
+        const allowed = op && op.batch ? op.batch.length : 1;
+        if (entries.length > allowed) fail(`${key}: ${entries.length} entries`);
+      }
     });
     check('every ledger entry was asked for (opening balances aside)', (fail) => {
       for (const e of ledger) {
@@ -457,6 +509,16 @@ async function checkInvariants(databaseUrl, ctx) {
       for (const op of refused) {
         const n = (entriesByKey.get(op.key) ?? []).length;
         if (n) fail(`${op.key}: refused but ${n} ledger entries`);
+        if (op.batch) {
+          // A refused batch: nothing written, every item listed an insufficient-funds debit.
+          const body = op.final.body || {};
+          if (!/\/batch-refused$/.test(String(body.type)) || !Array.isArray(body.errors) || !body.errors.length) fail(`${op.key}: 422 ${JSON.stringify(body)}`);
+          for (const error of body.errors || []) {
+            const item = op.batch[Number(String(error.pointer).split('/')[2])];
+            if (!/\/insufficient-funds$/.test(String(error.type)) || !item || item.action !== 'debit' || item.allowOverdraft) fail(`${op.key}: item ${JSON.stringify(error)}`);
+          }
+          continue;
+        }
         const type = op.final.body && op.final.body.type;
         if (!/\/insufficient-funds$/.test(String(type))) fail(`${op.key}: 422 of type ${type}`);
         if (op.body.action !== 'debit' || op.body.allowOverdraft) fail(`${op.key}: ${op.body.action} refused`);
@@ -471,10 +533,13 @@ async function checkInvariants(databaseUrl, ctx) {
         }
         // One-statement postings keep a reference to their ledger entry instead of the body
         // (the body is rebuilt from the entry on replay).
+        // An applied batch keeps the ids of its entries (rebuilt into the items on replay).
         const storedMatches =
           stored.response_body === null && stored.ledger_entry_id
             ? op.final.body && op.final.body.id === stored.ledger_entry_id
-            : sameJson(stored.response_body, op.final.body);
+            : stored.response_body && Array.isArray(stored.response_body.ledgerEntryIds)
+              ? sameJson(stored.response_body.ledgerEntryIds, ((op.final.body && op.final.body.items) || []).map((item) => item.id))
+              : sameJson(stored.response_body, op.final.body);
         if (stored.status !== op.final.status || !storedMatches) {
           fail(`${op.key}: answered ${op.final.status} ${JSON.stringify(op.final.body)}, stored ${stored.status} ${JSON.stringify(stored.response_body)}`);
         }
@@ -508,10 +573,13 @@ async function checkInvariants(databaseUrl, ctx) {
     });
     check('no debit without allowOverdraft took a balance below -creditLimit', (fail) => {
       const limits = new Map(customers.map((c) => [c.id, new Big(c.credit_limit)]));
+      // Which operation asked for an entry: a single one by its key, a batch's by the ids answered.
+      const bodyOfEntry = new Map(acknowledged.filter((o) => o.batch).flatMap((o) => single(o).map((one) => [one.entryId, one.body])));
       for (const e of ledger) {
         if (e.action !== 'debit') continue;
         const op = opsByKey.get(e.idempotency_key);
-        if (op && op.body.allowOverdraft) continue;
+        const body = op && op.batch ? bodyOfEntry.get(e.id) : op && op.body;
+        if (body && body.allowOverdraft) continue;
         const floor = limits.get(e.customer_id).neg();
         if (new Big(e.balance_after).lt(floor)) fail(`${e.idempotency_key}: balance ${e.balance_after} below ${floor.toFixed(2)}`);
       }
@@ -546,6 +614,7 @@ async function runChaos(databaseUrl, options = {}) {
     serverErrorBodies: [],
     stopping: false,
     echoRate: options.echoRate ?? 0.1,
+    batchRate: options.batchRate ?? 0.15,
     lostAnswerRate: options.lostAnswerRate ?? 0.05,
     requestTimeoutMs: options.requestTimeoutMs ?? 10000,
     operationTimeoutMs: options.operationTimeoutMs ?? 60000,
@@ -606,7 +675,7 @@ function formatReport(result) {
     '',
     '## chaos summary',
     '',
-    `operations      ${s.operations} (acknowledged ${s.acknowledged}, refused 422 ${s.refused}, unresolved ${s.unresolved})`,
+    `operations      ${s.operations} (acknowledged ${s.acknowledged}, refused 422 ${s.refused}, unresolved ${s.unresolved}; of them batches ${s.batches}, ${s.batchesAcknowledged} acknowledged)`,
     `attempts        ${s.attempts}; retries ${s.retries}`,
     `  failed on     connection refused ${s.connectionRefused}, cut off mid-request ${s.cut}, abandoned by the client ${s.abandoned}, 409 in flight ${s.conflicts}, 5xx ${s.serverErrors}`,
     `kills           ${s.kills} SIGKILL, ${s.restarts} restarts`,

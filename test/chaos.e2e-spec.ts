@@ -28,6 +28,7 @@ describe('crash safety with two instances (chaos, short form)', () => {
     expect(result.stats.acknowledged).toBeGreaterThan(20);
     expect(result.stats.refused).toBeGreaterThan(0);
     expect(result.stats.replays).toBeGreaterThan(0);
+    expect(result.stats.batchesAcknowledged).toBeGreaterThan(0);
   });
 
   it('holds every invariant', () => {
