@@ -20,7 +20,7 @@ import { notVisible, pathInScope } from '../tree/scope';
 import { BalanceHolderFinder } from './balance-holders';
 import { BalanceOperationDto, LedgerEntryDto, LedgerQueryDto } from './dto/balance-operation.dto';
 import { GroupCommitter, Operation } from './group-commit';
-import { toLedgerEntryDto } from './ledger';
+import { storedEntryDto, toLedgerEntryDto } from './ledger';
 import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
 import { isoTime } from '../common/iso-time';
 
@@ -377,7 +377,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     const byId = new Map(rows.map((row) => [row.id, row]));
     for (const { index, entry } of written) {
       const row = byId.get(entry.id);
-      if (row) answers[index] = { response: { status: 201, body: toLedgerEntryDto({ ...row, visible_actor: entry.actorId }), headers: {} }, replayed: false };
+      if (row) answers[index] = { response: { status: 201, body: storedEntryDto(row, entry.actorId), headers: {} }, replayed: false };
     }
     return answers;
   }
@@ -409,7 +409,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     );
     if (!rows) return undefined;
     const byId = new Map(rows.map((row) => [row.id, row]));
-    return { response: { status: 201, body: { items: ids.map((id) => toLedgerEntryDto({ ...byId.get(id)!, visible_actor: caller.customerId })) }, headers: {} }, replayed: false };
+    return { response: { status: 201, body: { items: ids.map((id) => storedEntryDto(byId.get(id)!, caller.customerId)) }, headers: {} }, replayed: false };
   }
 
   /** One operation as one transaction of the write path: claim, then THE posting (which records the answer and the audit event). */
@@ -689,14 +689,14 @@ export class BalancesService implements BeforeApplicationShutdown {
     const ids = (response.body as { ledgerEntryIds?: string[] } | null)?.ledgerEntryIds;
     if (!ids) return response;
     const rows = new Map((await this.entries.unscopedEntries(tx, ids)).map((row) => [row.id, row]));
-    return { ...response, body: { items: ids.map((id) => toLedgerEntryDto({ ...rows.get(id)!, visible_actor: caller.customerId })) } };
+    return { ...response, body: { items: ids.map((id) => storedEntryDto(rows.get(id)!, caller.customerId)) } };
   }
 
   /** A stored answer with its body (postings of earlier versions stored only the entry's id). */
   private async withBody(tx: Tx, caller: Caller, response: StoredResponse): Promise<StoredResponse> {
     if (response.body !== null || !response.ledgerEntryId) return response;
     const entry = await this.entries.unscopedEntry(tx, response.ledgerEntryId);
-    return { ...response, body: entry ? toLedgerEntryDto({ ...entry, visible_actor: caller.customerId }) : null };
+    return { ...response, body: entry ? storedEntryDto(entry, caller.customerId) : null };
   }
 
   async ledger(caller: Caller, holders: BalanceHolderFinder, id: string, query: LedgerQueryDto, limit: number): Promise<Page<LedgerEntryDto>> {

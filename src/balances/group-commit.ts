@@ -177,10 +177,7 @@ export class GroupCommitter {
       }
       if (written) this.work.metrics.groupCommits.observe({ outcome: 'one-statement' }, written);
     } catch (error) {
-      if (isOverload(error)) {
-        for (const waiting of group) this.settle(waiting, () => waiting.reject(error));
-        return;
-      }
+      if (this.refusedForOverload(group, error)) return;
       this.logger.debug(`a group of ${group.length} failed as one statement, tried in a transaction: ${String(error)}`);
       rest = group;
     }
@@ -193,11 +190,7 @@ export class GroupCommitter {
     try {
       results = await this.commit(group);
     } catch (error) {
-      if (isOverload(error)) {
-        // A bound on the database: each alone would meet it too. 503, nothing written.
-        for (const waiting of group) this.settle(waiting, () => waiting.reject(error));
-        return;
-      }
+      if (this.refusedForOverload(group, error)) return;
       // Nothing was written: each operation is retried alone, where only its own fault fails it.
       if (!(error instanceof GaveWay)) this.logger.debug(`a group of ${group.length} failed, each retried alone: ${String(error)}`);
       this.work.metrics.groupCommits.observe({ outcome: 'retried' }, group.length);
@@ -206,6 +199,17 @@ export class GroupCommitter {
     }
     if (results.size) this.work.metrics.groupCommits.observe({ outcome: 'committed' }, results.size);
     for (const waiting of group) this.settle(waiting, () => waiting.resolve(results.get(waiting) ?? null));
+  }
+
+  /**
+   * A bound on the database (pool wait, statement timeout) met by a group's statement or
+   * transaction: each operation alone would meet it too, so each gets it (503, nothing
+   * written). True when `error` was that and the group is answered.
+   */
+  private refusedForOverload(group: Waiting[], error: unknown): boolean {
+    if (!isOverload(error)) return false;
+    for (const waiting of group) this.settle(waiting, () => waiting.reject(error));
+    return true;
   }
 
   private settle(waiting: Waiting, answer: () => void): void {

@@ -1,12 +1,20 @@
 import { formatStoredMoney, formatStoredRate } from '../common/money';
 import type { Tx } from '../database/writes';
 import { LedgerEntryDto } from './dto/balance-operation.dto';
-import { HolderKind, LedgerRow, unscopedAppendOpening, unscopedAppendOpenings } from './ledger.repository';
+import { HolderKind, LedgerRow, StoredLedgerRow, unscopedAppendOpening, unscopedAppendOpenings } from './ledger.repository';
 import { isoTime } from '../common/iso-time';
 
 export type { LedgerRow } from './ledger.repository';
 
 export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
+  return storedEntryDto(row, row.visible_actor);
+}
+
+/**
+ * A stored entry as answered to `actor`'s caller: the actor shown (null: above the viewer, and
+ * then no key either). Without copying the row (a batch answers 1,000 of them).
+ */
+export function storedEntryDto(row: StoredLedgerRow, actor: string | null): LedgerEntryDto {
   return {
     id: row.id,
     action: row.action,
@@ -16,8 +24,8 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
     convertedAmount: formatStoredMoney(row.converted_amount),
     balanceAfter: formatStoredMoney(row.balance_after),
     notes: row.notes,
-    actor: row.visible_actor,
-    idempotencyKey: row.visible_actor ? row.idempotency_key : null,
+    actor,
+    idempotencyKey: actor ? row.idempotency_key : null,
     externalReference: row.external_reference,
     metadata: row.metadata ?? {},
     createdAt: isoTime(row.created_at),
