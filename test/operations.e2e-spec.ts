@@ -23,7 +23,15 @@ describe('operations: metrics, security headers, rate limits', () => {
     expect(res.text).toContain('canopy_http_requests_total{method="GET",route="/v1/customers/:id",status="200"}');
     expect(res.text).not.toContain(c.id);
     expect(res.text).toMatch(/canopy_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1\/customers\/:id"\}/);
-    expect(res.text).toMatch(/canopy_db_pool_connections\{state="total"\} \d+/);
+    // Every pool of connections: the main one, the point reads' lanes (the GET by id) and the generic plans' (a plain list).
+    await c.get('/v1/customers').expect(200); // another caller than the rate-limit test's
+    const after = (await t.http().get('/metrics').set('Authorization', 'Bearer metrics-token-0123456789').expect(200)).text;
+    const count = (pool: string, state: string) => Number(new RegExp(`^canopy_db_pool_connections\\{pool="${pool}",state="${state}"\\} (\\d+)$`, 'm').exec(after)?.[1]);
+    expect(count('main', 'total')).toBeGreaterThanOrEqual(1);
+    expect(count('point-reads', 'total')).toBeGreaterThanOrEqual(1);
+    expect(count('point-reads', 'waiting')).toBe(0);
+    expect(count('generic-plans', 'total')).toBeGreaterThanOrEqual(1);
+    expect(count('generic-plans', 'idle')).toBe(count('generic-plans', 'total'));
     expect(res.text).toContain('canopy_balance_operations_total{action="add_funds",outcome="applied"} 1');
     expect(res.text).toContain('canopy_balance_operations_total{action="debit",outcome="refused"} 1');
   });

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
+import { Metrics } from '../metrics/metrics';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { sessionOptions } from './data-source';
 import { statementName } from './prepared';
@@ -30,7 +31,12 @@ export class GenericPlans implements OnApplicationShutdown {
   private readonly log = new Logger('GenericPlans');
   private pool?: Pool;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    metrics: Metrics,
+  ) {
+    metrics.watchPool('generic-plans', () => this.pool);
+  }
 
   async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<T[]> {
     const name = statementName(text);

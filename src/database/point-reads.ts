@@ -5,6 +5,7 @@ import type { FindOptions } from './access';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { poolQuery, statementName } from './prepared';
 import { shapedQuery } from './shaped-query';
+import { Metrics } from '../metrics/metrics';
 
 /** Connections point reads are spread over (one per event-loop turn, in turn). */
 const LANES = 2;
@@ -16,6 +17,8 @@ interface Lane {
   /** Its socket is corked until the end of this event-loop turn. */
   corked: boolean;
   broken: boolean;
+  /** Reads sent on it and not yet answered. */
+  inFlight: number;
 }
 
 /**
@@ -47,7 +50,16 @@ export class PointReads implements OnApplicationShutdown {
   private turn = 0;
   private closed = false;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    metrics: Metrics,
+  ) {
+    // Lanes open, those with no read in flight, and the reads in flight on all of them.
+    metrics.watchPool('point-reads', () => {
+      const open = this.lanes.filter((lane): lane is Lane => lane !== undefined && !lane.broken);
+      return { totalCount: open.length, idleCount: open.filter((lane) => lane.inFlight === 0).length, waitingCount: open.reduce((n, lane) => n + lane.inFlight, 0) };
+    });
+  }
 
   /**
    * A repository's lookup of a row by its key (`findVisible`): in the caller's transaction when
@@ -63,24 +75,27 @@ export class PointReads implements OnApplicationShutdown {
   async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<T[]> {
     const name = statementName(text);
     if (!name || this.closed) return poolQuery<T>(this.dataSource, text, values);
-    let client: Client;
+    let lane: Lane;
     try {
-      client = await this.laneOfThisTurn();
+      lane = await this.laneOfThisTurn();
     } catch {
       return poolQuery<T>(this.dataSource, text, values);
     }
+    lane.inFlight++;
     try {
-      return await shapedQuery<T>(client, name, text, values, name);
+      return await shapedQuery<T>(lane.client, name, text, values, name);
     } catch (error) {
       // PostgreSQL's refusal of the statement (severity ERROR: a timeout, a bad value) stands; a
       // lost connection (no severity, or FATAL: a terminated backend, a shutdown) is retried on the pool.
       if ((error as { severity?: unknown }).severity === 'ERROR') throw error;
       return poolQuery<T>(this.dataSource, text, values);
+    } finally {
+      lane.inFlight--;
     }
   }
 
   /** This turn's lane, its socket corked until the turn ends (every read of the turn in one write). */
-  private async laneOfThisTurn(): Promise<Client> {
+  private async laneOfThisTurn(): Promise<Lane> {
     let lane = this.current;
     if (!lane || lane.broken) {
       const index = this.turn++ % LANES;
@@ -101,13 +116,13 @@ export class PointReads implements OnApplicationShutdown {
         stream.uncork();
       });
     }
-    return client;
+    return lane;
   }
 
   private open(index: number): Lane {
     const main = (this.dataSource.driver as PostgresDriver).master as Pool & { options: Record<string, unknown> };
     const client = new Client({ ...main.options, application_name: 'canopy-point-reads', pipeline: true } as ConstructorParameters<typeof Client>[0]);
-    const lane: Lane = { client, ready: undefined as unknown as Promise<Client>, corked: false, broken: false };
+    const lane: Lane = { client, ready: undefined as unknown as Promise<Client>, corked: false, broken: false, inFlight: 0 };
     const drop = (error?: Error) => {
       if (lane.broken) return;
       lane.broken = true;

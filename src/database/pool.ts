@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { ConnectionCounts } from '../metrics/metrics';
 
 /**
  * The database handle as the wiring sees it (main.ts opens it, app.factory/app.module hand it
@@ -6,14 +7,7 @@ import type { DataSource } from 'typeorm';
  */
 export type { DataSource };
 
-/** The pool's connection counts, for the `canopy_db_pool_connections` gauge. */
-export interface PoolStats {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
-
 /** The live counters of the data source's pg pool; undefined before it is initialized (the OpenAPI export). */
-export function poolStats(dataSource: DataSource): PoolStats | undefined {
-  return dataSource.isInitialized ? (dataSource.driver as unknown as { master: PoolStats }).master : undefined;
+export function poolStats(dataSource: DataSource): ConnectionCounts | undefined {
+  return dataSource.isInitialized ? (dataSource.driver as unknown as { master: ConnectionCounts }).master : undefined;
 }

@@ -1,5 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** A pool's connections: open, idle among them, and requests waiting (for a connection, or in a lane's queue). */
+export interface ConnectionCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
 /**
  * Prometheus metrics (prom-client). One registry per app instance so that tests running
  * several apps in one process do not share counters.
@@ -56,7 +63,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly dbPool: Gauge<'state'>;
+  readonly dbPool: Gauge<'pool' | 'state'>;
 
   /** One finished HTTP request: `route` is the route template, `elapsedMs` Fastify's elapsedTime. */
   observeRequest(method: string, route: string, status: number, elapsedMs: number): void {
@@ -64,19 +71,32 @@ export class Metrics {
     this.httpDuration.observe({ method, route }, elapsedMs / 1000);
   }
 
-  constructor(pool?: { totalCount: number; idleCount: number; waitingCount: number }) {
+  /** The database connections Canopy holds, by pool: each reports its counts when /metrics is read. */
+  private readonly pools = new Map<string, () => ConnectionCounts | undefined>();
+
+  constructor(pool?: ConnectionCounts) {
     collectDefaultMetrics({ register: this.registry, prefix: 'canopy_' });
+    if (pool) this.watchPool('main', () => pool);
+    const pools = this.pools;
     this.dbPool = new Gauge({
       name: 'canopy_db_pool_connections',
-      help: 'Database pool connections by state (total, idle, waiting).',
-      labelNames: ['state'] as const,
+      help: 'Database connections by pool (main: TypeORM\'s pool; point-reads: the pipelined lanes of reads by key; generic-plans: the pool of statements planned once) and state (total, idle, waiting: requests waiting for a connection, or reads queued on a lane).',
+      labelNames: ['pool', 'state'] as const,
       registers: [this.registry],
       collect() {
-        if (!pool) return;
-        this.set({ state: 'total' }, pool.totalCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
+        for (const [name, counts] of pools) {
+          const c = counts() ?? { totalCount: 0, idleCount: 0, waitingCount: 0 };
+          this.set({ pool: name, state: 'total' }, c.totalCount);
+          this.set({ pool: name, state: 'idle' }, c.idleCount);
+          this.set({ pool: name, state: 'waiting' }, c.waitingCount);
+        }
       },
     });
   }
+
+  /** Reports a pool's connection counts (undefined: none open yet) under `canopy_db_pool_connections{pool=name}`. */
+  watchPool(name: string, counts: () => ConnectionCounts | undefined): void {
+    this.pools.set(name, counts);
+  }
+
 }
