@@ -149,6 +149,8 @@ describe('balance operation batches', () => {
       // The first operation alone would apply: the statement updates a, then b fails its check, and the statement is undone.
       ['insufficient funds', [{ customerId: a.id, action: 'debit', amount: '1' }, { customerId: b.id, action: 'debit', amount: '2.50' }],
         [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '2.00' })]],
+      ['its only holder failing', [{ customerId: b.id, action: 'debit', amount: '5' }],
+        [expect.objectContaining({ pointer: '/operations/0', type: 'https://canopy.dev/problems/insufficient-funds', availableCredit: '2.00' })]],
       ['a missing account', [{ customerId: a.id, action: 'add_funds', amount: '1' }, { accountId: randomUUID(), action: 'add_funds', amount: '1' }],
         [expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/not-found', detail: 'The account does not exist.' })]],
       ['another subtree', [{ customerId: a.id, action: 'add_funds', amount: '1' }, { customerId: elsewhere.id, action: 'add_funds', amount: '1' }],

@@ -266,7 +266,6 @@ class AloneSet {
   }
 }
 
-
 /** The running state of one holder while a set of postings is decided under its lock. */
 interface Running {
   holder: LockedHolder;
@@ -408,6 +407,7 @@ export class BalancesService implements BeforeApplicationShutdown {
       this.idempotency.completedBy(caller.customerId, key, print, 201, { ledgerEntryIds: ids }),
     );
     if (!rows) return undefined;
+    if (rows.length !== entries.length) throw new Error(`the batch statement wrote ${rows.length} of ${entries.length} entries and did not fail`);
     const byId = new Map(rows.map((row) => [row.id, row]));
     return { response: { status: 201, body: { items: ids.map((id) => storedEntryDto(byId.get(id)!, caller.customerId)) }, headers: {} }, replayed: false };
   }

@@ -319,8 +319,11 @@ function postingSql(
     a AS (${event})${
       batchKey
         ? `,
-    w AS (${completedKeySql(params, batchKey)}),
-    ok AS (SELECT canopy_all_or_none((SELECT count(*) FROM h) = ${params.add(holders.length)}::bigint) AS passed)`
+    ok AS (SELECT canopy_all_or_none((SELECT count(*) FROM h) = ${params.add(holders.length)}::bigint) AS passed),
+    w AS (${
+      // Made from ok: a data-modifying CTE always runs, so ok is always asked, whatever the plan of the SELECT below.
+      completedKeySql(params, batchKey, 'ok')
+    })`
         : ''
     }
     SELECT ${returning === 'ids' ? 'e.id, e.created_at' : '*'} FROM e${batchKey ? ' WHERE (SELECT passed FROM ok)' : ''}`;

@@ -102,12 +102,14 @@ export function freshKeysSql(
  * THE posting statement alone): `INSERT` of the key with its answer. A key already known (a
  * replay, a request in progress, another body, an expired key) fails the statement on the
  * key's unique index (23505, after waiting for an uncommitted claim of it): the request then
- * takes the transactional claim, which replays, refuses or takes it over.
+ * takes the transactional claim, which replays, refuses or takes it over. `from`: rows the
+ * insert is made from (one row: the key is inserted once; none: not at all).
  */
-export function completedKeySql(params: SqlParams, key: CompletedKey): string {
+export function completedKeySql(params: SqlParams, key: CompletedKey, from?: string): string {
   return `INSERT INTO idempotency_keys (caller_id, key, fingerprint, status, response_body, response_headers, expires_at)
-          VALUES (${params.add(key.callerId)}::uuid, ${params.add(key.key)}::varchar, ${params.add(key.fingerprint)}::varchar, ${params.add(key.status)}::int,
-                  ${params.add(JSON.stringify(key.body))}::jsonb, '{}'::jsonb, now() + make_interval(hours => ${params.add(key.ttlHours)}::int))`;
+          SELECT ${params.add(key.callerId)}::uuid, ${params.add(key.key)}::varchar, ${params.add(key.fingerprint)}::varchar, ${params.add(key.status)}::int,
+                 ${params.add(JSON.stringify(key.body))}::jsonb, '{}'::jsonb, now() + make_interval(hours => ${params.add(key.ttlHours)}::int)
+          ${from ? `FROM ${from}` : ''}`;
 }
 
 /** A key claimed and completed by one statement (completedKeySql): its caller, fingerprint, answer and TTL. */
