@@ -186,6 +186,36 @@ describe('balance operation batches', () => {
     await expectBalancesEqualLedgers();
   });
 
+  it('neither waits for nor holds the balance row of a holder out of the caller\'s reach', async () => {
+    const other = await createCustomer(t, root);
+    const elsewhere = await createCustomer(t, other);
+    const reseller = await createCustomer(t, root);
+    const mine = await createCustomer(t, reseller);
+    // Another transaction holds the balance row of a customer in another subtree.
+    const holding = t.dataSource.createQueryRunner();
+    await holding.connect();
+    await holding.startTransaction();
+    await holding.query('SELECT 1 FROM customer_balances WHERE customer_id = $1 FOR UPDATE', [elsewhere.id]);
+    const answer = counted(() =>
+      batch(reseller, [
+        { customerId: mine.id, action: 'add_funds', amount: '1' },
+        { customerId: elsewhere.id, action: 'add_funds', amount: '1' },
+      ]).then((r) => r),
+    );
+    try {
+      // Answered while the row is still held: the statement never asked for it (3 s is a bound on a hang, not a speed).
+      const first = await Promise.race([answer, new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 3000))]);
+      expect(first).not.toBe('still waiting');
+    } finally {
+      await holding.rollbackTransaction();
+      await holding.release();
+    }
+    const run = await answer;
+    expect(run.result.status).toBe(422);
+    expect(run.result.body.errors).toEqual([expect.objectContaining({ pointer: '/operations/1', type: 'https://canopy.dev/problems/not-found' })]);
+    expect(run).toMatchObject({ oneStatement: 0, transaction: 1, entries: 0, events: 0 });
+  }, 20000);
+
   it('writes concurrent batches over the same holders, each in its own order, as one statement each: no deadlock, no fallback', async () => {
     const holders: Operation[] = [];
     for (let i = 0; i < 4; i++) holders.push({ customerId: (await createCustomer(t, root, { balance: '100' })).id });

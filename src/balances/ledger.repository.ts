@@ -280,11 +280,19 @@ function postingSql(
     'p JOIN h ON h.id = p.holder_id WHERE p.audited',
   );
   // A whole batch: its balance rows locked in id order before any is updated (lc, la; the
-  // updates join them), as the transaction's lock takes them.
+  // updates join them), as the transaction's lock takes them: only those of holders within the
+  // caller's reach (a row out of reach is neither waited for nor held; its holder then fails).
+  const reach = (c: string, mode: 'descendants' | 'self-and-descendants') => `(v.reach_path IS NULL OR ${subtreeConditionOf(c, 'v.reach_path', 'v.reach_depth', mode)})`;
   const locks = batchKey
     ? `
-    lc AS MATERIALIZED (SELECT b.customer_id AS id FROM customer_balances b WHERE b.customer_id IN (SELECT v.id FROM v WHERE NOT v.is_account) ORDER BY b.customer_id FOR UPDATE),
-    la AS MATERIALIZED (SELECT b.account_id AS id FROM account_balances b WHERE b.account_id IN (SELECT v.id FROM v WHERE v.is_account) ORDER BY b.account_id FOR UPDATE),`
+    lc AS MATERIALIZED (
+      SELECT b.customer_id AS id FROM v JOIN customers h ON h.id = v.id JOIN customer_balances b ON b.customer_id = v.id
+       WHERE NOT v.is_account AND ${reach('h', 'descendants')}
+       ORDER BY b.customer_id FOR UPDATE OF b),
+    la AS MATERIALIZED (
+      SELECT b.account_id AS id FROM v JOIN accounts ac ON ac.id = v.id JOIN customers c ON c.id = ac.customer_id JOIN account_balances b ON b.account_id = v.id
+       WHERE v.is_account AND ${reach('c', 'self-and-descendants')}
+       ORDER BY b.account_id FOR UPDATE OF b),`
     : '';
   return `WITH ${timeout}v AS (SELECT v.* FROM ${timeout ? 't, ' : ''}${hv}),
     p AS (SELECT * FROM ${p}),${fresh ? `
