@@ -192,6 +192,9 @@ const ONE_STATEMENT_LOCK_TIMEOUT = '500ms';
  */
 const ALL_OR_NONE_FAILED = 'CB001';
 
+/** Why a posting statement run alone wrote nothing and the exact path decides: a unique key taken (23505), a lock timeout (55P03), a deadlock (40P01), a serialization failure (40001), a batch not all passing. */
+const EXACT_PATH_DECIDES = new Set(['23505', '55P03', '40P01', '40001', ALL_OR_NONE_FAILED]);
+
 const array = (params: SqlParams, values: unknown[], type: string) => `${params.add(arrayLiteral(values, type))}::${type}[]`;
 
 /**
@@ -430,12 +433,19 @@ export class LedgerRepository {
     const params = new SqlParams();
     const sql = postingSql(params, holders, entries, answers, freshKeys, returning);
     if (tx) return preparedQuery<StoredLedgerRow>(tx, sql, params.values, { commit });
+    return this.alone(sql, params.values);
+  }
+
+  /**
+   * THE posting statement run alone on the pool: its entries, or undefined when it wrote
+   * nothing because the exact path must decide (a key or reference taken meanwhile, a lock held
+   * too long, a deadlock or serialization failure, a batch's holder that did not pass).
+   */
+  private async alone(sql: string, values: unknown[]): Promise<StoredLedgerRow[] | undefined> {
     try {
-      return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
+      return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, values);
     } catch (error) {
-      const code = sqlState(error);
-      // A key or reference taken meanwhile, a lock held too long, a deadlock: the exact path decides.
-      if (code === '23505' || code === '55P03' || code === '40P01' || code === '40001') return undefined;
+      if (EXACT_PATH_DECIDES.has(sqlState(error) ?? '')) return undefined;
       throw error;
     }
   }
@@ -450,14 +460,7 @@ export class LedgerRepository {
    */
   async postBatch(holders: HolderChange[], entries: EntryRow[], batchKey: CompletedKey): Promise<StoredLedgerRow[] | undefined> {
     const params = new SqlParams();
-    const sql = postingSql(params, holders, entries, [], null, 'entries', batchKey);
-    try {
-      return await preparedQuery<StoredLedgerRow>(this.dataSource, sql, params.values);
-    } catch (error) {
-      const code = sqlState(error);
-      if (code === ALL_OR_NONE_FAILED || code === '23505' || code === '40P01' || code === '40001') return undefined;
-      throw error;
-    }
+    return this.alone(postingSql(params, holders, entries, [], null, 'entries', batchKey), params.values);
   }
 
   /**

@@ -27,8 +27,29 @@ describe('money', () => {
     expect(formatMoney('7', 0)).toBe('7');
   });
 
+  /**
+   * A formatter of stored text held to its big.js twin: on a table (stored → shown) and on any
+   * value PostgreSQL prints for NUMERIC(38, places) (always `places` decimals), and shorter texts.
+   */
+  function holdsToBigJs(fast: (text: string) => string, slow: (text: string) => string, table: string[][], places: number, wholeDigits: number, signed: boolean) {
+    for (const [stored, shown] of table) {
+      expect([stored, fast(stored)]).toEqual([stored, shown]);
+      expect(fast(stored)).toBe(slow(stored));
+    }
+    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
+    fc.assert(
+      fc.property(fc.boolean(), digits(1, wholeDigits), digits(0, places), fc.boolean(), (negative, whole, fraction, padded) => {
+        const w = whole.replace(/^0+(?=\d)/, '');
+        const f = padded ? fraction.padEnd(places, '0') : fraction;
+        const text = `${signed && negative ? '-' : ''}${w}${f ? `.${f}` : ''}`;
+        expect(fast(text)).toBe(slow(text));
+      }),
+      { numRuns: 2000 },
+    );
+  }
+
   it('formats a stored amount by its text exactly as formatMoney does', () => {
-    for (const [stored, shown] of [
+    const table = [
       ['12.50000000', '12.50'],
       ['12.00000000', '12.00'],
       ['0.00000000', '0.00'],
@@ -40,25 +61,12 @@ describe('money', () => {
       ['12', '12.00'],
       ['1e21', '1000000000000000000000.00'],
       ['99999999999999999999999999999.99999999', '99999999999999999999999999999.99999999'],
-    ]) {
-      expect([stored, formatStoredMoney(stored)]).toEqual([stored, shown]);
-      expect(formatStoredMoney(stored)).toBe(formatMoney(stored));
-    }
-    // Any NUMERIC(38,8) value as PostgreSQL prints it (always eight places), and shorter texts.
-    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
-    fc.assert(
-      fc.property(fc.boolean(), digits(1, 30), digits(0, 8), fc.boolean(), (negative, whole, fraction, padded) => {
-        const w = whole.replace(/^0+(?=\d)/, '');
-        const f = padded ? fraction.padEnd(8, '0') : fraction;
-        const text = `${negative ? '-' : ''}${w}${f ? `.${f}` : ''}`;
-        expect(formatStoredMoney(text)).toBe(formatMoney(text));
-      }),
-      { numRuns: 2000 },
-    );
+    ];
+    holdsToBigJs(formatStoredMoney, formatMoney, table, 8, 30, true);
   });
 
   it('formats a stored rate by its text exactly as formatRate does', () => {
-    for (const [stored, shown] of [
+    const table = [
       ['1.000000000000', '1.0'],
       ['0.800000000000', '0.8'],
       ['0.000000000001', '0.000000000001'],
@@ -66,21 +74,9 @@ describe('money', () => {
       ['2', '2.0'],
       ['2.5', '2.5'],
       ['1e3', '1000.0'],
-    ]) {
-      expect([stored, formatStoredRate(stored)]).toEqual([stored, shown]);
-      expect(formatStoredRate(stored)).toBe(formatRate(stored));
-    }
-    // Any NUMERIC(38,12) rate as PostgreSQL prints it (always twelve places), and shorter texts.
-    const digits = (min: number, max: number) => fc.stringMatching(new RegExp(`^[0-9]{${min},${max}}$`));
-    fc.assert(
-      fc.property(digits(1, 26), digits(0, 12), fc.boolean(), (whole, fraction, padded) => {
-        const w = whole.replace(/^0+(?=\d)/, '');
-        const f = padded ? fraction.padEnd(12, '0') : fraction;
-        const text = `${w}${f ? `.${f}` : ''}`;
-        expect(formatStoredRate(text)).toBe(formatRate(text));
-      }),
-      { numRuns: 2000 },
-    );
+    ];
+    // Rates are positive.
+    holdsToBigJs(formatStoredRate, formatRate, table, 12, 26, false);
   });
 
   it('rejects what is not a decimal string', () => {
