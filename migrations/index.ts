@@ -28,6 +28,7 @@ import { LedgerOutboxProjection1764700000000 } from './1764700000000-LedgerOutbo
 import { BalanceRowsVacuum1764800000000 } from './1764800000000-BalanceRowsVacuum';
 import { LedgerEventsByRelay1764900000000 } from './1764900000000-LedgerEventsByRelay';
 import { AllOrNone1765000000000 } from './1765000000000-AllOrNone';
+import { EventsRetention1765100000000 } from './1765100000000-EventsRetention';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -60,4 +61,5 @@ export const MIGRATIONS: Function[] = [
   BalanceRowsVacuum1764800000000,
   LedgerEventsByRelay1764900000000,
   AllOrNone1765000000000,
+  EventsRetention1765100000000,
 ];

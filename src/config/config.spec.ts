@@ -39,6 +39,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
   });
 
+  it('keeps events 30 days by default; 0 keeps them all; a retention shorter than the webhook retries is refused', () => {
+    expect(loadConfig({}).EVENTS_RETENTION_DAYS).toBe(30);
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '0' }).EVENTS_RETENTION_DAYS).toBe(0);
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '3' }).EVENTS_RETENTION_DAYS).toBe(3);
+    expect(() => loadConfig({ EVENTS_RETENTION_DAYS: '2' })).toThrow(/EVENTS_RETENTION_DAYS: must cover WEBHOOK_RETRY_HOURS/);
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '2', WEBHOOK_RETRY_HOURS: '48' }).EVENTS_RETENTION_DAYS).toBe(2);
+    expect(() => loadConfig({ EVENTS_RETENTION_DAYS: '-1' })).toThrow(/EVENTS_RETENTION_DAYS/);
+  });
+
   it('treats empty strings as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).PORT).toBe(3000);
   });

@@ -60,10 +60,14 @@ const schema = z.object({
   GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
   GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),
   GROUP_COMMIT_GROUPS_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
-  /** The event relay's poll (it also runs on every NOTIFY from the outbox triggers). */
+  /** The event relay's poll (writers send no NOTIFY: src/events/relay.ts). */
   EVENTS_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(100),
   /** Most outbox rows the relay moves into the feed per transaction. */
   EVENTS_RELAY_BATCH: z.coerce.number().int().min(1).max(100000).default(5000),
+  /** Days the feed keeps an event (README, "Events"; src/events/pruner.ts); 0 keeps every event. */
+  EVENTS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(30),
+  /** How often one instance deletes the events past EVENTS_RETENTION_DAYS. */
+  EVENTS_PRUNE_INTERVAL_MS: z.coerce.number().int().min(10).max(86400000).default(60000),
   /** Webhooks (README, "Webhooks"; docs/events.md). */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: booleanFromString.default(false),
   WEBHOOK_DISPATCH_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(200),
@@ -82,6 +86,9 @@ const refined = schema.superRefine((c, ctx) => {
   }
   if (c.WEBHOOK_JOB_EXPIRE_SECONDS * 1000 < c.WEBHOOK_TIMEOUT_MS + 1000) {
     ctx.addIssue({ code: 'custom', path: ['WEBHOOK_JOB_EXPIRE_SECONDS'], message: 'must exceed WEBHOOK_TIMEOUT_MS by at least a second (a job still running must not be handed to another worker)' });
+  }
+  if (c.EVENTS_RETENTION_DAYS > 0 && c.EVENTS_RETENTION_DAYS * 24 < c.WEBHOOK_RETRY_HOURS) {
+    ctx.addIssue({ code: 'custom', path: ['EVENTS_RETENTION_DAYS'], message: 'must cover WEBHOOK_RETRY_HOURS (a delivery retried reads its event), or be 0 (keep every event)' });
   }
   if (c.NODE_ENV === 'production' && !c.DATABASE_URL) {
     ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when NODE_ENV=production (the embedded PostgreSQL is for development)' });

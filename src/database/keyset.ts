@@ -45,8 +45,17 @@ export class Keyset {
 
   /** The condition "after the cursor" (undefined without a cursor); a cursor not issued for this list is a 400. */
   async after(cursors: Cursors, cursor: string | undefined, params: SqlParams): Promise<string | undefined> {
-    const values = await cursors.decode<string[]>(this.list, cursor, this.columns.map((c) => c.type));
-    if (!values) return undefined;
+    const values = await this.position(cursors, cursor);
+    return values && this.condition(values, params);
+  }
+
+  /** The key values a cursor holds (undefined without a cursor); a cursor not issued for this list is a 400. */
+  position(cursors: Cursors, cursor: string | undefined): Promise<string[] | undefined> {
+    return cursors.decode<string[]>(this.list, cursor, this.columns.map((c) => c.type));
+  }
+
+  /** The condition "after the key values" of a position. */
+  condition(values: readonly string[], params: SqlParams): string {
     const left = this.columns.map((c) => c.sql).join(', ');
     const right = values.map((v, i) => `${params.add(v)}::${CAST[this.columns[i].type]}`).join(', ');
     return `(${left}) ${this.direction === 'asc' ? '>' : '<'} (${right})`;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
+import { ProblemError } from '../common/problem/problem';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
@@ -27,6 +28,22 @@ export interface FeedFilter {
 }
 
 const KEYSET = new Keyset('events', [{ sql: 'e.sequence', type: 'bigint' }], 'asc');
+
+/**
+ * A feed read from a position whose next events were deleted (EVENTS_RETENTION_DAYS): the reader
+ * would miss them, so it is told, with where the kept events begin, rather than given a gap.
+ */
+export class EventsExpiredProblem extends ProblemError {
+  constructor(prunedThrough: string) {
+    super(
+      410,
+      'events-expired',
+      'Events expired',
+      `Events up to sequence ${prunedThrough} are no longer kept; read the feed from its start (without after or cursor), or after ${prunedThrough}.`,
+      { prunedThrough: Number(prunedThrough) },
+    );
+  }
+}
 
 /**
  * The relay's statement and the feed. Outbox rows are written by the database itself (the
@@ -127,25 +144,72 @@ export class EventsRepository {
     });
   }
 
-  /** Events about the caller's subtree, ascending by sequence. */
+  /**
+   * Events about the caller's subtree, ascending by sequence. A read from a position (`after`,
+   * a cursor) below the last event deleted by age is a 410 (EventsExpiredProblem): checked in
+   * the page's own statement, so against the same snapshot as the events read.
+   */
   async page(caller: Caller, filter: FeedFilter, limit: number, cursor?: string): Promise<Page<FeedRow>> {
     const params = new SqlParams();
     const where = [pathUnderCondition('e.subject_path', caller.path, params)];
     if (filter.after !== undefined) where.push(`e.sequence > ${params.add(filter.after)}::bigint`);
     if (filter.types?.length) where.push(`e.type = ANY (${params.add([...filter.types])}::text[])`);
-    const after = await KEYSET.after(this.cursors, cursor, params);
-    if (after) where.push(after);
+    const position = await KEYSET.position(this.cursors, cursor);
+    if (position) where.push(KEYSET.condition(position, params));
     // The actor is shown only when it lies in the caller's subtree (as audit events show it): a
     // customer, or an account (self-care) whose customer does.
     const actor = callerVisibleActorSql('e.actor_id', caller, params);
-    const rows: FeedRow[] = await this.dataSource.query(
-      `SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, ${actor.visible} AS actor_visible, e.data, ${KEYSET.select()}
-         FROM events e
-         ${actor.joins}
-        WHERE ${where.join(' AND ')}
-        ${KEYSET.orderAndLimit(limit, params)}`,
+    // One row at least (the retention's mark), with the page's rows joined to it.
+    const rows: Array<FeedRow & { pruned_through: string }> = await this.dataSource.query(
+      `SELECT r.events_pruned_through::text AS pruned_through, x.*
+         FROM event_relay_position r
+         LEFT JOIN LATERAL (
+           SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, ${actor.visible} AS actor_visible, e.data, ${KEYSET.select()}
+             FROM events e
+             ${actor.joins}
+            WHERE ${where.join(' AND ')}
+            ${KEYSET.orderAndLimit(limit, params)}
+         ) x ON true`,
       params.values,
     );
-    return KEYSET.page(this.cursors, rows, limit, (r) => r);
+    const prunedThrough = BigInt(rows[0].pruned_through);
+    const from = [filter.after, position?.[0]].filter((v): v is string => v !== undefined).map(BigInt);
+    if (from.length && from.reduce((a, b) => (a > b ? a : b)) < prunedThrough) throw new EventsExpiredProblem(rows[0].pruned_through);
+    return KEYSET.page(this.cursors, rows[0].sequence === null ? [] : rows, limit, (r) => r);
+  }
+
+  /**
+   * Deletes up to `limit` of the oldest events, in sequence order, stopping at the first
+   * younger than `retentionDays` and before the first still needed: the newest event (the
+   * relay numbers on from it), the first the webhook dispatcher has not read, the first a
+   * pending delivery still has to send. Records the last sequence deleted
+   * (`events_pruned_through`, which the feed checks), in the same transaction. Under the
+   * relay's lock (waited for): one instance at a time, and never while the relay numbers.
+   */
+  async prune(retentionDays: number, limit: number): Promise<number> {
+    return this.dataSource.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock($1)`, [RELAY_LOCK_KEY]);
+      const [{ pruned }]: Array<{ pruned: number }> = await tx.query(
+        `WITH mark AS (SELECT events_pruned_through AS s FROM event_relay_position),
+         keep AS (
+           SELECT LEAST((SELECT max(sequence) FROM events), (SELECT sequence + 1 FROM webhook_dispatch_position),
+                        (SELECT min(event_sequence) FROM webhook_deliveries WHERE status = 'pending')) AS s
+         ), c AS MATERIALIZED (
+           SELECT e.sequence, e.occurred_at < now() - make_interval(days => $1::int) AS old
+             FROM events e
+            WHERE e.sequence > (SELECT s FROM mark) AND e.sequence < (SELECT s FROM keep)
+            ORDER BY e.sequence LIMIT $2::int
+         ), upto AS (
+           SELECT COALESCE((SELECT min(sequence) FROM c WHERE NOT old) - 1, (SELECT max(sequence) FROM c)) AS s
+         ), gone AS (
+           DELETE FROM events e WHERE e.sequence > (SELECT s FROM mark) AND e.sequence <= (SELECT s FROM upto) RETURNING 1
+         ), moved AS (
+           UPDATE event_relay_position p SET events_pruned_through = u.s FROM upto u WHERE u.s > p.events_pruned_through RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM gone)::int AS pruned, (SELECT count(*) FROM moved)::int AS moved`,
+        [retentionDays, limit],
+      );
+      return pruned;
+    });
   }
 }

@@ -63,6 +63,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly eventsPruned = new Counter({
+    name: 'canopy_events_pruned_total',
+    help: 'Events this instance deleted from the feed past EVENTS_RETENTION_DAYS (src/events/pruner.ts).',
+    registers: [this.registry],
+  });
+
   readonly dbPool: Gauge<'pool' | 'state'>;
 
   /** One finished HTTP request: `route` is the route template, `elapsedMs` Fastify's elapsedTime. */

@@ -12,13 +12,13 @@ export interface FeedEvent {
   data: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** Every event of `actor`'s feed after `after` (following cursors), as it stands now. */
-export async function feed(actor: Actor, after = 0, query = ''): Promise<FeedEvent[]> {
+/** Every event of `actor`'s feed after `after` (from the feed's start without it; following cursors), as it stands now. */
+export async function feed(actor: Actor, after?: number, query = ''): Promise<FeedEvent[]> {
   const events: FeedEvent[] = [];
   let cursor: string | null = null;
   do {
     const res: { body: { items: FeedEvent[]; nextCursor: string | null } } = await actor
-      .get(`/v1/events?limit=200&after=${after}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      .get(`/v1/events?limit=200${after === undefined ? '' : `&after=${after}`}${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
       .expect(200);
     events.push(...res.body.items);
     cursor = res.body.nextCursor;
@@ -30,7 +30,7 @@ export async function feed(actor: Actor, after = 0, query = ''): Promise<FeedEve
  * The feed once `done` holds for it: events reach the feed through the relay shortly after
  * their commit, so a test waits for what it expects (up to 15 s), then asserts on it.
  */
-export async function feedUntil(actor: Actor, done: (events: FeedEvent[]) => boolean, after = 0, query = ''): Promise<FeedEvent[]> {
+export async function feedUntil(actor: Actor, done: (events: FeedEvent[]) => boolean, after?: number, query = ''): Promise<FeedEvent[]> {
   const deadline = Date.now() + 15000;
   for (;;) {
     const events = await feed(actor, after, query);

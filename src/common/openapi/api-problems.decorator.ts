@@ -14,6 +14,7 @@ const DESCRIPTIONS: Record<number, string> = {
   403: 'The caller lacks the permission named in the problem.',
   404: 'No such object, or not visible to the caller (the two are indistinguishable).',
   409: 'Conflicts with the current state.',
+  410: 'What was asked for is no longer kept (e.g. events past their retention: `events-expired`).',
   412: 'If-Match does not match the current ETag.',
   413: 'Request body too large.',
   415: 'Unsupported Content-Type.',

@@ -37,6 +37,7 @@ export const de: Catalogue = {
     'username-taken': 'Benutzername vergeben',
     'validation-error': 'Ungültige Anfrage',
     'webhook-endpoint-disabled': 'Endpunkt deaktiviert',
+    'events-expired': 'Ereignisse abgelaufen',
     'external-id-taken': 'Externe ID vergeben',
     'duplicate-reference': 'Doppelte Referenz',
     'bad-request': 'Ungültige Anfrage',
@@ -114,6 +115,7 @@ export const de: Catalogue = {
     'call-conflict':
       'Ein Anruf mit der callId „{{callId}}“ wurde bereits mit anderen Feldern gebucht; eine callId bezeichnet für immer genau einen Anruf.',
     'webhook-endpoint-disabled': 'Der Endpunkt ist deaktiviert; aktivieren Sie ihn zuerst (PATCH {"status": "enabled"}).',
+    'events-expired': 'Ereignisse bis Sequenz {{through}} werden nicht mehr aufbewahrt; lesen Sie den Feed von seinem Anfang (ohne after oder cursor) oder nach {{through}}.',
     'max-depth-exceeded': 'Der Baum darf höchstens {{maxDepth}} Ebenen haben.',
     'insufficient-funds': 'Die Belastung würde das verfügbare Guthaben unter null bringen (verfügbar: {{available}}).',
     'amount-too-small': 'Der Betrag ergibt umgerechnet in die Basiswährung des Ziels null.',

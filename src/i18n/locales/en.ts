@@ -43,6 +43,7 @@ export const en = {
     'username-taken': 'Username taken',
     'validation-error': 'Invalid request',
     'webhook-endpoint-disabled': 'Endpoint disabled',
+    'events-expired': 'Events expired',
     'external-id-taken': 'External id taken',
     'duplicate-reference': 'Duplicate reference',
     // Errors the framework raises (malformed JSON, a body over the limit, …): slug from the status.
@@ -121,6 +122,7 @@ export const en = {
     'rate-exists': 'The tariff already has a rate for this prefix taking effect at this time.',
     'call-conflict': 'A call with callId "{{callId}}" was already posted with other fields; a callId names one call, forever.',
     'webhook-endpoint-disabled': 'The endpoint is disabled; enable it (PATCH {"status": "enabled"}) first.',
+    'events-expired': 'Events up to sequence {{through}} are no longer kept; read the feed from its start (without after or cursor), or after {{through}}.',
     // Money.
     'max-depth-exceeded': 'The tree may have at most {{maxDepth}} levels.',
     'insufficient-funds': 'The debit would take available credit below zero (available: {{available}}).',

@@ -37,6 +37,7 @@ export const es: Catalogue = {
     'username-taken': 'Nombre de usuario ya en uso',
     'validation-error': 'Solicitud no válida',
     'webhook-endpoint-disabled': 'Endpoint desactivado',
+    'events-expired': 'Eventos caducados',
     'external-id-taken': 'Id externo ya en uso',
     'duplicate-reference': 'Referencia duplicada',
     'bad-request': 'Solicitud incorrecta',
@@ -114,6 +115,7 @@ export const es: Catalogue = {
     'call-conflict':
       'Ya se registró una llamada con callId «{{callId}}» con otros campos; un callId identifica una sola llamada, para siempre.',
     'webhook-endpoint-disabled': 'El endpoint está desactivado; actívelo primero (PATCH {"status": "enabled"}).',
+    'events-expired': 'Los eventos hasta la secuencia {{through}} ya no se conservan; lea el feed desde su inicio (sin after ni cursor) o después de {{through}}.',
     'max-depth-exceeded': 'El árbol puede tener como máximo {{maxDepth}} niveles.',
     'insufficient-funds': 'El cargo dejaría el crédito disponible por debajo de cero (disponible: {{available}}).',
     'amount-too-small': 'El importe convertido a la moneda base del destino es cero.',

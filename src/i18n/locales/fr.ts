@@ -37,6 +37,7 @@ export const fr: Catalogue = {
     'username-taken': 'Nom d’utilisateur déjà pris',
     'validation-error': 'Requête invalide',
     'webhook-endpoint-disabled': 'Point de terminaison désactivé',
+    'events-expired': 'Événements expirés',
     'external-id-taken': 'Identifiant externe déjà pris',
     'duplicate-reference': 'Référence en double',
     'bad-request': 'Requête incorrecte',
@@ -114,6 +115,7 @@ export const fr: Catalogue = {
     'call-conflict':
       'Un appel avec le callId « {{callId}} » a déjà été enregistré avec d’autres champs ; un callId désigne un seul appel, pour toujours.',
     'webhook-endpoint-disabled': 'Le point de terminaison est désactivé ; activez-le d’abord (PATCH {"status": "enabled"}).',
+    'events-expired': 'Les événements jusqu’à la séquence {{through}} ne sont plus conservés ; lisez le flux depuis son début (sans after ni cursor) ou après {{through}}.',
     'max-depth-exceeded': 'L’arbre peut avoir au plus {{maxDepth}} niveaux.',
     'insufficient-funds': 'Le débit ferait passer le crédit disponible sous zéro (disponible : {{available}}).',
     'amount-too-small': 'Le montant converti dans la devise de base de la cible vaut zéro.',

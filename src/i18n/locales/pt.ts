@@ -37,6 +37,7 @@ export const pt: Catalogue = {
     'username-taken': 'Nome de usuário já em uso',
     'validation-error': 'Requisição inválida',
     'webhook-endpoint-disabled': 'Endpoint desativado',
+    'events-expired': 'Eventos expirados',
     'external-id-taken': 'Id externo já em uso',
     'duplicate-reference': 'Referência duplicada',
     'bad-request': 'Requisição inválida',
@@ -114,6 +115,7 @@ export const pt: Catalogue = {
     'call-conflict':
       'Uma chamada com callId "{{callId}}" já foi lançada com outros campos; um callId identifica uma única chamada, para sempre.',
     'webhook-endpoint-disabled': 'O endpoint está desativado; ative-o primeiro (PATCH {"status": "enabled"}).',
+    'events-expired': 'Os eventos até a sequência {{through}} não são mais mantidos; leia o feed desde o início (sem after nem cursor) ou após {{through}}.',
     'max-depth-exceeded': 'A árvore pode ter no máximo {{maxDepth}} níveis.',
     'insufficient-funds': 'O débito deixaria o crédito disponível abaixo de zero (disponível: {{available}}).',
     'amount-too-small': 'O valor convertido para a moeda base do destino é zero.',

@@ -37,6 +37,7 @@ export const ru: Catalogue = {
     'username-taken': 'Имя пользователя занято',
     'validation-error': 'Некорректный запрос',
     'webhook-endpoint-disabled': 'Эндпоинт отключён',
+    'events-expired': 'События устарели',
     'external-id-taken': 'Внешний идентификатор занят',
     'duplicate-reference': 'Повторная ссылка',
     'bad-request': 'Некорректный запрос',
@@ -114,6 +115,7 @@ export const ru: Catalogue = {
     'call-conflict':
       'Звонок с callId «{{callId}}» уже проведён с другими полями; callId навсегда обозначает один звонок.',
     'webhook-endpoint-disabled': 'Эндпоинт отключён; сначала включите его (PATCH {"status": "enabled"}).',
+    'events-expired': 'События до номера {{through}} больше не хранятся; читайте ленту с начала (без after и cursor) или после {{through}}.',
     'max-depth-exceeded': 'В дереве может быть не более {{maxDepth}} уровней.',
     'insufficient-funds': 'Списание опустило бы доступный кредит ниже нуля (доступно: {{available}}).',
     'amount-too-small': 'После пересчёта в базовую валюту получателя сумма равна нулю.',
