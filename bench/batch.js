@@ -7,7 +7,8 @@
  * writes of 1,000 operations as sets in one transaction, same clients, same run). Skipped with a note where the endpoint does not exist (404).
  */
 const { randomUUID } = require('node:crypto');
-const { run, summarize, printTable } = require('./lib');
+const os = require('node:os');
+const { run, summarize, printTable, cpuMs, clusterCpuMs, postmasterPid } = require('./lib');
 const { batchLimit } = require('./posting-limit');
 
 const BATCH_SIZE = 1000;
@@ -41,6 +42,10 @@ async function batchBench({ canopy, db, posting, duration = 10, connections = 4 
   // Bodies are built before the run so that the client's own work does not count.
   const bodies = Array.from({ length: 64 }, () => batchBody(customerIds));
   let next = 0;
+  // CPU of Canopy and of the whole PostgreSQL server (backends, relay, WAL writer, …) over the run.
+  const postmaster = db ? await postmasterPid(db.url).catch(() => undefined) : undefined;
+  const c0 = cpuMs(canopy.pid);
+  const p0 = postmaster ? clusterCpuMs(postmaster) : NaN;
   const result = await run({
     url: canopy.url,
     connections,
@@ -54,11 +59,17 @@ async function batchBench({ canopy, db, posting, duration = 10, connections = 4 
       },
     ],
   });
+  const canopyMs = cpuMs(canopy.pid) - c0;
+  const pgMs = postmaster ? clusterCpuMs(postmaster) - p0 : NaN;
   const row = summarize(`batches of ${BATCH_SIZE} operations, ${connections} clients`, result);
   const batchesPerSecond = result['2xx'] / duration;
   const postingsPerSecond = Math.round(batchesPerSecond * BATCH_SIZE);
   printTable(`Batches (${duration}s)`, [row]);
-  process.stdout.write(`\n${result['2xx']} batches applied: ${postingsPerSecond} postings/s\n`);
+  const perBatch = (ms) => (Number.isFinite(ms) && result['2xx'] ? `${(ms / result['2xx']).toFixed(0)} ms` : 'n/a');
+  process.stdout.write(
+    `\n${result['2xx']} batches applied: ${postingsPerSecond} postings/s; CPU per batch applied: Canopy ${perBatch(canopyMs)}, ` +
+      `PostgreSQL ${perBatch(pgMs)} (the relay's events included; ${os.cpus().length} cores)\n`,
+  );
   const floor = db && (await batchLimit({ databaseUrl: db.url, duration, clients: connections }));
   if (floor) {
     process.stdout.write(
