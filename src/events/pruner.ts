@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 import { EventsRepository } from './events.repository';
@@ -14,36 +15,26 @@ export const PRUNE_CHUNK = 10_000;
  * `410 events-expired`. Stopped before the pool closes on shutdown.
  */
 @Injectable()
-export class EventPruner implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly log = new Logger('EventPruner');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<number>;
-  private stopped = false;
-  private failing = false;
-
+export class EventPruner extends PeriodicTask implements OnApplicationBootstrap {
   constructor(
     private readonly events: EventsRepository,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    super(new Logger('EventPruner'), 'event pruning');
+  }
 
   onApplicationBootstrap(): void {
     if (!this.events.connected || this.config.EVENTS_RETENTION_DAYS === 0) return;
-    this.timer = setInterval(() => void this.prune(), this.config.EVENTS_PRUNE_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    this.every(this.config.EVENTS_PRUNE_INTERVAL_MS, () => void this.prune());
   }
 
   /** One pass now (or the one in progress): how many events it deleted; 0 when retention is off. */
   prune(): Promise<number> {
     if (this.stopped || this.config.EVENTS_RETENTION_DAYS === 0) return Promise.resolve(0);
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    const pass = (this.running as Promise<number> | undefined) ?? this.pass().finally(() => (this.running = undefined));
+    this.running = pass;
+    return pass;
   }
 
   private async pass(): Promise<number> {
@@ -55,12 +46,10 @@ export class EventPruner implements OnApplicationBootstrap, BeforeApplicationShu
         this.metrics.eventsPruned.inc(pruned);
         if (pruned < PRUNE_CHUNK || this.stopped) break;
       }
-      if (this.failing) this.log.log('event pruning recovered');
-      this.failing = false;
+      this.succeeded();
     } catch (error) {
       // The next pass retries: an event past its age is only kept a little longer.
-      if (!this.failing) this.log.warn(`event pruning failed: ${error instanceof Error ? error.message : String(error)}`);
-      this.failing = true;
+      this.failed(error);
     }
     return total;
   }

@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task';
 import { APP_CONFIG, AppConfig } from '../config/config';
 import { Metrics } from '../metrics/metrics';
 import { EventsRepository } from './events.repository';
@@ -12,31 +13,21 @@ import { EventsRepository } from './events.repository';
  * poll). Stopped before the pool closes on shutdown.
  */
 @Injectable()
-export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly log = new Logger('EventRelay');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+export class EventRelay extends PeriodicTask implements OnApplicationBootstrap {
   private again = false;
-  private stopped = false;
-  private failing = false;
 
   constructor(
     private readonly events: EventsRepository,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.events.connected) return; // the OpenAPI export
-    this.timer = setInterval(() => this.wake(), this.config.EVENTS_RELAY_INTERVAL_MS);
-    this.timer.unref();
-    this.wake();
+  ) {
+    super(new Logger('EventRelay'), 'event relay');
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+  onApplicationBootstrap(): void {
+    if (!this.events.connected) return; // the OpenAPI export
+    this.every(this.config.EVENTS_RELAY_INTERVAL_MS, () => this.wake());
+    this.wake();
   }
 
   /** Runs the relay now, or once more after the pass in progress. */
@@ -57,13 +48,11 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
         const moved = await this.events.relay(batch);
         if (moved?.written) this.metrics.eventsRelayed.inc(moved.written);
         if (moved?.taken === batch) this.again = true; // more may be ready
-        if (this.failing) this.log.log('event relay recovered');
-        this.failing = false;
+        this.succeeded();
       } catch (error) {
         // The next wake-up retries (nothing is lost: the rows stay in the outbox, the position in the ledger).
         this.metrics.eventRelayFailures.inc();
-        if (!this.failing) this.log.warn(`event relay failed: ${error instanceof Error ? error.message : String(error)}`);
-        this.failing = true;
+        this.failed(error);
         return;
       }
     } while (this.again && !this.stopped);
