@@ -1,4 +1,6 @@
-import { EventPruner, PRUNE_CHUNK } from '../src/events/pruner';
+import { PRUNE_CHUNK } from '../src/common/retention-pruner';
+import { EventPruner } from '../src/events/pruner';
+import { WebhookDeliveriesPruner } from '../src/webhooks/deliveries-pruner';
 import { WebhookRuntime } from '../src/webhooks/webhook-runtime';
 import { Actor, createCustomer, loginRoot } from './setup/factories';
 import { feed, FeedEvent, settledSequence } from './setup/events';
@@ -6,7 +8,7 @@ import { startTestApp, TestApp } from './setup/test-app';
 import { eventually, FAST_WEBHOOKS, WebhookReceiver } from './setup/webhook-receiver';
 
 /**
- * Event retention (EVENTS_RETENTION_DAYS, 30 by default): the oldest events are deleted in
+ * Event retention (EVENTS_RETENTION_DAYS, 30 by default; webhook deliveries' history too): the oldest events are deleted in
  * sequence order, never one a reader of the feed could still be owed without being told: a
  * read from below what was deleted is a 410 `events-expired` naming the last sequence deleted;
  * the newest event, the events the webhook dispatcher has not read and those a pending delivery
@@ -152,6 +154,43 @@ describe('events retention', () => {
       await failing.stop();
     }
   });
+
+  it('deletes webhook deliveries past the retention with their attempts, but not one still pending', async () => {
+    const ok = new WebhookReceiver();
+    const okUrl = await ok.start();
+    try {
+      const good = await root.post('/v1/webhook-endpoints', { url: okUrl, events: ['tariff.created'] }).expect(201);
+      await settledSequence(root); // a tariff made: one delivery
+      await settledSequence(root);
+      type Delivery = { id: string; status: string; attempts: unknown[] };
+      const deliveries = async (): Promise<Delivery[]> => (await root.get(`/v1/webhook-endpoints/${good.body.id}/deliveries`).expect(200)).body.items;
+      await eventually(async () => (await deliveries()).filter((d) => d.status === 'delivered').length === 2, 10000, 'two deliveries delivered');
+      const delivered = (await deliveries()).map((d) => d.id);
+      // A delivery still pending, as old: written here with no job, so that no retry fails it
+      // first (a real one is failed for good once older than WEBHOOK_RETRY_HOURS, which the
+      // retention must cover).
+      const [{ id: pendingId }] = await t.dataSource.query(
+        `INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, next_attempt_at, created_at)
+         VALUES ($1, gen_random_uuid(), 'tariff.created', now(), now() - interval '40 days') RETURNING id`,
+        [good.body.id],
+      );
+      await t.dataSource.query(`UPDATE webhook_deliveries SET created_at = now() - interval '31 days' WHERE status <> 'pending'`);
+      const settled = Number((await t.dataSource.query(`SELECT count(*) AS n FROM webhook_deliveries WHERE status <> 'pending'`))[0].n);
+      expect(settled).toBeGreaterThanOrEqual(2);
+
+      expect(await t.app.get(WebhookDeliveriesPruner).prune()).toBe(settled);
+      expect((await deliveries()).map((d) => [d.id, d.status])).toEqual([[pendingId, 'pending']]);
+      expect((await t.dataSource.query(`SELECT count(*)::int AS n FROM webhook_attempts WHERE delivery_id = ANY ($1::uuid[])`, [delivered]))[0].n).toBe(0);
+
+      // A young one is kept.
+      await settledSequence(root);
+      await eventually(async () => (await deliveries()).some((d) => d.status === 'delivered'), 10000, 'a new delivery');
+      expect(await t.app.get(WebhookDeliveriesPruner).prune()).toBe(0);
+      expect((await deliveries()).map((d) => d.status).sort()).toEqual(['delivered', 'pending']);
+    } finally {
+      await ok.stop();
+    }
+  });
 });
 
 describe('events retention: its bounds and its timer', () => {
@@ -198,6 +237,7 @@ describe('events retention: its bounds and its timer', () => {
       await eventually(async () => (await oldestKept(timed)) === newest.get(timed), 15000, 'the timer to prune');
       await new Promise((resolve) => setTimeout(resolve, 500)); // five of the other app's intervals
       expect(await off.app.get(EventPruner).prune()).toBe(0);
+      expect(await off.app.get(WebhookDeliveriesPruner).prune()).toBe(0);
       expect(await oldestKept(off)).toBe(first.get(off));
       expect(first.get(off)).toBeLessThan(newest.get(off)!);
     } finally {

@@ -64,9 +64,9 @@ const schema = z.object({
   EVENTS_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(100),
   /** Most outbox rows the relay moves into the feed per transaction. */
   EVENTS_RELAY_BATCH: z.coerce.number().int().min(1).max(100000).default(5000),
-  /** Days the feed keeps an event (README, "Events"; src/events/pruner.ts); 0 keeps every event. */
+  /** Days the feed keeps an event, and webhook deliveries no longer pending their history (README, "Events"); 0 keeps all. */
   EVENTS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36500).default(30),
-  /** How often one instance deletes the events past EVENTS_RETENTION_DAYS. */
+  /** How often the events and deliveries past EVENTS_RETENTION_DAYS are deleted. */
   EVENTS_PRUNE_INTERVAL_MS: z.coerce.number().int().min(10).max(86400000).default(60000),
   /** Webhooks (README, "Webhooks"; docs/events.md). */
   WEBHOOK_ALLOW_PRIVATE_TARGETS: booleanFromString.default(false),

@@ -69,6 +69,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveriesPruned = new Counter({
+    name: 'canopy_webhook_deliveries_pruned_total',
+    help: 'Webhook deliveries (no longer pending) this instance deleted with their attempts past EVENTS_RETENTION_DAYS (src/webhooks/deliveries-pruner.ts).',
+    registers: [this.registry],
+  });
+
   readonly dbPool: Gauge<'pool' | 'state'>;
 
   /** One finished HTTP request: `route` is the route template, `elapsedMs` Fastify's elapsedTime. */

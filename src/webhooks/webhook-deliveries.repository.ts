@@ -139,6 +139,25 @@ export class WebhookDeliveriesRepository {
     return keyset.page(this.cursors, rows, limit, (row) => row);
   }
 
+  /**
+   * Deletes up to `limit` of the oldest deliveries made more than `days` ago that are no longer
+   * pending (delivered, or failed for good), with their attempts (ON DELETE CASCADE); rows
+   * another instance is deleting are skipped. Returns how many.
+   */
+  async unscopedPrune(days: number, limit: number): Promise<number> {
+    const [{ pruned }]: Array<{ pruned: number }> = await this.dataSource.query(
+      `WITH old AS (
+         SELECT d.id FROM webhook_deliveries d
+          WHERE d.status <> 'pending' AND d.created_at < now() - make_interval(days => $1::int)
+          ORDER BY d.created_at LIMIT $2::int
+            FOR UPDATE SKIP LOCKED
+       ), gone AS (DELETE FROM webhook_deliveries d USING old WHERE d.id = old.id RETURNING 1)
+       SELECT count(*)::int AS pruned FROM gone`,
+      [days, limit],
+    );
+    return pruned;
+  }
+
   async get(tx: Tx | undefined, id: string): Promise<DeliveryRow | undefined> {
     const rows: DeliveryRow[] = await (tx ?? this.dataSource.manager).query(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries d WHERE d.id = $1`, [id]);
     return rows[0];

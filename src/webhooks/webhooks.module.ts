@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CustomersModule } from '../customers/customers.module';
+import { WebhookDeliveriesPruner } from './deliveries-pruner';
 import { WebhookDeliveriesRepository } from './webhook-deliveries.repository';
 import { WebhookEndpointsRepository } from './webhook-endpoints.repository';
 import { WebhookEndpointsService } from './webhook-endpoints.service';
@@ -9,6 +10,6 @@ import { WebhooksController } from './webhooks.controller';
 @Module({
   imports: [CustomersModule],
   controllers: [WebhooksController],
-  providers: [WebhookEndpointsRepository, WebhookDeliveriesRepository, WebhookEndpointsService, WebhookRuntime],
+  providers: [WebhookEndpointsRepository, WebhookDeliveriesRepository, WebhookEndpointsService, WebhookRuntime, WebhookDeliveriesPruner],
 })
 export class WebhooksModule {}
