@@ -1,7 +1,8 @@
 import Big from 'big.js';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
-import { Actor, createCustomer, createTariff, expectProblem, loginRoot, restrictedActor, uniqueName } from './setup/factories';
+import { Actor, createAccount, createCustomer, expectProblem, loginRoot, restrictedActor } from './setup/factories';
+import { holdersOffTheirLedgers } from './setup/ledger-checks';
 import { startTestApp, TestApp } from './setup/test-app';
 
 type Operation = Record<string, unknown>;
@@ -10,20 +11,6 @@ const METRICS_TOKEN = 'batches-metrics-token-0123';
 
 const batch = (actor: Actor, operations: Operation[] | unknown, key: string = randomUUID()) =>
   actor.post('/v1/balance-operations/batch', { operations }).set('Idempotency-Key', key);
-
-async function createAccount(actor: Actor, owner: Actor, body: Record<string, unknown> = {}): Promise<{ id: string }> {
-  const tariffId = await createTariff(owner);
-  const res = await actor.post('/v1/accounts', {
-    customerId: owner.id,
-    username: uniqueName('sip'),
-    webPassword: 'web-password-1',
-    voipPassword: 'voip-password-1',
-    tariffId,
-    ...body,
-  });
-  if (res.status !== 201) throw new Error(`account: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
-}
 
 describe('balance operation batches', () => {
   let t: TestApp;
@@ -42,14 +29,7 @@ describe('balance operation batches', () => {
 
   /** Every holder's balance equals the sum of its ledger entries. */
   async function expectBalancesEqualLedgers() {
-    const wrong = await t.dataSource.query(
-      `SELECT b.customer_id FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id
-        GROUP BY b.customer_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)
-       UNION ALL
-       SELECT b.account_id FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
-        GROUP BY b.account_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)`,
-    );
-    expect(wrong).toEqual([]);
+    expect(await holdersOffTheirLedgers(t.dataSource)).toEqual([]);
   }
 
   beforeAll(async () => {

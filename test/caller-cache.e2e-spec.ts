@@ -5,7 +5,7 @@ import { HttpResult, Instance, MAIN, loginRoot, request, startInstances } from '
 import { CallerChanges } from '../src/database/notifications';
 import { Actor, createCustomer, loginRoot as loginRootIn } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
-import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo } from './setup/test-database';
+import { createTestDatabase, dropTestDatabase, readTestDatabaseInfo, sqlOnce } from './setup/test-database';
 
 /**
  * Callers are cached per instance (README, "Caller cache and revocation"). Two built instances
@@ -24,15 +24,7 @@ describe('caller cache across instances', () => {
   const call = (instance: Instance, method: string, path: string, token?: string, body?: object): Promise<HttpResult> =>
     request(instance.url, method, path, { body, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
-  const sql = async <T>(text: string, params: unknown[] = []): Promise<T[]> => {
-    const db = new Client({ connectionString: url });
-    await db.connect();
-    try {
-      return (await db.query(text, params)).rows as T[];
-    } finally {
-      await db.end();
-    }
-  };
+  const sql = <T>(text: string, params: unknown[] = []): Promise<T[]> => sqlOnce<T>(url, text, params);
 
   /** Asks `instance` until `done` holds or 1 second has passed (SPEC's bound); returns the last answer. */
   async function within1s(instance: Instance, path: string, token: string, done: (res: HttpResult) => boolean): Promise<HttpResult> {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { Actor, createAccount, createCustomer, createTariff, loginRoot, uniqueName } from './setup/factories';
+import { holdersOffTheirLedgers } from './setup/ledger-checks';
 import { startSecondInstance, startTestApp, TestApp } from './setup/test-app';
 
 /**
@@ -121,14 +122,7 @@ describe('POST /v1/calls properties', () => {
 
   /** Every holder's balance equals the sum of its ledger entries. */
   async function expectBalancesEqualLedgers() {
-    const wrong = await t.dataSource.query(
-      `SELECT b.customer_id FROM customer_balances b LEFT JOIN ledger_entries e ON e.customer_id = b.customer_id
-        GROUP BY b.customer_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)
-       UNION ALL
-       SELECT b.account_id FROM account_balances b LEFT JOIN ledger_entries e ON e.account_id = b.account_id
-        GROUP BY b.account_id, b.balance HAVING b.balance <> COALESCE(sum(e.converted_amount), 0)`,
-    );
-    expect(wrong).toEqual([]);
+    expect(await holdersOffTheirLedgers(t.dataSource)).toEqual([]);
   }
 
   /** The usage entries of these calls, by callId and party. */

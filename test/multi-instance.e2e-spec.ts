@@ -6,7 +6,7 @@ import { Client } from 'pg';
 import { MIGRATIONS } from '../migrations';
 import { createDataSource, migrate } from '../src/database/data-source';
 import { HttpResult, Instance, MAIN, loginRoot, request, seedTree, startInstances } from '../scripts/chaos-lib';
-import { databaseUrl, dropTestDatabase, readTestDatabaseInfo } from './setup/test-database';
+import { databaseUrl, dropTestDatabase, readTestDatabaseInfo, sqlOnce } from './setup/test-database';
 
 /**
  * Two built instances (separate processes) on one PostgreSQL, as behind a load balancer:
@@ -20,15 +20,7 @@ describe('several instances on one database', () => {
   let b: Instance;
   let token: string;
 
-  const sql = async <T>(text: string, params: unknown[] = []): Promise<T[]> => {
-    const db = new Client({ connectionString: url });
-    await db.connect();
-    try {
-      return (await db.query(text, params)).rows as T[];
-    } finally {
-      await db.end();
-    }
-  };
+  const sql = <T>(text: string, params: unknown[] = []): Promise<T[]> => sqlOnce<T>(url, text, params);
   const operate = (instance: Instance, customerId: string, body: object, key: string = randomUUID()): Promise<HttpResult> =>
     request(instance.url, 'POST', `/v1/customers/${customerId}/balance-operations`, {
       body,

@@ -51,3 +51,14 @@ export async function dropTestDatabase(info: TestDatabaseInfo, name: string): Pr
     await admin.end();
   }
 }
+
+/** Runs one statement on a connection of its own to `url` (closed after it): for tests that watch a database beside the app's pools. */
+export async function sqlOnce<T>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const db = new Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query(text, params)).rows as T[];
+  } finally {
+    await db.end();
+  }
+}
