@@ -76,6 +76,12 @@ describe('events retention', () => {
         detail: `Events up to sequence ${old} are no longer kept; read the feed from its start (without after or cursor), or after ${old}.`,
       });
     }
+    // `after` and a cursor both bound the page: it starts after the later one, so an `after`
+    // below the mark with a cursor above it misses nothing.
+    const kept = await root.get(`/v1/events?limit=1&after=${old}`).expect(200);
+    const next = await root.get(`/v1/events?limit=1&after=0&cursor=${encodeURIComponent(kept.body.nextCursor)}`).expect(200);
+    expect(next.body.items[0].sequence).toBe(kept.body.items[0].sequence + 1);
+
     // In the caller's language (its own `language`), with the same members.
     await root.patch('/v1/me', { language: 'de' }).expect(200);
     const german = await root.get(`/v1/events?after=${old - 1}`).expect(410);

@@ -172,9 +172,9 @@ export class EventsRepository {
          ) x ON true`,
       params.values,
     );
-    const prunedThrough = BigInt(rows[0].pruned_through);
-    const from = [filter.after, position?.[0]].filter((v): v is string => v !== undefined).map(BigInt);
-    if (from.length && from.reduce((a, b) => (a > b ? a : b)) < prunedThrough) throw new EventsExpiredProblem(rows[0].pruned_through);
+    // The page starts after the later of `after` and the cursor (both bound it); below the mark, events are missing.
+    const starts = [filter.after, position?.[0]].filter((v): v is string => v !== undefined).map(BigInt);
+    if (starts.length && starts.every((start) => start < BigInt(rows[0].pruned_through))) throw new EventsExpiredProblem(rows[0].pruned_through);
     return KEYSET.page(this.cursors, rows[0].sequence === null ? [] : rows, limit, (r) => r);
   }
 
@@ -204,9 +204,10 @@ export class EventsRepository {
          ), gone AS (
            DELETE FROM events e WHERE e.sequence > (SELECT s FROM mark) AND e.sequence <= (SELECT s FROM upto) RETURNING 1
          ), moved AS (
-           UPDATE event_relay_position p SET events_pruned_through = u.s FROM upto u WHERE u.s > p.events_pruned_through RETURNING 1
+           -- runs though unread: a data-modifying CTE always does
+           UPDATE event_relay_position p SET events_pruned_through = u.s FROM upto u WHERE u.s > p.events_pruned_through
          )
-         SELECT (SELECT count(*) FROM gone)::int AS pruned, (SELECT count(*) FROM moved)::int AS moved`,
+         SELECT (SELECT count(*) FROM gone)::int AS pruned`,
         [retentionDays, limit],
       );
       return pruned;
