@@ -29,6 +29,7 @@ import { BalanceRowsVacuum1764800000000 } from './1764800000000-BalanceRowsVacuu
 import { LedgerEventsByRelay1764900000000 } from './1764900000000-LedgerEventsByRelay';
 import { AllOrNone1765000000000 } from './1765000000000-AllOrNone';
 import { EventsRetention1765100000000 } from './1765100000000-EventsRetention';
+import { LedgerReferencesByRule1765200000000 } from './1765200000000-LedgerReferencesByRule';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -62,4 +63,5 @@ export const MIGRATIONS: Function[] = [
   LedgerEventsByRelay1764900000000,
   AllOrNone1765000000000,
   EventsRetention1765100000000,
+  LedgerReferencesByRule1765200000000,
 ];

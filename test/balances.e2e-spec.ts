@@ -1,7 +1,7 @@
 import Big from 'big.js';
 import { randomUUID } from 'node:crypto';
 import { formatMoney, formatMoneySql } from '../src/common/money';
-import { Actor, createCustomer, expectProblem, loginRoot } from './setup/factories';
+import { Actor, createAccount, createCustomer, expectProblem, loginRoot } from './setup/factories';
 import { startTestApp, TestApp } from './setup/test-app';
 
 const op = (actor: Actor, customerId: string, body: object, key: string = randomUUID()) =>
@@ -193,6 +193,19 @@ describe('balance operations and the ledger', () => {
     const c = await createCustomer(t, root, { balance: '1' });
     await expect(t.dataSource.query(`UPDATE ledger_entries SET amount = 100 WHERE customer_id = $1`, [c.id])).rejects.toThrow(/immutable/);
     await expect(t.dataSource.query(`DELETE FROM ledger_entries WHERE customer_id = $1`, [c.id])).rejects.toThrow(/immutable/);
+  });
+
+  it('is refused by the database when anyone removes a customer or an account the ledger names (they are deleted by marking)', async () => {
+    const c = await createCustomer(t, root, { balance: '1' });
+    const account = await createAccount(root, c, { balance: '2' });
+    await expect(t.dataSource.query(`DELETE FROM customers WHERE id = $1`, [c.id])).rejects.toThrow(/customers are deleted by marking them/);
+    await expect(t.dataSource.query(`DELETE FROM accounts WHERE id = $1`, [account.id])).rejects.toThrow(/accounts are deleted by marking them/);
+    await expect(t.dataSource.query(`TRUNCATE accounts CASCADE`)).rejects.toThrow(/accounts are deleted by marking them .*; TRUNCATE refused/);
+    await expect(t.dataSource.query(`TRUNCATE customers CASCADE`)).rejects.toThrow(/customers are deleted by marking them .*; TRUNCATE refused/);
+    // Deleting through the API marks them, and their ledgers stay readable by whoever may see them.
+    await root.delete(`/v1/accounts/${account.id}`).expect(204);
+    const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM ledger_entries WHERE customer_id = $1 OR account_id = $2`, [c.id, account.id]);
+    expect(n).toBe(2);
   });
 
   it('replays other POSTs with the same Idempotency-Key', async () => {
