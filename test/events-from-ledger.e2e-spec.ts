@@ -122,6 +122,33 @@ describe('events of ledger entries, read by the relay from the ledger', () => {
     expect(more.filter((e) => e.type === 'balance.low' && e.subject.id === holder.id)).toHaveLength(1);
   });
 
+  it('an event of an entry stores no copy of it: it names the entry, and the feed renders the entry as the ledger shows it', async () => {
+    const holder = await createCustomer(t, root, { balance: '100', lowBalanceThreshold: '50' });
+    const after = await lastSequence();
+    const posted = (await root
+      .post(`/v1/customers/${holder.id}/balance-operations`, { action: 'debit', amount: '60.125', notes: 'n', externalReference: 'ref-1', metadata: { k: 'v' } })
+      .set('Idempotency-Key', randomUUID())
+      .expect(201)).body;
+    const events = await feedWhen(after, (e) => e.some((v) => v.type === 'balance.low' && v.subject.id === holder.id));
+    const mine = events.filter((e) => e.subject.id === holder.id && e.type.startsWith('balance.') && (e.data.entry?.id ?? e.data.entryId) === posted.id);
+    expect(mine.map((e) => e.type)).toEqual(['balance.changed', 'balance.low']);
+    const stored = await t.dataSource.query(
+      `SELECT e.data, e.ledger_seq = l.seq AS names_entry FROM events e JOIN ledger_entries l ON l.id = $2 WHERE e.sequence = ANY ($1::bigint[]) ORDER BY e.sequence`,
+      [mine.map((e) => e.sequence), posted.id],
+    );
+    expect(stored).toEqual([
+      { data: null, names_entry: true },
+      { data: null, names_entry: true },
+    ]);
+    const { actor, idempotencyKey, ...entry } = posted;
+    expect(idempotencyKey).toEqual(expect.any(String)); // the ledger list shows it; an event does not
+    expect(actor).toBe(root.id);
+    expect(mine[0].data).toEqual({ holder: { type: 'customer', id: holder.id }, entry });
+    expect(mine[1].data).toEqual({ holder: { type: 'customer', id: holder.id }, balance: '39.875', lowBalanceThreshold: '50.00', entryId: posted.id });
+    // An event holds either its data or its entry, never neither.
+    await expect(t.dataSource.query(`UPDATE events SET ledger_seq = NULL WHERE sequence = $1`, [mine[0].sequence])).rejects.toThrow(/events_data_or_entry/);
+  });
+
   it('a position ahead of the cluster’s transaction ids (a logical restore) stops the relay; re-based, new entries flow and none repeats', async () => {
     const holder = await createCustomer(t, root, { balance: '3' });
     const opening = await feedWhen(0, (e) => e.some((v) => v.type === 'balance.changed' && v.subject.id === holder.id));

@@ -129,8 +129,8 @@ describe('events retention', () => {
     const first = await oldestKept(t);
     // More old events than a chunk (copies of the last one, numbered on as the relay would).
     await t.dataSource.query(
-      `INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data)
-       SELECT e.sequence + g, gen_random_uuid(), e.type, e.occurred_at, e.subject_type, e.subject_id, e.subject_path, e.actor_id, e.data
+      `INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data, ledger_seq)
+       SELECT e.sequence + g, gen_random_uuid(), e.type, e.occurred_at, e.subject_type, e.subject_id, e.subject_path, e.actor_id, e.data, e.ledger_seq
          FROM events e, generate_series(1, $2::int) g WHERE e.sequence = $1`,
       [last, PRUNE_CHUNK + 5],
     );

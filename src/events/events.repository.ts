@@ -7,7 +7,7 @@ import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 import { EventRow } from './event-view';
-import { ledgerEventsSql } from './ledger-events';
+import { ledgerEventDataSql, ledgerEventEntryJoin, ledgerEventsSql } from './ledger-events';
 
 /** Only one relay runs at a time, across instances (a transaction-level advisory lock). */
 const RELAY_LOCK_KEY = 7_146_720_114_001;
@@ -114,7 +114,8 @@ export class EventsRepository {
              FROM (SELECT txid, k FROM ready WHERE src = 1 ORDER BY txid DESC, k DESC LIMIT 1) r
            RETURNING 1
          ), b AS (
-           SELECT e.*, CASE WHEN e.account_id IS NULL THEN 'customer' ELSE 'account' END AS holder_type,
+           SELECT e.txid, e.seq, e.created_at, e.actor_id, e.low_balance_threshold,
+                  CASE WHEN e.account_id IS NULL THEN 'customer' ELSE 'account' END AS holder_type,
                   COALESCE(e.customer_id, e.account_id) AS holder_id, c.path
              FROM ready r
              JOIN ledger_entries e ON e.seq = r.k
@@ -123,17 +124,17 @@ export class EventsRepository {
             WHERE r.src = 1
          ), evs AS (
            SELECT t.txid, 0 AS src, t.n AS k, 0 AS ord, t.id, t.type, t.occurred_at, t.subject_type, t.subject_id, t.subject_path,
-                  t.actor_id, t.data
+                  t.actor_id, t.data, NULL::bigint AS ledger_seq
              FROM taken t
            UNION ALL
            SELECT x.txid, 1, x.seq, x.ord, gen_random_uuid(), x.type, x.occurred_at, x.subject_type, x.subject_id, x.subject_path,
-                  x.actor_id, x.data
+                  x.actor_id, NULL, x.seq
              FROM (${ledgerEventsSql('b e')}) x
          ), last AS (SELECT COALESCE(max(sequence), 0) AS sequence FROM events),
          numbered AS (
-           INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data)
+           INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data, ledger_seq)
            SELECT last.sequence + row_number() OVER (ORDER BY t.txid, t.src, t.k, t.ord), t.id, t.type, t.occurred_at, t.subject_type,
-                  t.subject_id, t.subject_path, t.actor_id, t.data
+                  t.subject_id, t.subject_path, t.actor_id, t.data, t.ledger_seq
              FROM evs t, last
            RETURNING 1
          )
@@ -164,12 +165,19 @@ export class EventsRepository {
       `SELECT r.events_pruned_through::text AS pruned_through, x.*
          FROM event_relay_position r
          LEFT JOIN LATERAL (
-           SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, ${actor.visible} AS actor_visible, e.data, ${KEYSET.select()}
-             FROM events e
-             ${actor.joins}
-            WHERE ${where.join(' AND ')}
-            ${KEYSET.orderAndLimit(limit, params)}
-         ) x ON true`,
+           SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_visible, ${ledgerEventDataSql('e', 'l')} AS data,
+                    ${KEYSET.columns.map((_, i) => `e.keyset_${i}`).join(', ')}
+             FROM (
+               SELECT e.*, ${actor.visible} AS actor_visible, ${KEYSET.select()}
+                 FROM events e
+                 ${actor.joins}
+                WHERE ${where.join(' AND ')}
+                ${KEYSET.orderAndLimit(limit, params)}
+             ) e
+             ${ledgerEventEntryJoin('e', 'l')}
+            ORDER BY e.sequence
+         ) x ON true
+        ORDER BY x.sequence`,
       params.values,
     );
     // The page starts after the later of `after` and the cursor (both bound it); below the mark, events are missing.

@@ -11,30 +11,46 @@ export const rateSql = (expr: string) =>
  * The events of ledger entries (SPEC §14), as the relay writes them into `events`: for every
  * entry `balance.changed`, and `balance.low` for an entry whose posting recorded a downward
  * crossing of its holder's threshold (`ledger_entries.low_balance_threshold`, set only then).
+ * Their `data` is not stored: such an event names its entry (`ledger_seq`) and its body is
+ * rendered from the entry when it is read (`ledgerEventDataSql`; migration
+ * 1765200100000-LedgerEventsRenderedOnRead).
  *
- * `entries` is a relation of ledger rows (alias `e`) with the holder's customer path (`path`);
- * the result's columns: the entry's `seq`, `ord` (1: changed, 2: low) and the events' columns.
+ * `entries` is a relation of ledger rows (alias `e`) with the holder's type and id
+ * (`holder_type`, `holder_id`) and its customer's path (`path`); the result's columns: the
+ * entry's `txid` and `seq`, `ord` (1: changed, 2: low) and the events' columns.
  */
 export function ledgerEventsSql(entries: string): string {
-  const money = (expr: string) => formatMoneySql(expr);
-  const holder = `jsonb_build_object('type', e.holder_type, 'id', e.holder_id)`;
+  const columns = `e.created_at AS occurred_at, e.holder_type AS subject_type, e.holder_id::text AS subject_id, e.path AS subject_path, e.actor_id`;
   return `
-    SELECT e.txid, e.seq, 1 AS ord, 'balance.changed' AS type, e.created_at AS occurred_at, e.holder_type AS subject_type,
-           e.holder_id::text AS subject_id, e.path AS subject_path, e.actor_id,
-           jsonb_build_object(
-             'holder', ${holder},
-             'entry', jsonb_build_object('id', e.id, 'action', e.action, 'amount', ${money('e.amount')}, 'currency', e.currency,
-                                         'exchangeRate', ${rateSql('e.exchange_rate')}, 'convertedAmount', ${money('e.converted_amount')},
-                                         'balanceAfter', ${money('e.balance_after')}, 'notes', e.notes, 'createdAt', ${isoSql('e.created_at')},
-                                         'externalReference', e.external_reference, 'metadata', e.metadata)) AS data
-      FROM ${entries}
+    SELECT e.txid, e.seq, 1 AS ord, 'balance.changed' AS type, ${columns} FROM ${entries}
     UNION ALL
-    SELECT e.txid, e.seq, 2, 'balance.low', e.created_at, e.holder_type, e.holder_id::text, e.path, e.actor_id,
-           jsonb_build_object('holder', ${holder}, 'balance', ${money('e.balance_after')},
-                              'lowBalanceThreshold', ${money('e.low_balance_threshold')}, 'entryId', e.id)
-      FROM ${entries}
-     WHERE e.low_balance_threshold IS NOT NULL`;
+    SELECT e.txid, e.seq, 2, 'balance.low', ${columns} FROM ${entries} WHERE e.low_balance_threshold IS NOT NULL`;
 }
+
+/**
+ * The `data` of an event as the feed and webhook deliveries show it: stored (`event.data`), or,
+ * for an event of a ledger entry, rendered from the entry `entry` (joined on `event.ledger_seq`,
+ * `ledgerEventEntryJoin`): `balance.changed` gives the holder and the entry as the ledger list
+ * shows it, `balance.low` the holder, the balance after the entry, the threshold it crossed
+ * and the entry's id.
+ */
+export function ledgerEventDataSql(event: string, entry: string): string {
+  const money = (expr: string) => formatMoneySql(expr);
+  const l = entry;
+  const holder = `jsonb_build_object('type', ${event}.subject_type, 'id', ${event}.subject_id)`;
+  return `COALESCE(${event}.data, CASE ${event}.type
+    WHEN 'balance.low' THEN jsonb_build_object('holder', ${holder}, 'balance', ${money(`${l}.balance_after`)},
+                                               'lowBalanceThreshold', ${money(`${l}.low_balance_threshold`)}, 'entryId', ${l}.id)
+    ELSE jsonb_build_object(
+      'holder', ${holder},
+      'entry', jsonb_build_object('id', ${l}.id, 'action', ${l}.action, 'amount', ${money(`${l}.amount`)}, 'currency', ${l}.currency,
+                                  'exchangeRate', ${rateSql(`${l}.exchange_rate`)}, 'convertedAmount', ${money(`${l}.converted_amount`)},
+                                  'balanceAfter', ${money(`${l}.balance_after`)}, 'notes', ${l}.notes, 'createdAt', ${isoSql(`${l}.created_at`)},
+                                  'externalReference', ${l}.external_reference, 'metadata', ${l}.metadata)) END)`;
+}
+
+/** The join giving `ledgerEventDataSql` the entry `entry` of the event `event` (none for an event with stored data). */
+export const ledgerEventEntryJoin = (event: string, entry: string) => `LEFT JOIN ledger_entries ${entry} ON ${entry}.seq = ${event}.ledger_seq`;
 
 /**
  * Whether an entry crosses its holder's threshold downwards, and then the threshold (else

@@ -5,6 +5,7 @@ import { Keyset } from '../database/keyset';
 import { returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { visibleActorSql } from '../tree/scope';
+import { ledgerEventDataSql, ledgerEventEntryJoin } from '../events/ledger-events';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -254,12 +255,13 @@ export class WebhookDeliveriesRepository {
     return this.dataSource.query(
       `SELECT d.id, d.status, d.attempt_count, d.created_at, d.event_id, d.event_type, d.payload,
               w.id AS endpoint_id, w.url, w.secret, w.status AS endpoint_status, (w.deleted_at IS NOT NULL OR o.deleted_at IS NOT NULL) AS endpoint_deleted,
-              e.sequence::text AS sequence, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_id, e.data,
+              e.sequence::text AS sequence, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_id, ${ledgerEventDataSql('e', 'l')} AS data,
               ${actor.visible} IS NOT NULL AS actor_visible
          FROM webhook_deliveries d
          JOIN webhook_endpoints w ON w.id = d.endpoint_id
          JOIN customers o ON o.id = w.owner_id
          LEFT JOIN events e ON e.id = d.event_id AND d.payload IS NULL
+         ${ledgerEventEntryJoin('e', 'l')}
          ${actor.joins}
         WHERE d.id = ANY ($1::uuid[])`,
       [ids],
