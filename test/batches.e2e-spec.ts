@@ -116,6 +116,27 @@ describe('balance operation batches', () => {
     expect(reused.body.type).toBe('https://canopy.dev/problems/idempotency-key-reused');
   });
 
+  it('gives entries and their audit events time-ordered ids (UUID version 7), increasing in request order', async () => {
+    const c = await createCustomer(t, root, { balance: '10.00' });
+    const d = await createCustomer(t, root);
+    const operations = Array.from({ length: 40 }, (_, i) => ({ customerId: i % 2 ? c.id : d.id, action: 'add_funds', amount: '1' }));
+    const started = Date.now();
+    const items: Array<{ id: string }> = (await batch(root, operations).expect(201)).body.items;
+    const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const millis = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+    const ids = items.map((e) => e.id);
+    expect(ids.every((id) => V7.test(id))).toBe(true);
+    expect([...ids].sort()).toEqual(ids);
+    expect(millis(ids[0])).toBeGreaterThanOrEqual(started - 1000);
+    const audit: Array<{ id: string }> = await t.dataSource.query(
+      `SELECT id FROM audit_events WHERE target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], target_id)`,
+      [ids],
+    );
+    expect(audit).toHaveLength(40);
+    expect(audit.every((e) => V7.test(e.id))).toBe(true);
+    expect(audit.map((e) => e.id).sort()).toEqual(audit.map((e) => e.id));
+  });
+
   it('leaves a batch the statement cannot write whole to its transaction, which answers exactly; nothing of the statement stays', async () => {
     const other = await createCustomer(t, root);
     const reseller = await createCustomer(t, root, { creditLimit: '100' });

@@ -145,6 +145,13 @@ describe('events of ledger entries, read by the relay from the ledger', () => {
     expect(actor).toBe(root.id);
     expect(mine[0].data).toEqual({ holder: { type: 'customer', id: holder.id }, entry });
     expect(mine[1].data).toEqual({ holder: { type: 'customer', id: holder.id }, balance: '39.875', lowBalanceThreshold: '50.00', entryId: posted.id });
+    // Their ids are time-ordered (UUID version 7): the event's time, then its sequence.
+    for (const e of mine) {
+      const hex = e.id.replace(/-/g, '');
+      expect(e.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(parseInt(hex.slice(0, 12), 16)).toBe(Date.parse(e.occurredAt));
+      expect(parseInt(hex.slice(13, 16) + hex.slice(17), 16)).toBe(e.sequence);
+    }
     // An event holds either its data or its entry, never neither.
     await expect(t.dataSource.query(`UPDATE events SET ledger_seq = NULL WHERE sequence = $1`, [mine[0].sequence])).rejects.toThrow(/events_data_or_entry/);
   });

@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { ClaimRef } from '../common/idempotency/idempotency.repository';
 import { fingerprint, IdempotencyService, StoredResponse } from '../common/idempotency/idempotency.service';
 import { Metadata } from '../common/metadata';
@@ -23,6 +22,7 @@ import { GroupCommitter, Operation } from './group-commit';
 import { storedEntryDto, toLedgerEntryDto } from './ledger';
 import { ClaimAnswer, EntryRow, HolderChange, HolderKind, LedgerRepository, LockedHolder } from './ledger.repository';
 import { isoTime } from '../common/iso-time';
+import { newRowId } from '../common/ids';
 
 export class InsufficientFundsProblem extends ProblemError {
   constructor(availableCredit: string) {
@@ -236,7 +236,7 @@ class AloneSet {
     return {
       holderKey,
       entry: {
-        id: randomUUID(),
+        id: newRowId(),
         kind,
         holderId: id,
         action: input.action,
@@ -634,7 +634,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     const prefix = state.sums.add(delta, checked);
     const context = r.context ?? currentRequest();
     const rateText = converts ? formatRate(exchangeRate) : ONE_RATE;
-    const id = r.entryId ?? randomUUID();
+    const id = r.entryId ?? newRowId();
     // The entry as answered, but for its creation time (the statement's): the same values the
     // statement writes (rows locked, so the balance after is the one written).
     const answer: Omit<LedgerEntryDto, 'createdAt'> = {

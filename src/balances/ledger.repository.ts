@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ClaimRef, completeClaimsSql, CompletedKey, completedKeySql, FreshKeys, freshKeysSql } from '../common/idempotency/idempotency.repository';
+import { newRowId } from '../common/ids';
 import { formatMoneySql, MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
@@ -238,11 +239,12 @@ function postingSql(
       ${array(params, entries.map((e) => e.actorId), 'uuid')}, ${array(params, entries.map((e) => e.idempotencyKey), 'text')},
       ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')}, ${array(params, entries.map((e) => e.requestId), 'text')},
       ${array(params, entries.map((e) => e.clientAddress), 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')},
-      ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')}${
+      ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')},
+      ${array(params, entries.map((e) => (e.audited ? newRowId() : null)), 'uuid')}${
         freshKeys ? `, ${array(params, freshKeys.fingerprints, 'text')}` : ''
       })
       WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
-                           request_id, client_address, audited, reference, metadata, ${freshKeys ? 'fingerprint, ' : ''}ord)`;
+                           request_id, client_address, audited, reference, metadata, audit_id, ${freshKeys ? 'fingerprint, ' : ''}ord)`;
   const answered = () => `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
       ${array(params, answers.map((a) => (a.body === null ? null : JSON.stringify(a.body))), 'text')}, ${array(params, answers.map((a) => a.ledgerEntryId), 'uuid')})
@@ -268,6 +270,7 @@ function postingSql(
   const event = auditInsertSql(
     params,
     {
+      id: 'p.audit_id',
       actorId: 'p.actor_id',
       action: `('balance.' || p.action)::varchar`,
       targetType: `'balance-operation'`,

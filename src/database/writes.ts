@@ -130,6 +130,8 @@ export class Writes {
 export function auditInsertSql(
   params: SqlParams,
   columns: {
+    /** The event's id (default: the column's, a random UUID). */
+    id?: string;
     actorId: string;
     action: string;
     targetType: string;
@@ -145,8 +147,8 @@ export function auditInsertSql(
   const request = columns.requestId === undefined ? currentRequest() : undefined;
   const requestId = columns.requestId ?? `${params.add(request?.requestId ?? null)}::varchar`;
   const clientAddress = columns.clientAddress ?? `${params.add(request?.clientAddress ?? null)}::varchar`;
-  return `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
-          SELECT ${columns.actorId}, ${columns.action}, ${columns.targetType}, ${columns.targetId}, ${columns.subjectPath}, ${columns.changes},
+  return `INSERT INTO audit_events (${columns.id ? 'id, ' : ''}actor_id, action, target_type, target_id, subject_path, changes, request_id, client_address)
+          SELECT ${columns.id ? `${columns.id}, ` : ''}${columns.actorId}, ${columns.action}, ${columns.targetType}, ${columns.targetId}, ${columns.subjectPath}, ${columns.changes},
                  ${requestId}, ${clientAddress}
           ${source ? `FROM ${source}` : ''}`;
 }

@@ -7,7 +7,7 @@ import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 import { EventRow } from './event-view';
-import { ledgerEventDataSql, ledgerEventEntryJoin, ledgerEventsSql } from './ledger-events';
+import { ledgerEventDataSql, ledgerEventEntryJoin, ledgerEventIdSql, ledgerEventsSql } from './ledger-events';
 
 /** Only one relay runs at a time, across instances (a transaction-level advisory lock). */
 const RELAY_LOCK_KEY = 7_146_720_114_001;
@@ -127,15 +127,15 @@ export class EventsRepository {
                   t.actor_id, t.data, NULL::bigint AS ledger_seq
              FROM taken t
            UNION ALL
-           SELECT x.txid, 1, x.seq, x.ord, gen_random_uuid(), x.type, x.occurred_at, x.subject_type, x.subject_id, x.subject_path,
+           SELECT x.txid, 1, x.seq, x.ord, NULL::uuid, x.type, x.occurred_at, x.subject_type, x.subject_id, x.subject_path,
                   x.actor_id, NULL, x.seq
              FROM (${ledgerEventsSql('b e')}) x
          ), last AS (SELECT COALESCE(max(sequence), 0) AS sequence FROM events),
          numbered AS (
            INSERT INTO events (sequence, id, type, occurred_at, subject_type, subject_id, subject_path, actor_id, data, ledger_seq)
-           SELECT last.sequence + row_number() OVER (ORDER BY t.txid, t.src, t.k, t.ord), t.id, t.type, t.occurred_at, t.subject_type,
+           SELECT t.sequence, COALESCE(t.id, ${ledgerEventIdSql('t.occurred_at', 't.sequence')}), t.type, t.occurred_at, t.subject_type,
                   t.subject_id, t.subject_path, t.actor_id, t.data, t.ledger_seq
-             FROM evs t, last
+             FROM (SELECT last.sequence + row_number() OVER (ORDER BY t.txid, t.src, t.k, t.ord) AS sequence, t.* FROM evs t, last) t
            RETURNING 1
          )
          SELECT (SELECT count(*) FROM ready) AS taken, (SELECT count(*) FROM numbered) AS written`,

@@ -28,6 +28,18 @@ export function ledgerEventsSql(entries: string): string {
 }
 
 /**
+ * The id of an event of a ledger entry: a UUID of version 7 (RFC 9562) made of the event's
+ * time (`occurredAt`, milliseconds, as the feed shows it) and, in the bits a version 7 leaves
+ * to the maker (a counter is allowed there), its sequence, so that ids are unique as sequences are and grow with them:
+ * added at the right edge of `events_id_key` instead of at a random leaf, and no strong random
+ * draw per event (`gen_random_uuid`). Both parts are in the event itself anyway.
+ */
+export function ledgerEventIdSql(occurredAt: string, sequence: string): string {
+  const counter = `lpad(to_hex(${sequence}), 18, '0')`;
+  return `(lpad(to_hex(floor(extract(epoch FROM ${occurredAt}) * 1000)::bigint), 12, '0') || '7' || substr(${counter}, 1, 3) || '8' || substr(${counter}, 4))::uuid`;
+}
+
+/**
  * The `data` of an event as the feed and webhook deliveries show it: stored (`event.data`), or,
  * for an event of a ledger entry, rendered from the entry `entry` (joined on `event.ledger_seq`,
  * `ledgerEventEntryJoin`): `balance.changed` gives the holder and the entry as the ledger list

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { PostingRequest, BalancesService, PostingOutcome } from '../balances/balances.service';
 import { AmountOutOfRangeProblem, Big, fitsMoney } from '../common/money';
 import { ProblemError, ValidationProblem } from '../common/problem/problem';
@@ -15,6 +14,7 @@ import { CallClaim, CallsRepository, ChargeDraft } from './calls.repository';
 import { AccountChain, ChainLevel, ChainsRepository, RateWanted } from './chains.repository';
 import { CallResultDto } from './dto/post-calls.dto';
 import { priceCall, RateTerms } from './rating';
+import { newRowId } from '../common/ids';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const ZERO = new Big(0).toFixed(8);
@@ -153,7 +153,7 @@ export class CallsService {
       };
       const claims = unique.map(({ call }): CallClaim => {
         const chain = chainOf(call);
-        return { id: randomUUID(), ...call, customerId: chain?.customerId ?? NIL_UUID, customerPath: chain?.customerPath ?? '' };
+        return { id: newRowId(), ...call, customerId: chain?.customerId ?? NIL_UUID, customerPath: chain?.customerPath ?? '' };
       });
       const claimed = await this.calls.claim(tx, caller.customerId, claims);
 
@@ -211,7 +211,7 @@ export class CallsService {
       for (const [index, r] of ratedOk) {
         r.charges.forEach((charge, level) => {
           if (charge.convertedAmount === ZERO) return;
-          charge.ledgerEntryId = randomUUID();
+          charge.ledgerEntryId = newRowId();
           requests.push({
             caller,
             kind: charge.partyKind,
