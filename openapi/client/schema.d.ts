@@ -3240,7 +3240,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -3422,7 +3422,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -3558,7 +3558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -3691,7 +3691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -3908,7 +3908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4048,7 +4048,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4229,7 +4229,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4363,7 +4363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4470,7 +4470,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4610,7 +4610,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4722,7 +4722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4862,7 +4862,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -4992,7 +4992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5122,7 +5122,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5232,7 +5232,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5352,7 +5352,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5481,7 +5481,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5689,7 +5689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -5856,7 +5856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6028,7 +6028,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6167,7 +6167,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6317,7 +6317,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6558,7 +6558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6765,7 +6765,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -6914,7 +6914,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7056,7 +7056,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7297,7 +7297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7491,7 +7491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7631,7 +7631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7819,7 +7819,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -7935,7 +7935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8089,7 +8089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8223,7 +8223,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8364,7 +8364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8487,7 +8487,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8641,7 +8641,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8757,7 +8757,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -8881,7 +8881,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9071,7 +9071,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9271,7 +9271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9371,7 +9371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9485,7 +9485,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9628,7 +9628,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9753,7 +9753,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -9895,7 +9895,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10079,7 +10079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10177,7 +10177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10338,7 +10338,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10466,7 +10466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10631,7 +10631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10750,7 +10750,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -10892,7 +10892,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11080,7 +11080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11217,7 +11217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11398,7 +11398,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11567,7 +11567,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11688,7 +11688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -11822,7 +11822,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12014,7 +12014,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12137,7 +12137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12346,7 +12346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12477,7 +12477,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12639,7 +12639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12761,7 +12761,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -12894,7 +12894,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -13078,7 +13078,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -13216,7 +13216,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */
@@ -13381,7 +13381,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
+            /** @description Overloaded (`overloaded`): waiting for a database connection, for a batch's turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any). */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

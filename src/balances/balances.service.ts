@@ -4,7 +4,8 @@ import { fingerprint, IdempotencyService, StoredResponse } from '../common/idemp
 import { Metadata } from '../common/metadata';
 import { AmountOutOfRangeProblem, Big, formatMoney, formatRate, MONEY_LIMIT } from '../common/money';
 import { Cursors, Page } from '../common/pagination';
-import { PROBLEM_TYPE_BASE, ProblemError, ValidationProblem } from '../common/problem/problem';
+import { OverloadedProblem, PROBLEM_TYPE_BASE, ProblemError, ValidationProblem } from '../common/problem/problem';
+import { Turns } from '../common/turns';
 import { currentRequest, RequestContext } from '../common/request-context';
 import { notADescendant } from '../database/access';
 import { Keyset } from '../database/keyset';
@@ -286,6 +287,14 @@ interface Running {
 @Injectable()
 export class BalancesService implements BeforeApplicationShutdown {
   private readonly groups: GroupCommitter;
+  /**
+   * Batches written at once (BATCHES_IN_FLIGHT). Concurrent batches over the same holders wait
+   * for each other's rows anyway; more of them at once only add backends waiting on those locks
+   * (each holding a pooled connection) and Node heap kept alive meanwhile, and cost CPU per
+   * batch (bench/RESULTS.md, fifteenth session). A batch past DB_POOL_TIMEOUT_MS in the queue is
+   * a 503 overloaded, as a pool wait would be.
+   */
+  private readonly batchTurns: Turns;
 
   constructor(
     private readonly writes: Writes,
@@ -296,6 +305,7 @@ export class BalancesService implements BeforeApplicationShutdown {
     private readonly cursors: Cursors,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
+    this.batchTurns = new Turns(config.BATCHES_IN_FLIGHT, config.DB_POOL_TIMEOUT_MS, () => new OverloadedProblem());
     this.groups = new GroupCommitter(
       { windowMs: config.GROUP_COMMIT_WINDOW_MS, max: config.GROUP_COMMIT_MAX, groupsInFlight: config.GROUP_COMMIT_GROUPS_IN_FLIGHT },
       {
@@ -433,6 +443,10 @@ export class BalancesService implements BeforeApplicationShutdown {
    * `422 batch-refused` listing every refused operation with its pointer.
    */
   async batch(caller: Caller, operations: BatchOperation[], key: string, path: string, body: unknown): Promise<OperationResult> {
+    return this.batchTurns.run(() => this.batchNow(caller, operations, key, path, body));
+  }
+
+  private async batchNow(caller: Caller, operations: BatchOperation[], key: string, path: string, body: unknown): Promise<OperationResult> {
     const print = fingerprint('POST', path, body);
     const alone = await this.batchAlone(caller, operations, key, print);
     this.metrics.balanceBatches.inc({ path: alone ? 'one-statement' : 'transaction' });

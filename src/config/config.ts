@@ -60,6 +60,8 @@ const schema = z.object({
   GROUP_COMMIT_WINDOW_MS: z.coerce.number().int().min(0).max(1000).default(0),
   GROUP_COMMIT_MAX: z.coerce.number().int().min(0).max(1000).default(100),
   GROUP_COMMIT_GROUPS_IN_FLIGHT: z.coerce.number().int().min(1).max(16).default(2),
+  /** Batches of balance operations written at once per instance (README, "Group commit"); the others wait their turn, at most DB_POOL_TIMEOUT_MS. */
+  BATCHES_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
   /** The event relay's poll (writers send no NOTIFY: src/events/relay.ts). */
   EVENTS_RELAY_INTERVAL_MS: z.coerce.number().int().min(10).max(60000).default(100),
   /** Most outbox rows the relay moves into the feed per transaction. */

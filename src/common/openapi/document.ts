@@ -27,7 +27,7 @@ const WITH_BODY = new Set(['post', 'put', 'patch']);
 
 const OVERLOADED_RESPONSE = {
   description:
-    'Overloaded (`overloaded`): waiting for a database connection or running a statement took longer than its bound. ' +
+    'Overloaded (`overloaded`): waiting for a database connection, for a batch\'s turn (`BATCHES_IN_FLIGHT`) or running a statement took longer than its bound. ' +
     'Nothing is left half-done; retry after `Retry-After` seconds (with the same `Idempotency-Key`, if any).',
   headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } } },
   content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' } } },
