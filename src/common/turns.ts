@@ -12,11 +12,6 @@ export class Turns {
     private readonly tooLong: () => Error,
   ) {}
 
-  /** Work queued for a turn now. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.slots) await this.turn();
     else this.running++;
