@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
 import { ProblemError } from '../common/problem/problem';
 import { Keyset } from '../database/keyset';
+import { preparedQuery } from '../database/prepared';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
@@ -88,7 +89,11 @@ export class EventsRepository {
       // A position no transaction of this cluster has reached: its ids started again (a logical
       // restore). Every new entry would sort below it and be passed over; refuse, loudly.
       if (ahead) throw new Error(RELAY_POSITION_AHEAD);
-      const [{ taken, written }]: Array<{ taken: string; written: string }> = await tx.query(
+      // A named prepared statement (preparedQuery): planning it afresh each run cost as much as a
+      // tenth of its execution (bench/RESULTS.md, sixteenth session); its plan is the same whatever
+      // the limit, so PostgreSQL keeps the generic one after five runs.
+      const [{ taken, written }] = await preparedQuery<{ taken: string; written: string }>(
+        tx,
         // Outbox rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested
         // loop rescanning `ready` per row (the outbox is empty whenever it is analyzed),
         // quadratic in the rows ready: 5,000 of them (one batch of calls) ran past the statement

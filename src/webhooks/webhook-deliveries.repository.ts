@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
+import { preparedQuery } from '../database/prepared';
 import { returnedRows, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { visibleActorSql } from '../tree/scope';
@@ -210,7 +211,9 @@ export class WebhookDeliveriesRepository {
    * needs are read; the worker reads an event's body when it sends it (`unscopedWork`).
    */
   async unscopedDispatch(tx: Tx, limit: number): Promise<{ events: number; deliveries: string[] }> {
-    const rows: Array<{ events: number; deliveries: string[] }> = await tx.query(
+    // Named (preparedQuery): it runs after every relay pass, and planning it each time cost more than running it.
+    const rows = await preparedQuery<{ events: number; deliveries: string[] }>(
+      tx,
       `WITH pos AS (SELECT sequence FROM webhook_dispatch_position FOR UPDATE),
        live AS MATERIALIZED (
          SELECT w.id, w.event_types, w.created_at, o.path FROM webhook_endpoints w
