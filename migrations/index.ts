@@ -31,6 +31,7 @@ import { AllOrNone1765000000000 } from './1765000000000-AllOrNone';
 import { EventsRetention1765100000000 } from './1765100000000-EventsRetention';
 import { LedgerReferencesByRule1765200000000 } from './1765200000000-LedgerReferencesByRule';
 import { LedgerEventsRenderedOnRead1765200100000 } from './1765200100000-LedgerEventsRenderedOnRead';
+import { StatisticsWhereRead1765300000000 } from './1765300000000-StatisticsWhereRead';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -66,4 +67,5 @@ export const MIGRATIONS: Function[] = [
   EventsRetention1765100000000,
   LedgerReferencesByRule1765200000000,
   LedgerEventsRenderedOnRead1765200100000,
+  StatisticsWhereRead1765300000000,
 ];
