@@ -32,6 +32,7 @@ import { EventsRetention1765100000000 } from './1765100000000-EventsRetention';
 import { LedgerReferencesByRule1765200000000 } from './1765200000000-LedgerReferencesByRule';
 import { LedgerEventsRenderedOnRead1765200100000 } from './1765200100000-LedgerEventsRenderedOnRead';
 import { StatisticsWhereRead1765300000000 } from './1765300000000-StatisticsWhereRead';
+import { BalanceAuditRenderedOnRead1765300100000 } from './1765300100000-BalanceAuditRenderedOnRead';
 import { OutboxTriggerPlans1764700100000 } from './1764700100000-OutboxTriggerPlans';
 import { CustomerAccountFields1764500100000 } from './1764500100000-CustomerAccountFields';
 
@@ -68,4 +69,5 @@ export const MIGRATIONS: Function[] = [
   LedgerReferencesByRule1765200000000,
   LedgerEventsRenderedOnRead1765200100000,
   StatisticsWhereRead1765300000000,
+  BalanceAuditRenderedOnRead1765300100000,
 ];

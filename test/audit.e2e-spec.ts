@@ -134,4 +134,35 @@ describe('audit events of balance operations', () => {
     expect(after(direct.body.id)).toEqual({ customerId: c.id, amount: '10.00', currency: 'EUR', exchangeRate: '1.0', convertedAmount: '10.00', balanceAfter: '10.00' });
     expect(after(converted.body.id)).toEqual({ customerId: c.id, amount: '4.00', currency: 'USD', exchangeRate: '0.5', convertedAmount: '-2.00', balanceAfter: '8.00' });
   });
+
+  it('store no copy of the entry: the log renders it from the entry, and shows a copy stored before as stored', async () => {
+    const root = await loginRoot(t);
+    const c = await createCustomer(t, root);
+    const posted = await Promise.all(
+      ['5', '7'].map((amount) => root.post(`/v1/customers/${c.id}/balance-operations`, { action: 'add_funds', amount }).set('Idempotency-Key', randomUUID()).expect(201)),
+    );
+    const ids = posted.map((p) => p.body.id as string);
+    const stored: Array<{ target_id: string; changes: unknown }> = await t.dataSource.query(
+      `SELECT target_id, changes FROM audit_events WHERE target_type = 'balance-operation' AND target_id = ANY ($1::text[])`,
+      [ids],
+    );
+    expect(stored).toHaveLength(2);
+    expect(stored.every((row) => row.changes === null)).toBe(true);
+    // An event written before migration 1765300100000 holds its copy, which wins; an event of
+    // another kind with a target id that is not a UUID is listed beside them (no cast of it).
+    await t.dataSource.query(`UPDATE audit_events SET changes = '{"after": {"copied": true}}' WHERE target_id = $1`, [ids[0]]);
+    await t.dataSource.query(
+      `INSERT INTO audit_events (actor_id, action, target_type, target_id, subject_path, changes)
+       SELECT NULL, 'rate.update', 'rate', 'not-a-uuid', path, NULL FROM customers WHERE id = $1`,
+      [c.id],
+    );
+    const events = await allEvents(root, `&customerId=${c.id}`);
+    const byTarget = new Map(events.map((e) => [e.targetId, e]));
+    expect(byTarget.get(ids[0])!.changes).toEqual({ after: { copied: true } });
+    const balanceAfter = posted[1].body.balanceAfter as string;
+    expect(byTarget.get(ids[1])!.changes).toEqual({
+      after: { customerId: c.id, amount: '7.00', currency: posted[1].body.currency, exchangeRate: '1.0', convertedAmount: '7.00', balanceAfter },
+    });
+    expect(byTarget.get('not-a-uuid')).toMatchObject({ action: 'rate.update', changes: null });
+  });
 });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { Actor, createAccount, createCustomer, expectProblem, loginRoot, restrictedActor } from './setup/factories';
 import { holdersOffTheirLedgers } from './setup/ledger-checks';
+import { balanceOperationChangesSql, balanceOperationEntryJoin } from '../src/balances/ledger-audit';
 import { startTestApp, TestApp } from './setup/test-app';
 
 type Operation = Record<string, unknown>;
@@ -98,8 +99,10 @@ describe('balance operation batches', () => {
     // One audit event per operation, carrying the request's id and the balance after.
     const ids = items.map((e: { id: string }) => e.id);
     const events: Array<{ target_id: string; action: string; balance_after: string; request_id: string }> = await t.dataSource.query(
-      `SELECT target_id, action, changes->'after'->>'balanceAfter' AS balance_after, request_id
-         FROM audit_events WHERE target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], target_id)`,
+      // Their changes are the entry's, rendered as the audit log renders them.
+      `SELECT a.target_id, a.action, (${balanceOperationChangesSql('a', 'l')})->'after'->>'balanceAfter' AS balance_after, a.request_id
+         FROM audit_events a ${balanceOperationEntryJoin('a', 'l')}
+        WHERE a.target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], a.target_id)`,
       [ids],
     );
     expect(events.map((e) => [e.target_id, e.action, e.balance_after, e.request_id])).toEqual(
@@ -260,8 +263,10 @@ describe('balance operation batches', () => {
     expect(after.events - before.events).toBe(4);
     const ids = res.body.items.map((e: { id: string }) => e.id);
     const events: Array<{ target_id: string; action: string; actor_id: string; balance_after: string; request_id: string | null }> = await t.dataSource.query(
-      `SELECT target_id, action, actor_id, changes->'after'->>'balanceAfter' AS balance_after, request_id
-         FROM audit_events WHERE target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], target_id)`,
+      // Their changes are the entry's, rendered as the audit log renders them.
+      `SELECT a.target_id, a.action, a.actor_id, (${balanceOperationChangesSql('a', 'l')})->'after'->>'balanceAfter' AS balance_after, a.request_id
+         FROM audit_events a ${balanceOperationEntryJoin('a', 'l')}
+        WHERE a.target_id = ANY ($1::text[]) ORDER BY array_position($1::text[], a.target_id)`,
       [ids],
     );
     expect(events.map((e) => [e.target_id, e.action, e.actor_id, e.balance_after])).toEqual([

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
+import { balanceOperationChangesSql, balanceOperationEntryJoin } from '../balances/ledger-audit';
 import { Keyset } from '../database/keyset';
 import { SqlParams } from '../database/sql';
 import { Caller } from '../tree/caller';
@@ -60,13 +61,21 @@ export class AuditRepository {
     // An actor is a customer, or an account (self-care: its login, its own changes), shown
     // where its customer lies in the caller's subtree.
     const actor = callerVisibleActorSql('e.actor_id', caller, params);
+    // A balance operation's changes are its entry's, rendered for the page's rows only (the page
+    // first, then its entries joined: balanceOperationChangesSql).
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT e.id, e.seq, e.at, ${actor.visible} AS actor_visible, ${actor.hidden} AS actor_hidden,
-              e.action, e.target_type, e.target_id, e.changes, e.request_id, e.client_address, ${KEYSET.select()}
-         FROM audit_events e
-         ${actor.joins}
-        WHERE ${where.join(' AND ')}
-        ${KEYSET.orderAndLimit(limit, params)}`,
+      `SELECT e.id, e.seq, e.at, e.actor_visible, e.actor_hidden, e.action, e.target_type, e.target_id,
+              ${balanceOperationChangesSql('e', 'l')} AS changes, e.request_id, e.client_address,
+              ${KEYSET.columns.map((_, i) => `e.keyset_${i}`).join(', ')}
+         FROM (
+           SELECT e.*, ${actor.visible} AS actor_visible, ${actor.hidden} AS actor_hidden, ${KEYSET.select()}
+             FROM audit_events e
+             ${actor.joins}
+            WHERE ${where.join(' AND ')}
+            ${KEYSET.orderAndLimit(limit, params)}
+         ) e
+         ${balanceOperationEntryJoin('e', 'l')}
+        ORDER BY e.seq DESC`,
       params.values,
     );
     return KEYSET.page(this.cursors, rows, limit, (r) => r);

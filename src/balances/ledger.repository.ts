@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ClaimRef, completeClaimsSql, CompletedKey, completedKeySql, FreshKeys, freshKeysSql } from '../common/idempotency/idempotency.repository';
 import { newRowId } from '../common/ids';
-import { formatMoneySql, MONEY_LIMIT } from '../common/money';
+import { MONEY_LIMIT } from '../common/money';
 import { Keyset } from '../database/keyset';
 import { arrayLiteral, sqlState, SqlParams } from '../database/sql';
 import { preparedQuery } from '../database/prepared';
@@ -69,15 +69,12 @@ export interface EntryRow {
   externalReference: string | null;
   /** The operation's metadata as JSON text; null: none (`{}`). */
   metadata: string | null;
-  /** `exchangeRate` as answered (formatRate), for the audit event the statement writes. */
-  rateText: string;
-  /** Whether the statement writes the entry's own audit event (usage entries: one event per request instead). */
-  audited: boolean;
   /**
-   * The audit event's changes as JSON, when the balance after is known before the statement
-   * (decided under lock); null: the statement builds them (the one-statement posting).
+   * Whether the statement writes the entry's own audit event (usage entries: one event per
+   * request instead). Its changes are not stored: they are the entry's, rendered when the audit
+   * log is read (`balanceOperationChangesSql`).
    */
-  auditChanges: string | null;
+  audited: boolean;
   requestId: string | null;
   clientAddress: string | null;
 }
@@ -258,14 +255,13 @@ function postingSql(
       ${array(params, entries.map((e) => e.exchangeRate), 'numeric')}, ${array(params, entries.map((e) => e.delta), 'numeric')},
       ${array(params, entries.map((e) => e.prefix), 'numeric')}, ${array(params, entries.map((e) => e.notes), 'text')},
       ${requestColumn(params, entries, oneRequest, (e) => e.actorId, 'uuid')}, ${requestColumn(params, entries, oneRequest, (e) => e.idempotencyKey, 'text')},
-      ${array(params, entries.map((e) => e.rateText), 'text')}, ${array(params, entries.map((e) => e.auditChanges), 'text')},
       ${requestColumn(params, entries, oneRequest, (e) => e.requestId, 'text')},
       ${requestColumn(params, entries, oneRequest, (e) => e.clientAddress, 'text')}, ${array(params, entries.map((e) => e.audited), 'bool')},
       ${array(params, entries.map((e) => e.externalReference), 'text')}, ${array(params, entries.map((e) => e.metadata), 'text')},
       ${array(params, entries.map((e) => (e.audited ? newRowId() : null)), 'uuid')}${
         freshKeys ? `, ${array(params, freshKeys.fingerprints, 'text')}` : ''
       })
-      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key, rate_text, changes,
+      WITH ORDINALITY AS p(id, holder_id, is_account, action, amount, currency, rate, delta, prefix, notes, actor_id, key,
                            request_id, client_address, audited, reference, metadata, audit_id, ${freshKeys ? 'fingerprint, ' : ''}ord)`;
   const answered = () => `unnest(${array(params, answers.map((a) => a.claim.callerId), 'uuid')}, ${array(params, answers.map((a) => a.claim.key), 'text')},
       ${array(params, answers.map((a) => a.claim.token), 'uuid')}, ${array(params, answers.map((a) => a.status), 'int')},
@@ -298,10 +294,8 @@ function postingSql(
       targetType: `'balance-operation'`,
       targetId: 'p.id::text',
       subjectPath: 'h.subject_path',
-      changes: `CASE WHEN p.changes IS NOT NULL THEN p.changes::jsonb ELSE jsonb_build_object('after', jsonb_build_object(
-                  CASE WHEN p.is_account THEN 'accountId' ELSE 'customerId' END, p.holder_id, 'amount', ${formatMoneySql('p.amount')},
-                  'currency', COALESCE(p.currency, h.base_currency), 'exchangeRate', p.rate_text,
-                  'convertedAmount', ${formatMoneySql('p.delta')}, 'balanceAfter', ${formatMoneySql('h.before + p.prefix')})) END`,
+      // The entry's: rendered from it when read (balanceOperationChangesSql), not copied here.
+      changes: 'NULL::jsonb',
       requestId: 'p.request_id::varchar',
       clientAddress: 'p.client_address::varchar',
     },
