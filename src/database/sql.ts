@@ -68,3 +68,14 @@ export function likePattern(text: string, match: 'contains' | 'prefix'): string 
   const literal = text.replace(/[\\%_]/g, (ch) => '\\' + ch);
   return match === 'contains' ? `%${literal}%` : `${literal}%`;
 }
+
+/**
+ * A row count written into a statement's text (LIMIT n) rather than sent as a parameter: for a
+ * setting's value (a relay pass, a dispatch step), so that a named prepared statement without
+ * parameters is planned once per connection. Only a safe integer ≥ 1 is written; anything else
+ * is a programming error.
+ */
+export function sqlLimit(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`not a row count: ${n}`);
+  return String(n);
+}

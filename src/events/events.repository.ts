@@ -4,7 +4,7 @@ import { Cursors, Page } from '../common/pagination';
 import { ProblemError } from '../common/problem/problem';
 import { Keyset } from '../database/keyset';
 import { preparedQuery } from '../database/prepared';
-import { SqlParams } from '../database/sql';
+import { SqlParams, sqlLimit } from '../database/sql';
 import { Caller } from '../tree/caller';
 import { callerVisibleActorSql, pathUnderCondition } from '../tree/scope';
 import { EventRow } from './event-view';
@@ -89,9 +89,10 @@ export class EventsRepository {
       // A position no transaction of this cluster has reached: its ids started again (a logical
       // restore). Every new entry would sort below it and be passed over; refuse, loudly.
       if (ahead) throw new Error(RELAY_POSITION_AHEAD);
-      // A named prepared statement (preparedQuery): planning it afresh each run cost as much as a
-      // tenth of its execution (bench/RESULTS.md, sixteenth session); its plan is the same whatever
-      // the limit, so PostgreSQL keeps the generic one after five runs.
+      // A named prepared statement (preparedQuery) without parameters (the limit, a setting, is
+      // written in the text), so planned once per connection: planned afresh, each pass cost
+      // 1.3-1.8 ms of planning (bench/RESULTS.md, sixteenth session).
+      const limit = sqlLimit(batch);
       const [{ taken, written }] = await preparedQuery<{ taken: string; written: string }>(
         tx,
         // Outbox rows by their ctids (a TID scan): a join on (txid, n) was planned as a nested
@@ -103,14 +104,14 @@ export class EventsRepository {
            SELECT o.txid, 0 AS src, o.n AS k, o.ctid AS at FROM event_outbox o
             WHERE o.txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY o.txid, o.n
-            LIMIT $1
+            LIMIT ${limit}
          ), l AS MATERIALIZED (
            SELECT e.txid, 1 AS src, e.seq AS k, NULL::tid AS at FROM ledger_entries_unrelayed e
             WHERE e.txid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY e.txid, e.seq
-            LIMIT $1
+            LIMIT ${limit}
          ), ready AS MATERIALIZED (
-           SELECT * FROM (SELECT * FROM o UNION ALL SELECT * FROM l) u ORDER BY u.txid, u.src, u.k LIMIT $1
+           SELECT * FROM (SELECT * FROM o UNION ALL SELECT * FROM l) u ORDER BY u.txid, u.src, u.k LIMIT ${limit}
          ), taken AS (
            DELETE FROM event_outbox o WHERE o.ctid = ANY (ARRAY(SELECT at FROM ready WHERE src = 0))
            RETURNING o.*
@@ -144,7 +145,7 @@ export class EventsRepository {
            RETURNING 1
          )
          SELECT (SELECT count(*) FROM ready) AS taken, (SELECT count(*) FROM numbered) AS written`,
-        [batch],
+        [],
       );
       return { taken: Number(taken), written: Number(written) };
     });

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Cursors, Page } from '../common/pagination';
 import { Keyset } from '../database/keyset';
 import { preparedQuery } from '../database/prepared';
-import { returnedRows, SqlParams } from '../database/sql';
+import { returnedRows, sqlLimit, SqlParams } from '../database/sql';
 import type { Tx } from '../database/writes';
 import { visibleActorSql } from '../tree/scope';
 import { ledgerEventDataSql, ledgerEventEntryJoin } from '../events/ledger-events';
@@ -211,7 +211,10 @@ export class WebhookDeliveriesRepository {
    * needs are read; the worker reads an event's body when it sends it (`unscopedWork`).
    */
   async unscopedDispatch(tx: Tx, limit: number): Promise<{ events: number; deliveries: string[] }> {
-    // Named (preparedQuery): it runs after every relay pass, and planning it each time cost more than running it.
+    // Named (preparedQuery) and without parameters (the limit, a setting, is written in the text):
+    // it runs after every relay pass, and planning it each time cost more than running it; with
+    // the limit a parameter, PostgreSQL kept planning it for the value.
+    const step = sqlLimit(limit);
     const rows = await preparedQuery<{ events: number; deliveries: string[] }>(
       tx,
       `WITH pos AS (SELECT sequence FROM webhook_dispatch_position FOR UPDATE),
@@ -221,7 +224,7 @@ export class WebhookDeliveriesRepository {
           WHERE w.deleted_at IS NULL AND w.status = 'enabled'
        ), ev AS (
          SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_path FROM events e
-          WHERE EXISTS (SELECT FROM live) AND e.sequence > (SELECT sequence FROM pos) ORDER BY e.sequence LIMIT $1::int
+          WHERE EXISTS (SELECT FROM live) AND e.sequence > (SELECT sequence FROM pos) ORDER BY e.sequence LIMIT ${step}
        ), ins AS (
          -- clock_timestamp(): deliveries of one step keep the feed's order in the newest-first list
          INSERT INTO webhook_deliveries (endpoint_id, event_id, event_sequence, event_type, next_attempt_at, created_at)
@@ -237,7 +240,7 @@ export class WebhookDeliveriesRepository {
          -- the position after this step: past the events read, or, with no live endpoint, past as
          -- many as a step reads (sequences are contiguous: the relay numbers them from the last one)
          SELECT CASE WHEN EXISTS (SELECT FROM live) THEN (SELECT max(sequence) FROM ev)
-                     ELSE LEAST(COALESCE((SELECT max(sequence) FROM events), 0), (SELECT sequence FROM pos) + $1::int) END AS last
+                     ELSE LEAST(COALESCE((SELECT max(sequence) FROM events), 0), (SELECT sequence FROM pos) + ${step}) END AS last
        ), moved AS (
          UPDATE webhook_dispatch_position p SET sequence = step.last FROM step WHERE step.last > p.sequence
          RETURNING p.sequence
@@ -246,7 +249,7 @@ export class WebhookDeliveriesRepository {
                    ELSE GREATEST((SELECT last FROM step) - (SELECT sequence FROM pos), 0) END::int AS events,
               COALESCE((SELECT array_agg(id) FROM ins), '{}') AS deliveries,
               (SELECT count(*) FROM moved) AS moved`,
-      [limit],
+      [],
     );
     return { events: rows[0].events, deliveries: rows[0].deliveries };
   }
