@@ -59,7 +59,8 @@ async function startDatabase() {
  */
 async function startCanopy(databaseUrl, env = {}, nodeArgs = [], dist = path.join(ROOT, 'dist'), { stdout = 'inherit' } = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(dist, 'src/main.js')], {
+  // As `npm start` and the Dockerfile run it (README, Production: the young generation's size).
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...nodeArgs, path.join(dist, 'src/main.js')], {
     env: {
       // As in the Dockerfile and `npm start`: argon2's 19 MiB blocks go back to the system (README, memory).
       MALLOC_MMAP_THRESHOLD_: '1048576',
