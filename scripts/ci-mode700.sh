@@ -65,7 +65,7 @@ grep -q '"accessToken"' "$home/login.json" || fail "no access token in the login
 echo "-- ready, root logged in; SIGTERM"
 
 # SIGTERM to Canopy itself (the node process under npm), as a service manager would send it.
-node_pid=$(pgrep -f -s "$npm_pid" '^node dist/src/main.js' | head -n 1)
+node_pid=$(pgrep -f -s "$npm_pid" '^node (--[^ ]+ )*dist/src/main.js' | head -n 1)
 [ -n "$node_pid" ] || fail "cannot find the node process under npm start"
 kill -TERM "$node_pid"
 set +e
