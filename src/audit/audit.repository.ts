@@ -66,7 +66,7 @@ export class AuditRepository {
     const rows: AuditRow[] = await this.dataSource.query(
       `SELECT e.id, e.seq, e.at, e.actor_visible, e.actor_hidden, e.action, e.target_type, e.target_id,
               ${balanceOperationChangesSql('e', 'l')} AS changes, e.request_id, e.client_address,
-              ${KEYSET.columns.map((_, i) => `e.keyset_${i}`).join(', ')}
+              ${KEYSET.carried('e')}
          FROM (
            SELECT e.*, ${actor.visible} AS actor_visible, ${actor.hidden} AS actor_hidden, ${KEYSET.select()}
              FROM audit_events e

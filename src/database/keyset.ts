@@ -43,6 +43,14 @@ export class Keyset {
     return this.columns.map((c, i) => `${asText(c)} AS keyset_${i}`).join(', ');
   }
 
+  /**
+   * The key columns `select()` added, read again from the subquery `alias` that selected them:
+   * a page read first and its rows joined after (rendering only the page's rows).
+   */
+  carried(alias: string): string {
+    return this.columns.map((_, i) => `${alias}.keyset_${i}`).join(', ');
+  }
+
   /** The condition "after the cursor" (undefined without a cursor); a cursor not issued for this list is a 400. */
   async after(cursors: Cursors, cursor: string | undefined, params: SqlParams): Promise<string | undefined> {
     const values = await this.position(cursors, cursor);

@@ -172,7 +172,7 @@ export class EventsRepository {
          FROM event_relay_position r
          LEFT JOIN LATERAL (
            SELECT e.sequence, e.id, e.type, e.occurred_at, e.subject_type, e.subject_id, e.actor_visible, ${ledgerEventDataSql('e', 'l')} AS data,
-                    ${KEYSET.columns.map((_, i) => `e.keyset_${i}`).join(', ')}
+                    ${KEYSET.carried('e')}
              FROM (
                SELECT e.*, ${actor.visible} AS actor_visible, ${KEYSET.select()}
                  FROM events e
